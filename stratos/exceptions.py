@@ -1,0 +1,43 @@
+"""Named errors with messages that say what went wrong, then how to fix it.
+
+One flat module (like ``sky/exceptions.py``) so callers can catch precisely
+and the CLI can map each to an exit code without string matching.
+"""
+
+
+class StratosError(Exception):
+    """Base class: every user-facing Stratos error. ``exit_code`` is what the CLI returns."""
+
+    exit_code: int = 1
+
+
+class ConfigError(StratosError, ValueError):
+    """A request or stack config is invalid: names the key and the allowed values."""
+
+    exit_code = 2
+
+
+class InfeasibleError(StratosError):
+    """No candidate satisfies the constraints; names the binding constraints and nearest options."""
+
+    exit_code = 2
+
+
+class CatalogError(StratosError):
+    """The price catalog is missing or unreadable; says how to provide one."""
+
+
+class UnknownNameError(ConfigError):
+    """An unknown cloud, region, GPU, model or task; lists the valid ones."""
+
+
+class ArtifactError(StratosError):
+    """A model artifact is missing files or fails its manifest checksums."""
+
+
+class TeacherError(StratosError):
+    """A teacher could not be loaded or reached."""
+
+
+class NotAvailableError(StratosError):
+    """A command whose subsystem is not built yet."""

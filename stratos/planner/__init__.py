@@ -1,0 +1,1 @@
+"""Planner: candidates x estimators -> Pareto front -> the chosen ``Plan``."""
