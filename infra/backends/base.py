@@ -1,0 +1,88 @@
+"""The backend interface: how one kind of infrastructure (this machine, AWS, GCP)
+realises the four Stratos concepts.
+
+Components in ``infra/components/`` own the resource tree (one component per
+concept, ``parent=self``); each calls the matching method of the backend chosen
+by the stack's ``target``, which creates the children and returns the outputs
+the component exposes. ``__main__.py`` never branches on provider names.
+Adding a cloud means adding one module here and registering it in ``__init__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+
+from stratos.planner.plan import Plan
+
+
+@dataclass(frozen=True)
+class StoreOutputs:
+    """Where artifacts live: ``uri`` is ``file://...``, ``s3://...`` or ``gs://...``."""
+
+    uri: pulumi.Input[str]
+    resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterOutputs:
+    """The training server(s): ``host`` is ``localhost`` or an instance's address."""
+
+    host: pulumi.Input[str]
+    instance_type: pulumi.Input[str]
+    resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobOutputs:
+    """The finished (or, in the cloud, launched) distillation job."""
+
+    artifact_uri: pulumi.Input[str]
+    manifest_hash: pulumi.Input[str]
+    metrics: pulumi.Input[dict[str, Any]]
+    resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EndpointOutputs:
+    """The OpenAI-compatible endpoint: ``url`` ends in ``/v1``; the token is a secret."""
+
+    url: pulumi.Input[str]
+    model_name: pulumi.Input[str]
+    resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """One module per target: ``local``, ``aws``, ``gcp``. Children get ``parent=parent``
+    and names derived from ``name`` (``f"{name}-bucket"``)."""
+
+    name: str
+
+    def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Any) -> StoreOutputs: ...
+
+    def training_cluster(
+        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Any, store: StoreOutputs
+    ) -> ClusterOutputs: ...
+
+    def distillation_job(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        plan: Plan,
+        settings: Any,
+        store: StoreOutputs,
+        cluster: ClusterOutputs,
+    ) -> JobOutputs: ...
+
+    def serving_endpoint(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        plan: Plan,
+        settings: Any,
+        store: StoreOutputs,
+        job: JobOutputs,
+        token: pulumi.Input[str],
+    ) -> EndpointOutputs: ...
