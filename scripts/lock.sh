@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Re-resolve pyproject.toml's dependencies and rewrite requirements.lock.
+# Run after changing dependencies; commit the new lock.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$STRATOS_ROOT"
+tmp="$(mktemp -d)"
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install -q -e ".[all]"
+"$tmp/venv/bin/pip" check
+{ echo "# Exact versions of every package in .venv (pip freeze), checked together: \`pip check\` clean."
+  echo "# Regenerate after changing pyproject.toml: bash scripts/lock.sh"
+  "$tmp/venv/bin/pip" freeze --exclude-editable | grep -v -i '^stratos'; } > requirements.lock
+rm -rf "$tmp"
+echo "requirements.lock updated"
