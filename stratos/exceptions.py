@@ -41,3 +41,13 @@ class TeacherError(StratosError):
 
 class NotAvailableError(StratosError):
     """A command whose subsystem is not built yet."""
+
+
+class RequestError(StratosError, ValueError):
+    """A generation request is invalid (prompt over the context, parameter out of range); says the limit."""
+
+    exit_code = 2
+
+
+class ServeError(StratosError):
+    """The server cannot start (no token, port busy, bad model dir); says what to pass instead."""

@@ -1,0 +1,326 @@
+"""A batched text-generation engine over a Hugging Face causal LM dir (CPU-first).
+
+Why our own decode loop instead of ``model.generate``: the server batches
+requests that each carry their own sampling parameters (temperature, top_p,
+stop strings, max tokens) and streams tokens as they are made; ``generate``
+takes one set of parameters per call and does not drop finished rows. Here
+every row samples with its own settings, finished rows leave the batch (their
+KV cache rows are dropped), and an optional callback sees each row's new text.
+
+Batches are left-padded so every row's next token sits in the last column;
+position ids are computed from the attention mask so padding does not shift
+positions. ``temperature == 0`` is greedy decoding.
+
+Reused by the distillation job (evaluate a student, run a local HF teacher)::
+
+    engine = GenerationEngine.from_dir("artifacts/student", threads=2)
+    outs = engine.generate(["2+2="], max_new_tokens=8)          # greedy
+    outs[0].text, outs[0].prompt_tokens, outs[0].completion_tokens, outs[0].finish_reason
+    engine.chat([[{"role": "user", "content": "hi"}]], max_new_tokens=16)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from stratos.exceptions import ArtifactError, RequestError
+
+FinishReason = Literal["stop", "length"]
+Message = dict[str, str]
+# Called as on_text(row_index, new_text) whenever a row has new, final text.
+TextCallback = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How one prompt is decoded. ``temperature == 0`` means greedy; ``top_p`` is nucleus mass."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise RequestError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}.")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise RequestError(f"temperature must be in [0, 2], got {self.temperature}.")
+        if not 0.0 < self.top_p <= 1.0:
+            raise RequestError(f"top_p must be in (0, 1], got {self.top_p}.")
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One prompt's output: the text (stop string excluded) and token accounting."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: FinishReason
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class _Row:
+    """Mutable per-row decode state (internal to one ``generate_batch`` call)."""
+
+    index: int
+    params: SamplingParams
+    prompt_tokens: int
+    ids: list[int] = field(default_factory=list)
+    emitted: int = 0  # characters of text already passed to the callback
+    text: str = ""
+    finish: FinishReason | None = None
+    generator: Any = None
+
+
+class GenerationEngine:
+    """A loaded model + tokenizer that decodes batches of prompts.
+
+    Thread-safety: one ``generate_batch`` runs at a time (a lock serialises
+    calls), which is what the server's single generation worker wants.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str = "model", max_context: int | None = None):
+        import torch
+
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            # Many chat models ship without a pad token; the eos token is the safe stand-in
+            # because padded positions are masked out anyway.
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        configured = getattr(model.config, "max_position_embeddings", None) or 2048
+        self.max_context = int(max_context or configured)
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self._lock = threading.Lock()
+        self._torch = torch
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def from_dir(
+        cls,
+        path: str | Path,
+        *,
+        threads: int | None = None,
+        dtype: str = "float32",
+        gguf_file: str | None = None,
+        max_context: int | None = None,
+        name: str | None = None,
+    ) -> GenerationEngine:
+        """Load a HF causal LM dir (or a ``.gguf`` file, or a dir + ``gguf_file``).
+
+        ``threads`` caps torch's intra-op threads (CPU); ``dtype`` is a torch dtype
+        name (float32 is fastest on most CPUs).
+        """
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        path = Path(path)
+        if path.suffix == ".gguf" and path.is_file():
+            gguf_file, path = path.name, path.parent
+        if not path.exists():
+            raise ArtifactError(f"model path {path} does not exist; pass a HF model dir or a .gguf file.")
+        kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **kwargs)
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(
+                f"could not load a causal LM from {path}{f' ({gguf_file})' if gguf_file else ''}: {exc}. "
+                "Pass a dir written by save_pretrained (config.json, weights, tokenizer)."
+            ) from exc
+        return cls(model, tokenizer, name=name or path.name, max_context=max_context)
+
+    # ---------------------------------------------------------------- helpers
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` encodes to (as the engine would feed it)."""
+        return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        """The prompt for a chat: the tokenizer's chat template, or a plain role-prefixed fallback."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        lines = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n".join(lines) + "\nassistant:"
+
+    # ---------------------------------------------------------------- generation
+    def generate(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> list[GenerationResult]:
+        """Decode every prompt with the same parameters, as one batch."""
+        params = SamplingParams(max_new_tokens, temperature, top_p, tuple(stop or ()), seed)
+        return self.generate_batch(list(prompts), [params] * len(prompts))
+
+    def chat(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> list[GenerationResult]:
+        """Like ``generate`` for chat conversations (each a list of ``{"role", "content"}``)."""
+        prompts = [self.render_chat(c) for c in conversations]
+        return self.generate(prompts, max_new_tokens, temperature, top_p, stop, seed)
+
+    def generate_batch(
+        self,
+        prompts: Sequence[str],
+        params: Sequence[SamplingParams],
+        on_text: TextCallback | None = None,
+    ) -> list[GenerationResult]:
+        """Decode ``prompts`` together, each with its own ``params``.
+
+        ``on_text(i, delta)`` receives row ``i``'s new text as it becomes final
+        (text that might still turn into a stop string is held back).
+        Raises ``RequestError`` if a prompt plus its ``max_new_tokens`` exceeds the context.
+        """
+        if len(prompts) != len(params):
+            raise ValueError("prompts and params must have the same length")
+        if not prompts:
+            return []
+        with self._lock, self._torch.inference_mode():
+            return self._decode(list(prompts), list(params), on_text)
+
+    def _decode(self, prompts: list[str], params: list[SamplingParams], on_text: TextCallback | None):
+        torch = self._torch
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
+        input_ids, mask = enc["input_ids"], enc["attention_mask"]
+        lengths = mask.sum(dim=1).tolist()
+        rows = []
+        for i, (n, p) in enumerate(zip(lengths, params, strict=True)):
+            if n + p.max_new_tokens > self.max_context:
+                raise RequestError(
+                    f"prompt {i} has {n} tokens; with max_tokens={p.max_new_tokens} that exceeds the "
+                    f"model's context of {self.max_context} tokens. Shorten the prompt or lower max_tokens."
+                )
+            gen = None
+            if p.temperature > 0 and p.seed is not None:
+                gen = torch.Generator().manual_seed(p.seed)
+            rows.append(_Row(i, p, int(n), generator=gen))
+
+        active = list(range(len(rows)))  # batch position -> row index
+        cache = None
+        step_ids = input_ids
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        step_pos = positions
+        while active:
+            out = self.model(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=step_pos,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :].float()
+            next_ids = self._sample(logits, [rows[r] for r in active])
+            keep: list[int] = []
+            for b, r in enumerate(active):
+                row = rows[r]
+                tok = int(next_ids[b])
+                if tok in self.eos_ids:
+                    row.finish = "stop"
+                else:
+                    row.ids.append(tok)
+                    self._update_text(row)
+                    if row.finish is None and len(row.ids) >= row.params.max_new_tokens:
+                        row.finish = "length"
+                if on_text is not None:
+                    self._emit(row, on_text)
+                if row.finish is None:
+                    keep.append(b)
+            if not keep:
+                break
+            last_pos = step_pos[:, -1:]
+            if len(keep) < len(active):
+                idx = torch.tensor(keep)
+                cache.batch_select_indices(idx)
+                mask, next_ids, last_pos = mask[idx], next_ids[idx], last_pos[idx]
+                active = [active[b] for b in keep]
+            step_ids = next_ids.view(-1, 1)
+            step_pos = last_pos + 1
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+
+        return [
+            GenerationResult(
+                text=row.text,
+                prompt_tokens=row.prompt_tokens,
+                completion_tokens=len(row.ids),
+                finish_reason=row.finish or "length",
+                token_ids=tuple(row.ids),
+            )
+            for row in rows
+        ]
+
+    def _sample(self, logits: Any, rows: list[_Row]) -> Any:
+        """Next token per row: argmax for greedy rows, top-p sampling for the others."""
+        torch = self._torch
+        out = logits.argmax(dim=-1)
+        for b, row in enumerate(rows):
+            p = row.params
+            if p.temperature <= 0:
+                continue
+            probs = torch.softmax(logits[b] / p.temperature, dim=-1)
+            if p.top_p < 1.0:
+                sorted_p, order = probs.sort(descending=True)
+                cum = sorted_p.cumsum(0)
+                # keep the smallest prefix whose mass reaches top_p (always at least one token)
+                cut = cum - sorted_p >= p.top_p
+                sorted_p[cut] = 0.0
+                probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
+            out[b] = torch.multinomial(probs, 1, generator=row.generator)[0]
+        return out
+
+    def _update_text(self, row: _Row) -> None:
+        """Re-decode the row; finish it at the first stop string."""
+        text = self.tokenizer.decode(row.ids, skip_special_tokens=True)
+        for s in row.params.stop:
+            at = text.find(s)
+            if s and at != -1:
+                text = text[:at]
+                row.finish = "stop"
+        row.text = text
+
+    @staticmethod
+    def _emit(row: _Row, on_text: TextCallback) -> None:
+        """Pass on text that can no longer change: not a partial UTF-8 char, not a stop-string prefix."""
+        text = row.text
+        if row.finish is None:
+            if text.endswith("\ufffd"):
+                text = text.rstrip("\ufffd")
+            hold = max((len(s) - 1 for s in row.params.stop), default=0)
+            if hold:
+                text = text[: max(row.emitted, len(text) - hold)]
+        if len(text) > row.emitted:
+            on_text(row.index, text[row.emitted :])
+            row.emitted = len(text)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends a generation: the tokenizer's eos and the generation config's."""
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(int(v) for v in value)
+    return ids
