@@ -21,6 +21,7 @@ Reused by the distillation job (evaluate a student, run a local HF teacher)::
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,10 @@ class GenerationEngine:
         self.eos_ids = _eos_ids(model, tokenizer)
         self._lock = threading.Lock()
         self._torch = torch
+        # The Rust tokenizer refuses concurrent use ("Already borrowed") while the decode
+        # thread pads a batch, so callers on other threads count tokens with their own copy.
+        self._counter = copy.deepcopy(tokenizer)
+        self._counter_lock = threading.Lock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -143,8 +148,9 @@ class GenerationEngine:
 
     # ---------------------------------------------------------------- helpers
     def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` encodes to (as the engine would feed it)."""
-        return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+        """Tokens ``text`` encodes to (as the engine would feed it); safe from any thread."""
+        with self._counter_lock:
+            return len(self._counter(text, add_special_tokens=True)["input_ids"])
 
     def render_chat(self, messages: Sequence[Message]) -> str:
         """The prompt for a chat: the tokenizer's chat template, or a plain role-prefixed fallback."""
