@@ -1,0 +1,385 @@
+"""Step-by-step solutions a small model can execute token by token, and their checker.
+
+The procedure follows the solver's factoring (melds never cross suits):
+
+1. one line per suit held: its tiles, their count, and the suit's *base*:
+   a witness split into melds (count = 0 mod 3) or melds + pair (2 mod 3),
+   ``x`` when no split exists, or ``draw`` (1 mod 3: it must take the tile);
+2. a ``take`` line naming the suits the drawn tile can go to (``none`` when
+   the rest of the hand is already broken), a purely local rule on the
+   counts and bases above;
+3. for each taking suit, one line per candidate tile (only tiles within 2 of
+   a held tile of that suit, or a held honour): ``full`` when 4 are held,
+   ``x`` when the suit plus the tile does not split, else the canonical
+   witness (pair first, then melds from the lowest tile, triplet before run);
+4. with extended rules, a ``7pairs`` / ``13orphans`` line;
+5. the canonical ``Answer:`` line.
+
+``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
+full take none``, suit letters, counts 1-14); ``full`` says the same in
+sentences for LLM students; ``none`` is just the answer line. Every claim in
+a short or full rationale is re-checked by ``rationale_errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stratos.tasks.mahjong.answers import format_answer, parse_answer
+from stratos.tasks.mahjong.solver import (
+    STANDARD,
+    Rules,
+    _seven_pairs_waits,
+    _thirteen_orphans_waits,
+    melds_only,
+    waits_of_counts,
+)
+from stratos.tasks.mahjong.tiles import CODE_TO_INDEX, SUIT_OFFSET, SUIT_SIZE, SUITS, TILE_CODES, parse_counts
+
+STYLES = ("short", "full", "none")
+SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
+Group = list[str]
+
+
+@dataclass
+class SuitStep:
+    """One suit's line: its tiles, count and base split (None = impossible, "draw" = needs the tile)."""
+
+    suit: str
+    tiles: list[str]
+    base: list[Group] | None | str
+
+
+@dataclass
+class CandidateStep:
+    """One candidate tile: ``full`` (4 held), a witness split of suit + tile, or None (no split)."""
+
+    tile: str
+    verdict: list[Group] | None | str
+
+
+@dataclass
+class Solution:
+    """The whole procedure for one hand, rendered by ``render`` and checked by ``rationale_errors``."""
+
+    suits: list[SuitStep]
+    take: list[str]
+    candidates: list[CandidateStep]
+    seven_pairs: list[str] | None
+    thirteen_orphans: list[str] | None
+    answer: list[str]
+
+
+def _suit_counts(counts: list[int], suit: str) -> list[int]:
+    a = SUIT_OFFSET[suit]
+    return list(counts[a : a + SUIT_SIZE[suit]])
+
+
+def greedy_melds(c: list[int], suit: str) -> list[Group] | None:
+    """The canonical melds-only split of one suit (lowest tile first, triplet before run)."""
+    c = list(c)
+    out: list[Group] = []
+    n = len(c)
+    for i in range(n):
+        code = f"{i + 1}{suit}"
+        if c[i] >= 3:
+            c[i] -= 3
+            out.append([code] * 3)
+        x = c[i]
+        if x:
+            if suit == "z" or i + 2 >= n or c[i + 1] < x or c[i + 2] < x:
+                return None
+            c[i + 1] -= x
+            c[i + 2] -= x
+            out += [[code, f"{i + 2}{suit}", f"{i + 3}{suit}"]] * x
+            c[i] = 0
+    return sorted(out, key=lambda g: [CODE_TO_INDEX[t] for t in g])
+
+
+def pair_split(c: list[int], suit: str) -> list[Group] | None:
+    """The canonical melds + pair split: the lowest workable pair, then ``greedy_melds``."""
+    for i, x in enumerate(c):
+        if x >= 2:
+            rest = list(c)
+            rest[i] -= 2
+            melds = greedy_melds(rest, suit)
+            if melds is not None:
+                return [[f"{i + 1}{suit}"] * 2, *melds]
+    return None
+
+
+def candidates_for(c: list[int], suit: str) -> list[int]:
+    """In-suit indices worth trying: within 2 of a held tile (numbers) or held (honours)."""
+    if suit == "z":
+        return [i for i, x in enumerate(c) if x]
+    return [i for i in range(9) if any(c[max(0, i - 2) : i + 3])]
+
+
+def solve_steps(hand: str, rules: Rules = STANDARD) -> Solution:
+    """The full procedure for a 13-tile hand (raises ``ValueError`` on a malformed hand)."""
+    counts = parse_counts(hand, 13)
+    steps: list[SuitStep] = []
+    for s in SUITS:
+        c = _suit_counts(counts, s)
+        n = sum(c)
+        if not n:
+            continue
+        tiles = [f"{i + 1}{s}" for i, x in enumerate(c) for _ in range(x)]
+        r = n % 3
+        base: list[Group] | None | str = "draw" if r == 1 else (greedy_melds(c, s) if r == 0 else pair_split(c, s))
+        steps.append(SuitStep(s, tiles, base))
+    take = _take(steps)
+    cands: list[CandidateStep] = []
+    for s in take:
+        c = _suit_counts(counts, s)
+        r = sum(c) % 3
+        for i in candidates_for(c, s):
+            code = f"{i + 1}{s}"
+            if c[i] >= 4:
+                cands.append(CandidateStep(code, "full"))
+                continue
+            d = list(c)
+            d[i] += 1
+            cands.append(CandidateStep(code, pair_split(d, s) if r == 1 else greedy_melds(d, s)))
+    winners = {cand.tile for cand in cands if isinstance(cand.verdict, list)}
+    sp = [TILE_CODES[i] for i in _seven_pairs_waits(counts)] if rules.seven_pairs else None
+    to = [TILE_CODES[i] for i in _thirteen_orphans_waits(counts)] if rules.thirteen_orphans else None
+    winners.update(sp or [])
+    winners.update(to or [])
+    answer = sorted(winners, key=CODE_TO_INDEX.__getitem__)
+    return Solution(steps, take, cands, sp, to, answer)
+
+
+def _take(steps: list[SuitStep]) -> list[str]:
+    """Suits that can receive the drawn tile: exactly one pair overall, every other suit split."""
+    r = {st.suit: len(st.tiles) % 3 for st in steps}
+    if any(r[st.suit] == 0 and st.base is None for st in steps):
+        return []
+    ones = [s for s in r if r[s] == 1]
+    twos = [s for s in r if r[s] == 2]
+    if len(ones) == 1 and not twos:
+        return ones
+    if not ones and len(twos) == 2:
+        bases = {st.suit: st.base for st in steps}
+        return [s for s in twos if bases[next(t for t in twos if t != s)] is not None]
+    return []
+
+
+def _groups(groups: list[Group]) -> str:
+    return " | ".join(" ".join(g) for g in groups)
+
+
+def render(sol: Solution, style: str = "short") -> str:
+    """The rationale text of a solution in ``style`` (``short``, ``full`` or ``none``)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown rationale style {style!r}; use one of {', '.join(STYLES)}")
+    answer = format_answer(sol.answer)
+    if style == "none":
+        return answer
+    return _render_short(sol, answer) if style == "short" else _render_full(sol, answer)
+
+
+def _render_short(sol: Solution, answer: str) -> str:
+    lines = []
+    for st in sol.suits:
+        base = st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
+        lines.append(f"{st.suit} {' '.join(st.tiles)} = {len(st.tiles)} : {base}")
+    lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
+    for cand in sol.candidates:
+        v = cand.verdict
+        lines.append(f"{cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}")
+    if sol.seven_pairs is not None:
+        lines.append("7pairs : " + (" ".join(sol.seven_pairs) or "x"))
+    if sol.thirteen_orphans is not None:
+        lines.append("13orphans : " + (" ".join(sol.thirteen_orphans) or "x"))
+    lines.append(answer)
+    return "\n".join(lines)
+
+
+def _render_full(sol: Solution, answer: str) -> str:
+    lines = [
+        "Melds never mix suits, so check each suit on its own. A suit with a multiple of 3 tiles must "
+        "split into melds; one with 2 more than a multiple of 3 holds the pair; one with 1 more must take the drawn tile."
+    ]
+    for st in sol.suits:
+        n = len(st.tiles)
+        head = f"Suit {st.suit} ({SUIT_NAMES[st.suit]}): {' '.join(st.tiles)}, {n} tiles."
+        if st.base == "draw":
+            lines.append(f"{head} It needs the drawn tile.")
+        elif st.base is None:
+            lines.append(f"{head} It cannot be split into {'melds' if n % 3 == 0 else 'melds and a pair'}.")
+        else:
+            assert isinstance(st.base, list)
+            lines.append(f"{head} It splits as {_groups(st.base)}.")
+    if sol.take:
+        lines.append(f"The drawn tile can only go to suit {' or '.join(sol.take)}.")
+    else:
+        lines.append("No suit can take the drawn tile and leave exactly one pair, so no standard win.")
+    for cand in sol.candidates:
+        v = cand.verdict
+        if v == "full":
+            lines.append(f"Try {cand.tile}: all 4 copies are already held, so it cannot be drawn.")
+        elif v is None:
+            lines.append(f"Try {cand.tile}: the suit cannot be split with it. {cand.tile} does not win.")
+        else:
+            assert isinstance(v, list)
+            lines.append(f"Try {cand.tile}: the suit splits as {_groups(v)}. {cand.tile} wins.")
+    if sol.seven_pairs is not None:
+        lines.append(
+            f"Seven pairs: six pairs and a single wait on {' '.join(sol.seven_pairs)}."
+            if sol.seven_pairs
+            else "Seven pairs: not six distinct pairs and a single, so no."
+        )
+    if sol.thirteen_orphans is not None:
+        lines.append(
+            f"Thirteen orphans: waits on {' '.join(sol.thirteen_orphans)}."
+            if sol.thirteen_orphans
+            else "Thirteen orphans: not twelve or thirteen of the terminal and honour kinds, so no."
+        )
+    lines.append(answer)
+    return "\n".join(lines)
+
+
+def write_rationale(hand: str, style: str = "short", rules: Rules = STANDARD) -> str:
+    """The verified rationale for ``hand``: the steps above, ending in the ``Answer:`` line."""
+    return render(solve_steps(hand, rules), style)
+
+
+# ---------------------------------------------------------------- checking
+
+
+def _is_meld(g: Group) -> bool:
+    if len(g) != 3 or len({t[1] for t in g}) != 1:
+        return False
+    if g[0] == g[1] == g[2]:
+        return True
+    if g[0][1] == "z":
+        return False
+    a, b, c = (int(t[0]) for t in g)
+    return b == a + 1 and c == a + 2
+
+
+def split_errors(groups: list[Group], tiles: list[str], pairs: int) -> list[str]:
+    """Why ``groups`` is not a split of ``tiles`` into melds plus ``pairs`` pairs (empty when it is)."""
+    errs = []
+    if sorted(t for g in groups for t in g) != sorted(tiles):
+        errs.append(f"split {_groups(groups)} does not use exactly the tiles {' '.join(tiles)}")
+    n_pairs = 0
+    for g in groups:
+        if len(g) == 2 and g[0] == g[1]:
+            n_pairs += 1
+        elif not _is_meld(g):
+            errs.append(f"{' '.join(g)} is neither a meld nor a pair")
+    if n_pairs != pairs:
+        errs.append(f"split {_groups(groups)} has {n_pairs} pairs, needs {pairs}")
+    return errs
+
+
+def _parse_groups(text: str) -> list[Group]:
+    return [g.split() for g in text.split("|") if g.strip()]
+
+
+def _splittable(tiles: list[str], pairs: int) -> bool:
+    suit = tiles[0][1]
+    c = [0] * SUIT_SIZE[suit]
+    for t in tiles:
+        c[int(t[0]) - 1] += 1
+    return (pair_split(c, suit) if pairs else greedy_melds(c, suit)) is not None if sum(c) % 3 == 2 * pairs else False
+
+
+def _check_verdict(claim: str, tiles: list[str], pairs: int, where: str) -> list[str]:
+    claim = claim.strip()
+    if claim == "x":
+        return [f"{where}: claims no split, but {' '.join(tiles)} splits"] if _splittable(tiles, pairs) else []
+    return [f"{where}: {e}" for e in split_errors(_parse_groups(claim), tiles, pairs)]
+
+
+_FULL_SUIT = re.compile(r"^Suit ([mpsz]) \(\w+\): ([^,]*), (\d+) tiles\. (.*)$")
+_FULL_TRY = re.compile(r"^Try (\d[mpsz]): (.*)$")
+
+
+def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]:
+    """Every wrong claim in a short or full rationale for ``hand`` (empty when all hold).
+
+    Checks the suit lines against the hand, each witness split tile by tile,
+    each ``x``/"cannot" verdict against the solver, that every needed
+    candidate was tried, and that the ``Answer:`` line equals the true waits.
+    """
+    counts = parse_counts(hand, 13)
+    truth = [TILE_CODES[i] for i in waits_of_counts(counts, rules)]
+    sol = solve_steps(hand, rules)
+    errs: list[str] = []
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ["empty rationale"]
+    given = parse_answer(lines[-1]) if lines[-1].startswith("Answer:") else None
+    if given is None:
+        errs.append("the last line is not a readable 'Answer:' line")
+    elif given != truth:
+        errs.append(f"answer {' '.join(given) or 'none'} but the waits are {' '.join(truth) or 'none'}")
+    full = any(ln.startswith("Suit ") for ln in lines)
+    suit_claims: dict[str, tuple[list[str], str]] = {}
+    tried: dict[str, str] = {}
+    for ln in lines[:-1]:
+        if full:
+            m = _FULL_SUIT.match(ln)
+            if m:
+                rest = m.group(4)
+                claim = "draw" if "needs the drawn tile" in rest else (
+                    "x" if "cannot be split" in rest else rest.removeprefix("It splits as ").rstrip(".")
+                )
+                suit_claims[m.group(1)] = (m.group(2).split(), claim)
+                continue
+            m = _FULL_TRY.match(ln)
+            if m:
+                rest = m.group(2)
+                claim = "full" if "all 4 copies" in rest else (
+                    "x" if "cannot be split" in rest else rest.split("splits as ", 1)[-1].split(".")[0]
+                )
+                tried[m.group(1)] = claim
+            continue
+        head, _, claim = ln.partition(" : ")
+        toks = head.split()
+        if toks and toks[0] in SUITS and len(toks[0]) == 1 and "=" in toks:
+            suit_claims[toks[0]] = (toks[1 : toks.index("=")], claim)
+            if toks[-1] != str(len(toks[1 : toks.index("=")])):
+                errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
+        elif toks and toks[0] == "take":
+            if toks[1:] != (sol.take or ["none"]):
+                errs.append(f"take {' '.join(toks[1:])} but the tile can go to {' '.join(sol.take) or 'none'}")
+        elif len(toks) == 1 and toks[0] in CODE_TO_INDEX:
+            tried[toks[0]] = claim
+    for st in sol.suits:
+        if st.suit not in suit_claims:
+            errs.append(f"suit {st.suit} is missing")
+            continue
+        tiles, claim = suit_claims[st.suit]
+        if tiles != st.tiles:
+            errs.append(f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}")
+        r = len(st.tiles) % 3
+        if r == 1:
+            if claim.strip() != "draw":
+                errs.append(f"suit {st.suit}: has 1 more than a multiple of 3 tiles, must say draw")
+        else:
+            errs += _check_verdict(claim, st.tiles, 1 if r == 2 else 0, f"suit {st.suit}")
+    if set(suit_claims) - {st.suit for st in sol.suits}:
+        errs.append(f"suits {' '.join(sorted(set(suit_claims) - {st.suit for st in sol.suits}))} are not in the hand")
+    suit_tiles = {st.suit: st.tiles for st in sol.suits}
+    for cand in sol.candidates:
+        if cand.tile not in tried:
+            errs.append(f"candidate {cand.tile} was not tried")
+            continue
+        claim = tried[cand.tile].strip()
+        if cand.verdict == "full" or claim == "full":
+            if cand.verdict != claim:
+                errs.append(f"candidate {cand.tile}: 'full' is wrong")
+            continue
+        tiles = suit_tiles[cand.tile[1]] + [cand.tile]
+        errs += _check_verdict(claim, tiles, 1 if len(tiles) % 3 == 2 else 0, f"candidate {cand.tile}")
+    return errs
+
+
+def is_valid_rationale(hand: str, text: str, rules: Rules = STANDARD) -> bool:
+    """True when every claim in ``text`` holds (see ``rationale_errors``)."""
+    return not rationale_errors(hand, text, rules)

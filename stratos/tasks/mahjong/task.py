@@ -1,0 +1,94 @@
+"""``MahjongTask``: the reference implementation of the ``Task`` protocol.
+
+Question = the canonical compact hand (``123m456p789s1122z``); answer = the
+sorted list of wait codes (``[]`` when not ready). Everything delegates to the
+single-purpose modules beside this one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from stratos.tasks.base import Example
+from stratos.tasks.mahjong import answers, rationale, scoring
+from stratos.tasks.mahjong.generate import Controls, generate
+from stratos.tasks.mahjong.knowledge import knowledge
+from stratos.tasks.mahjong.solver import Rules, winning_tiles
+from stratos.tasks.mahjong.splits import split_examples
+from stratos.tasks.mahjong.tiles import canonical_hand
+
+_CONTROL_FIELDS = {f.name for f in dataclasses.fields(Controls)}
+
+
+class MahjongTask:
+    """Which tiles complete this 13-tile hand? (see ``stratos.tasks.base.Task``)."""
+
+    name = "mahjong"
+
+    def __init__(self, rules: Rules | str = "standard") -> None:
+        self.rules = Rules.from_name(rules) if isinstance(rules, str) else rules
+
+    def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
+        """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``min_waits``,
+        ``max_waits`` (see ``Controls``), ``unique`` (default True) and ``rationale``
+        (a style name to attach a verified rationale to every item, default none)."""
+        style = controls.pop("rationale", None)
+        unique = controls.pop("unique", True)
+        unknown = set(controls) - _CONTROL_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown difficulty controls {sorted(unknown)}; valid: {sorted(_CONTROL_FIELDS | {'rationale', 'unique'})}"
+            )
+        items = generate(n, seed, mode, Controls(**controls), self.rules, unique=unique)
+        if style:
+            items = [dataclasses.replace(e, rationale=self.rationale(e.question, e.answer, style)) for e in items]
+        return items
+
+    def prompt(self, question: str) -> str:
+        return answers.prompt(canonical_hand(question, 13))
+
+    def parse_answer(self, text: str) -> list[str] | None:
+        return answers.parse_answer(text)
+
+    def format_answer(self, answer: Any) -> str:
+        return answers.format_answer(answer)
+
+    def solve(self, question: str) -> list[str]:
+        """The true waits under this task's rules."""
+        return winning_tiles(question, self.rules)
+
+    def check(self, question: str, answer: Any) -> bool:
+        """True when ``answer`` (a list of codes or answer text) is exactly the wait set."""
+        if isinstance(answer, str):
+            answer = self.parse_answer(answer)
+        if answer is None:
+            return False
+        return sorted(set(answer)) == sorted(self.solve(question)) and len(set(answer)) == len(answer)
+
+    def score(self, examples: Sequence[Example], predictions: Sequence[Any | None]) -> dict[str, Any]:
+        return scoring.score(examples, predictions)
+
+    def knowledge(self) -> str:
+        return knowledge(self.rules)
+
+    def rationale(self, question: str, answer: Any = None, style: str = "short") -> str:
+        """A verified step-by-step solution; ``answer`` is accepted for the protocol and must
+        match the true waits when given (rationales are never conditioned on a wrong answer)."""
+        text = rationale.write_rationale(question, style, self.rules)
+        if answer is not None and not self.check(question, answer):
+            raise ValueError(
+                f"answer {answer!r} is not the wait set of {question!r}; rationales are only written for true answers"
+            )
+        return text
+
+    def check_rationale(self, question: str, text: str) -> list[str]:
+        """Every wrong claim in a rationale (empty when it is fully correct)."""
+        return rationale.rationale_errors(question, text, self.rules)
+
+    def splits(
+        self, examples: Sequence[Example], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    ) -> dict[str, list[Example]]:
+        """Train/val/test partition that never puts one hand in two splits."""
+        return split_examples(examples, fractions)
