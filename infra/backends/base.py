@@ -11,11 +11,14 @@ Adding a cloud means adding one module here and registering it in ``__init__``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pulumi
 
 from stratos.planner.plan import Plan
+
+if TYPE_CHECKING:
+    from infra.config import Settings
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,26 @@ class EndpointOutputs:
 
 class Backend(Protocol):
     """One module per target: ``local``, ``aws``, ``gcp``. Children get ``parent=parent``
-    and names derived from ``name`` (``f"{name}-bucket"``)."""
+    and names derived from ``name`` (``f"{name}-bucket"``).
+
+    ``settings`` is :class:`infra.config.Settings` (request, secrets, network, paths);
+    ``token`` is the endpoint's bearer token, a secret Output. Registered by target
+    name in ``infra/backends/__init__.py`` (``REGISTRY``), built with no arguments.
+    """
 
     name: str
 
-    def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Any) -> StoreOutputs: ...
+    def artifact_store(
+        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings
+    ) -> StoreOutputs: ...
 
     def training_cluster(
-        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Any, store: StoreOutputs
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        plan: Plan,
+        settings: Settings,
+        store: StoreOutputs,
     ) -> ClusterOutputs: ...
 
     def distillation_job(
@@ -71,7 +86,7 @@ class Backend(Protocol):
         parent: pulumi.Resource,
         name: str,
         plan: Plan,
-        settings: Any,
+        settings: Settings,
         store: StoreOutputs,
         cluster: ClusterOutputs,
     ) -> JobOutputs: ...
@@ -81,7 +96,7 @@ class Backend(Protocol):
         parent: pulumi.Resource,
         name: str,
         plan: Plan,
-        settings: Any,
+        settings: Settings,
         store: StoreOutputs,
         job: JobOutputs,
         token: pulumi.Input[str],

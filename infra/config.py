@@ -1,0 +1,133 @@
+"""Every read of stack config, secrets and environment the Pulumi program does.
+
+One place (the Pulumi-examples habit): ``load_settings()`` turns the stack's
+``stratos:*`` keys into a validated :class:`~stratos.spec.DistillationRequest`,
+reads the two secrets with ``get_secret`` and resolves the local paths, so the
+components and backends never touch ``pulumi.Config`` and a bad key fails the
+program (and so ``pulumi preview``) before any resource is registered.
+
+Secrets:
+
+* ``stratos:teacherApiKey`` -- API key of an OpenAI-compatible teacher; optional
+  (the offline default teacher needs none). Passed to the job as the env var
+  ``STRATOS_TEACHER_API_KEY``, never written to the plan.
+* ``stratos:endpointToken`` -- bearer token of the serving endpoint. Optional:
+  when unset, the ``ServingEndpoint`` generates a random 256-bit token once, inside
+  a dynamic resource, and keeps it (encrypted) in the stack state, so it stays the
+  same across ``pulumi up`` runs and changes only when the endpoint is recreated
+  or the user sets one (``pulumi config set --secret stratos:endpointToken ...``).
+  We do not use ``pulumi_random``: its provider plugin cannot be downloaded here.
+
+Environment (not stack config, because it describes this machine, not the request):
+
+* ``STRATOS_RUNS_DIR`` -- where the ``local`` target keeps artifacts, default
+  ``<repo>/runs/<stack>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from stratos.spec import SECRET_KEYS, DistillationRequest
+
+NAMESPACE = "stratos"
+#: The "unset" defaults Pulumi.yaml gives optional keys (a schema key without default is required).
+UNSET_VALUES = ("", [], {})
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Secret keys the program reads itself (camelCase is the documented spelling).
+TEACHER_API_KEY = "teacherApiKey"
+ENDPOINT_TOKEN = "endpointToken"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the backends need besides the plan, resolved once per program run."""
+
+    project: str
+    stack: str
+    request: DistillationRequest
+    #: ``stratos:teacherApiKey`` as a secret Output, or None when unset.
+    teacher_api_key: pulumi.Output[str] | None
+    #: ``stratos:endpointToken`` as a secret Output, or None (the endpoint generates one).
+    endpoint_token: pulumi.Output[str] | None
+    #: Root folder of the local artifact store (``local`` target only).
+    runs_dir: Path
+    #: The interpreter that runs the job and the server locally (the project venv).
+    python: str
+
+    @property
+    def target(self) -> str:
+        return self.request.target
+
+    @property
+    def serving_port(self) -> int:
+        return self.request.network.serving_port
+
+    @property
+    def allowed_cidrs(self) -> list[str]:
+        return list(self.request.network.allowed_cidrs)
+
+    @property
+    def ssh_cidrs(self) -> list[str]:
+        return list(self.request.network.ssh_cidrs)
+
+
+def _raw_stratos_config() -> dict[str, Any]:
+    """All ``stratos:*`` keys of the stack, structured values decoded from JSON.
+
+    ``pulumi.Config`` can only read keys it is asked for; we need every key so that a
+    misspelt one (``stratos:constraint``) is reported instead of silently ignored.
+    """
+    merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    out: dict[str, Any] = {}
+    for key, value in merged.items():
+        ns, _, name = key.partition(":")
+        if ns != NAMESPACE or name in SECRET_KEYS:
+            continue
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        if value in UNSET_VALUES:
+            continue  # Pulumi.yaml's "unset" defaults: let the request model's default apply
+        out[name] = value
+    return out
+
+
+def read_request() -> DistillationRequest:
+    """The stack config as a request; raises ``ConfigError`` naming the bad key."""
+    return DistillationRequest.from_stack_config(_raw_stratos_config())
+
+
+def _secret(cfg: pulumi.Config, key: str) -> pulumi.Output[str] | None:
+    """A secret config value as a secret Output; None when unset or empty (the schema default)."""
+    if not runtime_config.get_config(f"{NAMESPACE}:{key}"):
+        return None
+    return cfg.get_secret(key)
+
+
+def load_settings() -> Settings:
+    """Read and validate the whole stack config (the only function that reads config)."""
+    cfg = pulumi.Config(NAMESPACE)
+    request = read_request()
+    stack = pulumi.get_stack()
+    runs_dir = Path(os.environ.get("STRATOS_RUNS_DIR") or REPO_ROOT / "runs" / stack).resolve()
+    return Settings(
+        project=pulumi.get_project(),
+        stack=stack,
+        request=request,
+        teacher_api_key=_secret(cfg, TEACHER_API_KEY),
+        endpoint_token=_secret(cfg, ENDPOINT_TOKEN),
+        runs_dir=runs_dir,
+        python=sys.executable,
+    )

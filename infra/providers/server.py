@@ -1,0 +1,150 @@
+"""``LocalServer``: the OpenAI-compatible server on this machine, as a Pulumi resource.
+
+Create refuses a busy port, writes the token to a 0600 file, starts
+``python -m stratos.serve --model <artifact> --host --port --token-file --model-name``
+detached (own session), and returns once ``GET /health`` answers 200 (the server
+reports healthy only after verifying the artifact's manifest). It records the
+server's pid, start time and command line.
+
+Delete signals that process group only if the pid still has the recorded start
+time and command line (so a reused pid is never killed), waits for the port to be
+free, and removes the token and log files it wrote.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+from infra.providers import procs
+
+REPLACE_ON = ("artifactPath", "manifestHash", "host", "port", "modelName", "token", "stateDir")
+MARKER = ".stratos-server"
+
+
+def _record(props: dict) -> procs.ProcessRecord | None:
+    if not props.get("pid"):
+        return None
+    return procs.ProcessRecord(
+        pid=int(props["pid"]), start_time=int(props["startTime"]), cmdline=list(props["cmdline"])
+    )
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no output)"
+
+
+class LocalServerProvider(ResourceProvider):
+    serialize_as_secret_always = False
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        replaces = [k for k in REPLACE_ON if olds.get(k) != news.get(k)]
+        rec = _record(olds)
+        if not replaces and (rec is None or not procs.is_ours(rec)):
+            replaces = ["pid"]  # the server died (reboot, crash): start it again
+        changed = bool(replaces) or olds.get("readyTimeoutSeconds") != news.get(
+            "readyTimeoutSeconds"
+        )
+        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
+
+    def create(self, props: dict) -> CreateResult:
+        host, port = props["host"], int(props["port"])
+        if not procs.port_free(host, port):
+            raise RuntimeError(
+                f"port {host}:{port} is already in use, so the endpoint cannot start there. "
+                "Stop whatever listens on it, or choose another port: "
+                "`pulumi config set --path stratos:network.serving_port <port>`."
+            )
+        state = Path(props["stateDir"])
+        state.mkdir(parents=True, exist_ok=True)
+        (state / MARKER).write_text(str(port))
+        token_file = state / "token"
+        token_file.touch(mode=0o600)
+        token_file.chmod(0o600)
+        token_file.write_text(props["token"])
+        log = state / "server.log"
+        argv = [
+            props["python"],
+            "-m",
+            "stratos.serve",
+            "--model",
+            props["artifactPath"],
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--token-file",
+            str(token_file),
+            "--model-name",
+            props["modelName"],
+        ]
+        rec = procs.start_detached(argv, log)
+        url = f"http://{host}:{port}"
+        deadline = time.monotonic() + float(props["readyTimeoutSeconds"])
+        while True:
+            if not procs.is_ours(rec):
+                raise RuntimeError(
+                    f"the server exited before it was ready. Its log ({log}):\n{_tail(log)}"
+                )
+            try:
+                if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                procs.stop(rec)
+                raise TimeoutError(
+                    f"the server on {url} was not healthy after {props['readyTimeoutSeconds']} s and was stopped. "
+                    f"Its log ({log}):\n{_tail(log)}"
+                )
+            time.sleep(0.5)
+        outs = {
+            **{k: v for k, v in props.items() if k != "token"},
+            "url": f"{url}/v1",
+            "pid": rec.pid,
+            "startTime": rec.start_time,
+            "cmdline": rec.cmdline,
+            "logFile": str(log),
+            "token": props["token"],
+        }
+        return CreateResult(id_=f"{host}:{port}:{rec.pid}", outs=outs)
+
+    def delete(self, _id: str, props: dict) -> None:
+        rec = _record(props)
+        if rec is not None:
+            procs.stop(rec)
+        host, port = props["host"], int(props["port"])
+        if rec is not None and not procs.wait_port_free(host, port, 15.0):
+            raise RuntimeError(
+                f"port {host}:{port} is still in use after stopping the server (pid {rec.pid}); "
+                "something else holds it. Check with `ss -ltnp`."
+            )
+        state = Path(props["stateDir"])
+        if (state / MARKER).exists():
+            shutil.rmtree(state)
+
+
+class LocalServer(Resource, module="stratos", name="LocalServer"):
+    """A detached ``stratos serve`` process; ``url`` ends in ``/v1``."""
+
+    url: pulumi.Output[str]
+    pid: pulumi.Output[int]
+
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ):
+        outs = {"url": None, "pid": None, "startTime": None, "cmdline": None, "logFile": None}
+        opts = pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(additional_secret_outputs=["token"], delete_before_replace=True),
+        )
+        super().__init__(LocalServerProvider(), name, {**props, **outs}, opts)
