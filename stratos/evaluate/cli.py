@@ -1,10 +1,49 @@
-"""CLI for `stratos eval` (lands with the serving/evaluation issue)."""
+"""CLI for ``stratos eval``: score a model dir or an endpoint on a task's questions."""
 
 from __future__ import annotations
 
-from stratos.exceptions import NotAvailableError
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
 
 
-def eval_cmd() -> None:
-    """Not built yet."""
-    raise NotAvailableError("`stratos eval` is not yet available (see the serving/evaluation issue).")
+def eval_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model dir (served locally for the run) or endpoint URL.")],
+    questions: Annotated[Path, typer.Option("--questions", help="JSONL, one question per line.")],
+    task: Annotated[str, typer.Option("--task", help="Registered task name.")] = "mahjong",
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Completion cap per question.")] = 256,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="Bearer token for a URL (else $STRATOS_API_TOKEN).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads for a locally served dir.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Accuracy (the task's own checker), latency p50/p95/p99, throughput and errors."""
+    from stratos.evaluate.runner import evaluate, read_questions
+    from stratos.serve.auth import load_token
+    from stratos.tasks.base import get_task
+
+    the_task = get_task(task)
+    items = read_questions(questions, the_task)
+    secret = load_token(token_file)
+    report = evaluate(model, the_task, items, token=secret.get_secret_value() if secret else None,
+                      concurrency=concurrency, max_tokens=max_tokens, threads=threads)
+    if as_json:
+        print(json.dumps(report.model_dump(), indent=2))
+        return
+    table = Table(title=f"{report.task} on {report.model} ({report.endpoint})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy", f"{report.accuracy:.1%} ({report.correct}/{report.n})")
+    for level, row in report.per_difficulty.items():
+        table.add_row(f"  {level}", f"{row['accuracy']:.1%} (n={int(row['n'])})")
+    for q in ("p50", "p95", "p99"):
+        table.add_row(f"latency {q}", f"{report.latency_ms[q]:.0f} ms")
+    table.add_row("throughput", f"{report.throughput_rps:.2f} req/s, {report.throughput_tokens_per_s:.1f} tok/s")
+    table.add_row("errors", str(report.errors))
+    Console().print(table)

@@ -1,0 +1,133 @@
+"""Score a model on a task's questions through its HTTP endpoint: accuracy, latency, throughput, errors.
+
+Answers are never read from the questions file: each reply is parsed with the
+task's ``parse_answer`` and judged by its ``check`` (for Mahjong, the exact
+set of winning tiles), so a questions file is just ``{"hand": ...}`` lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from stratos.evaluate.client import EndpointClient, Reply
+from stratos.evaluate.stats import latency_summary_ms
+from stratos.exceptions import ConfigError
+from stratos.tasks.base import Task
+
+# Field names tried, in order, when a task does not declare ``question_field``.
+_QUESTION_FIELDS = ("question", "hand", "input", "prompt")
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    difficulty: str | None = None
+
+
+class EvalReport(BaseModel):
+    """What ``stratos eval --json`` prints."""
+
+    task: str
+    model: str
+    endpoint: str
+    n: int
+    correct: int
+    accuracy: float
+    per_difficulty: dict[str, dict[str, float]]
+    errors: int
+    error_examples: list[str]
+    latency_ms: dict[str, float]
+    throughput_rps: float
+    throughput_tokens_per_s: float
+    wall_s: float
+    concurrency: int
+
+
+def read_questions(path: str | Path, task: Task) -> list[Question]:
+    """Questions from JSONL: the task's question field (``question_field`` or a common name) + ``difficulty``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"questions file {path} does not exist; pass a JSONL file of questions.")
+    declared = getattr(task, "question_field", None)
+    out: list[Question] = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{lineno} is not JSON ({exc.msg}); write one object per line.") from exc
+        fields = (declared,) if declared else _QUESTION_FIELDS
+        key = next((f for f in fields if isinstance(row, dict) and isinstance(row.get(f), str)), None)
+        if key is None:
+            raise ConfigError(f"{path}:{lineno} has no question field (expected one of {list(fields)}).")
+        difficulty = row.get("difficulty")
+        out.append(Question(row[key], str(difficulty) if difficulty is not None else None))
+    if not out:
+        raise ConfigError(f"{path} holds no questions.")
+    return out
+
+
+def score_replies(task: Task, questions: Sequence[Question], replies: Sequence[Reply]) -> dict[str, Any]:
+    """Accuracy over all questions (errors count as wrong) and per difficulty when given."""
+    by_level: dict[str, list[bool]] = defaultdict(list)
+    correct = 0
+    for q, r in zip(questions, replies, strict=True):
+        ok = False
+        if r.text is not None:
+            answer = task.parse_answer(r.text)
+            ok = answer is not None and bool(task.check(q.text, answer))
+        correct += ok
+        if q.difficulty is not None:
+            by_level[q.difficulty].append(ok)
+    per = {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(by_level.items())}
+    return {"correct": correct, "accuracy": correct / len(questions), "per_difficulty": per}
+
+
+async def evaluate_endpoint(base_url: str, token: str | None, task: Task, questions: Sequence[Question], *,
+                            concurrency: int = 8, max_tokens: int = 256, model: str | None = None) -> EvalReport:
+    """Send every question's prompt (``concurrency`` in flight) and score the replies."""
+    if concurrency < 1:
+        raise ConfigError(f"--concurrency must be >= 1, got {concurrency}.")
+    async with EndpointClient(base_url, token) as client:
+        model = model or await client.model_name()
+        start = time.perf_counter()
+        replies = await client.chat_many(model, [task.prompt(q.text) for q in questions],
+                                         concurrency=concurrency, max_tokens=max_tokens)
+        wall = time.perf_counter() - start
+    scored = score_replies(task, questions, replies)
+    ok = [r for r in replies if r.error is None]
+    errors = [r.error for r in replies if r.error is not None]
+    return EvalReport(
+        task=task.name, model=model, endpoint=client.base_url, n=len(questions),
+        correct=scored["correct"], accuracy=scored["accuracy"], per_difficulty=scored["per_difficulty"],
+        errors=len(errors), error_examples=errors[:3],
+        latency_ms=latency_summary_ms([r.latency_s for r in ok]),
+        throughput_rps=len(ok) / wall if wall > 0 else 0.0,
+        throughput_tokens_per_s=sum(r.completion_tokens for r in ok) / wall if wall > 0 else 0.0,
+        wall_s=wall, concurrency=concurrency,
+    )
+
+
+def evaluate(target: str, task: Task, questions: Sequence[Question], *, token: str | None = None,
+             concurrency: int = 8, max_tokens: int = 256, threads: int | None = None) -> EvalReport:
+    """Evaluate a URL directly, or a model dir through a local server started for the run."""
+    if target.startswith(("http://", "https://")):
+        return asyncio.run(evaluate_endpoint(target, token, task, questions, concurrency=concurrency,
+                                             max_tokens=max_tokens))
+    from stratos.evaluate.local import local_server
+
+    if not Path(target).is_dir():
+        raise ConfigError(f"--model {target} is neither a URL nor a model dir.")
+    with local_server(target, threads=threads, max_batch_size=max(1, min(concurrency, 64))) as (base, tok):
+        return asyncio.run(evaluate_endpoint(base, tok, task, questions, concurrency=concurrency,
+                                             max_tokens=max_tokens))
