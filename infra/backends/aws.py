@@ -1,0 +1,402 @@
+"""AWS backend: the plan's GPU servers as EC2 instances around a private S3 bucket.
+
+What ``pulumi up`` creates (all with an explicit provider in the planned region):
+
+* ``artifact_store``: an S3 bucket with public access blocked, ACLs disabled,
+  versioning and SSE-KMS encryption, holding ``runs/<stack>/plan.json`` and the
+  Stratos source archive the nodes install from.
+* ``training_cluster``: an IAM role + instance profile allowed only that bucket, a
+  security group with no ingress (SSH only from ``network.ssh_cidrs``, if any), and
+  the training instance: exactly the planned type and availability zone, spot when
+  the plan says so, a Deep Learning AMI found by filter, IMDSv2 required, an
+  encrypted root volume sized from the models and data, and the training bootstrap
+  as user-data (``infra/bootstrap``) - the job starts when the instance boots.
+* ``distillation_job``: nothing new; the job is the training node's user-data, so the
+  outputs point at where the artifact and its completion marker will appear.
+* ``serving_endpoint``: the token in SSM Parameter Store (SecureString, written as a
+  Pulumi secret), a role allowed to read the bucket and that parameter only, a
+  security group opening only the serving port to ``network.allowed_cidrs``, and the
+  serving instance whose user-data waits for the marker and runs vLLM.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
+from infra.bootstrap.render import SOURCE_ARCHIVE, NodeScript, render_serving, render_training, source_archive
+from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
+from infra.config import Settings
+from infra.policies.tags import cost_tags
+from stratos.catalog.offering import Offering
+from stratos.exceptions import ConfigError
+from stratos.planner.plan import Plan
+
+#: AWS's own Deep Learning AMIs: NVIDIA driver, CUDA, PyTorch, the AWS CLI.
+DLAMI_OWNER = "amazon"
+DLAMI_NAME = "Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu 22.04) *"
+#: Graviton GPU families (g5g) need the arm64 AMI.
+ARM_FAMILIES = ("g5g",)
+ASSUME_EC2 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def check_ssh_cidrs(cidrs: list[str]) -> list[str]:
+    """The SSH CIDRs, refusing any that opens port 22 to the whole internet."""
+    for cidr in cidrs:
+        if ipaddress.ip_network(cidr, strict=False).prefixlen == 0:
+            raise ConfigError(
+                f"stratos:network.ssh_cidrs contains {cidr}, which opens SSH to the whole internet. "
+                "Use your own address (e.g. 203.0.113.7/32), or leave ssh_cidrs empty and use SSM Session Manager."
+            )
+    return list(cidrs)
+
+
+def check_cloud(plan: Plan, cloud: str) -> None:
+    """The plan must place both servers on this backend's cloud."""
+    for role, offering in (("train", plan.train), ("serve", plan.serve)):
+        if offering.cloud != cloud:
+            raise ConfigError(
+                f"the plan puts {role} on {offering.label}, but stratos:target is {cloud}. "
+                f"Set stratos:target to {offering.cloud}, or limit stratos:clouds to [{cloud}]."
+            )
+
+
+def bucket_policy(bucket_arn: str, prefix: str, write: bool) -> str:
+    """IAM policy allowing one bucket only: list, read, and (for training) write."""
+    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:AbortMultipartUpload"] if write else [])
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+                {"Effect": "Allow", "Action": actions, "Resource": f"{bucket_arn}/{prefix}/*"},
+            ],
+        }
+    )
+
+
+def _ami_architecture(instance_type: str) -> str:
+    return "arm64" if instance_type.split(".")[0] in ARM_FAMILIES else "x86_64"
+
+
+class AwsBackend:
+    """EC2 + S3 + IAM + SSM. One provider per region, created on first use."""
+
+    name = "aws"
+
+    def __init__(self) -> None:
+        self._providers: dict[str, aws.Provider] = {}
+        self._bucket: aws.s3.Bucket | None = None
+        self._prefix = ""
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _provider(self, parent: pulumi.Resource, name: str, region: str) -> aws.Provider:
+        if region not in self._providers:
+            self._providers[region] = aws.Provider(
+                f"{name}-aws-{region}", region=region, opts=pulumi.ResourceOptions(parent=parent)
+            )
+        return self._providers[region]
+
+    def _opts(self, parent: pulumi.Resource, provider: aws.Provider, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, provider=provider, **kw)
+
+    def _zone_name(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
+        """The AZ name (``us-east-1b``); the catalog names zones by ID (``use1-az2``), which
+        maps to different names in different accounts, so it is looked up."""
+        if not offering.zone:
+            raise ConfigError(f"the plan gives no availability zone for {offering.label}; the planner must pick one")
+        if offering.zone.startswith(offering.region or "\0"):
+            return pulumi.Output.from_input(offering.zone)
+        az = aws.get_availability_zone_output(zone_id=offering.zone, opts=pulumi.InvokeOutputOptions(provider=provider))
+        return az.name
+
+    def _ami(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
+        ami = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=[DLAMI_OWNER],
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[DLAMI_NAME]),
+                aws.ec2.GetAmiFilterArgs(name="architecture", values=[_ami_architecture(offering.instance_type)]),
+                aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(provider=provider),
+        )
+        return ami.id
+
+    def _role(self, parent, name: str, provider, policy: pulumi.Input[str]) -> aws.iam.InstanceProfile:
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=ASSUME_EC2, opts=self._opts(parent, provider))
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=self._opts(parent, provider))
+        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=self._opts(parent, provider))
+
+    def _security_group(
+        self, parent, name: str, provider, port: int | None, cidrs: list[str], ssh: list[str], what: str
+    ) -> aws.ec2.SecurityGroup:
+        ingress = []
+        if port is not None and cidrs:
+            ingress.append(
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=cidrs, description="Stratos endpoint"
+                )
+            )
+        if ssh:
+            ingress.append(
+                aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=22, to_port=22, cidr_blocks=ssh, description="SSH")
+            )
+        return aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            description=f"Stratos {what}: only the listed ingress",
+            ingress=ingress,
+            # Nodes download packages and models and write to S3.
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+            opts=self._opts(parent, provider),
+        )
+
+    def _instance(
+        self,
+        parent,
+        name: str,
+        provider,
+        offering: Offering,
+        profile: aws.iam.InstanceProfile,
+        sg: aws.ec2.SecurityGroup,
+        disk_gb: int,
+        user_data: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> aws.ec2.Instance:
+        market = None
+        if offering.spot:
+            market = aws.ec2.InstanceInstanceMarketOptionsArgs(
+                market_type="spot",
+                spot_options=aws.ec2.InstanceInstanceMarketOptionsSpotOptionsArgs(
+                    spot_instance_type="one-time", instance_interruption_behavior="terminate"
+                ),
+            )
+        return aws.ec2.Instance(
+            f"{name}-instance",
+            instance_type=offering.instance_type,
+            availability_zone=self._zone_name(offering, provider),
+            ami=self._ami(offering, provider),
+            iam_instance_profile=profile.name,
+            vpc_security_group_ids=[sg.id],
+            associate_public_ip_address=True,
+            instance_market_options=market,
+            # A finished job powers the node off: stop keeps on-demand disks for inspection;
+            # a one-time spot instance can only terminate.
+            instance_initiated_shutdown_behavior="terminate" if offering.spot else "stop",
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                volume_size=disk_gb, volume_type="gp3", encrypted=True, delete_on_termination=True
+            ),
+            user_data=user_data,
+            # A new plan is a new job: replace the node rather than edit a running one.
+            user_data_replace_on_change=True,
+            tags={"Name": f"{name}", **tags},
+            opts=self._opts(parent, provider),
+        )
+
+    # -- the four concepts ---------------------------------------------------------
+
+    def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
+        """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>``."""
+        check_cloud(plan, self.name)
+        check_ssh_cidrs(settings.ssh_cidrs)
+        provider = self._provider(parent, name, plan.train.region or "")
+        opts = self._opts(parent, provider)
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket_prefix="stratos-artifacts-",
+            # `pulumi destroy` is the teardown: it removes the artifacts with the bucket.
+            force_destroy=True,
+            tags={"stratos-stack": settings.stack},
+            opts=opts,
+        )
+        pab = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=opts,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms"
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=opts,
+        )
+        prefix = f"runs/{settings.stack}"
+        after = self._opts(parent, provider, depends_on=[pab, encryption, ownership])
+        plan_object = aws.s3.BucketObjectv2(
+            f"{name}-plan",
+            bucket=bucket.id,
+            key=f"{prefix}/plan.json",
+            content=plan.model_dump_json() + "\n",
+            content_type="application/json",
+            opts=after,
+        )
+        source = aws.s3.BucketObjectv2(
+            f"{name}-source",
+            bucket=bucket.id,
+            key=f"{prefix}/{SOURCE_ARCHIVE}",
+            source=pulumi.AssetArchive(
+                {k: (pulumi.FileArchive(str(p)) if p.is_dir() else pulumi.FileAsset(str(p))) for k, p in source_archive().items()}
+            ),
+            opts=after,
+        )
+        self._bucket, self._prefix = bucket, prefix
+        return StoreOutputs(
+            uri=pulumi.Output.concat("s3://", bucket.bucket, "/", prefix),
+            resources={
+                "bucket": bucket,
+                "publicAccessBlock": pab,
+                "ownership": ownership,
+                "versioning": versioning,
+                "encryption": encryption,
+                "plan": plan_object,
+                "source": source,
+            },
+        )
+
+    def training_cluster(
+        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
+    ) -> ClusterOutputs:
+        """The training node; booting it starts the job (its user-data)."""
+        offering = plan.train
+        provider = self._provider(parent, name, offering.region or "")
+        bucket = store.resources["bucket"]
+        profile = self._role(
+            parent, name, provider, bucket.arn.apply(lambda arn: bucket_policy(arn, self._prefix, write=True))
+        )
+        sg = self._security_group(parent, name, provider, None, [], check_ssh_cidrs(settings.ssh_cidrs), "training node")
+        user_data = pulumi.Output.from_input(store.uri).apply(
+            lambda uri: render_training(plan, NodeScript(cloud="aws", region=offering.region or "", store_uri=uri))
+        )
+        budget = settings.request.constraints.budget_usd
+        instance = self._instance(
+            parent, name, provider, offering, profile, sg, training_disk_gb(plan), user_data,
+            cost_tags("train", settings.stack, plan.cost.total_usd, budget),
+        )
+        return ClusterOutputs(
+            host=instance.private_ip,
+            instance_type=instance.instance_type,
+            resources={"instance": instance, "securityGroup": sg, "instanceProfile": profile},
+        )
+
+    def distillation_job(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        plan: Plan,
+        settings: Settings,
+        store: StoreOutputs,
+        cluster: ClusterOutputs,
+    ) -> JobOutputs:
+        """The job runs from the training node's user-data; point at its results."""
+        uri = pulumi.Output.from_input(store.uri)
+        return JobOutputs(
+            artifact_uri=uri.apply(lambda u: f"{u}/artifact"),
+            # Known only when the node finishes: the marker holds it.
+            manifest_hash=uri.apply(lambda u: f"see {u}/_COMPLETE.json"),
+            metrics={
+                "status": "launched",
+                "completionMarker": uri.apply(lambda u: f"{u}/_COMPLETE.json"),
+                "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
+                "instanceId": cluster.resources["instance"].id,
+            },
+        )
+
+    def serving_endpoint(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        plan: Plan,
+        settings: Settings,
+        store: StoreOutputs,
+        job: JobOutputs,
+        token: pulumi.Input[str],
+    ) -> EndpointOutputs:
+        """The serving node: waits for the artifact, then vLLM behind the token from SSM."""
+        offering = plan.serve
+        provider = self._provider(parent, name, offering.region or "")
+        port = settings.serving_port
+        param = aws.ssm.Parameter(
+            f"{name}-token",
+            name=f"/stratos/{settings.stack}/endpoint-token",
+            type="SecureString",
+            value=pulumi.Output.secret(token),
+            description="Bearer token of the Stratos endpoint (read by the serving node)",
+            opts=self._opts(parent, provider),
+        )
+        bucket = store.resources["bucket"]
+        policy = pulumi.Output.all(bucket.arn, param.arn).apply(
+            lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": json.loads(bucket_policy(a[0], self._prefix, write=False))["Statement"]
+                    + [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[1]}],
+                }
+            )
+        )
+        profile = self._role(parent, name, provider, policy)
+        sg = self._security_group(
+            parent, name, provider, port, settings.allowed_cidrs, check_ssh_cidrs(settings.ssh_cidrs), "endpoint"
+        )
+        model_name = f"stratos-{plan.task}"
+        user_data = pulumi.Output.all(store.uri, param.name).apply(
+            lambda a: render_serving(
+                plan,
+                NodeScript(
+                    cloud="aws",
+                    region=plan.train.region or "",
+                    secret_region=offering.region or "",
+                    store_uri=a[0],
+                    port=port,
+                    token_ref=a[1],
+                    model_name=model_name,
+                ),
+            )
+        )
+        budget = settings.request.constraints.budget_usd
+        instance = self._instance(
+            parent, name, provider, offering, profile, sg, serving_disk_gb(plan), user_data,
+            cost_tags("serve", settings.stack, plan.cost.total_usd, budget),
+        )
+        return EndpointOutputs(
+            url=pulumi.Output.concat("http://", instance.public_ip, f":{port}/v1"),
+            model_name=model_name,
+            resources={"instance": instance, "securityGroup": sg, "token": param, "instanceProfile": profile},
+        )

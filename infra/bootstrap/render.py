@@ -1,0 +1,115 @@
+"""Render the node bootstrap scripts (``templates/*.sh``) from a plan.
+
+Why templates and not Python-built strings: the scripts are real shell files a
+user can read, shellcheck and run by hand; rendering only fills ``@@{name}``
+slots with shell-quoted values, so nothing from the plan is ever interpreted by
+the shell (the plan JSON goes in a quoted heredoc).
+
+The same training script runs on AWS and GCP; only the storage and secret
+commands differ, chosen by ``cloud``. The tests run the rendered scripts in a
+sandbox with ``STRATOS_STORE_KIND=dir`` (a folder standing in for the bucket).
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratos.planner.plan import Plan
+
+TEMPLATES = Path(__file__).with_name("templates")
+#: Object name of the Stratos source archive Pulumi uploads next to the artifact.
+SOURCE_ARCHIVE = "stratos-src.zip"
+#: pip requirement the training node installs; ``@STRATOS_HOME@`` is filled in on the node.
+INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
+#: vLLM release the serving node installs when the image has none.
+VLLM_SPEC = "vllm>=0.11"
+STORE_KIND = {"aws": "s3", "gcp": "gs"}
+#: AWS caps user-data at 16 KiB; GCP metadata values at 256 KiB.
+USER_DATA_LIMIT = {"aws": 16 * 1024, "gcp": 256 * 1024}
+
+
+class _Slots(string.Template):
+    delimiter = "@@"
+
+
+@dataclass(frozen=True)
+class NodeScript:
+    """Where a node's job lives: the run's bucket prefix and, for serving, the endpoint."""
+
+    cloud: str
+    region: str
+    store_uri: str  # s3://bucket/runs/<stack> or gs://...
+    port: int = 8000
+    token_ref: str = ""  # SSM parameter name / Secret Manager secret id
+    model_name: str = "stratos-student"
+    secret_region: str = ""  # where the token secret lives (the serving region); default ``region``
+
+
+def source_archive() -> dict[str, Path]:
+    """The files of this checkout that make an installable Stratos (pip accepts the zip)."""
+    root = Path(__file__).resolve().parents[2]
+    return {name: root / name for name in ("pyproject.toml", "README.md", "stratos")}
+
+
+def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:
+    if node.cloud not in STORE_KIND:
+        raise ValueError(f"no bootstrap for cloud {node.cloud!r}; expected one of {sorted(STORE_KIND)}")
+    text = "".join((TEMPLATES / f).read_text() for f in ("header.sh", "common.sh", body))
+    q = shlex.quote
+    slots = {
+        "role": q(role),
+        "cloud": q(node.cloud),
+        "region": q(node.region),
+        "secret_region": q(node.secret_region or node.region),
+        "store_uri": q(node.store_uri.rstrip("/")),
+        "store_kind": STORE_KIND[node.cloud],
+        "install_spec": q(INSTALL_SPEC),
+        "source_archive": q(SOURCE_ARCHIVE),
+        **extra,
+    }
+    script = _Slots(text).substitute(slots)
+    limit = USER_DATA_LIMIT[node.cloud]
+    if len(script.encode()) > limit:
+        raise ValueError(f"{role} bootstrap is {len(script.encode())} bytes, over {node.cloud}'s {limit}-byte limit")
+    return script
+
+
+def render_training(plan: Plan, node: NodeScript) -> str:
+    """The training node's script: install Stratos, run ``stratos distill`` on the embedded
+    plan, upload the artifact and ``_COMPLETE.json`` (or ``_FAILED.txt``), power off."""
+    plan_json = plan.model_dump_json()
+    if "\nSTRATOS_PLAN_EOF" in plan_json:  # pragma: no cover - JSON is one line
+        raise ValueError("plan JSON would end the heredoc")
+    return _render(node, "train", "train.sh", {"plan_json": plan_json})
+
+
+def serve_command() -> str:
+    """vLLM's OpenAI-compatible server on the downloaded artifact (token via VLLM_API_KEY)."""
+    return (
+        'vllm serve "$MODEL_DIR" --host 0.0.0.0 --port "$STRATOS_PORT" '
+        '--served-model-name "$STRATOS_MODEL_NAME"'
+    )
+
+
+def render_serving(plan: Plan, node: NodeScript) -> str:
+    """The serving node's script: wait for the training marker, fetch and verify the
+    artifact, fetch the endpoint token from the secret store, ``exec`` vLLM."""
+    if not node.token_ref:
+        raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
+    wait_s = int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
+    return _render(
+        node,
+        "serve",
+        "serve.sh",
+        {
+            "port": str(int(node.port)),
+            "model_name": shlex.quote(node.model_name),
+            "token_ref": shlex.quote(node.token_ref),
+            "wait_seconds": str(wait_s),
+            "vllm_spec": shlex.quote(VLLM_SPEC),
+            "serve_command": serve_command(),
+        },
+    )

@@ -1,0 +1,89 @@
+
+# ---- shared helpers: logging, the bucket, secrets, installing Stratos ----
+
+log() { printf '%s stratos-%s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$STRATOS_ROLE" "$*"; }
+
+die() { log "error: $*"; exit 1; }
+
+# A bucket URI (s3://b/p, gs://b/p) as a path under STRATOS_STORE_ROOT (kind 'dir').
+store_local() {
+  [ -n "$STRATOS_STORE_ROOT" ] || die "STRATOS_STORE_KIND=dir needs STRATOS_STORE_ROOT"
+  printf '%s/%s' "$STRATOS_STORE_ROOT" "${1#*://}"
+}
+
+# Copy a local directory's contents to a bucket prefix.
+store_put_dir() {
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 sync --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    gs) gcloud storage rsync --recursive --quiet "$1" "$2" ;;
+    dir) mkdir -p "$(store_local "$2")" && cp -R "$1/." "$(store_local "$2")/" ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
+# Copy a bucket prefix's contents into a local directory.
+store_get_dir() {
+  mkdir -p "$2"
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 sync --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    gs) gcloud storage rsync --recursive --quiet "$1" "$2" ;;
+    dir) cp -R "$(store_local "$1")/." "$2/" ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
+store_put_file() {
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 cp --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    gs) gcloud storage cp --quiet "$1" "$2" ;;
+    dir) mkdir -p "$(dirname "$(store_local "$2")")" && cp "$1" "$(store_local "$2")" ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
+store_get_file() {
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 cp --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    gs) gcloud storage cp --quiet "$1" "$2" ;;
+    dir) cp "$(store_local "$1")" "$2" ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
+store_exists() {
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 ls --region "$STRATOS_REGION" "$1" >/dev/null 2>&1 ;;
+    gs) gcloud storage ls "$1" >/dev/null 2>&1 ;;
+    dir) [ -e "$(store_local "$1")" ] ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
+# Print a secret written by Pulumi (SSM SecureString / Secret Manager); never logged.
+fetch_secret() {
+  if [ -n "$STRATOS_SECRETS_DIR" ]; then
+    cat "$STRATOS_SECRETS_DIR/${1##*/}"  # a folder of files named like the secret (tests, debugging)
+    return
+  fi
+  case "$STRATOS_CLOUD" in
+    aws) aws ssm get-parameter --region "$STRATOS_SECRET_REGION" --name "$1" --with-decryption \
+           --query Parameter.Value --output text ;;
+    gcp) gcloud secrets versions access latest --secret="$1" ;;
+    *) die "no secret store for cloud '$STRATOS_CLOUD'" ;;
+  esac
+}
+
+# Install Stratos from the source archive Pulumi uploaded, unless already on PATH
+# (a rebooted node, or a custom image) - so a restart does not reinstall.
+install_stratos() {
+  if command -v stratos >/dev/null 2>&1; then
+    log "stratos already installed: $(command -v stratos)"
+    return
+  fi
+  log "installing stratos ($STRATOS_INSTALL_SPEC)"
+  store_get_file "$STRATOS_STORE_URI/$STRATOS_SOURCE_ARCHIVE" "$STRATOS_HOME/$STRATOS_SOURCE_ARCHIVE"
+  python3 -m venv --system-site-packages "$STRATOS_HOME/venv"
+  "$STRATOS_HOME/venv/bin/pip" install --quiet "${STRATOS_INSTALL_SPEC//@STRATOS_HOME@/$STRATOS_HOME}"
+  PATH="$STRATOS_HOME/venv/bin:$PATH"
+  export PATH
+}

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Stratos @@{role} node bootstrap, rendered from the plan by infra/bootstrap/render.py.
+# Runs as cloud-init user-data (AWS) or the startup script (GCP). Every STRATOS_*
+# setting can be overridden from the environment, which is how the tests run this
+# file in a sandbox: STRATOS_STORE_KIND=dir points the bucket at a local folder.
+set -euo pipefail
+
+STRATOS_ROLE=@@{role}
+STRATOS_CLOUD=@@{cloud}
+STRATOS_REGION=@@{region}
+STRATOS_SECRET_REGION=@@{secret_region}
+STRATOS_STORE_URI=@@{store_uri}
+STRATOS_STORE_KIND="${STRATOS_STORE_KIND:-@@{store_kind}}"
+STRATOS_STORE_ROOT="${STRATOS_STORE_ROOT:-}"
+STRATOS_HOME="${STRATOS_HOME:-/opt/stratos}"
+STRATOS_LOG="${STRATOS_LOG:-/var/log/stratos-@@{role}.log}"
+STRATOS_SHUTDOWN_CMD="${STRATOS_SHUTDOWN_CMD:-shutdown -h now}"
+STRATOS_POLL_SECONDS="${STRATOS_POLL_SECONDS:-60}"
+STRATOS_SECRETS_DIR="${STRATOS_SECRETS_DIR:-}"
+STRATOS_INSTALL_SPEC=@@{install_spec}
+STRATOS_SOURCE_ARCHIVE=@@{source_archive}
+
+MARKER_OK="$STRATOS_STORE_URI/_COMPLETE.json"
+MARKER_FAILED="$STRATOS_STORE_URI/_FAILED.txt"
+ARTIFACT_URI="$STRATOS_STORE_URI/artifact"
+
+mkdir -p "$STRATOS_HOME" "$(dirname "$STRATOS_LOG")"
+exec > >(tee -a "$STRATOS_LOG") 2>&1

@@ -1,0 +1,44 @@
+
+# ---- training: run the planned distillation job, upload, mark, power off ----
+
+ARTIFACT_DIR="$STRATOS_HOME/artifact"
+
+finish() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    log "job failed (exit $rc); writing $MARKER_FAILED"
+    tail -n 50 "$STRATOS_LOG" >"$STRATOS_HOME/failed.txt" 2>/dev/null || true
+    store_put_file "$STRATOS_HOME/failed.txt" "$MARKER_FAILED" || log "could not upload the failure marker"
+  fi
+  log "shutting down: $STRATOS_SHUTDOWN_CMD"
+  # Word splitting is intended: the command is a program plus its arguments.
+  # shellcheck disable=SC2086
+  $STRATOS_SHUTDOWN_CMD || true
+}
+
+cat >"$STRATOS_HOME/plan.json" <<'STRATOS_PLAN_EOF'
+@@{plan_json}
+STRATOS_PLAN_EOF
+
+if store_exists "$MARKER_OK"; then
+  log "artifact already complete at $ARTIFACT_URI; nothing to do"
+  # shellcheck disable=SC2086
+  $STRATOS_SHUTDOWN_CMD || true
+  exit 0
+fi
+
+trap finish EXIT
+store_put_file "$STRATOS_HOME/plan.json" "$STRATOS_STORE_URI/plan.json"
+install_stratos
+log "running: stratos distill --config $STRATOS_HOME/plan.json --out $ARTIFACT_DIR"
+stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"
+[ -f "$ARTIFACT_DIR/manifest.json" ] || die "the job finished without $ARTIFACT_DIR/manifest.json"
+log "uploading the artifact to $ARTIFACT_URI"
+store_put_dir "$ARTIFACT_DIR" "$ARTIFACT_URI"
+manifest_sha=$(sha256sum "$ARTIFACT_DIR/manifest.json" | cut -d' ' -f1)
+plan_sha=$(sha256sum "$STRATOS_HOME/plan.json" | cut -d' ' -f1)
+printf '{"manifest_sha256": "%s", "plan_sha256": "%s", "finished_at": "%s"}\n' \
+  "$manifest_sha" "$plan_sha" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$STRATOS_HOME/_COMPLETE.json"
+# The marker goes last: its presence means the whole artifact is in the bucket.
+store_put_file "$STRATOS_HOME/_COMPLETE.json" "$MARKER_OK"
+log "done; manifest sha256 $manifest_sha"

