@@ -24,6 +24,12 @@ class Offering(BaseModel):
     memory_gb: float = Field(gt=0, description="host memory, GiB")
     price_per_hour: float = Field(ge=0, description="USD/hour actually paid (spot price when spot)")
     spot: bool = False
+    gflops: float | None = Field(
+        None, gt=0, description="measured dense matmul GFLOP/s (local machine only; GPUs use the spec table)"
+    )
+    bandwidth_gbps: float | None = Field(
+        None, gt=0, description="measured memory bandwidth GB/s (local machine only)"
+    )
 
     def cost(self, hours: float) -> float:
         """USD for ``hours`` of this offering."""

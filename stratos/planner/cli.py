@@ -1,10 +1,80 @@
-"""CLI for `stratos plan` (lands with the planner issue)."""
+"""CLI for ``stratos plan``: request (YAML or Pulumi stack file) -> plan, front, baselines.
+
+``--json`` prints the architecture's contract object; otherwise a rich table of the Pareto
+front and the chosen plan's reasons. Errors (bad key, unknown name, infeasible, no catalog)
+are ``StratosError``s that ``stratos.cli`` turns into a message and exit code (2 for
+config/infeasible).
+"""
 
 from __future__ import annotations
 
-from stratos.exceptions import NotAvailableError
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
 
 
-def plan() -> None:
-    """Not built yet."""
-    raise NotAvailableError("`stratos plan` is not yet available (see the planner issue).")
+def plan(
+    config: Annotated[Path, typer.Option("--config", help="Request YAML or stacks/Pulumi.<stack>.yaml.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON object.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the front (cost vs latency).")] = None,
+    catalog: Annotated[
+        str | None, typer.Option("--catalog", help="SkyPilot catalog tree (default $STRATOS_CATALOG_DIR).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows of the front to show in the table.")] = 15,
+) -> None:
+    """Choose where to train and serve, teacher, student and mode; show the Pareto front."""
+    from stratos.planner.search import make_plan
+    from stratos.spec import load_request
+
+    request = load_request(config)
+    result = make_plan(request, catalog)
+    if plot is not None:
+        from stratos.planner.plot import plot_front
+
+        plot_front(result, plot)
+    if as_json:
+        print(json.dumps(result.to_json()))
+        return
+    _print(result, top, plot)
+
+
+def _print(result, top: int, plot: Path | None) -> None:
+    console = Console()
+    table = Table(title=f"Pareto front: {len(result.pareto)} of {result.stats['feasible']} feasible "
+                        f"({result.stats['candidates']} evaluated), best score first")
+    for col in ("score", "teacher", "student", "mode", "train", "serve", "cost $", "latency ms", "accuracy", "train h"):
+        table.add_column(col, overflow="fold")
+
+    def row(c, s, style=None):
+        table.add_row(f"{s:.3f}", c.teacher, c.student, c.mode + (" +KD" if c.logit_kd else ""), c.train.label,
+                      c.serve.label, f"{c.cost_usd:,.2f}", f"{c.latency_ms:,.0f}",
+                      f"{c.accuracy:.1%} ({c.accuracy_low:.0%}-{c.accuracy_high:.0%})", f"{c.train_hours:.2f}",
+                      style=style)
+
+    for c, s in list(zip(result.pareto, result.pareto_scores, strict=True))[:top]:
+        row(c, s, "bold green" if c is result.chosen_candidate else None)
+    console.print(table)
+    base = Table(title="chosen vs single-objective baselines (same constraints)")
+    for col in ("plan", "score", "student", "teacher", "cost $", "latency ms", "accuracy", "train h"):
+        base.add_column(col)
+    items = [("chosen", result.chosen_candidate, result.chosen_score)] + [
+        (k, result.baseline_candidates[k], result.baseline_scores[k]) for k in ("accuracy_first", "cost_first")
+    ]
+    for name, c, s in items:
+        base.add_row(name, f"{s:.3f}", c.student, c.teacher, f"{c.cost_usd:,.2f}", f"{c.latency_ms:,.0f}",
+                     f"{c.accuracy:.1%}", f"{c.train_hours:.2f}")
+    console.print(base)
+    p = result.chosen
+    console.print(f"[bold]chosen:[/] {p.student} <- {p.teacher} ({p.mode}); train {p.train.label}; serve "
+                  f"{p.serve.label}; total ${p.cost.total_usd:,.2f}")
+    for r in p.reasons:
+        console.print(f"  - {r}")
+    console.print("[bold]matching rules:[/]")
+    for r in result.rules[:4]:
+        console.print(f"  - {r}")
+    if plot is not None:
+        console.print(f"plot written to {plot}")

@@ -1,0 +1,129 @@
+"""Cloud offerings from SkyPilot's price catalog (schema v8), offline.
+
+``load_cloud_offerings(dir)`` finds the catalog tree, reads it through ``sky.catalog``
+(in a subprocess, see ``sky_dump``) and caches the rows as JSON under the Stratos cache,
+keyed by the files' size and mtime, so a plan after the first costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from stratos.catalog.offering import Offering
+from stratos.exceptions import CatalogError
+
+SCHEMA = "v8"
+CLOUDS = ("aws", "gcp", "lambda", "runpod")
+
+
+def cache_dir() -> Path:
+    """``$STRATOS_CACHE`` or ``~/.cache/stratos``."""
+    return Path(os.environ.get("STRATOS_CACHE") or Path.home() / ".cache" / "stratos")
+
+
+def resolve_catalog_dir(catalog_dir: str | os.PathLike | None = None) -> Path:
+    """The ``v8`` tree: from the argument, else ``$STRATOS_CATALOG_DIR``; accepts the tree or its parent."""
+    raw = catalog_dir or os.environ.get("STRATOS_CATALOG_DIR")
+    if not raw:
+        raise CatalogError(
+            "no price catalog: Stratos plans offline from a SkyPilot catalog tree "
+            f"(<dir>/{SCHEMA}/<cloud>/vms.csv). Pass --catalog DIR or set STRATOS_CATALOG_DIR "
+            "(scripts/env.sh sets it to ../shared/catalog when that snapshot exists), or use "
+            "target: local, which needs no catalog."
+        )
+    root = Path(raw).expanduser()
+    for cand in (root / SCHEMA, root):
+        if cand.is_dir() and any((cand / c / "vms.csv").is_file() for c in CLOUDS):
+            return cand.resolve()
+    raise CatalogError(
+        f"{root} holds no SkyPilot {SCHEMA} catalog (expected {root}/{SCHEMA}/<cloud>/vms.csv for "
+        f"one of {', '.join(CLOUDS)}). Point --catalog / STRATOS_CATALOG_DIR at such a tree."
+    )
+
+
+def available_clouds(tree: Path) -> list[str]:
+    """Clouds whose ``vms.csv`` exists in the tree."""
+    return [c for c in CLOUDS if (tree / c / "vms.csv").is_file()]
+
+
+def _fingerprint(tree: Path, clouds: list[str]) -> str:
+    h = hashlib.sha256(str(tree).encode())
+    for c in clouds:
+        st = (tree / c / "vms.csv").stat()
+        h.update(f"{c}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _runtime_dir(tree: Path, key: str) -> Path:
+    """A SkyPilot runtime dir whose ``.sky/catalogs/v8`` links to the tree's files (no .meta: never fetched)."""
+    rt = cache_dir() / "sky-runtime" / key
+    dest = rt / ".sky" / "catalogs" / SCHEMA
+    for sub in ("common", *available_clouds(tree)):
+        src = tree / sub
+        if not src.is_dir():
+            continue
+        (dest / sub).mkdir(parents=True, exist_ok=True)
+        for f in src.glob("*.csv"):
+            link = dest / sub / f.name
+            if not link.exists():
+                link.symlink_to(f)
+    return rt
+
+
+def _read_rows(tree: Path, clouds: list[str]) -> list[dict]:
+    key = _fingerprint(tree, clouds)
+    cached = cache_dir() / "catalog" / f"{key}-{'-'.join(clouds)}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    env = dict(os.environ, SKY_RUNTIME_DIR=str(_runtime_dir(tree, key)), SKYPILOT_DISABLE_USAGE_COLLECTION="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "stratos.catalog.sky_dump", *clouds],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise CatalogError(f"SkyPilot could not read the catalog at {tree}:\n{tail}\nCheck the CSVs (schema {SCHEMA}).")
+    rows = json.loads(proc.stdout)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows))
+    tmp.replace(cached)
+    return rows
+
+
+@cache
+def _offerings(tree: Path, clouds: tuple[str, ...]) -> tuple[Offering, ...]:
+    out: list[Offering] = []
+    for r in _read_rows(tree, list(clouds)):
+        vcpus = r["vcpus"] or 1.0
+        mem = r["memory_gb"] or 1.0
+        base = dict(
+            cloud=r["cloud"], region=r["region"], zone=r["zone"], instance_type=r["instance_type"],
+            accelerator=r["accelerator"], accelerator_count=r["accelerator_count"], vcpus=vcpus, memory_gb=mem,
+        )
+        out.append(Offering(**base, price_per_hour=r["price"], spot=False))
+        if r["spot_price"] is not None and r["spot_price"] > 0:
+            out.append(Offering(**base, price_per_hour=r["spot_price"], spot=True))
+    return tuple(out)
+
+
+def load_cloud_offerings(
+    catalog_dir: str | os.PathLike | None = None, clouds: list[str] | None = None
+) -> list[Offering]:
+    """GPU offerings (on-demand, plus spot where priced) for ``clouds`` (default: all in the tree)."""
+    tree = resolve_catalog_dir(catalog_dir)
+    present = available_clouds(tree)
+    wanted = list(clouds) if clouds else present
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise CatalogError(
+            f"the catalog at {tree} has no vms.csv for {', '.join(missing)} (it has: {', '.join(present)}). "
+            "Add the cloud's file to the tree or drop it from `clouds`."
+        )
+    return list(_offerings(tree, tuple(sorted(wanted))))

@@ -1,0 +1,89 @@
+"""Predicted student accuracy: a logistic model of size x data x mode, fitted to data.
+
+    logit(acc) = b0 + b1·log10(student params) + b2·log10(training tokens)
+                 + b3·[alignment] + b4·[alignment]·(1 - teacher coverage)
+
+Why this shape: accuracy saturates (logistic); scaling-law studies show log-linear gains
+in parameters and data; alignment learns only from what the teacher gets right, so its
+ceiling falls with the teacher's coverage. The coefficients are a ridge fit (towards a
+weak prior) to the rows of ``data/accuracy_calibration.csv``: measured runs weigh 4x the
+prior rows. The uncertainty is the weighted residual spread in logit space (never below
+``MIN_SIGMA``), reported as an 80% band. To refresh after a new run, append a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+_CSV = Path(__file__).with_name("data") / "accuracy_calibration.csv"
+PRIOR = np.array([-4.0, 0.35, 0.9, -0.5, -2.0])
+RIDGE = 0.5
+MIN_SIGMA = 0.35
+Z80 = 1.2816
+MEASURED_WEIGHT = 4.0
+
+
+def _features(params: float, tokens: float, mode: str, coverage: float) -> np.ndarray:
+    align = 1.0 if mode == "alignment" else 0.0
+    return np.array(
+        [1.0, math.log10(max(params, 1.0)), math.log10(max(tokens, 1.0)), align, align * (1.0 - coverage)]
+    )
+
+
+@dataclass(frozen=True)
+class AccuracyModel:
+    """Fitted coefficients, residual sigma (logit units) and how many points they came from."""
+
+    coef: tuple[float, ...]
+    sigma: float
+    n_points: int
+    n_measured: int
+
+    def predict(self, params: float, tokens: float, mode: str, coverage: float) -> tuple[float, float, float]:
+        """(mean, low, high) predicted exact accuracy, low/high an 80% band."""
+        z = float(np.dot(self.coef, _features(params, tokens, mode, coverage)))
+
+        def sig(v: float) -> float:
+            return 1.0 / (1.0 + math.exp(-v))
+
+        return sig(z), sig(z - Z80 * self.sigma), sig(z + Z80 * self.sigma)
+
+
+def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
+    """Calibration rows (comment lines starting with '#' skipped)."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    return [r for r in rows if task is None or r["task"] == task]
+
+
+def fit(points: list[dict]) -> AccuracyModel:
+    """Weighted ridge regression in logit space towards ``PRIOR``."""
+    if not points:
+        return AccuracyModel(tuple(PRIOR), 1.0, 0, 0)
+    X = np.array([
+        _features(float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]))
+        for p in points
+    ])
+    acc = np.clip(np.array([float(p["accuracy"]) for p in points]), 0.01, 0.99)
+    y = np.log(acc / (1 - acc))
+    w = np.array([MEASURED_WEIGHT if str(p["measured"]) == "1" else 1.0 for p in points])
+    W = np.diag(w)
+    A = X.T @ W @ X + RIDGE * np.eye(X.shape[1])
+    coef = np.linalg.solve(A, X.T @ W @ y + RIDGE * PRIOR)
+    resid = y - X @ coef
+    sigma = max(MIN_SIGMA, float(np.sqrt(np.sum(w * resid**2) / max(np.sum(w), 1e-9))))
+    n_meas = int(sum(1 for p in points if str(p["measured"]) == "1"))
+    return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), n_meas)
+
+
+@cache
+def model_for(task: str) -> AccuracyModel:
+    """The model fitted on ``task``'s calibration rows (all rows when the task has none)."""
+    pts = read_points(task=task) or read_points()
+    return fit(pts)

@@ -1,0 +1,168 @@
+"""Estimators: pure functions from model facts + hardware facts to time, memory, money.
+
+Each is a first-order roofline-style formula; its assumptions are in its docstring and
+its constants are named here so a calibration can replace them. Units are in the names
+(``_s``, ``_ms``, ``_gb``, ``_usd``, ``_h``). Nothing here reads files or the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stratos.planner.hardware import Hardware
+
+# Every function below also accepts numpy arrays for the hardware fields (a Hardware whose
+# fields are arrays over offerings), so the planner evaluates all offerings in one call.
+
+# --- constants (assumptions), named so they can be calibrated --------------------------
+MFU_TRAIN_GPU = 0.35  # model-FLOPs utilisation of a well-tuned bf16 trainer on datacentre GPUs
+MFU_TRAIN_CPU = 0.30  # fraction of the measured numpy matmul rate torch training reaches on CPU
+MFU_PREFILL = 0.40  # prefill is one big batched matmul per layer
+BW_EFFICIENCY = 0.60  # fraction of datasheet bandwidth decode kernels achieve
+DECODE_FLOOR_MS_PER_LAYER_GPU = 0.02  # kernel launches etc. per layer per token (GPU)
+DECODE_FLOOR_MS_PER_LAYER_CPU = 0.10  # framework overhead per layer per token (CPU torch)
+DECODE_FLOOR_MS_GPU = 1.0  # scheduler/sampling per token (vLLM-like server)
+DECODE_FLOOR_MS_CPU = 0.5
+REQUEST_OVERHEAD_MS = 5.0  # HTTP + tokenisation + detokenisation per request
+SERVE_CONCURRENCY = 16  # sequences whose KV cache must fit at once
+RUNTIME_RESERVE_GB = 1.0  # CUDA context / framework per device
+MEMORY_HEADROOM = 0.90  # plan to at most 90% of device memory
+PROVISION_HOURS_CLOUD = 0.25  # boot, install, download weights, upload artifact
+SPOT_SLOWDOWN = 1.15  # preemptions + restarts from checkpoint, on spot capacity
+API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 concurrent requests
+TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the training GPU
+MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
+INJECTION_TEACHER_FRACTION = 0.05  # share of injection examples whose rationale the teacher writes
+EPOCHS = 2
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """Teacher work to build the training set: calls, tokens, hours, USD."""
+
+    calls: float
+    input_tokens: float
+    output_tokens: float
+    hours: float
+    usd: float
+
+
+def teacher_calls(n_train: int, mode: str, coverage: float) -> float:
+    """How many teacher generations the data needs.
+
+    Alignment: every example is a teacher answer that passed the checker; a teacher that is
+    right with probability ``coverage`` needs ~1/coverage samples per kept example, capped at
+    ``MAX_SAMPLES_PER_QUESTION``. Injection: questions and answers come from the task's rule
+    engine (reverse synthesis); the teacher only writes answer-conditioned rationales for
+    ``INJECTION_TEACHER_FRACTION`` of them (the rest use the task's own verified rationale).
+    """
+    if mode == "alignment":
+        return n_train * min(MAX_SAMPLES_PER_QUESTION, 1.0 / max(coverage, 1e-3))
+    return n_train * INJECTION_TEACHER_FRACTION
+
+
+def decode_tokens_per_s(params: float, hw: Hardware, batch: int) -> float:
+    """Batched decode throughput (tokens/s): the smaller of the compute roof
+    (2·P FLOPs per token) and the bandwidth roof (bf16 weights read once per step for
+    ``batch`` sequences; fp32 on CPU)."""
+    bytes_per_param = np.where(hw.is_gpu, 2.0, 4.0)
+    compute = hw.devices * hw.tflops * 1e12 * MFU_PREFILL / (2.0 * params)
+    bandwidth = hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY / (bytes_per_param * params) * batch
+    return np.minimum(compute, bandwidth)
+
+
+def synthesis_estimate(
+    calls: float, prompt_tokens: int, output_tokens: int, *, api_usd_per_m: tuple[float, float] | None,
+    teacher_params: float, hw: Hardware, usd_per_hour: float,
+) -> Synthesis:
+    """USD and hours of teacher generation.
+
+    API teacher: tokens x list price (input and output priced separately), at
+    ``API_TOKENS_PER_S`` aggregate. Self-hosted teacher: runs on the training offering before
+    training, at ``decode_tokens_per_s`` with ``TEACHER_BATCH``; billed at that offering's price.
+    """
+    tin, tout = calls * prompt_tokens, calls * output_tokens
+    if api_usd_per_m is not None:
+        usd = tin * api_usd_per_m[0] / 1e6 + tout * api_usd_per_m[1] / 1e6
+        return Synthesis(calls, tin, tout, tout / API_TOKENS_PER_S / 3600.0, usd)
+    tps = decode_tokens_per_s(teacher_params, hw, np.where(hw.is_gpu, TEACHER_BATCH, 8))
+    prefill_s = 2.0 * teacher_params * tin / (hw.devices * hw.tflops * 1e12 * MFU_PREFILL)
+    hours = (tout / tps + prefill_s) / 3600.0
+    return Synthesis(calls, tin, tout, hours, hours * usd_per_hour)
+
+
+def train_flops(student_params: float, tokens: float, lora: bool, kd_teacher_params: float = 0.0) -> float:
+    """Training FLOPs for ``tokens`` tokens.
+
+    Full fine-tuning: 6·P per token (forward 2P, backward 4P). LoRA: 4·P per token (forward 2P,
+    backward through frozen weights 2P for activation gradients; adapter weight gradients are
+    <1% and ignored). Token-level KD adds the teacher's forward pass, 2·P_teacher per token.
+    """
+    per_token = (4.0 if lora else 6.0) * student_params + 2.0 * kd_teacher_params
+    return per_token * tokens
+
+
+def train_memory_gb(student_params: float, lora: bool, devices: int, kd_teacher_params: float = 0.0) -> float:
+    """Per-device memory (GB) to train, sharded FSDP/ZeRO-3 style across ``devices``.
+
+    Full: 16 bytes/param (bf16 weights and grads, fp32 master and two Adam moments). LoRA:
+    2 bytes/param frozen bf16 weights + 16 bytes/param for ~1% adapters. Activations with
+    checkpointing: +20%. KD teacher: bf16 weights. Plus ``RUNTIME_RESERVE_GB`` per device.
+    """
+    bytes_total = (2.0 + 0.16 if lora else 16.0) * student_params * 1.2 + 2.0 * kd_teacher_params
+    return bytes_total / np.maximum(devices, 1) / 1e9 + RUNTIME_RESERVE_GB
+
+
+def fits(need_gb_per_device: float, hw: Hardware) -> bool | np.ndarray:
+    """True when the need stays within ``MEMORY_HEADROOM`` of one device's memory."""
+    return need_gb_per_device <= MEMORY_HEADROOM * hw.memory_gb
+
+
+def train_hours(flops: float, hw: Hardware, spot: bool = False, provision_h: float = 0.0) -> float:
+    """Wall-clock hours: FLOPs / (devices x peak x MFU), x ``SPOT_SLOWDOWN`` on spot, + provisioning."""
+    mfu = np.where(hw.is_gpu, MFU_TRAIN_GPU, MFU_TRAIN_CPU)
+    compute_h = flops / (hw.devices * hw.tflops * 1e12 * mfu) / 3600.0
+    return compute_h * np.where(spot, SPOT_SLOWDOWN, 1.0) + provision_h
+
+
+def train_tokens_per_s(student_params: float, hw: Hardware, lora: bool, kd_teacher_params: float = 0.0) -> float:
+    """Training throughput (tokens/s) implied by ``train_flops`` and ``train_hours``."""
+    mfu = np.where(hw.is_gpu, MFU_TRAIN_GPU, MFU_TRAIN_CPU)
+    return hw.devices * hw.tflops * 1e12 * mfu / train_flops(student_params, 1.0, lora, kd_teacher_params)
+
+
+def serve_memory_gb(params: float, kv_bytes_per_token: float, context_tokens: int, hw: Hardware) -> float:
+    """Per-device serving memory (GB): weights (bf16 on GPU, fp32 on CPU) split by tensor
+    parallelism + KV cache for ``SERVE_CONCURRENCY`` sequences of ``context_tokens`` + reserve."""
+    bpp = np.where(hw.is_gpu, 2.0, 4.0)
+    kv = kv_bytes_per_token * context_tokens * SERVE_CONCURRENCY
+    return (params * bpp + kv) / hw.devices / 1e9 + RUNTIME_RESERVE_GB
+
+
+def serve_latency_ms(
+    params: float, layers: int, kv_bytes_per_token: float, prompt_tokens: int, output_tokens: int, hw: Hardware
+) -> float:
+    """p50 latency (ms) of one request: overhead + prefill + output_tokens x decode step.
+
+    Prefill is compute-bound: 2·P·prompt FLOPs at ``MFU_PREFILL`` of peak over all devices
+    (tensor parallel). Decode is bandwidth-bound: each step reads the weights and the KV cache
+    so far at ``BW_EFFICIENCY`` of peak, but never faster than a per-step floor (kernel launch
+    / framework overhead per layer + scheduler). Single request, no batching interference.
+    """
+    bpp = np.where(hw.is_gpu, 2.0, 4.0)
+    prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * MFU_PREFILL) * 1e3
+    kv_bytes = kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
+    step_ms = (params * bpp + kv_bytes) / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
+    floor = np.where(
+        hw.is_gpu,
+        DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers,
+        DECODE_FLOOR_MS_CPU + DECODE_FLOOR_MS_PER_LAYER_CPU * layers,
+    )
+    return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.maximum(step_ms, floor)
+
+
+def serve_cost_usd(usd_per_hour: float, horizon_hours: float) -> float:
+    """One serving replica kept up for the whole horizon (no autoscaling to zero)."""
+    return usd_per_hour * max(horizon_hours, 0.0)

@@ -1,0 +1,590 @@
+"""``make_plan``: every feasible (train offering, serve offering, teacher, student, mode)
+scored, the Pareto front over (cost, latency, accuracy, training time), and the chosen plan.
+
+How the search stays exact and fast: training and serving are independent phases whose
+objectives add up (cost) or pass through (latency from serving; accuracy and hours from
+training). An offering dominated *within its phase* (another is no worse on that phase's
+axes and better on one) can be swapped out of any candidate for one that dominates it, so
+dropping it first never removes a point of the final front. The survivors of each phase
+are crossed, constraints applied, and the front taken with ``pareto_mask``. Offerings with
+identical hardware and price in several regions are evaluated once (the first region in
+sorted order represents them; the others are listed as alternatives).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stratos.catalog.local import local_offering
+from stratos.catalog.offering import Offering
+from stratos.catalog.sky_catalog import load_cloud_offerings
+from stratos.exceptions import InfeasibleError, UnknownNameError
+from stratos.planner import estimators as est
+from stratos.planner.accuracy import model_for
+from stratos.planner.hardware import Hardware, hardware_of
+from stratos.planner.matching import RULES, Match, match, size_ratio
+from stratos.planner.pareto import pareto_mask
+from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
+from stratos.planner.score import Scale, deployment_score, make_scale
+from stratos.spec import DistillationRequest
+from stratos.zoo.registry import ModelSpec, get_model, list_models
+
+LOCAL_TEACHER = "smollm2-135m-instruct"
+FAST_JOB = {"n_train": 1000, "n_val": 50, "n_test": 100, "max_train_minutes": 1.0, "probe_size": 10}
+AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evaluated option and its predicted objectives (``accuracy`` is the mean prediction)."""
+
+    train: Offering
+    serve: Offering
+    teacher: str
+    student: str
+    mode: str
+    logit_kd: bool
+    cost_usd: float
+    latency_ms: float
+    accuracy: float
+    accuracy_low: float
+    accuracy_high: float
+    train_hours: float
+    synthesis_usd: float
+    training_usd: float
+    serving_usd: float
+    tokens_seen: float
+    violations: tuple[str, ...] = ()
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    def objectives(self) -> tuple[float, float, float, float]:
+        return (self.cost_usd, self.latency_ms, self.accuracy, self.train_hours)
+
+    def to_json(self, score: float | None = None) -> dict[str, Any]:
+        return {
+            "train": self.train.label,
+            "serve": self.serve.label,
+            "teacher": self.teacher,
+            "student": self.student,
+            "mode": self.mode,
+            "logit_kd": self.logit_kd,
+            "objectives": {
+                "cost_usd": round(self.cost_usd, 4),
+                "latency_ms": round(self.latency_ms, 3),
+                "accuracy": round(self.accuracy, 4),
+                "accuracy_low": round(self.accuracy_low, 4),
+                "accuracy_high": round(self.accuracy_high, 4),
+                "train_hours": round(self.train_hours, 4),
+            },
+            "cost": {
+                "synthesis_usd": round(self.synthesis_usd, 4),
+                "training_usd": round(self.training_usd, 4),
+                "serving_usd": round(self.serving_usd, 4),
+            },
+            "feasible": self.feasible,
+            "violations": list(self.violations),
+            "score": None if score is None else round(float(score), 4),
+        }
+
+
+@dataclass
+class PlanResult:
+    """Everything the planner decided and why: ``chosen`` is the contract ``Plan``."""
+
+    request: DistillationRequest
+    chosen: Plan
+    candidates: list[Candidate]
+    pareto: list[Candidate]
+    pareto_scores: list[float]
+    baselines: dict[str, Plan]
+    baseline_scores: dict[str, float]
+    chosen_score: float
+    chosen_candidate: Candidate
+    baseline_candidates: dict[str, Candidate]
+    scale: Scale
+    rules: list[str]
+    candidate_scores: list[float | None] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The architecture's contract JSON (candidates, pareto, chosen, baselines, score for each)."""
+        return {
+            "request": self.request.model_dump(mode="json"),
+            "chosen": {**self.chosen.model_dump(mode="json"), "score": round(self.chosen_score, 4)},
+            "baselines": {
+                k: {**p.model_dump(mode="json"), "score": round(self.baseline_scores[k], 4)}
+                for k, p in self.baselines.items()
+            },
+            "pareto": [c.to_json(s) for c, s in zip(self.pareto, self.pareto_scores, strict=True)],
+            "candidates": [c.to_json(s) for c, s in zip(self.candidates, self.candidate_scores, strict=True)],
+            "score": {
+                "chosen": round(self.chosen_score, 4),
+                **{k: round(v, 4) for k, v in self.baseline_scores.items()},
+                "definition": "weighted mean of utilities normalised inside the constraints "
+                "(log scale for cost, latency, train hours; linear for accuracy); see stratos/planner/score.py",
+                "weights": self.request.weights.model_dump(),
+                "scale": {
+                    "cost_usd": self.scale.cost, "latency_ms": self.scale.latency,
+                    "accuracy": self.scale.accuracy, "train_hours": self.scale.train_hours,
+                },
+            },
+            "rules": self.rules,
+            "stats": self.stats,
+        }
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def resolve_job(request: DistillationRequest) -> JobSettings:
+    """JobSettings from the profile defaults and the request's overrides."""
+    base: dict[str, Any] = dict(FAST_JOB) if request.job.profile == "fast" else {}
+    if request.job.n_train is not None:
+        base["n_train"] = request.job.n_train
+    if request.job.max_train_minutes is not None:
+        base["max_train_minutes"] = request.job.max_train_minutes
+    return JobSettings(seed=request.job.seed, profile=request.job.profile, **base)
+
+
+def _check_name(kind: str, name: str, valid: list[str]) -> None:
+    if name not in valid:
+        raise UnknownNameError(f"unknown {kind} {name!r}; valid {kind}s here: {', '.join(sorted(set(valid)))}")
+
+
+def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Offering]:
+    if request.target == "local":
+        return [local_offering(request.local.price_per_hour)]
+    offs = load_cloud_offerings(catalog_dir, request.search_clouds)
+    if request.regions:
+        valid = sorted({o.region for o in offs if o.region})
+        for r in request.regions:
+            _check_name("region", r, valid)
+        offs = [o for o in offs if o.region in request.regions]
+    if request.gpus:
+        valid = sorted({o.accelerator for o in offs if o.accelerator})
+        for g in request.gpus:
+            _check_name("GPU", g, valid)
+        offs = [o for o in offs if o.accelerator in request.gpus]
+    return offs
+
+
+def _dedupe(offs: list[Offering]) -> tuple[list[Offering], dict[str, list[str]]]:
+    """One offering per (cloud, instance type, GPU, count, price, spot); others become alternatives."""
+    reps: dict[tuple, Offering] = {}
+    alts: dict[str, list[str]] = {}
+    for o in sorted(offs, key=lambda o: (o.cloud, o.instance_type, o.spot, o.region or "", o.zone or "")):
+        key = (o.cloud, o.instance_type, o.accelerator, o.accelerator_count, o.price_per_hour, o.spot)
+        if key in reps:
+            alts.setdefault(reps[key].label, []).append(o.region or "")
+        else:
+            reps[key] = o
+    return list(reps.values()), alts
+
+
+def _hw_array(offs: list[Offering]) -> Hardware:
+    hws = [hardware_of(o) for o in offs]
+    return Hardware(
+        name="array",
+        devices=np.array([h.devices for h in hws], dtype=float),
+        memory_gb=np.array([h.memory_gb for h in hws]),
+        tflops=np.array([h.tflops for h in hws]),
+        bandwidth_gbps=np.array([h.bandwidth_gbps for h in hws]),
+        is_gpu=np.array([h.is_gpu for h in hws]),
+    )
+
+
+def _models(request: DistillationRequest) -> tuple[list[ModelSpec], list[ModelSpec]]:
+    teachers_all = [m.id for m in list_models("teacher")]
+    students_all = [m.id for m in list_models("student")]
+    if request.teacher:
+        _check_name("teacher", request.teacher, teachers_all)
+    if request.student:
+        _check_name("student", request.student, students_all)
+    if request.target == "local":
+        teachers = [get_model(request.teacher or LOCAL_TEACHER)]
+        students = [get_model(request.student)] if request.student else [
+            m for m in list_models("student") if m.is_scratch
+        ]
+        return teachers, students
+    teachers = [get_model(request.teacher)] if request.teacher else list_models("teacher")
+    students = [get_model(request.student)] if request.student else list_models("student")
+    return teachers, students
+
+
+# --- phases ----------------------------------------------------------------------------
+
+
+@dataclass
+class _ServePhase:
+    idx: np.ndarray  # into serve offerings
+    cost: np.ndarray
+    latency: np.ndarray
+
+
+@dataclass
+class _TrainPhase:
+    idx: np.ndarray
+    cost: np.ndarray
+    hours: np.ndarray
+    synth_usd: np.ndarray
+    acc: np.ndarray
+    acc_lo: np.ndarray
+    acc_hi: np.ndarray
+    tokens: np.ndarray
+
+
+def _serve_phase(student: ModelSpec, hw: Hardware, prices: np.ndarray, request: DistillationRequest) -> _ServePhase:
+    c = request.constraints
+    ctx = c.prompt_tokens + c.output_tokens
+    kv = student.kv_bytes_per_token()
+    mem = est.serve_memory_gb(student.params, kv, ctx, hw)
+    ok = est.fits(mem, hw)
+    lat = est.serve_latency_ms(student.params, student.layers or 1, kv, c.prompt_tokens, c.output_tokens, hw)
+    cost = est.serve_cost_usd(prices, c.serving_hours)
+    idx = np.flatnonzero(ok)
+    pts = np.stack([cost[idx], lat[idx]], axis=1)
+    keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
+    idx = _first_of_duplicates(idx[keep], pts[keep])
+    return _ServePhase(idx, cost[idx], lat[idx])
+
+
+def _first_of_duplicates(idx: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Drop exact objective duplicates inside one phase (e.g. same GPU and price on two clouds)."""
+    if len(idx) == 0:
+        return idx
+    _, first = np.unique(np.round(pts, 9), axis=0, return_index=True)
+    return idx[np.sort(first)]
+
+
+def _train_phase(
+    m: Match, mode: str, hw: Hardware, offs: list[Offering], prices: np.ndarray, spot: np.ndarray,
+    cloud: np.ndarray, request: DistillationRequest, job: JobSettings,
+) -> _TrainPhase:
+    t, s = m.teacher, m.student
+    c = request.constraints
+    lora = not s.is_scratch
+    kd = m.kd_possible and mode == "alignment"
+    kd_p = t.params if kd else 0.0
+    ok = est.fits(est.train_memory_gb(s.params, lora, hw.devices, kd_p), hw)
+    if not t.is_api:
+        teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
+        ok &= est.fits(teacher_mem, hw)
+    coverage = t.task_coverage(request.task)
+    calls = est.teacher_calls(job.n_train, mode, coverage) + job.probe_size
+    api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
+    syn = est.synthesis_estimate(
+        calls, c.prompt_tokens, c.output_tokens, api_usd_per_m=api, teacher_params=t.params, hw=hw,
+        usd_per_hour=prices,
+    )
+    ex_tokens = c.prompt_tokens + c.output_tokens
+    wanted = job.n_train * ex_tokens * est.EPOCHS
+    tps = est.train_tokens_per_s(s.params, hw, lora, kd_p)
+    train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
+    tokens = train_s * tps
+    provision = np.where(cloud, est.PROVISION_HOURS_CLOUD, 0.0)
+    hours = np.asarray(syn.hours, dtype=float) + train_s / 3600.0 * np.where(spot, est.SPOT_SLOWDOWN, 1.0) + provision
+    api_usd = syn.usd if api is not None else 0.0
+    cost = hours * prices + api_usd
+    model = model_for(request.task)
+    acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
+    idx = np.flatnonzero(ok)
+    pts = np.stack([cost[idx], hours[idx], -acc[idx]], axis=1)
+    keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
+    idx = _first_of_duplicates(idx[keep], pts[keep])
+    synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * prices, dtype=float), prices.shape)
+    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx])
+
+
+def _predict(model, params: float, tokens: np.ndarray, mode: str, coverage: float):
+    z = (
+        model.coef[0] + model.coef[1] * np.log10(max(params, 1.0)) + model.coef[2] * np.log10(np.maximum(tokens, 1.0))
+        + (model.coef[3] + model.coef[4] * (1.0 - coverage)) * (mode == "alignment")
+    )
+    half = 1.2816 * model.sigma
+
+    def sig(v):
+        return 1.0 / (1.0 + np.exp(-v))
+
+    return sig(z), sig(z - half), sig(z + half)
+
+
+# --- the search ------------------------------------------------------------------------
+
+
+def make_plan(
+    request: DistillationRequest, catalog_dir: str | None = None, *, offerings: list[Offering] | None = None
+) -> PlanResult:
+    """Plan a request: candidates, Pareto front, chosen plan and baselines.
+
+    ``offerings`` replaces the catalog (tests, benchmarks). Raises ``InfeasibleError`` naming
+    the binding constraints and the nearest options when nothing satisfies the request.
+    """
+    t0 = time.perf_counter()
+    job = resolve_job(request)
+    teachers, students = _models(request)
+    raw = offerings if offerings is not None else _offerings(request, catalog_dir)
+    train_offs, alternatives = _dedupe([o for o in raw if request.spot or not o.spot])
+    serve_offs, _ = _dedupe([o for o in raw if not o.spot])
+    if not train_offs or not serve_offs:
+        raise InfeasibleError(
+            "no offerings left after the cloud/region/GPU filters; widen `clouds`, `regions` or `gpus`."
+        )
+    t_load = time.perf_counter()
+
+    thw, shw = _hw_array(train_offs), _hw_array(serve_offs)
+    tprice = np.array([o.price_per_hour for o in train_offs])
+    sprice = np.array([o.price_per_hour for o in serve_offs])
+    tspot = np.array([o.spot for o in train_offs])
+    tcloud = np.array([o.cloud != "local" for o in train_offs])
+
+    serve_phase = {s.id: _serve_phase(s, shw, sprice, request) for s in students}
+    c = request.constraints
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
+    combos: list[tuple[str, str, str, bool]] = []  # (teacher, student, mode, logit_kd)
+    n_pairs = n_phase_evals = 0
+    rejected_pairs: list[str] = []
+    for s in students:
+        sp = serve_phase[s.id]
+        pool: list[tuple[int, _TrainPhase]] = []
+        for t in teachers:
+            m = match(t, s, request.task, job.probe_threshold, request.mode)
+            if m is None:
+                if t.id != s.id:
+                    rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
+                continue
+            n_pairs += 1
+            for mode in m.modes:
+                combos.append((t.id, s.id, mode, m.kd_possible and mode == "alignment"))
+                pool.append((len(combos) - 1, _train_phase(m, mode, thw, train_offs, tprice, tspot, tcloud, request, job)))
+                n_phase_evals += len(train_offs)
+        n_phase_evals += len(serve_offs)
+        if not pool or len(sp.idx) == 0:
+            continue
+        # Teacher and mode do not change serving, so one student's training options from every
+        # teacher and mode compete directly: keep their joint (cost, hours, -accuracy) front.
+        tp = _concat([p for _, p in pool])
+        combo = np.concatenate([np.full(len(p.idx), k) for k, p in pool])
+        keep = pareto_mask(np.stack([tp.cost, tp.hours, -tp.acc], axis=1))
+        ti = np.flatnonzero(keep)
+        a, b = np.repeat(ti, len(sp.idx)), np.tile(np.arange(len(sp.idx)), len(ti))
+        cols["combo"].append(combo[a])
+        cols["train"].append(tp.idx[a])
+        cols["serve"].append(sp.idx[b])
+        cols["cost"].append(tp.cost[a] + sp.cost[b])
+        cols["latency"].append(sp.latency[b])
+        cols["acc"].append(tp.acc[a])
+        cols["acc_lo"].append(tp.acc_lo[a])
+        cols["acc_hi"].append(tp.acc_hi[a])
+        cols["hours"].append(tp.hours[a])
+        cols["synth"].append(tp.synth_usd[a])
+        cols["training"].append(tp.cost[a] - tp.synth_usd[a])
+        cols["serving"].append(sp.cost[b])
+        cols["tokens"].append(tp.tokens[a])
+    table = _Table(
+        {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()},
+        combos, train_offs, serve_offs, c,
+    )
+    t_eval = time.perf_counter()
+    cands = table.candidates()
+    feasible_rows = np.flatnonzero(table.feasible)
+    if len(feasible_rows) == 0:
+        raise InfeasibleError(_infeasible_message(request, cands, n_pairs))
+    feasible = [cands[i] for i in feasible_rows]
+
+    obj = table.objectives()[feasible_rows]
+    minimised = obj * np.array([1.0, 1.0, -1.0, 1.0])
+    front_mask = pareto_mask(minimised)
+    scale = make_scale(obj, c.budget_usd, c.max_latency_ms, c.min_accuracy, c.max_train_hours)
+    w = request.weights
+    scores = deployment_score(obj, scale, (w.cost, w.latency, w.accuracy, w.train_time))
+    front_idx = np.flatnonzero(front_mask)
+    front_idx = front_idx[np.lexsort((obj[front_idx, 0], -scores[front_idx]))]
+    chosen_i = int(front_idx[0])
+    acc_i = int(np.lexsort((obj[:, 1], obj[:, 0], -obj[:, 2]))[0])
+    cost_i = int(np.lexsort((obj[:, 1], -obj[:, 2], obj[:, 0]))[0])
+    t_end = time.perf_counter()
+
+    def plan_of(i: int, role: str) -> Plan:
+        return _to_plan(feasible[i], request, job, role, alternatives)
+
+    return PlanResult(
+        request=request,
+        chosen=plan_of(chosen_i, "chosen"),
+        candidates=cands,
+        pareto=[feasible[i] for i in front_idx],
+        pareto_scores=[float(scores[i]) for i in front_idx],
+        baselines={"accuracy_first": plan_of(acc_i, "accuracy_first"), "cost_first": plan_of(cost_i, "cost_first")},
+        baseline_scores={"accuracy_first": float(scores[acc_i]), "cost_first": float(scores[cost_i])},
+        chosen_score=float(scores[chosen_i]),
+        chosen_candidate=feasible[chosen_i],
+        baseline_candidates={"accuracy_first": feasible[acc_i], "cost_first": feasible[cost_i]},
+        scale=scale,
+        rules=RULES + [f"rejected by size ratio: {r}" for r in rejected_pairs[:10]],
+        candidate_scores=_scatter(len(cands), feasible_rows, scores),
+        stats={
+            "offerings": len(raw), "train_offerings": len(train_offs), "serve_offerings": len(serve_offs),
+            "teachers": len(teachers), "students": len(students), "pairs": n_pairs,
+            "phase_evaluations": n_phase_evals,
+            "candidates": len(cands), "feasible": len(feasible), "pareto": int(front_mask.sum()),
+            "seconds": {"load": round(t_load - t0, 4), "evaluate": round(t_eval - t_load, 4),
+                        "front_and_score": round(t_end - t_eval, 4), "total": round(t_end - t0, 4)},
+        },
+    )
+
+
+_COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "hours", "synth",
+            "training", "serving", "tokens")
+
+
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> list[float | None]:
+    out: list[float | None] = [None] * n
+    for r, v in zip(rows.tolist(), values.tolist(), strict=True):
+        out[r] = v
+    return out
+
+
+def _concat(phases: list[_TrainPhase]) -> _TrainPhase:
+    return _TrainPhase(*(np.concatenate([getattr(p, f) for p in phases]) for f in _TrainPhase.__dataclass_fields__))
+
+
+@dataclass
+class _Table:
+    """All combined candidates as numpy columns; ``Candidate`` objects are built from rows."""
+
+    col: dict[str, np.ndarray]
+    combos: list[tuple[str, str, str, bool]]
+    train_offs: list[Offering]
+    serve_offs: list[Offering]
+    c: Any
+
+    def __post_init__(self) -> None:
+        c, col = self.c, self.col
+        n = len(col["cost"])
+        self.viol_budget = col["cost"] > c.budget_usd if c.budget_usd is not None else np.zeros(n, bool)
+        self.viol_latency = col["latency"] > c.max_latency_ms if c.max_latency_ms is not None else np.zeros(n, bool)
+        self.viol_accuracy = col["acc"] < c.min_accuracy
+        self.viol_hours = col["hours"] > c.max_train_hours
+        self.feasible = ~(self.viol_budget | self.viol_latency | self.viol_accuracy | self.viol_hours)
+
+    def objectives(self) -> np.ndarray:
+        return np.stack([self.col["cost"], self.col["latency"], self.col["acc"], self.col["hours"]], axis=1)
+
+    def candidates(self) -> list[Candidate]:
+        col, c = self.col, self.c
+        out = []
+        lists = {k: v.tolist() for k, v in col.items()}
+        vb, vl, va, vh = (self.viol_budget.tolist(), self.viol_latency.tolist(), self.viol_accuracy.tolist(),
+                          self.viol_hours.tolist())
+        for i in range(len(lists["cost"])):
+            teacher, student, mode, kd = self.combos[int(lists["combo"][i])]
+            viol: list[str] = []
+            if vb[i]:
+                viol.append(f"budget_usd: {lists['cost'][i]:.2f} > {c.budget_usd:g}")
+            if vl[i]:
+                viol.append(f"max_latency_ms: {lists['latency'][i]:.1f} > {c.max_latency_ms:g}")
+            if va[i]:
+                viol.append(f"min_accuracy: {lists['acc'][i]:.3f} < {c.min_accuracy:g}")
+            if vh[i]:
+                viol.append(f"max_train_hours: {lists['hours'][i]:.2f} > {c.max_train_hours:g}")
+            out.append(Candidate(
+                train=self.train_offs[int(lists["train"][i])], serve=self.serve_offs[int(lists["serve"][i])],
+                teacher=teacher, student=student, mode=mode, logit_kd=kd, cost_usd=lists["cost"][i],
+                latency_ms=lists["latency"][i], accuracy=lists["acc"][i], accuracy_low=lists["acc_lo"][i],
+                accuracy_high=lists["acc_hi"][i], train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
+                training_usd=lists["training"][i], serving_usd=lists["serving"][i], tokens_seen=lists["tokens"][i],
+                violations=tuple(viol),
+            ))
+        return out
+
+
+def _to_plan(
+    x: Candidate, request: DistillationRequest, job: JobSettings, role: str, alternatives: dict[str, list[str]]
+) -> Plan:
+    t, s = get_model(x.teacher), get_model(x.student)
+    cov = t.task_coverage(request.task)
+    reasons = [
+        f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
+        f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
+        f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
+        f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
+        + (f"; mode forced to {request.mode} by the request" if request.mode else ""),
+        f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD "
+        + ("on (same tokenizer '" + s.tokenizer + "')" if x.logit_kd else
+           f"off ({'API teacher' if t.is_api else 'tokenizers ' + t.tokenizer + ' vs ' + s.tokenizer if t.tokenizer != s.tokenizer else 'capacity gap or injection mode'})"),
+        f"train on {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
+        f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
+        f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
+    ]
+    if alternatives.get(x.train.label):
+        reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
+    assumptions = [
+        f"{est.EPOCHS} epochs of {job.n_train} examples x {request.constraints.prompt_tokens + request.constraints.output_tokens} tokens, capped at {job.max_train_minutes:g} min",
+        f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
+        f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
+        "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
+    ]
+    return Plan(
+        task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
+        mode=x.mode, logit_kd=x.logit_kd,
+        objectives=Objectives(
+            cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
+            accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, train_hours=x.train_hours,
+        ),
+        cost=CostEstimate(
+            synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,
+            total_usd=x.cost_usd, assumptions=assumptions,
+        ),
+        job=job,
+        reasons=reasons,
+    )
+
+
+def _infeasible_message(request: DistillationRequest, cands: list[Candidate], n_pairs: int) -> str:
+    if not cands:
+        return (
+            f"no candidate could be evaluated: {n_pairs} teacher-student pairs passed the matching rules but "
+            "no offering fits their memory needs. Allow larger GPUs (`gpus`, `clouds`) or a smaller `student`."
+        )
+    c = request.constraints
+    bounds = {
+        "budget_usd": (c.budget_usd, lambda x: x.cost_usd, True),
+        "max_latency_ms": (c.max_latency_ms, lambda x: x.latency_ms, True),
+        "min_accuracy": (c.min_accuracy or None, lambda x: x.accuracy, False),
+        "max_train_hours": (c.max_train_hours, lambda x: x.train_hours, True),
+    }
+    binding = []
+    for key, (bound, get, upper) in bounds.items():
+        if bound is None:
+            continue
+        best = min(get(x) for x in cands) if upper else max(get(x) for x in cands)
+        if (upper and best > bound) or (not upper and best < bound):
+            binding.append(f"{key}={bound:g} (best any option reaches: {best:.4g})")
+
+    def shortfall(x: Candidate) -> float:
+        total = 0.0
+        for _key, (bound, get, upper) in bounds.items():
+            if bound is None:
+                continue
+            v = get(x)
+            total += max(0.0, (v - bound) / bound) if upper else max(0.0, (bound - v) / max(bound, 1e-9))
+        return total
+
+    nearest = sorted(cands, key=shortfall)[:3]
+    lines = [
+        f"- {x.student} from {x.teacher} ({x.mode}), train {x.train.label}, serve {x.serve.label}: "
+        f"${x.cost_usd:.2f}, {x.latency_ms:.0f} ms, acc {x.accuracy:.1%}, {x.train_hours:.2f} h; violates "
+        + "; ".join(x.violations)
+        for x in nearest
+    ]
+    why = "binding constraints: " + (", ".join(binding) if binding else "no single one; their combination")
+    return (
+        f"no plan satisfies the request ({len(cands)} options evaluated). {why}.\n"
+        "Nearest options:\n" + "\n".join(lines) + "\nRelax one of the binding constraints in the stack config."
+    )

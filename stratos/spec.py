@@ -1,0 +1,311 @@
+"""``DistillationRequest``: what a user asks for, validated (the stack config's shape).
+
+A request is a Pulumi stack's config (``stacks/Pulumi.<stack>.yaml``, keys under
+``config:`` as ``stratos:<key>``, nested objects as Pulumi structured config) or a
+plain YAML file with the same keys at top level. Every field documents its unit
+and default; an invalid value raises :class:`~stratos.exceptions.ConfigError`
+naming the key and what is allowed.
+
+Secrets (the teacher API key, the endpoint token) are deliberately *not* part of
+the request: they are Pulumi secrets the program reads itself, so a request file
+can be printed, hashed and shipped to a GPU node without leaking anything.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stratos.exceptions import ConfigError
+
+Target = Literal["local", "aws", "gcp"]
+Cloud = Literal["aws", "gcp", "lambda", "runpod"]
+Profile = Literal["default", "fast"]
+ModeChoice = Literal["alignment", "injection"]
+
+#: Stack-config keys under ``stratos:`` that are secrets read by the Pulumi program, never
+#: part of the request (``from_stack_config`` skips them and any ``secure:`` value).
+SECRET_KEYS = frozenset({"teacher_api_key", "endpoint_token", "teacherApiKey", "endpointToken"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Constraints(_Strict):
+    """Hard limits: a candidate that breaks any of them is infeasible."""
+
+    min_accuracy: float = Field(
+        0.0, ge=0, le=1, description="lowest acceptable predicted exact accuracy on the task (fraction 0-1); default 0 = no floor"
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="highest acceptable p50 serving latency per request in milliseconds, for prompt_tokens in and output_tokens out; default none"
+    )
+    prompt_tokens: int = Field(
+        128, gt=0, description="prompt length (tokens) the latency limit is stated for; default 128"
+    )
+    output_tokens: int = Field(
+        32, gt=0, description="generated tokens per request the latency limit is stated for; default 32"
+    )
+    budget_usd: float | None = Field(
+        None, gt=0, description="total spend cap in USD: synthesis + training + serving over serving_hours; default none"
+    )
+    max_train_hours: float = Field(
+        24.0, gt=0, description="wall-clock cap on synthesis + training, hours; default 24"
+    )
+    serving_hours: float = Field(
+        720.0, ge=0, description="how long the endpoint is kept up, hours (the horizon the budget covers); default 720 (30 days)"
+    )
+
+
+class Weights(_Strict):
+    """Preference weights of the deployment score (relative; need not sum to 1)."""
+
+    cost: float = Field(1.0, ge=0, description="weight of the cost utility; default 1")
+    latency: float = Field(1.0, ge=0, description="weight of the latency utility; default 1")
+    accuracy: float = Field(1.0, ge=0, description="weight of the accuracy utility; default 1")
+    train_time: float = Field(0.5, ge=0, description="weight of the training-time utility; default 0.5")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Weights:
+        if self.cost + self.latency + self.accuracy + self.train_time <= 0:
+            raise ValueError("at least one of cost, latency, accuracy, train_time must be > 0")
+        return self
+
+
+class JobOverrides(_Strict):
+    """Knobs of the distillation job the planner passes through into ``Plan.job``."""
+
+    seed: int = Field(0, description="random seed for data synthesis and training; default 0")
+    n_train: int | None = Field(
+        None, gt=0, description="training examples to synthesise; default 20000 (profile fast: 2000)"
+    )
+    max_train_minutes: float | None = Field(
+        None, gt=0, description="wall-clock cap on training, minutes; default 12 (profile fast: 1)"
+    )
+    profile: Profile = Field(
+        "default", description="'default' or 'fast' (tiny data, about a minute of training; what CI uses)"
+    )
+
+
+class Network(_Strict):
+    """Network settings for cloud targets (ignored by ``local``, which binds 127.0.0.1)."""
+
+    serving_port: int = Field(8000, ge=1, le=65535, description="TCP port of the OpenAI-compatible endpoint; default 8000")
+    allowed_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to reach the serving port; default none (closed)"
+    )
+    ssh_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to SSH; default none (no SSH rule). 0.0.0.0/0 is refused"
+    )
+
+    @model_validator(mode="after")
+    def _check_cidrs(self) -> Network:
+        import ipaddress
+
+        for key in ("allowed_cidrs", "ssh_cidrs"):
+            for cidr in getattr(self, key):
+                try:
+                    ipaddress.ip_network(cidr, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {cidr!r} is not a CIDR like 203.0.113.0/24") from exc
+        if any(ipaddress.ip_network(c, strict=False).prefixlen == 0 for c in self.ssh_cidrs):
+            raise ValueError("ssh_cidrs: 0.0.0.0/0 (SSH open to the world) is not allowed; name your own CIDR")
+        return self
+
+
+class LocalMachine(_Strict):
+    """How the planner prices this machine for the ``local`` target."""
+
+    price_per_hour: float = Field(0.0, ge=0, description="USD/hour charged for this machine; default 0")
+
+
+class DistillationRequest(_Strict):
+    """A distillation request: task, constraints, where it may run, preferences."""
+
+    target: Target = Field(
+        "local", description="backend the Pulumi program uses: local (train and serve on this machine), aws or gcp; default local"
+    )
+    task: str = Field("mahjong", description="registered task name; default mahjong")
+    constraints: Constraints = Field(default_factory=Constraints, description="hard limits (see Constraints)")
+    clouds: list[Cloud] | None = Field(
+        None, description="clouds the planner may choose from; default [target] (ignored for local). Listing more is what-if planning"
+    )
+    regions: list[str] | None = Field(None, description="allowed regions; default any")
+    gpus: list[str] | None = Field(None, description="allowed accelerators as SkyPilot names them (e.g. H100, L4); default any")
+    spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
+    teacher: str | None = Field(None, description="model zoo id of the teacher; default: the planner chooses")
+    student: str | None = Field(None, description="model zoo id of the student; default: the planner chooses")
+    mode: ModeChoice | None = Field(
+        None, description="alignment or injection; default: decided by the teacher's domain coverage"
+    )
+    weights: Weights = Field(default_factory=Weights, description="deployment-score preference weights")
+    job: JobOverrides = Field(default_factory=JobOverrides, description="job overrides (seed, sizes, profile)")
+    network: Network = Field(default_factory=Network, description="cloud network settings")
+    local: LocalMachine = Field(default_factory=LocalMachine, description="local machine pricing")
+
+    @model_validator(mode="after")
+    def _target_clouds(self) -> DistillationRequest:
+        if self.target != "local" and self.clouds is not None and self.target not in self.clouds:
+            raise ValueError(f"clouds must include the target {self.target!r}; got {self.clouds}")
+        return self
+
+    @property
+    def search_clouds(self) -> list[str]:
+        """Clouds the planner searches: ``local`` for the local target, else ``clouds`` or [target]."""
+        if self.target == "local":
+            return ["local"]
+        return list(self.clouds or [self.target])
+
+    @classmethod
+    def from_stack_config(cls, config: dict[str, Any]) -> DistillationRequest:
+        """Build from a Pulumi stack's ``config:`` mapping.
+
+        Keys may carry the ``stratos:`` namespace or not; other namespaces (``aws:region``)
+        and secrets (``secure:`` values, :data:`SECRET_KEYS`) are skipped.
+        """
+        data: dict[str, Any] = {}
+        for key, value in (config or {}).items():
+            ns, sep, name = str(key).partition(":")
+            if sep:
+                if ns != "stratos":
+                    continue
+            else:
+                name = ns
+            if name in SECRET_KEYS or (isinstance(value, dict) and "secure" in value):
+                continue
+            data[name] = value
+        return parse_request(data)
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            valid = ", ".join(parent.model_fields) if parent else "?"
+            lines.append(f"unknown key '{key}'; valid keys here: {valid}")
+        else:
+            lines.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
+    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos plan --help` and the README list every key."
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = DistillationRequest
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif inner:
+            model = inner[0]
+        else:
+            return None
+    return model
+
+
+def parse_request(data: dict[str, Any], source: str = "") -> DistillationRequest:
+    """Validate a mapping into a request, turning pydantic errors into a ``ConfigError``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"request{source} must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return DistillationRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_request(path: str | Path) -> DistillationRequest:
+    """Load a plain YAML request or a Pulumi stack file (``config:`` with ``stratos:`` keys)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"request file {str(p)!r} does not exist; pass a YAML request or stacks/Pulumi.<stack>.yaml")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
+        try:
+            return DistillationRequest.from_stack_config(raw["config"])
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("invalid request", f"invalid stack config in {p}", 1)) from None
+    return parse_request(raw, f" in {p}")
+
+
+def _type_name(ann: Any) -> str:
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin is Literal:
+        return "string"
+    if ann in (int,):
+        return "integer"
+    if ann in (float,):
+        return "number"
+    if ann is bool:
+        return "boolean"
+    if ann is str:
+        return "string"
+    if origin in (list,):
+        return "array"
+    if args:  # Optional[X] / unions
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:
+            return _type_name(non_none[0])
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "object"
+    return "string"
+
+
+def _describe(model: type[BaseModel]) -> list[dict[str, Any]]:
+    keys = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        entry: dict[str, Any] = {
+            "name": name,
+            "type": _type_name(ann),
+            "description": field.description or "",
+            "default": default,
+        }
+        literal = [a for a in (ann, *typing.get_args(ann)) if typing.get_origin(a) is Literal]
+        if literal:
+            entry["enum"] = list(typing.get_args(literal[0]))
+        list_args = [a for a in (ann, *typing.get_args(ann)) if typing.get_origin(a) is list]
+        if list_args:
+            item = typing.get_args(list_args[0])[0]
+            entry["items"] = {"type": _type_name(item)}
+            if typing.get_origin(item) is Literal:
+                entry["items"]["enum"] = list(typing.get_args(item))
+        sub = [a for a in (ann, *typing.get_args(ann)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if sub:
+            entry["properties"] = _describe(sub[0])
+        keys.append(entry)
+    return keys
+
+
+#: One entry per top-level request key: name, type (JSON-schema word), description (unit and
+#: default), default, and ``enum``/``items``/``properties`` where relevant. The Pulumi program
+#: generates the typed config schema in ``Pulumi.yaml`` from this.
+STACK_KEYS: list[dict[str, Any]] = _describe(DistillationRequest)
+
+__all__ = [
+    "STACK_KEYS",
+    "SECRET_KEYS",
+    "Constraints",
+    "DistillationRequest",
+    "JobOverrides",
+    "LocalMachine",
+    "Network",
+    "Weights",
+    "load_request",
+    "parse_request",
+]
