@@ -21,14 +21,20 @@ What ``pulumi up`` creates (all with an explicit provider in the planned region)
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.bootstrap.render import SOURCE_ARCHIVE, NodeScript, render_serving, render_training, source_archive
+from infra.backends.cloud import check_cloud, check_ssh_cidrs
+from infra.bootstrap.render import (
+    SOURCE_ARCHIVE,
+    NodeScript,
+    render_serving,
+    render_training,
+    source_archive,
+)
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
 from infra.policies.tags import cost_tags
@@ -49,27 +55,6 @@ ASSUME_EC2 = json.dumps(
         ],
     }
 )
-
-
-def check_ssh_cidrs(cidrs: list[str]) -> list[str]:
-    """The SSH CIDRs, refusing any that opens port 22 to the whole internet."""
-    for cidr in cidrs:
-        if ipaddress.ip_network(cidr, strict=False).prefixlen == 0:
-            raise ConfigError(
-                f"stratos:network.ssh_cidrs contains {cidr}, which opens SSH to the whole internet. "
-                "Use your own address (e.g. 203.0.113.7/32), or leave ssh_cidrs empty and use SSM Session Manager."
-            )
-    return list(cidrs)
-
-
-def check_cloud(plan: Plan, cloud: str) -> None:
-    """The plan must place both servers on this backend's cloud."""
-    for role, offering in (("train", plan.train), ("serve", plan.serve)):
-        if offering.cloud != cloud:
-            raise ConfigError(
-                f"the plan puts {role} on {offering.label}, but stratos:target is {cloud}. "
-                f"Set stratos:target to {offering.cloud}, or limit stratos:clouds to [{cloud}]."
-            )
 
 
 def bucket_policy(bucket_arn: str, prefix: str, write: bool) -> str:

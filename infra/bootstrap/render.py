@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.planner.plan import Plan
+from stratos.serve.vllm import VllmServe
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: Object name of the Stratos source archive Pulumi uploads next to the artifact.
@@ -26,6 +27,7 @@ SOURCE_ARCHIVE = "stratos-src.zip"
 INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 #: vLLM release the serving node installs when the image has none.
 VLLM_SPEC = "vllm>=0.11"
+MODEL_DIR_SLOT = "@MODEL_DIR@"
 STORE_KIND = {"aws": "s3", "gcp": "gs"}
 #: AWS caps user-data at 16 KiB; GCP metadata values at 256 KiB.
 USER_DATA_LIMIT = {"aws": 16 * 1024, "gcp": 256 * 1024}
@@ -86,19 +88,27 @@ def render_training(plan: Plan, node: NodeScript) -> str:
     return _render(node, "train", "train.sh", {"plan_json": plan_json})
 
 
-def serve_command() -> str:
-    """vLLM's OpenAI-compatible server on the downloaded artifact (token via VLLM_API_KEY)."""
-    return (
-        'vllm serve "$MODEL_DIR" --host 0.0.0.0 --port "$STRATOS_PORT" '
-        '--served-model-name "$STRATOS_MODEL_NAME"'
+def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
+    """vLLM's OpenAI-compatible server on the downloaded artifact, as rendered by
+    ``stratos.serve.vllm`` (the serving code owns the flags), and the name of the
+    environment variable it reads the token from."""
+    vllm = VllmServe(
+        model_dir=MODEL_DIR_SLOT,
+        served_model_name=node.model_name,
+        port=node.port,
+        tensor_parallel_size=max(plan.serve.accelerator_count, 1),
     )
+    # The model dir is a shell variable on the node (STRATOS_HOME may be overridden).
+    return vllm.render().replace(MODEL_DIR_SLOT, '"$MODEL_DIR"'), vllm.token_env
 
 
 def render_serving(plan: Plan, node: NodeScript) -> str:
     """The serving node's script: wait for the training marker, fetch and verify the
-    artifact, fetch the endpoint token from the secret store, ``exec`` vLLM."""
+    artifact, fetch the endpoint token from the secret store, ``exec`` vLLM
+    (command line from :mod:`stratos.serve.vllm`)."""
     if not node.token_ref:
         raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
+    command, token_env = serve_command(plan, node)
     wait_s = int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
     return _render(
         node,
@@ -110,6 +120,7 @@ def render_serving(plan: Plan, node: NodeScript) -> str:
             "token_ref": shlex.quote(node.token_ref),
             "wait_seconds": str(wait_s),
             "vllm_spec": shlex.quote(VLLM_SPEC),
-            "serve_command": serve_command(),
+            "serve_command": command,
+            "token_env": token_env,
         },
     )

@@ -64,7 +64,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             nics[0] = {**nics[0], "networkIp": "10.128.0.7", "accessConfigs": [{"natIp": "198.51.100.20"}]}
             outs["networkInterfaces"] = nics
             outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/zones/{outs.get('zone')}/instances/{name}"
-        elif typ == "pulumi-python:dynamic:Resource":
+        elif typ.startswith("pulumi-python:dynamic") and typ.endswith("GeneratedToken"):
             outs["value"] = ENDPOINT_TOKEN
         return rid, outs
 
@@ -94,6 +94,36 @@ class CloudMocks(pulumi.runtime.Mocks):
         return {}
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def unsecret(value: Any) -> Any:
+    """Serialized secrets ({sig: ..., value: v}) as their values, as the policy SDK gives them."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value and "value" in value:
+            return unsecret(value["value"])
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
+    return value
+
+
+class RecordingMonitor(MockMonitor):
+    """MockMonitor that also keeps each resource's provider and property dependencies,
+    which the policy rules use the way the engine gives them to a policy pack."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.deps: dict[str, dict[str, list[str]]] = {}
+        self.providers: dict[str, str] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.deps[response.urn] = {k: list(v.urns) for k, v in request.propertyDependencies.items()}
+        self.providers[response.urn] = request.provider
+        return response
+
+
 @dataclass
 class Stack:
     """What a mock run registered: resources by URN (state = inputs + provider outputs)."""
@@ -102,6 +132,17 @@ class Stack:
     calls: list[tuple[str, dict[str, Any]]]
     values: dict[str, Any] = field(default_factory=dict)
     secret: dict[str, bool] = field(default_factory=dict)
+    deps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    providers: dict[str, str] = field(default_factory=dict)
+
+    def policy_view(self) -> list:
+        """The resources as the policy pack's rules receive them."""
+        from infra.policies.rules import Res
+
+        return [
+            Res(type=urn.split("::")[2].split("$")[-1], urn=urn, props=unsecret(state), deps=self.deps.get(urn, {}))
+            for urn, state in self.resources.items()
+        ]
 
     def of_type(self, typ: str) -> dict[str, dict[str, Any]]:
         return {urn: s for urn, s in self.resources.items() if urn.split("::")[2].split("$")[-1] == typ}
@@ -142,7 +183,7 @@ def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, p
     )
 
     mocks = CloudMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="stratos", stack=stack, preview=preview, monitor=monitor)
     result = Stack(resources={}, calls=mocks.calls)
 
@@ -181,4 +222,5 @@ def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, p
 
     program()
     result.resources = {urn: dict(reg.state) for urn, reg in monitor.get_registered_resources().items()}
+    result.deps, result.providers = monitor.deps, monitor.providers
     return result

@@ -47,7 +47,7 @@ PY
 
 VLLM_STUB = """#!/bin/bash
 echo "$@" >"$SANDBOX/vllm-args"
-printf '%s' "$VLLM_API_KEY" >"$SANDBOX/vllm-key"
+printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/vllm-key"
 """
 
 
@@ -163,6 +163,7 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     script = render_serving(plan, node)
     assert TOKEN not in script
+    assert 'vllm serve "$MODEL_DIR"' in script and "--api-key" in script
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode != 0, "no token in the secret store must fail"
     (sandbox / "secrets-served").mkdir()
@@ -170,9 +171,12 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode == 0, res.stdout + res.stderr
     model = sandbox / "home-serve" / "model"
-    assert (sandbox / "vllm-args").read_text().split() == [
-        "serve", str(model), "--host", "0.0.0.0", "--port", "8000", "--served-model-name", "mahjong-student",
-    ]
+    args = (sandbox / "vllm-args").read_text().split()
+    assert args[:2] == ["serve", str(model)]
+    assert args[args.index("--served-model-name") + 1] == "mahjong-student"
+    assert args[args.index("--port") + 1] == "8000" and args[args.index("--host") + 1] == "0.0.0.0"
+    assert args[args.index("--api-key") + 1] == TOKEN
+    assert args[args.index("--tensor-parallel-size") + 1] == str(plan.serve.accelerator_count)
     assert (model / "model.safetensors").read_text() == "weights"
     assert (sandbox / "vllm-key").read_text() == TOKEN
     assert TOKEN not in (sandbox / "serve.log").read_text()

@@ -71,8 +71,8 @@ if ! command -v vllm >/dev/null 2>&1; then
 fi
 
 umask 077
-# The token goes to vLLM through its environment, never the command line or this file.
-VLLM_API_KEY="$(fetch_secret "$STRATOS_TOKEN_REF")"
-export VLLM_API_KEY
+# The token comes from the secret store at run time; it is never in this file.
+@@{token_env}="$(fetch_secret "$STRATOS_TOKEN_REF")"
+export @@{token_env}
 log "serving $STRATOS_MODEL_NAME on port $STRATOS_PORT"
-exec @@{serve_command}
+@@{serve_command}
