@@ -1,5 +1,109 @@
 #!/usr/bin/env bash
-# Placeholder until the engine issue lands: uses a pulumi on PATH if present.
+# The Pulumi engine for this checkout, called by scripts/setup.sh.
+#
+# A `pulumi` of the user's own on PATH (at least the pinned Python SDK's version)
+# is kept and nothing is built. Otherwise the CLI and the Python language host are
+# built with the Go toolchain from Pulumi's Go modules (tools/pulumi/go.mod) into a
+# cache outside the checkout, keyed by what they are built from
+# ($STRATOS_PULUMI_CACHE, default ~/.cache/stratos/pulumi), so a second setup or a
+# fresh clone on the same machine builds nothing, and copied into the git-ignored
+# .tools/pulumi/ that scripts/env.sh puts on PATH:
+#   bin/pulumi                         CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+#   bin/pulumi-language-python         language host (tools/pulumi/language-python)
+#   bin/pulumi-language-python-exec    Pulumi's program shim, from the sdk/v3 module
+#   bin/pulumi-resource-pulumi-python  launcher: Python dynamic providers
+#   bin/pulumi-analyzer-policy-python  launcher: Python policy packs
+#   lib/python.sh                      the launchers' choice of interpreter
+#   pulumi-policy/                     policy pack runtime (PyPI pulumi-policy)
 set -euo pipefail
-command -v pulumi >/dev/null && exit 0
-echo "[setup] no pulumi CLI on PATH (the Go build lands with the engine issue)" >&2
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$STRATOS_ROOT"
+
+POLICY_SDK="pulumi-policy==1.21.0"
+TOOLS="$STRATOS_ROOT/.tools/pulumi"
+CACHE_ROOT="${STRATOS_PULUMI_CACHE:-$HOME/.cache/stratos/pulumi}"
+WHEELS="${STRATOS_WHEELHOUSE:-$HOME/.cache/stratos/wheels}"
+say() { echo "[pulumi] $*"; }
+die() { echo "[pulumi] error: $*" >&2; exit 1; }
+
+# "3.272.0" from `pulumi==3.272.0` in pyproject.toml.
+sdk_version="$(grep -oE '"pulumi==[0-9.]+"' pyproject.toml | head -1 | tr -dc '0-9.')"
+[ -n "$sdk_version" ] || die "no pulumi==X.Y.Z pin found in pyproject.toml"
+# "v3.274.0" from tools/pulumi/go.mod.
+cli_version="$(awk '$1 == "require" && $2 == "github.com/pulumi/pulumi/pkg/v3" { print $3 }' tools/pulumi/go.mod)"
+[ -n "$cli_version" ] || die "tools/pulumi/go.mod does not require github.com/pulumi/pulumi/pkg/v3"
+
+version_at_least() { # version_at_least 3.274.0 3.272.0
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
+}
+
+# --- 1. A CLI of the user's own wins when it is recent enough. ----------------
+own="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$TOOLS/bin" | paste -sd:)" command -v pulumi || true)"
+if [ -n "$own" ]; then
+  own_version="$("$own" version 2>/dev/null | tr -d 'v\r' || true)"
+  if [ -n "$own_version" ] && version_at_least "$own_version" "$sdk_version"; then
+    if [ -d "$TOOLS" ]; then
+      say "removing the built engine in .tools/pulumi so yours comes first on PATH"
+      rm -rf "$TOOLS"
+    fi
+    say "using your own $own (v$own_version)"
+    exit 0
+  fi
+  say "your $own (v${own_version:-unknown}) is older than the pinned SDK ($sdk_version): building $cli_version"
+fi
+
+# --- 2. Binaries: built once per source hash, kept outside the checkout. -----
+src_hash="$(cat tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go tools/pulumi/language-python/*.go \
+  | sha256sum | cut -c1-12)"
+cache="$CACHE_ROOT/$cli_version-$src_hash"
+if [ ! -f "$cache/.complete" ]; then
+  go="$(command -v go || echo /usr/local/go/bin/go)"
+  [ -x "$go" ] || die "no pulumi CLI on PATH and no Go toolchain to build one.
+  Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.26 (https://go.dev/dl/), then re-run scripts/setup.sh"
+  say "building Pulumi $cli_version from Go modules into $cache (first time: several minutes)"
+  tmp="$cache.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp/bin"
+  trap 'rm -rf "$tmp"' EXIT
+  ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli_version"
+  start=$SECONDS
+  (
+    cd tools/pulumi
+    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -trimpath"
+    nice -n 10 "$go" build -ldflags "$ldflags" -o "$tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    nice -n 10 "$go" build -ldflags "$ldflags" -o "$tmp/bin/pulumi-language-python" ./language-python
+    sdk_dir="$("$go" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+    install -m 755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$tmp/bin/"
+  ) || die "go build failed (output above); the Go module proxy must serve github.com/pulumi/pulumi/pkg/v3@$cli_version"
+  touch "$tmp/.complete"
+  rm -rf "$cache" && mv "$tmp" "$cache"
+  trap - EXIT
+  say "built in $((SECONDS - start)) s"
+fi
+
+# pulumi-policy pins protobuf 5 while the venv needs 6: installed beside the
+# launchers (not into .venv, so `pip check` stays clean), once per machine.
+policy_cache="$CACHE_ROOT/${POLICY_SDK/==/-}"
+if [ ! -f "$policy_cache/.complete" ]; then
+  say "installing $POLICY_SDK into $policy_cache"
+  mkdir -p "$WHEELS"
+  pip=("$STRATOS_ROOT/.venv/bin/python" -m pip)
+  "${pip[@]}" download -q --no-deps -d "$WHEELS" "$POLICY_SDK"
+  rm -rf "$policy_cache"
+  "${pip[@]}" install -q --no-index --find-links "$WHEELS" --no-deps --target "$policy_cache" "$POLICY_SDK"
+  touch "$policy_cache/.complete"
+fi
+
+# --- 3. Lay out .tools/pulumi (copies: the CLI looks for its plugins beside its
+# real path, and the launchers find this checkout's .venv from theirs). --------
+stamp="$cli_version-$src_hash $POLICY_SDK $(cat tools/pulumi/launchers/lib/python.sh tools/pulumi/launchers/pulumi-* | sha256sum | cut -c1-12)"
+if [ "$(cat "$TOOLS/.stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$TOOLS/bin/pulumi" ]; then
+  say "$("$TOOLS/bin/pulumi" version) up to date in .tools/pulumi"
+  exit 0
+fi
+rm -rf "$TOOLS" && mkdir -p "$TOOLS/bin" "$TOOLS/lib"
+cp "$cache/bin/"* "$TOOLS/bin/"
+install -m 755 tools/pulumi/launchers/pulumi-* "$TOOLS/bin/"
+install -m 644 tools/pulumi/launchers/lib/python.sh "$TOOLS/lib/"
+cp -r "$policy_cache" "$TOOLS/pulumi-policy"
+echo "$stamp" > "$TOOLS/.stamp"
+say "$("$TOOLS/bin/pulumi" version) ready in .tools/pulumi/bin (state: $PULUMI_BACKEND_URL)"
