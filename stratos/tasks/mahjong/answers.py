@@ -26,7 +26,8 @@ PROMPT_TEMPLATE = (
 )
 
 _NONE_PATTERNS = re.compile(
-    r"\b(none|no\s+(winning\s+)?tiles?|no\s+waits?|not\s+(ready|tenpai)|nothing|noten|empty)\b", re.IGNORECASE
+    r"\b(none|no\s+(winning\s+)?tiles?|no\s+waits?|not\s+(ready|tenpai)|nothing|noten|empty)\b",
+    re.IGNORECASE,
 )
 _GROUP = re.compile(r"([1-9]+)\s*([mpsz])\b", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"answer\s*[:：]?\s*(.*)", re.IGNORECASE)

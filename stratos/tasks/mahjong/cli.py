@@ -18,15 +18,21 @@ def _rules(name: str):  # noqa: ANN202 - Typer callback helper
     try:
         return Rules.from_name(name)
     except ValueError as exc:
-        raise ConfigError(f"{exc}. Pass --rules standard|seven-pairs|thirteen-orphans|all.") from exc
+        raise ConfigError(
+            f"{exc}. Pass --rules standard|seven-pairs|thirteen-orphans|all."
+        ) from exc
 
 
 @mahjong_app.command("solve")
 def solve(
-    hand: str = typer.Argument(..., help="13 tiles in mpsz notation, e.g. '1112345678999m' or '1m 1m 2m ...'."),
+    hand: str = typer.Argument(
+        ..., help="13 tiles in mpsz notation, e.g. '1112345678999m' or '1m 1m 2m ...'."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
     rules: str = typer.Option("standard", help="standard | seven-pairs | thirteen-orphans | all."),
-    rationale: str = typer.Option("none", help="Also print the step-by-step solution: short | full | none."),
+    rationale: str = typer.Option(
+        "none", help="Also print the step-by-step solution: short | full | none."
+    ),
 ) -> None:
     """Which tiles complete this hand? Prints the waits (and, on request, the worked solution)."""
     from stratos.tasks.mahjong.rationale import write_rationale
@@ -55,7 +61,9 @@ def solve(
 
 
 @mahjong_app.command("knowledge")
-def knowledge_cmd(rules: str = typer.Option("standard", help="standard | seven-pairs | thirteen-orphans | all.")) -> None:
+def knowledge_cmd(
+    rules: str = typer.Option("standard", help="standard | seven-pairs | thirteen-orphans | all."),
+) -> None:
     """Print the rules text given to models (knowledge injection)."""
     from stratos.tasks.mahjong.knowledge import knowledge
 

@@ -42,7 +42,9 @@ class Controls:
         if self.chinitsu and (self.honours or self.n_suits not in (None, 1)):
             raise ValueError("chinitsu means one numeric suit and no honours; drop n_suits/honours")
         if self.min_waits < 0 or (self.max_waits is not None and self.max_waits < self.min_waits):
-            raise ValueError(f"need 0 <= min_waits <= max_waits, got {self.min_waits}..{self.max_waits}")
+            raise ValueError(
+                f"need 0 <= min_waits <= max_waits, got {self.min_waits}..{self.max_waits}"
+            )
 
     @property
     def suits_wanted(self) -> int | None:
@@ -108,7 +110,9 @@ def _random_winning(rng: random.Random, suits: list[str], use_z: bool) -> list[i
     return counts
 
 
-def _reverse_one(rng: random.Random, ctl: Controls, rules: Rules) -> tuple[list[int], list[int]] | None:
+def _reverse_one(
+    rng: random.Random, ctl: Controls, rules: Rules
+) -> tuple[list[int], list[int]] | None:
     suits, use_z = _suits_for(rng, ctl)
     full = _random_winning(rng, suits, use_z)
     if full is None:
@@ -118,9 +122,13 @@ def _reverse_one(rng: random.Random, ctl: Controls, rules: Rules) -> tuple[list[
     return full, waits_of_counts(full, rules)
 
 
-def _forward_one(rng: random.Random, ctl: Controls, rules: Rules) -> tuple[list[int], list[int]] | None:
+def _forward_one(
+    rng: random.Random, ctl: Controls, rules: Rules
+) -> tuple[list[int], list[int]] | None:
     suits, use_z = _suits_for(rng, ctl)
-    kinds = [SUIT_OFFSET[s] + n for s in suits for n in range(9)] + (list(range(27, 34)) if use_z else [])
+    kinds = [SUIT_OFFSET[s] + n for s in suits for n in range(9)] + (
+        list(range(27, 34)) if use_z else []
+    )
     wall = [i for i in kinds for _ in range(4)]
     counts = [0] * 34
     for i in rng.sample(wall, 13):

@@ -30,12 +30,18 @@ from stratos.tasks.mahjong.answers import format_answer, parse_answer
 from stratos.tasks.mahjong.solver import (
     STANDARD,
     Rules,
-    _seven_pairs_waits,
-    _thirteen_orphans_waits,
-    melds_only,
+    seven_pairs_waits,
+    thirteen_orphans_waits,
     waits_of_counts,
 )
-from stratos.tasks.mahjong.tiles import CODE_TO_INDEX, SUIT_OFFSET, SUIT_SIZE, SUITS, TILE_CODES, parse_counts
+from stratos.tasks.mahjong.tiles import (
+    CODE_TO_INDEX,
+    SUIT_OFFSET,
+    SUIT_SIZE,
+    SUITS,
+    TILE_CODES,
+    parse_counts,
+)
 
 STYLES = ("short", "full", "none")
 SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
@@ -127,7 +133,9 @@ def solve_steps(hand: str, rules: Rules = STANDARD) -> Solution:
             continue
         tiles = [f"{i + 1}{s}" for i, x in enumerate(c) for _ in range(x)]
         r = n % 3
-        base: list[Group] | None | str = "draw" if r == 1 else (greedy_melds(c, s) if r == 0 else pair_split(c, s))
+        base: list[Group] | None | str = (
+            "draw" if r == 1 else (greedy_melds(c, s) if r == 0 else pair_split(c, s))
+        )
         steps.append(SuitStep(s, tiles, base))
     take = _take(steps)
     cands: list[CandidateStep] = []
@@ -143,8 +151,8 @@ def solve_steps(hand: str, rules: Rules = STANDARD) -> Solution:
             d[i] += 1
             cands.append(CandidateStep(code, pair_split(d, s) if r == 1 else greedy_melds(d, s)))
     winners = {cand.tile for cand in cands if isinstance(cand.verdict, list)}
-    sp = [TILE_CODES[i] for i in _seven_pairs_waits(counts)] if rules.seven_pairs else None
-    to = [TILE_CODES[i] for i in _thirteen_orphans_waits(counts)] if rules.thirteen_orphans else None
+    sp = [TILE_CODES[i] for i in seven_pairs_waits(counts)] if rules.seven_pairs else None
+    to = [TILE_CODES[i] for i in thirteen_orphans_waits(counts)] if rules.thirteen_orphans else None
     winners.update(sp or [])
     winners.update(to or [])
     answer = sorted(winners, key=CODE_TO_INDEX.__getitem__)
@@ -183,12 +191,16 @@ def render(sol: Solution, style: str = "short") -> str:
 def _render_short(sol: Solution, answer: str) -> str:
     lines = []
     for st in sol.suits:
-        base = st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
+        base = (
+            st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
+        )
         lines.append(f"{st.suit} {' '.join(st.tiles)} = {len(st.tiles)} : {base}")
     lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
     for cand in sol.candidates:
         v = cand.verdict
-        lines.append(f"{cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}")
+        lines.append(
+            f"{cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
+        )
     if sol.seven_pairs is not None:
         lines.append("7pairs : " + (" ".join(sol.seven_pairs) or "x"))
     if sol.thirteen_orphans is not None:
@@ -208,20 +220,26 @@ def _render_full(sol: Solution, answer: str) -> str:
         if st.base == "draw":
             lines.append(f"{head} It needs the drawn tile.")
         elif st.base is None:
-            lines.append(f"{head} It cannot be split into {'melds' if n % 3 == 0 else 'melds and a pair'}.")
+            lines.append(
+                f"{head} It cannot be split into {'melds' if n % 3 == 0 else 'melds and a pair'}."
+            )
         else:
             assert isinstance(st.base, list)
             lines.append(f"{head} It splits as {_groups(st.base)}.")
     if sol.take:
         lines.append(f"The drawn tile can only go to suit {' or '.join(sol.take)}.")
     else:
-        lines.append("No suit can take the drawn tile and leave exactly one pair, so no standard win.")
+        lines.append(
+            "No suit can take the drawn tile and leave exactly one pair, so no standard win."
+        )
     for cand in sol.candidates:
         v = cand.verdict
         if v == "full":
             lines.append(f"Try {cand.tile}: all 4 copies are already held, so it cannot be drawn.")
         elif v is None:
-            lines.append(f"Try {cand.tile}: the suit cannot be split with it. {cand.tile} does not win.")
+            lines.append(
+                f"Try {cand.tile}: the suit cannot be split with it. {cand.tile} does not win."
+            )
         else:
             assert isinstance(v, list)
             lines.append(f"Try {cand.tile}: the suit splits as {_groups(v)}. {cand.tile} wins.")
@@ -285,13 +303,21 @@ def _splittable(tiles: list[str], pairs: int) -> bool:
     c = [0] * SUIT_SIZE[suit]
     for t in tiles:
         c[int(t[0]) - 1] += 1
-    return (pair_split(c, suit) if pairs else greedy_melds(c, suit)) is not None if sum(c) % 3 == 2 * pairs else False
+    return (
+        (pair_split(c, suit) if pairs else greedy_melds(c, suit)) is not None
+        if sum(c) % 3 == 2 * pairs
+        else False
+    )
 
 
 def _check_verdict(claim: str, tiles: list[str], pairs: int, where: str) -> list[str]:
     claim = claim.strip()
     if claim == "x":
-        return [f"{where}: claims no split, but {' '.join(tiles)} splits"] if _splittable(tiles, pairs) else []
+        return (
+            [f"{where}: claims no split, but {' '.join(tiles)} splits"]
+            if _splittable(tiles, pairs)
+            else []
+        )
     return [f"{where}: {e}" for e in split_errors(_parse_groups(claim), tiles, pairs)]
 
 
@@ -317,7 +343,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
     if given is None:
         errs.append("the last line is not a readable 'Answer:' line")
     elif given != truth:
-        errs.append(f"answer {' '.join(given) or 'none'} but the waits are {' '.join(truth) or 'none'}")
+        errs.append(
+            f"answer {' '.join(given) or 'none'} but the waits are {' '.join(truth) or 'none'}"
+        )
     full = any(ln.startswith("Suit ") for ln in lines)
     suit_claims: dict[str, tuple[list[str], str]] = {}
     tried: dict[str, str] = {}
@@ -326,16 +354,28 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
             m = _FULL_SUIT.match(ln)
             if m:
                 rest = m.group(4)
-                claim = "draw" if "needs the drawn tile" in rest else (
-                    "x" if "cannot be split" in rest else rest.removeprefix("It splits as ").rstrip(".")
+                claim = (
+                    "draw"
+                    if "needs the drawn tile" in rest
+                    else (
+                        "x"
+                        if "cannot be split" in rest
+                        else rest.removeprefix("It splits as ").rstrip(".")
+                    )
                 )
                 suit_claims[m.group(1)] = (m.group(2).split(), claim)
                 continue
             m = _FULL_TRY.match(ln)
             if m:
                 rest = m.group(2)
-                claim = "full" if "all 4 copies" in rest else (
-                    "x" if "cannot be split" in rest else rest.split("splits as ", 1)[-1].split(".")[0]
+                claim = (
+                    "full"
+                    if "all 4 copies" in rest
+                    else (
+                        "x"
+                        if "cannot be split" in rest
+                        else rest.split("splits as ", 1)[-1].split(".")[0]
+                    )
                 )
                 tried[m.group(1)] = claim
             continue
@@ -347,7 +387,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
                 errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
         elif toks and toks[0] == "take":
             if toks[1:] != (sol.take or ["none"]):
-                errs.append(f"take {' '.join(toks[1:])} but the tile can go to {' '.join(sol.take) or 'none'}")
+                errs.append(
+                    f"take {' '.join(toks[1:])} but the tile can go to {' '.join(sol.take) or 'none'}"
+                )
         elif len(toks) == 1 and toks[0] in CODE_TO_INDEX:
             tried[toks[0]] = claim
     for st in sol.suits:
@@ -356,7 +398,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
             continue
         tiles, claim = suit_claims[st.suit]
         if tiles != st.tiles:
-            errs.append(f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}")
+            errs.append(
+                f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}"
+            )
         r = len(st.tiles) % 3
         if r == 1:
             if claim.strip() != "draw":
@@ -364,7 +408,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
         else:
             errs += _check_verdict(claim, st.tiles, 1 if r == 2 else 0, f"suit {st.suit}")
     if set(suit_claims) - {st.suit for st in sol.suits}:
-        errs.append(f"suits {' '.join(sorted(set(suit_claims) - {st.suit for st in sol.suits}))} are not in the hand")
+        errs.append(
+            f"suits {' '.join(sorted(set(suit_claims) - {st.suit for st in sol.suits}))} are not in the hand"
+        )
     suit_tiles = {st.suit: st.tiles for st in sol.suits}
     for cand in sol.candidates:
         if cand.tile not in tried:
@@ -376,7 +422,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
                 errs.append(f"candidate {cand.tile}: 'full' is wrong")
             continue
         tiles = suit_tiles[cand.tile[1]] + [cand.tile]
-        errs += _check_verdict(claim, tiles, 1 if len(tiles) % 3 == 2 else 0, f"candidate {cand.tile}")
+        errs += _check_verdict(
+            claim, tiles, 1 if len(tiles) % 3 == 2 else 0, f"candidate {cand.tile}"
+        )
     return errs
 
 

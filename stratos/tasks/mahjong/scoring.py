@@ -35,10 +35,18 @@ def _metrics(pairs: list[tuple[Sequence[str], Sequence[str] | None]]) -> dict[st
     f1 = sum(set_f1(g, p) for g, p in pairs)
     ready = sum(1 for g, p in pairs if p is not None and bool(g) == bool(p))
     parsed = sum(1 for _, p in pairs if p is not None)
-    return {"n": n, "accuracy": exact / n, "f1": f1 / n, "ready_accuracy": ready / n, "parsed": parsed / n}
+    return {
+        "n": n,
+        "accuracy": exact / n,
+        "f1": f1 / n,
+        "ready_accuracy": ready / n,
+        "parsed": parsed / n,
+    }
 
 
-def score(examples: Sequence[Example], predictions: Sequence[Sequence[str] | None]) -> dict[str, Any]:
+def score(
+    examples: Sequence[Example], predictions: Sequence[Sequence[str] | None]
+) -> dict[str, Any]:
     """Overall metrics plus ``by_difficulty`` and ``by_waits`` breakdowns.
 
     ``accuracy`` is exact-set accuracy; ``f1`` the mean per-item set F1;
@@ -46,7 +54,9 @@ def score(examples: Sequence[Example], predictions: Sequence[Sequence[str] | Non
     ``parsed`` the share of outputs with a readable answer.
     """
     if len(examples) != len(predictions):
-        raise ValueError(f"{len(examples)} examples but {len(predictions)} predictions; pass one prediction per example")
+        raise ValueError(
+            f"{len(examples)} examples but {len(predictions)} predictions; pass one prediction per example"
+        )
     pairs = [(list(e.answer), p) for e, p in zip(examples, predictions, strict=True)]
     by_diff: dict[str, list] = defaultdict(list)
     by_waits: dict[str, list] = defaultdict(list)

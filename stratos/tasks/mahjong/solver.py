@@ -13,9 +13,16 @@ sequences equal three triplets, so preferring the triplet never loses a split.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from operator import itemgetter
 
-from stratos.tasks.mahjong.tiles import CODE_TO_INDEX, SUIT_OFFSET, SUIT_SIZE, SUITS, TILE_CODES, parse_counts
+from stratos.tasks.mahjong.tiles import (
+    CODE_TO_INDEX,
+    SUIT_OFFSET,
+    SUIT_SIZE,
+    SUITS,
+    TILE_CODES,
+    parse_counts,
+)
 
 Meld = tuple[str, ...]
 Decomposition = tuple[Meld, ...]
@@ -75,47 +82,62 @@ def melds_only(counts: tuple[int, ...] | list[int], honours: bool) -> bool:
     return True
 
 
-def _with_pair(c: tuple[int, ...], honours: bool) -> bool:
-    if sum(c) % 3 != 2:
-        return False
+def _with_pair(c: tuple[int, ...] | list[int], honours: bool) -> bool:
     for i, x in enumerate(c):
         if x >= 2:
             rest = list(c)
-            rest[i] -= 2
+            rest[i] = x - 2
             if melds_only(rest, honours):
                 return True
     return False
 
 
-@lru_cache(maxsize=None)
-def suit_info(c: tuple[int, ...], honours: bool) -> tuple[bool, bool, tuple[int, ...], tuple[int, ...]]:
+_INFO: dict[tuple[tuple[int, ...], bool], tuple[bool, bool, tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def suit_info(
+    c: tuple[int, ...], honours: bool
+) -> tuple[bool, bool, tuple[int, ...], tuple[int, ...]]:
     """Memoised facts about one suit's count tuple.
 
     Returns ``(melds_ok, pair_ok, adds_to_melds, adds_to_pair)``: whether the
     tuple splits into melds only / melds + one pair, and the in-suit indices
     whose addition (when fewer than 4 are held) makes it do so.
     """
+    key = (c, honours)
+    hit = _INFO.get(key)
+    if hit is None:
+        hit = _INFO[key] = _suit_info(c, honours)
+    return hit
+
+
+def _suit_info(
+    c: tuple[int, ...], honours: bool
+) -> tuple[bool, bool, tuple[int, ...], tuple[int, ...]]:
     total = sum(c)
-    m_ok = total % 3 == 0 and melds_only(c, honours)
-    p_ok = _with_pair(c, honours)
+    r = total % 3
+    m_ok = r == 0 and melds_only(c, honours)
+    p_ok = r == 2 and _with_pair(c, honours)
     to_m: list[int] = []
     to_p: list[int] = []
-    if total % 3 in (1, 2):
+    if r:
         for i, x in enumerate(c):
-            if x >= 4:
-                continue
-            # a tile with no held neighbour (or an unheld honour) would be a lone tile
-            if (not x) if honours else not any(c[max(0, i - 2) : i + 3]):
+            # a full kind can't be drawn; a tile with no held neighbour (or an unheld honour) stays alone
+            if x >= 4 or ((not x) if honours else not any(c[max(0, i - 2) : i + 3])):
                 continue
             d = list(c)
-            d[i] += 1
-            t = tuple(d)
-            if total % 3 == 2:
-                if melds_only(t, honours):
+            d[i] = x + 1
+            if r == 2:
+                if melds_only(d, honours):
                     to_m.append(i)
-            elif _with_pair(t, honours):
+            elif _with_pair(d, honours):
                 to_p.append(i)
     return m_ok, p_ok, tuple(to_m), tuple(to_p)
+
+
+def clear_memo() -> None:
+    """Forget every memoised suit (for cold-start benchmarks; never needed for correctness)."""
+    _INFO.clear()
 
 
 _SUIT_SLICES = tuple((SUIT_OFFSET[s], SUIT_OFFSET[s] + SUIT_SIZE[s], s == "z") for s in SUITS)
@@ -150,22 +172,25 @@ def standard_waits(counts: list[int]) -> list[int]:
     return out
 
 
-def _seven_pairs_waits(counts: list[int]) -> list[int]:
-    pairs = [i for i, c in enumerate(counts) if c == 2]
-    singles = [i for i, c in enumerate(counts) if c == 1]
-    if len(pairs) == 6 and len(singles) == 1:
-        return singles
+def seven_pairs_waits(counts: list[int]) -> list[int]:
+    """Seven-pairs waits: six distinct pairs and a single wait on the single."""
+    if counts.count(2) == 6 and counts.count(1) == 1:
+        return [counts.index(1)]
     return []
 
 
-def _thirteen_orphans_waits(counts: list[int]) -> list[int]:
-    if any(counts[i] for i in range(34) if i not in TERMINALS_HONOURS):
+_TH_GET = itemgetter(*TERMINALS_HONOURS)
+
+
+def thirteen_orphans_waits(counts: list[int]) -> list[int]:
+    """Thirteen-orphans waits: all 13 kinds held waits on all 13; 12 kinds + a pair waits on the missing one."""
+    held = _TH_GET(counts)
+    if sum(held) != 13:
         return []
-    held = [i for i in TERMINALS_HONOURS if counts[i]]
-    if len(held) == 13:
+    if min(held) == 1 and max(held) == 1:
         return list(TERMINALS_HONOURS)
-    if len(held) == 12 and max(counts) == 2:
-        return [i for i in TERMINALS_HONOURS if not counts[i]]
+    if held.count(0) == 1 and held.count(2) == 1 and held.count(1) == 11:
+        return [TERMINALS_HONOURS[held.index(0)]]
     return []
 
 
@@ -175,9 +200,9 @@ def waits_of_counts(counts: list[int], rules: Rules = STANDARD) -> list[int]:
     if rules.seven_pairs or rules.thirteen_orphans:
         extra = set(waits)
         if rules.seven_pairs:
-            extra.update(_seven_pairs_waits(counts))
+            extra.update(seven_pairs_waits(counts))
         if rules.thirteen_orphans:
-            extra.update(_thirteen_orphans_waits(counts))
+            extra.update(thirteen_orphans_waits(counts))
         waits = sorted(extra)
     return waits
 
@@ -208,7 +233,10 @@ def is_winning_counts(counts: list[int], rules: Rules = STANDARD) -> bool:
     if rules.seven_pairs and sum(1 for c in counts if c == 2) == 7:
         return True
     if rules.thirteen_orphans and sum(counts) == 14:
-        if all(counts[i] for i in TERMINALS_HONOURS) and sum(counts[i] for i in TERMINALS_HONOURS) == 14:
+        if (
+            all(counts[i] for i in TERMINALS_HONOURS)
+            and sum(counts[i] for i in TERMINALS_HONOURS) == 14
+        ):
             return True
     return False
 
@@ -256,9 +284,13 @@ def decompositions_of_counts(counts: list[int], rules: Rules = STANDARD) -> list
             c[i] += 2
     if rules.seven_pairs and sum(1 for x in counts if x == 2) == 7:
         found.add(tuple((TILE_CODES[i], TILE_CODES[i]) for i in range(34) if counts[i] == 2))
-    if rules.thirteen_orphans and is_winning_counts(counts, Rules(thirteen_orphans=True)) and all(
-        counts[i] for i in TERMINALS_HONOURS
-    ) and sum(counts) == 14 and sum(counts[i] for i in TERMINALS_HONOURS) == 14:
+    if (
+        rules.thirteen_orphans
+        and is_winning_counts(counts, Rules(thirteen_orphans=True))
+        and all(counts[i] for i in TERMINALS_HONOURS)
+        and sum(counts) == 14
+        and sum(counts[i] for i in TERMINALS_HONOURS) == 14
+    ):
         found.add(tuple((TILE_CODES[i],) * counts[i] for i in TERMINALS_HONOURS))
     return sorted(found, key=lambda d: [[CODE_TO_INDEX[t] for t in g] for g in d])
 

@@ -32,18 +32,24 @@ class MahjongTask:
 
     def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
         """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``min_waits``,
-        ``max_waits`` (see ``Controls``), ``unique`` (default True) and ``rationale``
+        ``max_waits`` (see ``Controls``), ``unique`` (default True), ``max_tries`` and ``rationale``
         (a style name to attach a verified rationale to every item, default none)."""
         style = controls.pop("rationale", None)
         unique = controls.pop("unique", True)
+        max_tries = controls.pop("max_tries", None)
         unknown = set(controls) - _CONTROL_FIELDS
         if unknown:
             raise ValueError(
-                f"unknown difficulty controls {sorted(unknown)}; valid: {sorted(_CONTROL_FIELDS | {'rationale', 'unique'})}"
+                f"unknown difficulty controls {sorted(unknown)}; valid: {sorted(_CONTROL_FIELDS | {'rationale', 'unique', 'max_tries'})}"
             )
-        items = generate(n, seed, mode, Controls(**controls), self.rules, unique=unique)
+        items = generate(
+            n, seed, mode, Controls(**controls), self.rules, unique=unique, max_tries=max_tries
+        )
         if style:
-            items = [dataclasses.replace(e, rationale=self.rationale(e.question, e.answer, style)) for e in items]
+            items = [
+                dataclasses.replace(e, rationale=self.rationale(e.question, e.answer, style))
+                for e in items
+            ]
         return items
 
     def prompt(self, question: str) -> str:
@@ -65,9 +71,13 @@ class MahjongTask:
             answer = self.parse_answer(answer)
         if answer is None:
             return False
-        return sorted(set(answer)) == sorted(self.solve(question)) and len(set(answer)) == len(answer)
+        return sorted(set(answer)) == sorted(self.solve(question)) and len(set(answer)) == len(
+            answer
+        )
 
-    def score(self, examples: Sequence[Example], predictions: Sequence[Any | None]) -> dict[str, Any]:
+    def score(
+        self, examples: Sequence[Example], predictions: Sequence[Any | None]
+    ) -> dict[str, Any]:
         return scoring.score(examples, predictions)
 
     def knowledge(self) -> str:

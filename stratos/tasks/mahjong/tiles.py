@@ -8,6 +8,7 @@ A hand is held as a 34-long count vector (index 0-8 = 1m-9m, 9-17 = 1p-9p,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 SUITS = "mpsz"
@@ -22,6 +23,11 @@ COPIES = 4
 _SEPARATORS = " \t\n,;"
 
 
+_WELL_FORMED = re.compile(r"(?:[1-9]+[mps]|[1-7]+z)+")
+_GROUPS = re.compile(r"([1-9]+)([mpsz])")
+_STRIP = str.maketrans("", "", _SEPARATORS)
+
+
 def parse_counts(hand: str, size: int | None = 13) -> list[int]:
     """The 34-long count vector of ``hand``.
 
@@ -32,7 +38,15 @@ def parse_counts(hand: str, size: int | None = 13) -> list[int]:
     """
     if not isinstance(hand, str):
         raise ValueError(f"a hand must be a string in mpsz notation, got {type(hand).__name__}")
-    text = hand.strip().lower()
+    text = hand.translate(_STRIP).lower()
+    if _WELL_FORMED.fullmatch(text):  # fast path; the scanner below explains what is wrong
+        counts = [0] * 34
+        for digits, suit in _GROUPS.findall(text):
+            base = SUIT_OFFSET[suit] - 49
+            for d in digits:
+                counts[base + ord(d)] += 1
+        if max(counts) <= COPIES and (size is None or sum(counts) == size):
+            return counts
     if not text:
         raise ValueError("empty hand: give tiles in mpsz notation, e.g. '123m456p789s1122z'")
     counts = [0] * 34
@@ -53,14 +67,22 @@ def parse_counts(hand: str, size: int | None = 13) -> list[int]:
         elif ch in _SEPARATORS:
             continue
         elif ch == "0":
-            raise ValueError(f"unknown tile digit 0 in {hand!r}: red fives are not supported, write 5")
+            raise ValueError(
+                f"unknown tile digit 0 in {hand!r}: red fives are not supported, write 5"
+            )
         else:
-            raise ValueError(f"unexpected character {ch!r} in {hand!r}: use digits 1-9 and suits m, p, s, z")
+            raise ValueError(
+                f"unexpected character {ch!r} in {hand!r}: use digits 1-9 and suits m, p, s, z"
+            )
     if pending:
-        raise ValueError(f"digits {''.join(pending)!r} at the end of {hand!r} have no suit letter (m, p, s or z)")
+        raise ValueError(
+            f"digits {''.join(pending)!r} at the end of {hand!r} have no suit letter (m, p, s or z)"
+        )
     for i, c in enumerate(counts):
         if c > COPIES:
-            raise ValueError(f"{c} copies of {TILE_CODES[i]} in {hand!r}: there are only 4 of each tile")
+            raise ValueError(
+                f"{c} copies of {TILE_CODES[i]} in {hand!r}: there are only 4 of each tile"
+            )
     total = sum(counts)
     if size is not None and total != size:
         raise ValueError(f"hand {hand!r} has {total} tiles, expected {size}")

@@ -1,0 +1,131 @@
+"""Rationales: every one verifies, the short style is a closed small vocabulary,
+and the checker catches each kind of false claim."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stratos.tasks.mahjong import MahjongTask, Rules, rationale_errors, write_rationale
+
+SHORT_WORDS = {
+    "=",
+    ":",
+    "|",
+    "x",
+    "draw",
+    "full",
+    "take",
+    "none",
+    "m",
+    "p",
+    "s",
+    "z",
+    "7pairs",
+    "13orphans",
+    "Answer:",
+}
+TILE = re.compile(r"^[1-9][mps]$|^[1-7]z$")
+
+
+def _items():
+    task = MahjongTask()
+    return (
+        task.generate(300, seed=21)
+        + task.generate(150, seed=21, chinitsu=True)
+        + task.generate(150, seed=21, mode="forward")
+        + task.generate(100, seed=21, min_waits=4)
+    )
+
+
+@pytest.mark.parametrize("style", ["short", "full"])
+def test_every_rationale_verifies_and_ends_in_the_answer(style):
+    task = MahjongTask()
+    for e in _items():
+        text = task.rationale(e.question, e.answer, style)
+        assert text.splitlines()[-1] == task.format_answer(e.answer)
+        assert task.check_rationale(e.question, text) == [], (e.question, text)
+        assert task.parse_answer(text) == e.answer
+
+
+def test_rationales_under_extended_rules_verify():
+    task = MahjongTask(rules="all")
+    for hand in ("19m19p19s1234567z", "11335577m1199p2s", "119m19p19s123456z", "1112345678999m"):
+        for style in ("short", "full"):
+            text = task.rationale(hand, None, style)
+            assert task.check_rationale(hand, text) == []
+            assert task.parse_answer(text) == task.solve(hand)
+    assert "7pairs : 2s" in task.rationale("11335577m1199p2s")
+
+
+def test_short_style_uses_only_tile_codes_and_a_few_symbols():
+    for e in _items():
+        for tok in write_rationale(e.question, "short").split():
+            assert TILE.match(tok) or tok in SHORT_WORDS or tok.isdigit() and 1 <= int(tok) <= 14, (
+                tok
+            )
+
+
+def test_short_rationale_of_a_known_hand():
+    assert write_rationale("123m55m234p67s111z").splitlines() == [
+        "m 1m 2m 3m 5m 5m = 5 : 5m 5m | 1m 2m 3m",
+        "p 2p 3p 4p = 3 : 2p 3p 4p",
+        "s 6s 7s = 2 : x",
+        "z 1z 1z 1z = 3 : 1z 1z 1z",
+        "take s",
+        "4s : x",
+        "5s : 5s 6s 7s",
+        "6s : x",
+        "7s : x",
+        "8s : 6s 7s 8s",
+        "9s : x",
+        "Answer: 5s 8s",
+    ]
+    assert "6m : full" in write_rationale("1235666678999m")
+
+
+HAND = "123m55m234p67s111z"
+
+
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (lambda t: t.replace("Answer: 5s 8s", "Answer: 5s"), "answer"),
+        (lambda t: t.replace("Answer: 5s 8s", "5s 8s"), "Answer:"),
+        (lambda t: t.replace("5s : 5s 6s 7s", "5s : 5s 6s 6s"), "does not use exactly"),
+        (lambda t: t.replace("8s : 6s 7s 8s", "8s : x"), "claims no split"),
+        (lambda t: t.replace("6s : x\n", ""), "not tried"),
+        (lambda t: t.replace("take s", "take m s"), "take"),
+        (lambda t: t.replace("p 2p 3p 4p = 3", "p 2p 3p 5p = 3"), "tiles"),
+        (lambda t: t.replace("= 5 :", "= 6 :"), "count"),
+        (lambda t: t.replace("5m 5m | 1m 2m 3m", "1m 2m 3m | 5m 5m 5m"), "does not use exactly"),
+        (lambda t: t.replace("z 1z 1z 1z = 3 : 1z 1z 1z\n", ""), "missing"),
+    ],
+)
+def test_checker_catches_false_claims(edit, complaint):
+    good = write_rationale(HAND)
+    bad = edit(good)
+    assert bad != good
+    errs = rationale_errors(HAND, bad)
+    assert errs and any(complaint in e for e in errs), errs
+
+
+def test_checker_catches_false_claims_in_full_style():
+    good = write_rationale(HAND, "full")
+    assert rationale_errors(HAND, good) == []
+    assert rationale_errors(HAND, good.replace("splits as 5s 6s 7s", "splits as 5s 6s 8s"))
+    assert rationale_errors(
+        HAND, good.replace("Try 6s: the suit cannot be split with it. 6s does not win.\n", "")
+    )
+    assert rationale_errors(HAND, good.replace("Answer: 5s 8s", "Answer: none"))
+
+
+def test_rationale_refuses_a_wrong_answer_and_unknown_style():
+    task = MahjongTask()
+    with pytest.raises(ValueError, match="not the wait set"):
+        task.rationale(HAND, ["5s"])
+    with pytest.raises(ValueError, match="style"):
+        task.rationale(HAND, None, "poem")
+    assert task.rationale(HAND, ["5s", "8s"], "none") == "Answer: 5s 8s"
+    assert Rules().name == "standard"
