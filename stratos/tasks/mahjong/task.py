@@ -26,6 +26,8 @@ class MahjongTask:
     """Which tiles complete this 13-tile hand? (see ``stratos.tasks.base.Task``)."""
 
     name = "mahjong"
+    #: extra JSONL names for question/answer (``stratos eval`` reads ``hand``)
+    record_aliases = {"hand": "question", "waits": "answer"}
 
     def __init__(self, rules: Rules | str = "standard") -> None:
         self.rules = Rules.from_name(rules) if isinstance(rules, str) else rules
