@@ -17,9 +17,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from pulumi import automation as auto
-
 from helpers.pulumi_engine import PulumiCli, locate_pulumi
+from pulumi import automation as auto
 
 pytestmark = pytest.mark.engine
 
@@ -59,7 +58,7 @@ pulumi.export("size", f.size)
 pulumi.export("token", config.require_secret("apiToken"))
 '''
 
-POLICY_PACK = '''
+POLICY_PACK = """
 from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
 LIMIT = 16
@@ -75,7 +74,7 @@ PolicyPack(
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[ResourceValidationPolicy(name="small-files", description="files stay small", validate=small_files)],
 )
-'''
+"""
 
 SECRET = "plaintext-token-4f1c9a"
 
@@ -121,7 +120,9 @@ def test_lifecycle_preview_up_noop_destroy(pulumi_cli: PulumiCli, tmp_path: Path
     assert not stack.export_stack().deployment.get("resources"), "stack not empty after destroy"
 
 
-def test_config_secret_is_encrypted_in_state_and_stack_file(pulumi_cli: PulumiCli, tmp_path: Path) -> None:
+def test_config_secret_is_encrypted_in_state_and_stack_file(
+    pulumi_cli: PulumiCli, tmp_path: Path
+) -> None:
     project = make_project(tmp_path)
     stack = new_stack(pulumi_cli, project, tmp_path / "f.txt", "x")
     stack.up()
@@ -132,7 +133,11 @@ def test_config_secret_is_encrypted_in_state_and_stack_file(pulumi_cli: PulumiCl
     assert SECRET not in state, "config secret stored in plaintext in the state"
     # Present, encrypted: the exported secret is a ciphertext under Pulumi's secret signature.
     checkpoint = json.loads(max(state_files, key=lambda p: p.stat().st_size).read_text())
-    stack_res = next(r for r in checkpoint["checkpoint"]["latest"]["resources"] if r["type"] == "pulumi:pulumi:Stack")
+    stack_res = next(
+        r
+        for r in checkpoint["checkpoint"]["latest"]["resources"]
+        if r["type"] == "pulumi:pulumi:Stack"
+    )
     assert "ciphertext" in stack_res["outputs"]["token"]
     assert SECRET not in (project / "Pulumi.dev.yaml").read_text()
     assert stack.get_config("apiToken").value == SECRET  # decrypts with the passphrase
@@ -171,4 +176,3 @@ def test_cli_reports_the_built_version(pulumi_cli: PulumiCli, tmp_path: Path) ->
     major_minor = tuple(int(x) for x in out.lstrip("v").split(".")[:2])
     sdk = tuple(int(x) for x in version("pulumi").split(".")[:2])
     assert major_minor >= sdk, f"CLI {out} is older than the Python SDK {sdk}"
-

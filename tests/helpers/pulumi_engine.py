@@ -64,9 +64,13 @@ class PulumiCli:
     def run(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
         """Run the CLI directly; on failure the assertion carries its output."""
         cmd = [str(self.executable), *args, "--non-interactive", "--color", "never"]
-        out = subprocess.run(cmd, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            cmd, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=300
+        )
         if check and out.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}")
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout}\n{out.stderr}"
+            )
         return out
 
 
