@@ -36,6 +36,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from stratos.exceptions import ConfigError
 from stratos.spec import SECRET_KEYS, DistillationRequest
 
 NAMESPACE = "stratos"
@@ -111,8 +112,14 @@ def read_request() -> DistillationRequest:
 
 def _secret(cfg: pulumi.Config, key: str) -> pulumi.Output[str] | None:
     """A secret config value as a secret Output; None when unset or empty (the schema default)."""
-    if not runtime_config.get_config(f"{NAMESPACE}:{key}"):
+    full = f"{NAMESPACE}:{key}"
+    if not runtime_config.get_config(full):
         return None
+    if not runtime_config.is_config_secret(full):
+        raise ConfigError(
+            f"stack key {full} holds a plaintext value; it is a secret. "
+            f"Set it with `pulumi config set --secret {full} <value>`."
+        )
     return cfg.get_secret(key)
 
 

@@ -27,8 +27,8 @@ PROJECT_FILE = ROOT / "Pulumi.yaml"
 UNSET = {"string": "", "array": [], "object": {}}
 
 SECRETS = {
-    "teacherApiKey": "API key of an OpenAI-compatible teacher endpoint (secret); default unset (the offline teacher needs none)",
-    "endpointToken": "bearer token clients send to the endpoint (secret); default unset = generated once and kept in the stack state",
+    "teacherApiKey": "API key of an OpenAI-compatible teacher endpoint; set with `pulumi config set --secret`; default unset (the offline teacher needs none)",
+    "endpointToken": "bearer token clients send to the endpoint; set with `pulumi config set --secret`; default unset = generated once and kept in the stack state",
 }
 
 PROJECT_HEAD: dict[str, Any] = {
@@ -65,7 +65,9 @@ def config_schema() -> dict[str, Any]:
     """The ``config:`` block of ``Pulumi.yaml``: every request key plus the secrets."""
     schema = {key["name"]: _entry(key) for key in STACK_KEYS}
     for name, desc in SECRETS.items():
-        schema[name] = {"type": "string", "secret": True, "description": desc, "default": ""}
+        # Not `secret: true`: Pulumi validates its own defaults against that flag, so an
+        # optional secret can't have one; infra.config refuses a plaintext value instead.
+        schema[name] = {"type": "string", "description": desc, "default": ""}
     return schema
 
 

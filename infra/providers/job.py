@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from infra.providers import procs
+from infra.providers import engine_log, procs
+from infra.providers.portable import portable
 
 MARKER = ".stratos-job"
 PID_FILE = "job.pid.json"
@@ -38,9 +38,11 @@ REPLACE_ON = ("jobId", "planJson", "requestJson", "runDir")
 PROGRESS_EVERY_S = 10.0
 
 
-def _say(job_id: str, msg: str) -> None:
-    """One progress line in the Pulumi output (provider stderr -> engine info diagnostic)."""
-    print(f"[stratos job {job_id[:8]}] {msg}", file=sys.stderr, flush=True)
+def _say(props: dict, msg: str, *, status: bool = False) -> None:
+    """Progress in the Pulumi output: the resource's live status, or a line under it."""
+    engine_log.report(
+        props.get("urn"), f"[stratos job {props['jobId'][:8]}] {msg}", ephemeral=status
+    )
 
 
 def _format_event(ev: dict[str, Any]) -> str:
@@ -168,7 +170,7 @@ class LocalDistillationJobProvider(ResourceProvider):
                 "Fix the cause and run `pulumi up` again: it resumes from the last checkpoint."
             )
         _say(
-            job_id,
+            props,
             f"done: manifest {done['manifestHash'][:12]}, metrics {json.dumps(done['metrics'])[:200]}",
         )
         return CreateResult(id_=job_id, outs={**_public(props), **done, "logFile": str(log_file)})
@@ -193,7 +195,7 @@ class LocalDistillationJobProvider(ResourceProvider):
         tail = _LogTail(log_file)
         if rec is not None and procs.is_ours(rec):
             _say(
-                job_id,
+                props,
                 f"attaching to the running job (pid {rec.pid}) left by an interrupted update",
             )
         else:
@@ -212,11 +214,11 @@ class LocalDistillationJobProvider(ResourceProvider):
             env = dict(os.environ)
             if props.get("teacherApiKey"):
                 env["STRATOS_TEACHER_API_KEY"] = props["teacherApiKey"]
-            resumed = out_dir.exists()
+            resumed = out_dir.exists() and any(out_dir.rglob("LATEST"))
             rec = procs.start_detached(argv, stdout_file, env=env, cwd=run)
             pid_path.write_text(rec.to_json())
             _say(
-                job_id,
+                props,
                 f"{'resuming from checkpoint' if resumed else 'started'} (pid {rec.pid}); log {log_file}",
             )
         deadline = time.monotonic() + float(props["timeoutSeconds"])
@@ -227,8 +229,9 @@ class LocalDistillationJobProvider(ResourceProvider):
                 msg = _format_event(events[-1])
                 now = time.monotonic()
                 phase_changed = msg.split(" ")[0] != last_msg.split(" ")[0]
+                _say(props, msg, status=True)
                 if phase_changed or now - last_say >= PROGRESS_EVERY_S:
-                    _say(job_id, msg)
+                    _say(props, msg)
                     last_say, last_msg = now, msg
             if time.monotonic() > deadline:
                 procs.stop(rec)
@@ -240,7 +243,7 @@ class LocalDistillationJobProvider(ResourceProvider):
                 )
             procs.wait_gone(rec, 1.0)
         for ev in tail.events()[-1:]:
-            _say(job_id, _format_event(ev))
+            _say(props, _format_event(ev))
 
     def delete(self, _id: str, props: dict) -> None:
         run = Path(props["runDir"])
@@ -272,4 +275,4 @@ class LocalDistillationJob(Resource, module="stratos", name="LocalDistillationJo
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ):
         outs = {"artifactPath": None, "manifestHash": None, "metrics": None, "logFile": None}
-        super().__init__(LocalDistillationJobProvider(), name, {**props, **outs}, opts)
+        super().__init__(portable(LocalDistillationJobProvider), name, {**props, **outs}, opts)

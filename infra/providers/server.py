@@ -23,6 +23,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
 from infra.providers import procs
+from infra.providers.portable import portable
 
 REPLACE_ON = ("artifactPath", "manifestHash", "host", "port", "modelName", "token", "stateDir")
 MARKER = ".stratos-server"
@@ -147,4 +148,4 @@ class LocalServer(Resource, module="stratos", name="LocalServer"):
             opts,
             pulumi.ResourceOptions(additional_secret_outputs=["token"], delete_before_replace=True),
         )
-        super().__init__(LocalServerProvider(), name, {**props, **outs}, opts)
+        super().__init__(portable(LocalServerProvider), name, {**props, **outs}, opts)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
+from infra.providers.portable import portable
+
 
 class LocalDirectoryProvider(ResourceProvider):
     serialize_as_secret_always = False
@@ -44,5 +46,8 @@ class LocalDirectory(Resource, module="stratos", name="LocalDirectory"):
 
     def __init__(self, name: str, path: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__(
-            LocalDirectoryProvider(), name, {"path": path, "uri": None, "created": None}, opts
+            portable(LocalDirectoryProvider),
+            name,
+            {"path": path, "uri": None, "created": None},
+            opts,
         )

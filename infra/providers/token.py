@@ -12,6 +12,8 @@ import secrets
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
+from infra.providers.portable import portable
+
 TOKEN_BYTES = 32  # 256 bits, URL-safe base64 -> 43 characters
 
 
@@ -36,4 +38,6 @@ class GeneratedToken(Resource, module="stratos", name="GeneratedToken"):
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["value"])
         )
-        super().__init__(GeneratedTokenProvider(), name, {"bytes": nbytes, "value": None}, opts)
+        super().__init__(
+            portable(GeneratedTokenProvider), name, {"bytes": nbytes, "value": None}, opts
+        )

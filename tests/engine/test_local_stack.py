@@ -132,12 +132,12 @@ def project(tmp_path: Path) -> LocalProject:
 @pytest.mark.engine
 @needs_engine
 def test_preview_prices_the_plan_and_creates_nothing(project: LocalProject) -> None:
-    out, seconds = project.timed("preview", "--diff")
+    out, seconds = project.timed("preview")
     print(f"pulumi preview on the local stack: {seconds:.1f} s")
     text = out.stdout
-    assert "plan: train on local" in text
+    assert "plan: train on local:local" in text
     assert "estimatedCost" in text and "total_usd" in text
-    assert "stratos:index:DistillationJob" in text
+    assert "stratos:index:DistillationJob" in text and "LocalDistillationJob distill-run create" in text
     # Nothing exists: no resources in the state, no run folder, no server.
     assert [r for r in project.resources() if r["type"] != "pulumi:pulumi:Stack"] == []
     assert not project.runs.exists()
@@ -151,7 +151,7 @@ def test_preview_prices_the_plan_and_creates_nothing(project: LocalProject) -> N
     [
         ("stratos:constraints", {"min_acuracy": 0.9}, "min_acuracy"),
         ("stratos:job", {"seed": 0, "profile": "turbo"}, "profile"),
-        ("stratos:spot", "sometimes", "stratos:spot"),
+        ("stratos:spot", "sometimes", "key 'spot' must be of type 'boolean'"),
     ],
 )
 def test_bad_config_fails_preview_naming_the_key(

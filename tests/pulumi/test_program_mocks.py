@@ -64,7 +64,11 @@ class LocalMocks(pulumi.runtime.Mocks):
 
 
 def run_program(
-    config: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preview: bool = False
+    config: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    preview: bool = False,
+    secret_keys: list[str] | None = None,
 ):
     """Run the program once under fresh mocks; returns (program globals, mock monitor)."""
     monkeypatch.setenv("STRATOS_RUNS_DIR", str(tmp_path / "runs"))
@@ -72,7 +76,7 @@ def run_program(
     pulumi.runtime.set_mocks(
         LocalMocks(), project="stratos", stack="mocktest", preview=preview, monitor=monitor
     )
-    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_all_config(config, secret_keys or [])
     return runpy.run_path(str(PROGRAM)), monitor
 
 
@@ -184,7 +188,12 @@ def test_outputs_cost_accuracy_endpoint_and_secret_token(tmp_path, monkeypatch):
 
 @pulumi.runtime.test
 def test_configured_endpoint_token_is_used_and_stays_secret(tmp_path, monkeypatch):
-    g, monitor = run_program({**FAST, "stratos:endpointToken": "my-token"}, tmp_path, monkeypatch)
+    g, monitor = run_program(
+        {**FAST, "stratos:endpointToken": "my-token"},
+        tmp_path,
+        monkeypatch,
+        secret_keys=["stratos:endpointToken"],
+    )
 
     def check(value):
         assert value == "my-token"
@@ -213,6 +222,11 @@ def test_bad_config_names_the_key(key, value, named, tmp_path, monkeypatch):
     with pytest.raises((ConfigError, pulumi.RunError)) as err:
         run_program({**FAST, key: value}, tmp_path, monkeypatch)
     assert named in str(err.value)
+
+
+def test_plaintext_secret_is_refused_naming_the_key(tmp_path, monkeypatch):
+    with pytest.raises((ConfigError, pulumi.RunError), match="stratos:teacherApiKey.*--secret"):
+        run_program({**FAST, "stratos:teacherApiKey": "sk-plain"}, tmp_path, monkeypatch)
 
 
 def test_pulumi_yaml_schema_matches_request_model():

@@ -11,7 +11,14 @@ stratos_python() {
   _venv="${PULUMI_RUNTIME_VIRTUALENV:-}"
   if [ -n "$_venv" ]; then
     _venv="${_venv%/}"
-    case "$_venv" in /*) ;; *) _venv="$PWD/$_venv" ;; esac
+    # Relative to the project root (the folder holding Pulumi.yaml), as the language host
+    # resolves it; plugins may run in a `main:` subfolder, so walk up from $PWD.
+    case "$_venv" in /*) ;; *)
+      _root="$PWD"
+      while [ "$_root" != "/" ] && [ ! -f "$_root/Pulumi.yaml" ]; do _root="$(dirname "$_root")"; done
+      [ -f "$_root/Pulumi.yaml" ] || _root="$PWD"
+      _venv="$_root/$_venv" ;;
+    esac
     if [ -x "$_venv/bin/python" ]; then
       echo "$_venv/bin/python"
       return 0
