@@ -8,6 +8,7 @@ import re
 import pytest
 
 from stratos.tasks.mahjong import MahjongTask, Rules, rationale_errors, write_rationale
+from stratos.tasks.mahjong.rationale import short_vocabulary
 
 SHORT_WORDS = {
     "=",
@@ -60,6 +61,8 @@ def test_rationales_under_extended_rules_verify():
 
 
 def test_short_style_uses_only_tile_codes_and_a_few_symbols():
+    vocab = set(short_vocabulary())
+    assert len(vocab) == 34 + 14 + 15
     for e in _items():
         for tok in write_rationale(e.question, "short").split():
             assert TILE.match(tok) or tok in SHORT_WORDS or tok.isdigit() and 1 <= int(tok) <= 14, (

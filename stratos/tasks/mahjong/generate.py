@@ -184,7 +184,12 @@ def generate(
                 answer=[TILE_CODES[i] for i in waits],
                 difficulty=difficulty(counts, len(waits)),
                 source=mode,
-                meta={"n_waits": len(waits), "rules": rules.name},
+                meta={
+                    "n_waits": len(waits),
+                    "n_suits": sum(1 for s in NUMERIC if any(counts[SUIT_OFFSET[s] : SUIT_OFFSET[s] + 9])),
+                    "honours": any(counts[27:]),
+                    "rules": rules.name,
+                },
             )
         )
     return out

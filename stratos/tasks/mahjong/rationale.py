@@ -44,6 +44,16 @@ from stratos.tasks.mahjong.tiles import (
 )
 
 STYLES = ("short", "full", "none")
+#: the fixed words of the short style (besides tile codes and counts 1-14)
+SHORT_SYMBOLS = ("m", "p", "s", "z", "=", ":", "|", "x", "draw", "full", "take", "none", "7pairs", "13orphans", "Answer:")
+
+
+def short_vocabulary() -> list[str]:
+    """Every whitespace token a short rationale can contain: 34 tile codes, counts 1-14, the symbols.
+
+    A tile-level tokenizer for a small student can be built from this list alone.
+    """
+    return list(TILE_CODES) + [str(n) for n in range(1, 15)] + list(SHORT_SYMBOLS)
 SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
 Group = list[str]
 
