@@ -30,7 +30,7 @@ die() { echo "[pulumi] error: $*" >&2; exit 1; }
 sdk_version="$(grep -oE '"pulumi==[0-9.]+"' pyproject.toml | head -1 | tr -dc '0-9.')"
 [ -n "$sdk_version" ] || die "no pulumi==X.Y.Z pin found in pyproject.toml"
 # "v3.274.0" from tools/pulumi/go.mod.
-cli_version="$(awk '$1 == "require" && $2 == "github.com/pulumi/pulumi/pkg/v3" { print $3 }' tools/pulumi/go.mod)"
+cli_version="$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/pulumi/pulumi/pkg/v3") { print $(i + 1); exit } }' tools/pulumi/go.mod)"
 [ -n "$cli_version" ] || die "tools/pulumi/go.mod does not require github.com/pulumi/pulumi/pkg/v3"
 
 version_at_least() { # version_at_least 3.274.0 3.272.0
