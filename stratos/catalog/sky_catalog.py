@@ -77,24 +77,31 @@ def _runtime_dir(tree: Path, key: str) -> Path:
 
 
 def _read_rows(tree: Path, clouds: list[str]) -> list[dict]:
-    key = _fingerprint(tree, clouds)
-    cached = cache_dir() / "catalog" / f"{key}-{'-'.join(clouds)}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    env = dict(os.environ, SKY_RUNTIME_DIR=str(_runtime_dir(tree, key)), SKYPILOT_DISABLE_USAGE_COLLECTION="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "stratos.catalog.sky_dump", *clouds],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise CatalogError(f"SkyPilot could not read the catalog at {tree}:\n{tail}\nCheck the CSVs (schema {SCHEMA}).")
-    rows = json.loads(proc.stdout)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows))
-    tmp.replace(cached)
-    return rows
+    """Rows per cloud, from the JSON cache or (for the missing clouds, in one go) from sky.catalog."""
+    paths = {c: cache_dir() / "catalog" / f"{c}-{_fingerprint(tree, [c])}.json" for c in clouds}
+    missing = [c for c, p in paths.items() if not p.is_file()]
+    if missing:
+        rt = _runtime_dir(tree, _fingerprint(tree, available_clouds(tree)))
+        env = dict(os.environ, SKY_RUNTIME_DIR=str(rt), SKYPILOT_DISABLE_USAGE_COLLECTION="1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "stratos.catalog.sky_dump", *missing],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise CatalogError(
+                f"SkyPilot could not read the catalog at {tree}:\n{tail}\nCheck the CSVs (schema {SCHEMA})."
+            )
+        rows = json.loads(proc.stdout)
+        for c in missing:
+            paths[c].parent.mkdir(parents=True, exist_ok=True)
+            tmp = paths[c].with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps([r for r in rows if r["cloud"] == c]))
+            tmp.replace(paths[c])
+    out: list[dict] = []
+    for c in clouds:
+        out.extend(json.loads(paths[c].read_text()))
+    return out
 
 
 @cache

@@ -1,0 +1,113 @@
+"""Catalog: offerings through sky.catalog from a fixture tree, offline; GPU table; this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stratos.catalog import (
+    gpu_spec,
+    gpu_specs,
+    load_cloud_offerings,
+    local_offering,
+    local_profile,
+    sky_catalog,
+)
+from stratos.exceptions import CatalogError, UnknownNameError
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "catalog"
+
+# Every accelerator name in the shared SkyPilot v8 snapshot (its common/accelerators.csv plus
+# the two names AWS rows use that it lacks): the spec table must cover them all.
+SNAPSHOT_ACCELERATORS = [
+    "A10", "A100", "A100-80GB", "A10G", "A6000", "B200", "B300", "GH200", "H100", "H100-MEGA", "H200",
+    "H200-SXM", "L4", "L40S", "P100", "P4", "RTX PRO Server 6000", "RTX6000", "T4", "T4g", "V100", "V100-32GB",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        d = tmp_path_factory.mktemp("stratos-cache")
+        mp.setenv("STRATOS_CACHE", str(d))
+        yield d
+
+
+@pytest.fixture(scope="module")
+def offerings(cache):
+    return load_cloud_offerings(FIXTURE)
+
+
+def test_offerings_come_from_sky_catalog_with_prices_and_shapes(offerings):
+    by = {(o.cloud, o.region, o.instance_type, o.spot): o for o in offerings}
+    g6 = by[("aws", "us-east-1", "g6.xlarge", False)]
+    assert (g6.accelerator, g6.accelerator_count, g6.vcpus, g6.memory_gb, g6.price_per_hour) == ("L4", 1, 4, 16, 0.8)
+    # SkyPilot reports the cheapest spot price across zones
+    assert by[("aws", "us-east-1", "g6.xlarge", True)].price_per_hour == 0.30
+    # no spot price in the catalog -> no spot offering
+    assert ("aws", "us-west-2", "p5.48xlarge", True) not in by
+    # CPU-only rows are not GPU offerings
+    assert not any(o.instance_type == "m6i.large" for o in offerings)
+    # GCP: the host VM and the attached GPU priced together
+    a2 = by[("gcp", "us-central1", "a2-highgpu-1g", False)]
+    assert a2.accelerator == "A100" and a2.price_per_hour == pytest.approx(2.8)
+    assert g6.zone == "use1-az1" and a2.zone == "us-central1-a"
+
+
+def test_no_download_and_cached_rows(cache, offerings):
+    runtime = next((cache / "sky-runtime").iterdir())
+    assert not (runtime / ".sky" / "catalogs" / "v8" / ".meta").exists(), "SkyPilot must not fetch anything"
+    cached = list((cache / "catalog").glob("*.json"))
+    assert cached and json.loads(cached[0].read_text())
+    sky_catalog._offerings.cache_clear()
+    calls = []
+    orig = sky_catalog.subprocess.run
+    sky_catalog.subprocess.run = lambda *a, **k: calls.append(a) or orig(*a, **k)
+    try:
+        again = load_cloud_offerings(FIXTURE)
+    finally:
+        sky_catalog.subprocess.run = orig
+    assert calls == [] and len(again) == len(offerings)
+
+
+def test_cloud_filter_and_missing_cloud(cache):
+    assert {o.cloud for o in load_cloud_offerings(FIXTURE, ["gcp"])} == {"gcp"}
+    with pytest.raises(CatalogError, match="no vms.csv for lambda") as e:
+        load_cloud_offerings(FIXTURE, ["aws", "lambda"])
+    assert "it has: aws, gcp" in str(e.value)
+
+
+def test_missing_catalog_says_how_to_provide_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("STRATOS_CATALOG_DIR", raising=False)
+    with pytest.raises(CatalogError) as e:
+        load_cloud_offerings(None)
+    assert "--catalog" in str(e.value) and "STRATOS_CATALOG_DIR" in str(e.value)
+    with pytest.raises(CatalogError, match="holds no SkyPilot v8 catalog"):
+        load_cloud_offerings(tmp_path)
+
+
+def test_env_var_points_at_the_tree(cache, monkeypatch):
+    monkeypatch.setenv("STRATOS_CATALOG_DIR", str(FIXTURE / "v8"))
+    assert load_cloud_offerings(None, ["aws"])
+
+
+def test_gpu_table_covers_the_snapshot_and_fixture_with_sources(offerings):
+    specs = gpu_specs()
+    for name in SNAPSHOT_ACCELERATORS + sorted({o.accelerator for o in offerings}):
+        s = specs[name]
+        assert s.memory_gb > 0 and s.bf16_tflops > 0 and s.bandwidth_gbps > 0 and len(s.source) > 20
+    assert gpu_spec("H100").bf16_tflops == 989 and gpu_spec("H100").memory_gb == 80
+    with pytest.raises(UnknownNameError, match="known: .*H100"):
+        gpu_spec("X9000")
+
+
+def test_local_machine_is_measured_once_and_priced(cache):
+    prof = local_profile()
+    assert prof["vcpus"] >= 1 and prof["memory_gb"] > 0 and prof["gflops"] > 0 and prof["bandwidth_gbps"] > 0
+    assert local_profile() == prof  # cached file, not a re-measurement
+    assert list(cache.glob("local-machine-*.json"))
+    off = local_offering(0.5, prof)
+    assert off.cloud == "local" and off.accelerator is None and off.gflops == prof["gflops"]
+    assert off.cost(2.0) == 1.0 and local_offering(profile=prof).price_per_hour == 0

@@ -1,0 +1,127 @@
+"""Estimators, accuracy model, Pareto filter and deployment score as pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stratos.catalog.offering import Offering
+from stratos.planner import estimators as est
+from stratos.planner.accuracy import fit, model_for, read_points
+from stratos.planner.hardware import Hardware, hardware_of
+from stratos.planner.pareto import brute_force_mask, pareto_mask
+from stratos.planner.score import deployment_score, make_scale, utilities
+
+
+def gpu(name: str, n: int = 1) -> Hardware:
+    return hardware_of(Offering(cloud="aws", region="r", instance_type="x", accelerator=name, accelerator_count=n,
+                                vcpus=8, memory_gb=64, price_per_hour=1.0))
+
+
+def test_hardware_from_table_and_measurement():
+    h = gpu("A100-80GB", 8)
+    assert (h.devices, h.memory_gb, h.tflops, h.bandwidth_gbps, h.is_gpu) == (8, 80, 312, 2039, True)
+    cpu = hardware_of(Offering(cloud="local", instance_type="local", vcpus=2, memory_gb=16, price_per_hour=0,
+                               gflops=50.0, bandwidth_gbps=10.0))
+    assert not cpu.is_gpu and cpu.tflops == pytest.approx(0.05) and cpu.memory_gb == 16
+
+
+def test_training_flops_lora_vs_full_and_kd():
+    assert est.train_flops(1e9, 1e6, lora=False) == 6e15
+    assert est.train_flops(1e9, 1e6, lora=True) == 4e15
+    assert est.train_flops(1e9, 1e6, lora=True, kd_teacher_params=7e9) == 4e15 + 14e15
+
+
+def test_training_memory_fit_rules_out_what_cannot_fit():
+    full_7b = est.train_memory_gb(7.6e9, lora=False, devices=1)
+    assert full_7b > 100 and not est.fits(full_7b, gpu("L4"))
+    assert est.fits(est.train_memory_gb(7.6e9, lora=False, devices=8), gpu("A100-80GB", 8))
+    assert est.fits(est.train_memory_gb(7.6e9, lora=True, devices=1), gpu("A100-80GB"))
+    assert not est.fits(est.train_memory_gb(7.6e9, lora=True, devices=1), gpu("T4"))
+
+
+def test_training_hours_scale_with_devices_and_spot():
+    f = est.train_flops(1e9, 1e8, lora=False)
+    one, eight = est.train_hours(f, gpu("H100")), est.train_hours(f, gpu("H100", 8))
+    assert one == pytest.approx(f / (989e12 * est.MFU_TRAIN_GPU) / 3600)
+    assert eight == pytest.approx(one / 8)
+    assert est.train_hours(f, gpu("H100"), spot=True) == pytest.approx(one * est.SPOT_SLOWDOWN)
+
+
+def test_serving_latency_is_bandwidth_bound_for_big_models_and_floor_bound_for_tiny_ones():
+    lat7_l4 = est.serve_latency_ms(7.6e9, 28, 57344, 128, 32, gpu("L4"))
+    step = 2 * 7.6e9 / (300e9 * est.BW_EFFICIENCY) * 1e3
+    assert lat7_l4 == pytest.approx(step * 32, rel=0.1)
+    assert est.serve_latency_ms(7.6e9, 28, 57344, 128, 32, gpu("H100")) < lat7_l4 / 5
+    tiny = est.serve_latency_ms(3e6, 4, 4096, 128, 32, gpu("H100"))
+    floor = est.DECODE_FLOOR_MS_GPU + 4 * est.DECODE_FLOOR_MS_PER_LAYER_GPU
+    assert tiny == pytest.approx(est.REQUEST_OVERHEAD_MS + 32 * floor, rel=0.01)
+    longer = est.serve_latency_ms(7.6e9, 28, 57344, 128, 64, gpu("L4"))
+    assert longer > 1.9 * lat7_l4
+
+
+def test_serving_memory_includes_kv_cache():
+    w_only = est.serve_memory_gb(72.7e9, 0, 160, gpu("H100"))
+    with_kv = est.serve_memory_gb(72.7e9, 327680, 160, gpu("H100"))
+    assert with_kv - w_only == pytest.approx(327680 * 160 * est.SERVE_CONCURRENCY / 1e9)
+    assert not est.fits(w_only, gpu("H100")) and est.fits(est.serve_memory_gb(72.7e9, 327680, 160, gpu("H100", 4)),
+                                                           gpu("H100", 4))
+
+
+def test_synthesis_cost_api_and_self_hosted():
+    s = est.synthesis_estimate(1000, 100, 50, api_usd_per_m=(2.5, 10.0), teacher_params=2e11, hw=gpu("L4"),
+                               usd_per_hour=5.0)
+    assert s.usd == pytest.approx(1000 * 100 * 2.5e-6 + 1000 * 50 * 10e-6)
+    local = est.synthesis_estimate(1000, 100, 50, api_usd_per_m=None, teacher_params=7.6e9, hw=gpu("L4"),
+                                   usd_per_hour=5.0)
+    assert local.usd == pytest.approx(local.hours * 5.0) and local.hours > 0
+    assert est.teacher_calls(1000, "alignment", 0.5) == 2000
+    assert est.teacher_calls(1000, "alignment", 0.01) == 1000 * est.MAX_SAMPLES_PER_QUESTION
+    assert est.teacher_calls(1000, "injection", 0.0) == 1000 * est.INJECTION_TEACHER_FRACTION
+    assert est.serve_cost_usd(0.8, 720) == pytest.approx(576)
+
+
+def test_accuracy_model_is_monotone_and_reports_a_band():
+    m = model_for("mahjong")
+    small = m.predict(3e6, 1e6, "injection", 0.0)
+    big = m.predict(5e8, 1e6, "injection", 0.0)
+    more_data = m.predict(3e6, 1e7, "injection", 0.0)
+    assert small[0] < big[0] and small[0] < more_data[0]
+    assert small[1] < small[0] < small[2]
+    weak = m.predict(5e8, 6e6, "alignment", 0.2)
+    strong = m.predict(5e8, 6e6, "alignment", 0.8)
+    assert weak[0] < strong[0]
+    for p in read_points(task="mahjong"):
+        if p["measured"] == "1":
+            _, lo, hi = m.predict(float(p["student_params"]), float(p["train_tokens"]), p["mode"], 0.0)
+            assert lo <= float(p["accuracy"]) <= hi
+
+
+def test_accuracy_fit_follows_the_data():
+    pts = [dict(student_params=s, train_tokens=1e6, mode="injection", teacher_coverage=0, accuracy=a, measured="1")
+           for s, a in ((1e6, 0.3), (1e7, 0.6), (1e8, 0.85))]
+    m = fit(pts)
+    assert m.predict(1e6, 1e6, "injection", 0)[0] == pytest.approx(0.3, abs=0.1)
+    assert m.predict(1e8, 1e6, "injection", 0)[0] == pytest.approx(0.85, abs=0.1)
+
+
+@pytest.mark.parametrize("n,k,hi", [(400, 2, 30), (600, 3, 8), (900, 4, 5), (300, 4, 1000)])
+def test_pareto_mask_equals_brute_force(n, k, hi):
+    pts = np.random.default_rng(n + k).integers(0, hi, (n, k)).astype(float)  # many ties and duplicates
+    assert np.array_equal(pareto_mask(pts), brute_force_mask(pts))
+
+
+def test_pareto_small_example():
+    pts = np.array([[1, 5], [2, 2], [5, 1], [3, 3], [2, 2], [6, 6]], dtype=float)
+    assert pareto_mask(pts).tolist() == [True, True, True, False, True, False]
+
+
+def test_score_normalises_inside_constraints_and_follows_weights():
+    obj = np.array([[10.0, 100.0, 0.80, 1.0], [40.0, 50.0, 0.95, 2.0], [20.0, 60.0, 0.85, 1.0]])
+    scale = make_scale(obj, budget=50, max_latency=200, min_accuracy=0.7, max_hours=10)
+    u = utilities(obj, scale)
+    assert u.min() >= 0 and u.max() <= 1
+    assert u[0, 0] == 1 and u[1, 1] == 1 and u[1, 2] == 1  # best of each axis
+    cheap = deployment_score(obj, scale, (1, 0, 0, 0)).argmax()
+    accurate = deployment_score(obj, scale, (0, 0, 1, 0)).argmax()
+    assert (cheap, accurate) == (0, 1)
