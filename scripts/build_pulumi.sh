@@ -68,7 +68,7 @@ if [ ! -f "$cache/.complete" ]; then
   start=$SECONDS
   (
     cd tools/pulumi
-    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -trimpath"
+    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -trimpath -buildvcs=false"
     nice -n 10 "$go" build -ldflags "$ldflags" -o "$tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     nice -n 10 "$go" build -ldflags "$ldflags" -o "$tmp/bin/pulumi-language-python" ./language-python
     sdk_dir="$("$go" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
