@@ -42,6 +42,7 @@ def check_cloud(plan: Plan, cloud: str) -> None:
     for role, offering in (("train", plan.train), ("serve", plan.serve)):
         if offering.cloud != cloud:
             raise ConfigError(
-                f"the plan puts {role} on {offering.label}, but this stack deploys to {cloud} "
-                f"(stratos:target). Set stratos:target to {offering.cloud}, or limit stratos:clouds to [{cloud}]."
+                f"the plan puts {role} on {offering.label} but the other server on {cloud}; "
+                f"a stack deploys to one cloud. Limit stratos:clouds to one of them (e.g. [{cloud}]) "
+                "and run `pulumi preview` again."
             )

@@ -1,0 +1,99 @@
+"""The real program (``infra/__main__.py``: stack config -> request -> planner -> backend)
+on the cloud stacks, previewed under mocks: it deploys what `stratos plan` chooses and
+exports the same ``estimatedCost``, and the policy pack passes it.
+
+Prices come from the test catalog fixture (``tests/fixtures/catalog``), for both the
+program and the `stratos plan` subprocess, so the numbers are comparable and offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from helpers.cloud_mocks import CloudMocks, RecordingMonitor, Stack
+
+from infra.policies.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "infra" / "__main__.py"
+CATALOG = ROOT / "tests" / "fixtures" / "catalog"
+INSTANCE = {"aws": "aws:ec2/instance:Instance", "gcp": "gcp:compute/instance:Instance"}
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack file's config as the engine hands it to the program (objects as JSON)."""
+    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def stratos_plan(stack: str) -> dict[str, Any]:
+    """What `stratos plan --json` chooses for the stack file (a separate process)."""
+    env = {**os.environ, "STRATOS_CATALOG_DIR": str(CATALOG)}
+    out = subprocess.run(
+        [sys.executable, "-m", "stratos.cli", "plan", "--config", str(ROOT / "stacks" / f"Pulumi.{stack}.yaml"), "--json"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["chosen"]
+
+
+def preview(stack: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Stack, dict[str, Any]]:
+    monkeypatch.setenv("STRATOS_CATALOG_DIR", str(CATALOG))
+    exports: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exports.__setitem__(name, value))
+    mocks = CloudMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="stratos", stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config(stack_config(stack))
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(PROGRAM))
+        return pulumi.Output.from_input(exports["endpoint"])
+
+    program()
+    result = Stack(
+        resources={u: dict(r.state) for u, r in monitor.get_registered_resources().items()},
+        calls=mocks.calls,
+        deps=monitor.deps,
+        providers=monitor.providers,
+    )
+    return result, exports
+
+
+@pytest.mark.parametrize("stack", ["mahjong-aws", "mahjong-gcp"])
+def test_preview_deploys_the_plan_and_exports_the_same_cost(stack: str, monkeypatch) -> None:
+    chosen = stratos_plan(stack)
+    result, exports = preview(stack, monkeypatch)
+    assert exports["estimatedCost"] == chosen["cost"]
+    assert exports["target"] == chosen["train"]["cloud"]
+    cloud = chosen["train"]["cloud"]
+    instances = result.of_type(INSTANCE[cloud])
+    by_role = {s["tags" if cloud == "aws" else "labels"]["stratos-role"]: s for s in instances.values()}
+    key = "instanceType" if cloud == "aws" else "machineType"
+    assert by_role["train"][key] == chosen["train"]["instance_type"]
+    assert by_role["serve"][key] == chosen["serve"]["instance_type"]
+    view = result.policy_view()
+    for name, (_, rule) in RULES.items():
+        assert rule(view) == [], name
+
+
+def test_multicloud_stack_deploys_where_the_planner_chose(monkeypatch) -> None:
+    config = stack_config("mahjong-multicloud")
+    assert sorted(json.loads(config["stratos:clouds"])) == ["aws", "gcp"]
+    chosen = stratos_plan("mahjong-multicloud")
+    result, exports = preview("mahjong-multicloud", monkeypatch)
+    cloud = chosen["train"]["cloud"]
+    assert exports["target"] == cloud and exports["estimatedCost"] == chosen["cost"]
+    assert len(result.of_type(INSTANCE[cloud])) == 2
+    assert not any(urn.split("::")[2].split("$")[-1].startswith(("aws:", "gcp:")) and cloud not in urn
+                   for urn in result.resources if "pulumi:providers" not in urn)
