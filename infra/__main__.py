@@ -35,7 +35,8 @@ from stratos.planner import make_plan  # noqa: E402
 try:
     settings = load_settings()
     result = make_plan(settings.request)
-    backend = get_backend(settings.target)
+    # A cloud stack deploys where the plan chose: stratos:clouds may allow several.
+    backend = get_backend(result.chosen.train.cloud if settings.target != "local" else "local")
 except StratosError as exc:
     # A RunError is reported as a plain error message, without a Python traceback.
     raise pulumi.RunError(str(exc)) from None
@@ -52,7 +53,7 @@ endpoint = ServingEndpoint(
     "endpoint", ServingEndpointArgs(backend, plan, settings, store.outputs, job.outputs)
 )
 
-pulumi.export("target", settings.target)
+pulumi.export("target", backend.name)
 pulumi.export("plan", outputs.plan_summary(plan))
 pulumi.export("paretoFront", outputs.pareto_top(result.to_json()))
 pulumi.export("estimatedCost", outputs.estimated_cost(plan))
@@ -60,7 +61,7 @@ pulumi.export("artifactStore", store.uri)
 pulumi.export("artifact", job.artifact_uri)
 pulumi.export("manifestHash", job.manifest_hash)
 pulumi.export("metrics", job.metrics)
-pulumi.export("accuracy", job.metrics.apply(lambda m: (m or {}).get("accuracy")))
+pulumi.export("accuracy", job.metrics.apply(outputs.accuracy_of))
 pulumi.export("endpoint", endpoint.url)
 pulumi.export("modelName", endpoint.model_name)
 pulumi.export("token", endpoint.token)
