@@ -2,7 +2,8 @@
 # dynamic providers and policy packs. It must be the interpreter that ran the
 # program (a dynamic provider is a pickled class, unpickled in this process), so
 # the order follows how the program's Python is found, first match wins:
-#   1. PULUMI_RUNTIME_VIRTUALENV (Pulumi.yaml's `virtualenv` option, relative to $PWD)
+#   1. PULUMI_RUNTIME_VIRTUALENV (the `virtualenv` option of Pulumi.yaml or
+#      PulumiPolicy.yaml, relative to the folder holding that file)
 #   2. $VIRTUAL_ENV (scripts/env.sh sets it to the project venv)
 #   3. the checkout's .venv (launchers live in <checkout>/.tools/pulumi/bin)
 #   4. PULUMI_PYTHON_CMD, then python3 / python on PATH
@@ -11,12 +12,15 @@ stratos_python() {
   _venv="${PULUMI_RUNTIME_VIRTUALENV:-}"
   if [ -n "$_venv" ]; then
     _venv="${_venv%/}"
-    # Relative to the project root (the folder holding Pulumi.yaml), as the language host
-    # resolves it; plugins may run in a `main:` subfolder, so walk up from $PWD.
+    # Relative to the project root (the folder holding Pulumi.yaml, or PulumiPolicy.yaml
+    # for a policy pack), as the language host resolves it; plugins may run in a
+    # `main:` subfolder, so walk up from $PWD.
     case "$_venv" in /*) ;; *)
       _root="$PWD"
-      while [ "$_root" != "/" ] && [ ! -f "$_root/Pulumi.yaml" ]; do _root="$(dirname "$_root")"; done
-      [ -f "$_root/Pulumi.yaml" ] || _root="$PWD"
+      while [ "$_root" != "/" ] && [ ! -f "$_root/Pulumi.yaml" ] && [ ! -f "$_root/PulumiPolicy.yaml" ]; do
+        _root="$(dirname "$_root")"
+      done
+      [ -f "$_root/Pulumi.yaml" ] || [ -f "$_root/PulumiPolicy.yaml" ] || _root="$PWD"
       _venv="$_root/$_venv" ;;
     esac
     if [ -x "$_venv/bin/python" ]; then
