@@ -207,8 +207,7 @@ class GenerationEngine:
 
     def _decode(self, prompts: list[str], params: list[SamplingParams], on_text: TextCallback | None):
         torch = self._torch
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
-        input_ids, mask = enc["input_ids"], enc["attention_mask"]
+        input_ids, mask = self._left_pad([self._encode(p) for p in prompts])
         lengths = mask.sum(dim=1).tolist()
         rows = []
         for i, (n, p) in enumerate(zip(lengths, params, strict=True)):
@@ -275,6 +274,23 @@ class GenerationEngine:
             )
             for row in rows
         ]
+
+    def _encode(self, prompt: str) -> list[int]:
+        """Token ids for one prompt; an empty prompt starts from the BOS (or EOS) token, like HF generate."""
+        ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        if not ids:
+            start = self.tokenizer.bos_token_id
+            ids = [start if start is not None else min(self.eos_ids)]
+        return ids
+
+    def _left_pad(self, seqs: list[list[int]]) -> tuple[Any, Any]:
+        """(input_ids, attention_mask), padded on the left so every row ends in the last column."""
+        torch = self._torch
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], dtype=torch.long)
+        return ids, mask
 
     def _sample(self, logits: Any, rows: list[_Row]) -> Any:
         """Next token per row: argmax for greedy rows, top-p sampling for the others."""

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
 class _Request(BaseModel):
@@ -42,10 +42,18 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
-Temperature = Annotated[StrictFloat | StrictInt, Field(ge=0, le=2, description="0 is greedy decoding.")]
-TopP = Annotated[StrictFloat | StrictInt, Field(gt=0, le=1, description="Nucleus probability mass.")]
+def _whole_number(value: object) -> object:
+    """JSON Schema's ``integer`` includes ``3.0``; accept it as 3, but never a bool or a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[StrictInt, BeforeValidator(_whole_number)]
+Temperature = Annotated[StrictFloat, Field(ge=0, le=2, description="0 is greedy decoding.")]
+TopP = Annotated[StrictFloat, Field(gt=0, le=1, description="Nucleus probability mass.")]
 MaxTokens = Annotated[
-    StrictInt, Field(ge=1, description="Capped by the server's limit and the model's context (else 400).")
+    Int, Field(ge=1, description="Capped by the server's limit and the model's context (else 400).")
 ]
 Stop = StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None
 
@@ -55,9 +63,9 @@ class _Sampling(_Request):
     max_tokens: MaxTokens | None = None
     temperature: Temperature = 1.0
     top_p: TopP = 1.0
-    n: Annotated[StrictInt, Field(ge=1, le=1, description="Only n=1 is supported.")] = 1
+    n: Annotated[Int, Field(ge=1, le=1, description="Only n=1 is supported.")] = 1
     stop: Stop = None
-    seed: StrictInt | None = None
+    seed: Int | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: StrictStr | None = None

@@ -42,8 +42,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     404: {"model": ErrorResponse, "description": "Unknown model."},
 }
+# One server-sent event: `data` is a JSON chunk (chat.completion.chunk / text_completion),
+# an error object, or the final "[DONE]".
+_SSE_EVENT = {"type": "object", "required": ["data"],
+              "properties": {"data": {"type": "string"}, "event": {"type": "string"}}}
 _STREAMABLE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+    200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}},
           "description": "JSON, or server-sent events when stream=true."},
     **_ERRORS,
 }
@@ -71,6 +75,7 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
             serving.batcher.stop()
 
     app = FastAPI(title="Stratos OpenAI-compatible server", version="1", lifespan=lifespan)
+    app.state.serving = serving
     bearer = HTTPBearer(auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file).")
 
     def require_token(

@@ -1,0 +1,36 @@
+"""Run an ASGI app under a real uvicorn server on a free loopback port, in a background thread.
+
+Why: clients that need real HTTP (the openai SDK, the eval client) can then be
+tested against an app built in-process (fast: no second interpreter importing
+torch), and the server is always stopped when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, timeout_s: float = 30.0) -> Iterator[str]:
+    """Yield ``http://127.0.0.1:<port>`` while ``app`` is served; shut it down afterwards."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout_s)
