@@ -59,7 +59,10 @@ def test_every_single_suit_hand_matches_brute_force():
             continue
         n += 1
         counts = [0] * 9 + list(t) + [0] * 16  # the dots suit, so offsets are exercised
-        assert [i - 9 for i in waits_of_counts(counts)] == _brute_waits(t, True), canonical(counts)
+        expected = _brute_waits(t, True)
+        assert [i - 9 for i in waits_of_counts(counts)] == expected, canonical(counts)
+        if n % 5 == 0:  # the string entry point (its suit-string fast path) on a fifth of them
+            assert winning_tiles(canonical(counts)) == [f"{i + 1}p" for i in expected]
     assert n == 93600
     for t in itertools.product(range(5), repeat=7):
         if sum(t) == 13:
@@ -116,6 +119,26 @@ def test_mixed_hands_match_the_mahjong_package():
         counts[rng.choice([i for i in orphans if counts[i] == 1])] -= 1
         assert winning_tiles(canonical(counts), Rules.from_name("all")) == _oracle_waits(counts)
     assert ready > 5  # the random walls did produce ready hands to compare
+
+
+def test_every_spelling_gives_the_same_answer():
+    """Compact, spaced, unsorted, mixed-case and comma forms take different parser paths."""
+    from stratos.tasks.mahjong import MahjongTask
+
+    rng = random.Random(4)
+    for e in MahjongTask().generate(300, seed=9) + MahjongTask().generate(
+        300, seed=9, mode="forward"
+    ):
+        counts = parse_counts(e.question)
+        tiles = [TILE_CODES[i] for i, c in enumerate(counts) for _ in range(c)]
+        rng.shuffle(tiles)
+        for spelling in (" ".join(tiles), ",".join(tiles).upper(), "".join(tiles), e.question):
+            assert winning_tiles(spelling) == e.answer
+            assert winning_tiles(spelling, Rules.from_name("all")) == waits_of_counts_codes(counts)
+
+
+def waits_of_counts_codes(counts: list[int]) -> list[str]:
+    return [TILE_CODES[i] for i in waits_of_counts(counts, Rules.from_name("all"))]
 
 
 def test_known_hands():

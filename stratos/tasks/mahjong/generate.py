@@ -186,7 +186,9 @@ def generate(
                 source=mode,
                 meta={
                     "n_waits": len(waits),
-                    "n_suits": sum(1 for s in NUMERIC if any(counts[SUIT_OFFSET[s] : SUIT_OFFSET[s] + 9])),
+                    "n_suits": sum(
+                        1 for s in NUMERIC if any(counts[SUIT_OFFSET[s] : SUIT_OFFSET[s] + 9])
+                    ),
                     "honours": any(counts[27:]),
                     "rules": rules.name,
                 },

@@ -45,7 +45,23 @@ from stratos.tasks.mahjong.tiles import (
 
 STYLES = ("short", "full", "none")
 #: the fixed words of the short style (besides tile codes and counts 1-14)
-SHORT_SYMBOLS = ("m", "p", "s", "z", "=", ":", "|", "x", "draw", "full", "take", "none", "7pairs", "13orphans", "Answer:")
+SHORT_SYMBOLS = (
+    "m",
+    "p",
+    "s",
+    "z",
+    "=",
+    ":",
+    "|",
+    "x",
+    "draw",
+    "full",
+    "take",
+    "none",
+    "7pairs",
+    "13orphans",
+    "Answer:",
+)
 
 
 def short_vocabulary() -> list[str]:
@@ -54,6 +70,8 @@ def short_vocabulary() -> list[str]:
     A tile-level tokenizer for a small student can be built from this list alone.
     """
     return list(TILE_CODES) + [str(n) for n in range(1, 15)] + list(SHORT_SYMBOLS)
+
+
 SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
 Group = list[str]
 
@@ -93,7 +111,11 @@ def _suit_counts(counts: list[int], suit: str) -> list[int]:
 
 
 def greedy_melds(c: list[int], suit: str) -> list[Group] | None:
-    """The canonical melds-only split of one suit (lowest tile first, triplet before run)."""
+    """The canonical melds-only split of one suit (lowest tile first, triplet before run).
+
+    Greedy is exact here: three identical runs use the same tiles as three
+    triplets, so taking the triplet first never loses a split.
+    """
     c = list(c)
     out: list[Group] = []
     n = len(c)

@@ -1,22 +1,24 @@
 """The solver: which tiles complete a 13-tile hand, and how a 14-tile hand decomposes.
 
 Why it is fast: a standard winning hand is 4 melds + 1 pair, and melds never
-cross suits, so the question factors per suit. For each suit's count tuple we
-memoise (once per distinct tuple, process-wide) whether it splits into melds
-only, into melds + one pair, and which added tile would make it do so. A hand
-is then four dictionary look-ups and a little bookkeeping over which suit takes
-the pair. Melds-only is decided greedily from the lowest tile (a triplet
-first, then sequences for the remainder), which is exact: three identical
-sequences equal three triplets, so preferring the triplet never loses a split.
+cross suits, so the question factors per suit. Every count tuple one suit can
+take as "melds only" or "melds + pair" is enumerated once at import (a few
+thousand shapes), so testing a suit is a set look-up. For each suit's count
+tuple we then memoise (process-wide) which added tile would complete it, and
+a hand is four dictionary look-ups plus a little bookkeeping over which suit
+holds the pair.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from operator import itemgetter
 
 from stratos.tasks.mahjong.tiles import (
     CODE_TO_INDEX,
+    GROUPS_RE,
+    STRIP_SEPARATORS,
     SUIT_OFFSET,
     SUIT_SIZE,
     SUITS,
@@ -64,34 +66,6 @@ class Rules:
 STANDARD = Rules()
 
 
-def melds_only(counts: tuple[int, ...] | list[int], honours: bool) -> bool:
-    """True when one suit's counts split into melds (triplets, and sequences unless honours)."""
-    c = list(counts)
-    n = len(c)
-    for i in range(n):
-        x = c[i]
-        if x == 0:
-            continue
-        if x >= 3:
-            x -= 3
-        if x:
-            if honours or i + 2 >= n or c[i + 1] < x or c[i + 2] < x:
-                return False
-            c[i + 1] -= x
-            c[i + 2] -= x
-    return True
-
-
-def _with_pair(c: tuple[int, ...] | list[int], honours: bool) -> bool:
-    for i, x in enumerate(c):
-        if x >= 2:
-            rest = list(c)
-            rest[i] = x - 2
-            if melds_only(rest, honours):
-                return True
-    return False
-
-
 _INFO: dict[tuple[tuple[int, ...], bool], tuple[bool, bool, tuple[int, ...], tuple[int, ...]]] = {}
 
 
@@ -111,65 +85,124 @@ def suit_info(
     return hit
 
 
+def _shapes(n: int, runs: bool) -> tuple[frozenset[tuple[int, ...]], frozenset[tuple[int, ...]]]:
+    """Every count tuple of one suit that is up to 4 melds, and every one that is that plus a pair.
+
+    There are only 2,869 melds-only and 18,874 melds+pair shapes for a numbered suit
+    (99 and 399 for honours), so membership in a precomputed set replaces any search.
+    """
+    kinds = [tuple(3 if k == i else 0 for k in range(n)) for i in range(n)]
+    if runs:
+        kinds += [tuple(1 if i <= k <= i + 2 else 0 for k in range(n)) for i in range(n - 2)]
+    melds = set()
+    for r in range(5):
+        for combo in itertools.combinations_with_replacement(kinds, r):
+            c = tuple(map(sum, zip(*combo, strict=True))) if combo else (0,) * n
+            if max(c) <= 4:
+                melds.add(c)
+    pairs = {m[:i] + (m[i] + 2,) + m[i + 1 :] for m in melds for i in range(n) if m[i] <= 2}
+    return frozenset(melds), frozenset(pairs)
+
+
+_SHAPES = {False: _shapes(9, True), True: _shapes(7, False)}
+
+
 def _suit_info(
     c: tuple[int, ...], honours: bool
 ) -> tuple[bool, bool, tuple[int, ...], tuple[int, ...]]:
-    total = sum(c)
-    r = total % 3
-    m_ok = r == 0 and melds_only(c, honours)
-    p_ok = r == 2 and _with_pair(c, honours)
-    to_m: list[int] = []
-    to_p: list[int] = []
-    if r:
-        for i, x in enumerate(c):
-            # a full kind can't be drawn; a tile with no held neighbour (or an unheld honour) stays alone
-            if x >= 4 or ((not x) if honours else not any(c[max(0, i - 2) : i + 3])):
-                continue
-            d = list(c)
-            d[i] = x + 1
-            if r == 2:
-                if melds_only(d, honours):
-                    to_m.append(i)
-            elif _with_pair(d, honours):
-                to_p.append(i)
-    return m_ok, p_ok, tuple(to_m), tuple(to_p)
+    melds, pairs = _SHAPES[honours]
+    r = sum(c) % 3
+    target = melds if r == 2 else pairs if r == 1 else None
+    adds: tuple[int, ...] = ()
+    if target is not None:
+        adds = tuple(
+            i for i, x in enumerate(c) if x < 4 and c[:i] + (x + 1,) + c[i + 1 :] in target
+        )
+    return c in melds, c in pairs, adds if r == 2 else (), adds if r == 1 else ()
 
 
 def clear_memo() -> None:
     """Forget every memoised suit (for cold-start benchmarks; never needed for correctness)."""
     _INFO.clear()
+    _BY_DIGITS.clear()
 
 
 _SUIT_SLICES = tuple((SUIT_OFFSET[s], SUIT_OFFSET[s] + SUIT_SIZE[s], s == "z") for s in SUITS)
 
 
-def standard_waits(counts: list[int]) -> list[int]:
-    """Indices completing ``counts`` (13 tiles) into 4 melds + 1 pair."""
-    infos = [suit_info(tuple(counts[a:b]), hz) for a, b, hz in _SUIT_SLICES]
-    # role of each suit before the draw: 0 = melds, 2 = melds+pair, None = broken or needs the tile
+def _combine(
+    infos: list[tuple[int, tuple[bool, bool, tuple[int, ...], tuple[int, ...]]]],
+) -> list[int]:
+    """Waits from per-suit facts ``(offset, suit_info)`` of the suits present (absent suits are empty melds)."""
     out: list[int] = []
-    for k, (a, _b, _hz) in enumerate(_SUIT_SLICES):
-        info = infos[k]
+    for k, (a, info) in enumerate(infos):
         if not info[2] and not info[3]:
             continue
-        # the other three suits must each be melds-only or melds+pair, with pairs counted
+        # every other suit must split as melds, or melds + the one pair
         pairs = 0
-        ok = True
-        for j in range(4):
-            if j == k:
-                continue
-            mj, pj, _, _ = infos[j]
-            if pj:
-                pairs += 1
-            elif not mj:
-                ok = False
-                break
-        if not ok or pairs > 1:
-            continue
-        adds = info[2] if pairs == 1 else info[3]
-        out.extend(a + i for i in adds)
+        for j, (_, other) in enumerate(infos):
+            if j != k:
+                if other[1]:
+                    pairs += 1
+                elif not other[0]:
+                    pairs = 2
+                    break
+        if pairs < 2:
+            out.extend(a + i for i in (info[2] if pairs else info[3]))
     out.sort()
     return out
+
+
+def standard_waits(counts: list[int]) -> list[int]:
+    """Indices completing ``counts`` (13 tiles) into 4 melds + 1 pair."""
+    return _combine(
+        [(a, suit_info(tuple(counts[a:b]), hz)) for a, b, hz in _SUIT_SLICES if any(counts[a:b])]
+    )
+
+
+# Fast path for the common case: the hand is already grouped by suit ("123m456p...", or spaced and
+# sorted). Each suit's digit string maps straight to its memoised facts, so a warm call is a regex
+# and four dictionary look-ups. Anything unusual falls back to ``parse_counts`` (which explains errors).
+_Entry = tuple[int, tuple[int, ...], tuple[bool, bool, tuple[int, ...], tuple[int, ...]]]
+_BY_DIGITS: dict[tuple[str, str], _Entry | None] = {}
+_EMPTY = {s: (0,) * SUIT_SIZE[s] for s in SUITS}
+
+
+def _digits_entry(suit: str, digits: str) -> _Entry | None:
+    size = SUIT_SIZE[suit]
+    c = [0] * size
+    for d in digits:
+        n = ord(d) - 49
+        if n >= size:
+            return None
+        c[n] += 1
+    if max(c) > 4:
+        return None
+    t = tuple(c)
+    return len(digits), t, suit_info(t, suit == "z")
+
+
+def _fast_parse(hand: str) -> dict[str, _Entry] | None:
+    """Per-suit entries of a well-formed 13-tile hand grouped by suit, or None (use the full parser)."""
+    groups = GROUPS_RE.findall(hand.translate(STRIP_SEPARATORS))
+    if len(groups) > 4:
+        return None
+    total = 0
+    entries: dict[str, _Entry] = {}
+    for digits, suit in groups:
+        if suit in entries:
+            return None
+        key = (suit, digits)
+        entry = _BY_DIGITS.get(key)
+        if entry is None:
+            entry = _BY_DIGITS[key] = _digits_entry(suit, digits)
+            if entry is None:
+                return None
+        total += entry[0]
+        entries[suit] = entry
+    if total != 13 or len(hand) - hand.count(" ") != total + len(groups):
+        return None  # stray characters or the wrong size: the full parser says what is wrong
+    return entries
 
 
 def seven_pairs_waits(counts: list[int]) -> list[int]:
@@ -196,7 +229,10 @@ def thirteen_orphans_waits(counts: list[int]) -> list[int]:
 
 def waits_of_counts(counts: list[int], rules: Rules = STANDARD) -> list[int]:
     """Wait indices of a validated 13-tile count vector under ``rules``."""
-    waits = standard_waits(counts)
+    return _with_extras(standard_waits(counts), counts, rules)
+
+
+def _with_extras(waits: list[int], counts: list[int], rules: Rules) -> list[int]:
     if rules.seven_pairs or rules.thirteen_orphans:
         extra = set(waits)
         if rules.seven_pairs:
@@ -214,6 +250,13 @@ def winning_tiles(hand: str, rules: Rules = STANDARD) -> list[str]:
     thirteen orphans. A tile the hand holds 4 of is never a wait. Raises
     ``ValueError`` on a malformed hand.
     """
+    entries = _fast_parse(hand)
+    if entries is not None:
+        waits = _combine([(SUIT_OFFSET[s], e[2]) for s, e in entries.items()])
+        if rules == STANDARD:
+            return [TILE_CODES[i] for i in waits]
+        counts = [x for s in SUITS for x in (entries[s][1] if s in entries else _EMPTY[s])]
+        return [TILE_CODES[i] for i in _with_extras(waits, counts, rules)]
     counts = parse_counts(hand, 13)
     return [TILE_CODES[i] for i in waits_of_counts(counts, rules)]
 

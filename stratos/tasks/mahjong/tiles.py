@@ -24,8 +24,8 @@ _SEPARATORS = " \t\n,;"
 
 
 _WELL_FORMED = re.compile(r"(?:[1-9]+[mps]|[1-7]+z)+")
-_GROUPS = re.compile(r"([1-9]+)([mpsz])")
-_STRIP = str.maketrans("", "", _SEPARATORS)
+GROUPS_RE = re.compile(r"([1-9]+)([mpsz])")
+STRIP_SEPARATORS = str.maketrans("", "", _SEPARATORS)
 
 
 def parse_counts(hand: str, size: int | None = 13) -> list[int]:
@@ -38,10 +38,10 @@ def parse_counts(hand: str, size: int | None = 13) -> list[int]:
     """
     if not isinstance(hand, str):
         raise ValueError(f"a hand must be a string in mpsz notation, got {type(hand).__name__}")
-    text = hand.translate(_STRIP).lower()
+    text = hand.translate(STRIP_SEPARATORS).lower()
     if _WELL_FORMED.fullmatch(text):  # fast path; the scanner below explains what is wrong
         counts = [0] * 34
-        for digits, suit in _GROUPS.findall(text):
+        for digits, suit in GROUPS_RE.findall(text):
             base = SUIT_OFFSET[suit] - 49
             for d in digits:
                 counts[base + ord(d)] += 1
