@@ -23,8 +23,8 @@ SHORT_WORDS = {
     "p",
     "s",
     "z",
-    "7pairs",
-    "13orphans",
+    "sevenpairs",
+    "orphans",
     "Answer:",
 }
 TILE = re.compile(r"^[1-9][mps]$|^[1-7]z$")
@@ -57,7 +57,24 @@ def test_rationales_under_extended_rules_verify():
             text = task.rationale(hand, None, style)
             assert task.check_rationale(hand, text) == []
             assert task.parse_answer(text) == task.solve(hand)
-    assert "7pairs : 2s" in task.rationale("11335577m1199p2s")
+    text = task.rationale("11335577m1199p2s")
+    assert "sevenpairs : 2s" in text and "orphans : x" in text
+    assert any(
+        "sevenpairs" in e
+        for e in task.check_rationale(
+            "11335577m1199p2s", text.replace("sevenpairs : 2s", "sevenpairs : 3s")
+        )
+    )
+    assert any(
+        "missing" in e
+        for e in task.check_rationale("11335577m1199p2s", text.replace("orphans : x\n", ""))
+    )
+    full = task.rationale("11335577m1199p2s", None, "full")
+    assert task.check_rationale(
+        "11335577m1199p2s", full.replace("single wait on 2s", "single wait on 3s")
+    )
+    # under standard rules an extra-form line is a false claim
+    assert MahjongTask().check_rationale("11335577m1199p2s", text)
 
 
 def test_short_style_uses_only_tile_codes_and_a_few_symbols():

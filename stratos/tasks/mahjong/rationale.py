@@ -12,7 +12,8 @@ The procedure follows the solver's factoring (melds never cross suits):
    a held tile of that suit, or a held honour): ``full`` when 4 are held,
    ``x`` when the suit plus the tile does not split, else the canonical
    witness (pair first, then melds from the lowest tile, triplet before run);
-4. with extended rules, a ``7pairs`` / ``13orphans`` line;
+4. with extended rules, a ``sevenpairs`` / ``orphans`` line (no digits, so a
+   tile-expanding chat template leaves them whole);
 5. the canonical ``Answer:`` line.
 
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
@@ -58,8 +59,8 @@ SHORT_SYMBOLS = (
     "full",
     "take",
     "none",
-    "7pairs",
-    "13orphans",
+    "sevenpairs",
+    "orphans",
     "Answer:",
 )
 
@@ -234,9 +235,9 @@ def _render_short(sol: Solution, answer: str) -> str:
             f"{cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
         )
     if sol.seven_pairs is not None:
-        lines.append("7pairs : " + (" ".join(sol.seven_pairs) or "x"))
+        lines.append("sevenpairs : " + (" ".join(sol.seven_pairs) or "x"))
     if sol.thirteen_orphans is not None:
-        lines.append("13orphans : " + (" ".join(sol.thirteen_orphans) or "x"))
+        lines.append("orphans : " + (" ".join(sol.thirteen_orphans) or "x"))
     lines.append(answer)
     return "\n".join(lines)
 
@@ -381,6 +382,7 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
     full = any(ln.startswith("Suit ") for ln in lines)
     suit_claims: dict[str, tuple[list[str], str]] = {}
     tried: dict[str, str] = {}
+    extras: dict[str, list[str]] = {}
     for ln in lines[:-1]:
         if full:
             m = _FULL_SUIT.match(ln)
@@ -396,6 +398,14 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
                     )
                 )
                 suit_claims[m.group(1)] = (m.group(2).split(), claim)
+                continue
+            if ln.startswith(("Seven pairs:", "Thirteen orphans:")):
+                word = "sevenpairs" if ln.startswith("Seven") else "orphans"
+                extras[word] = (
+                    ln.split("on ", 1)[1].rstrip(".").split()
+                    if " wait" in ln and " on " in ln
+                    else []
+                )
                 continue
             m = _FULL_TRY.match(ln)
             if m:
@@ -413,6 +423,9 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
             continue
         head, _, claim = ln.partition(" : ")
         toks = head.split()
+        if toks in (["sevenpairs"], ["orphans"]):
+            extras[toks[0]] = [] if claim.strip() == "x" else claim.split()
+            continue
         if toks and toks[0] in SUITS and len(toks[0]) == 1 and "=" in toks:
             suit_claims[toks[0]] = (toks[1 : toks.index("=")], claim)
             if toks[-1] != str(len(toks[1 : toks.index("=")])):
@@ -443,6 +456,17 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
         errs.append(
             f"suits {' '.join(sorted(set(suit_claims) - {st.suit for st in sol.suits}))} are not in the hand"
         )
+    for word, truth_extra, enabled in (
+        ("sevenpairs", sol.seven_pairs, rules.seven_pairs),
+        ("orphans", sol.thirteen_orphans, rules.thirteen_orphans),
+    ):
+        claimed = extras.get(word)
+        if enabled and claimed is None:
+            errs.append(f"the {word} line is missing (the rules include it)")
+        elif claimed is not None and (not enabled or claimed != truth_extra):
+            errs.append(
+                f"{word}: claims {' '.join(claimed) or 'x'}, truth {' '.join(truth_extra or []) or 'x'}"
+            )
     suit_tiles = {st.suit: st.tiles for st in sol.suits}
     for cand in sol.candidates:
         if cand.tile not in tried:
