@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import httpx
 
@@ -34,11 +34,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class LocalServer(NamedTuple):
+    """A running local server: where it listens, its token, and its process (for RSS, logs)."""
+
+    base_url: str
+    token: str
+    process: subprocess.Popen
+
+
 @contextmanager
 def local_server(model_dir: str | Path, *, threads: int | None = None, max_batch_size: int = 16,
                  startup_timeout_s: float = 180.0, extra_args: list[str] | None = None,
-                 log_path: str | Path | None = None) -> Iterator[tuple[str, str]]:
-    """Start ``python -m stratos.serve`` on a free loopback port; yield ``(base_url, token)``; stop it.
+                 log_path: str | Path | None = None) -> Iterator[LocalServer]:
+    """Start ``python -m stratos.serve`` on a free loopback port; yield a ``LocalServer``; stop it.
 
     A dir with a manifest is verified (a corrupted artifact fails here with the
     server's message); a plain HF dir is served with ``--no-verify``.
@@ -60,7 +68,7 @@ def local_server(model_dir: str | Path, *, threads: int | None = None, max_batch
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(proc, base, startup_timeout_s, log)
-        yield base, token
+        yield LocalServer(base, token, proc)
     finally:
         proc.terminate()
         try:

@@ -128,6 +128,6 @@ def evaluate(target: str, task: Task, questions: Sequence[Question], *, token: s
 
     if not Path(target).is_dir():
         raise ConfigError(f"--model {target} is neither a URL nor a model dir.")
-    with local_server(target, threads=threads, max_batch_size=max(1, min(concurrency, 64))) as (base, tok):
-        return asyncio.run(evaluate_endpoint(base, tok, task, questions, concurrency=concurrency,
+    with local_server(target, threads=threads, max_batch_size=max(1, min(concurrency, 64))) as server:
+        return asyncio.run(evaluate_endpoint(server.base_url, server.token, task, questions, concurrency=concurrency,
                                              max_tokens=max_tokens))
