@@ -8,7 +8,7 @@ The procedure follows the solver's factoring (melds never cross suits):
 2. a ``take`` line naming the suits the drawn tile can go to (``none`` when
    the rest of the hand is already broken), a purely local rule on the
    counts and bases above;
-3. for each taking suit, one line per candidate tile (only tiles within 2 of
+3. for each taking suit, one ``try`` line per candidate tile (only tiles within 2 of
    a held tile of that suit, or a held honour): ``full`` when 4 are held,
    ``x`` when the suit plus the tile does not split, else the canonical
    witness (pair first, then melds from the lowest tile, triplet before run);
@@ -17,7 +17,9 @@ The procedure follows the solver's factoring (melds never cross suits):
 5. the canonical ``Answer:`` line.
 
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
-full take none``, suit letters, counts 1-14); ``full`` says the same in
+full take try none``, suit letters, counts 1-14); every line starts with a
+marker word (suit letter, ``take``, ``try``, ``Answer:``) so its structure
+survives tokenizers that drop newlines; ``full`` says the same in
 sentences for LLM students; ``none`` is just the answer line. Every claim in
 a short or full rationale is re-checked by ``rationale_errors``.
 """
@@ -58,6 +60,7 @@ SHORT_SYMBOLS = (
     "draw",
     "full",
     "take",
+    "try",
     "none",
     "sevenpairs",
     "orphans",
@@ -232,7 +235,7 @@ def _render_short(sol: Solution, answer: str) -> str:
     for cand in sol.candidates:
         v = cand.verdict
         lines.append(
-            f"{cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
+            f"try {cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
         )
     if sol.seven_pairs is not None:
         lines.append("sevenpairs : " + (" ".join(sol.seven_pairs) or "x"))
@@ -435,8 +438,8 @@ def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]
                 errs.append(
                     f"take {' '.join(toks[1:])} but the tile can go to {' '.join(sol.take) or 'none'}"
                 )
-        elif len(toks) == 1 and toks[0] in CODE_TO_INDEX:
-            tried[toks[0]] = claim
+        elif len(toks) == 2 and toks[0] == "try" and toks[1] in CODE_TO_INDEX:
+            tried[toks[1]] = claim
     for st in sol.suits:
         if st.suit not in suit_claims:
             errs.append(f"suit {st.suit} is missing")
