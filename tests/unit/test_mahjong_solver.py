@@ -182,6 +182,13 @@ def test_malformed_hands_raise_a_readable_value_error(hand, problem):
         winning_tiles(hand)
 
 
+def test_a_non_string_hand_is_a_value_error():
+    with pytest.raises(ValueError, match="string"):
+        winning_tiles(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="string"):
+        winning_tiles(["1m"] * 13)  # type: ignore[arg-type]
+
+
 def test_winning_and_decompositions():
     assert is_winning("11123456789999m")
     assert not is_winning("1234567m123p4567s")

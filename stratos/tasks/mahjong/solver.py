@@ -250,7 +250,7 @@ def winning_tiles(hand: str, rules: Rules = STANDARD) -> list[str]:
     thirteen orphans. A tile the hand holds 4 of is never a wait. Raises
     ``ValueError`` on a malformed hand.
     """
-    entries = _fast_parse(hand)
+    entries = _fast_parse(hand) if isinstance(hand, str) else None
     if entries is not None:
         waits = _combine([(SUIT_OFFSET[s], e[2]) for s, e in entries.items()])
         if rules == STANDARD:
