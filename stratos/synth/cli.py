@@ -127,14 +127,14 @@ def synth(
         "short", help="Attach a verified rationale: short | full | none."
     ),
     n_suits: int | None = typer.Option(
-        None, help="[mahjong] exact number of numbered suits (1-3)."
+        None, help="(mahjong) exact number of numbered suits (1-3)."
     ),
     honours: bool | None = typer.Option(
-        None, "--honours/--no-honours", help="[mahjong] require / forbid honours."
+        None, "--honours/--no-honours", help="(mahjong) require / forbid honours."
     ),
-    chinitsu: bool = typer.Option(False, help="[mahjong] single-suit puzzles only."),
-    min_waits: int | None = typer.Option(None, help="[mahjong] at least this many waits."),
-    max_waits: int | None = typer.Option(None, help="[mahjong] at most this many waits."),
+    chinitsu: bool = typer.Option(False, help="(mahjong) single-suit puzzles only."),
+    min_waits: int | None = typer.Option(None, help="(mahjong) at least this many waits."),
+    max_waits: int | None = typer.Option(None, help="(mahjong) at most this many waits."),
     control: list[str] = typer.Option(
         [], "--control", "-c", help="Any task control as KEY=VALUE (repeatable)."
     ),
