@@ -39,6 +39,10 @@ def test_prompt_is_canonical_and_names_the_answer_format():
         ("I have no idea", None),
         ("", None),
         ("Answer: 8z", None),
+        ("Answer: 1m4m", ["1m", "4m"]),
+        ("Answer: 1M 4M<|end|>", ["1m", "4m"]),
+        ("m 1m 2m 3m = 3 : 1m 2m 3m\ntake s\ntry 4s : x", None),
+        ("Let me think.\nSo the winning tiles are 3p and 6p.", ["3p", "6p"]),
     ],
 )
 def test_tolerant_answer_parser(text, expected):

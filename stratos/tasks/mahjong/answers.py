@@ -29,7 +29,9 @@ _NONE_PATTERNS = re.compile(
     r"\b(none|no\s+(winning\s+)?tiles?|no\s+waits?|not\s+(ready|tenpai)|nothing|noten|empty)\b",
     re.IGNORECASE,
 )
-_GROUP = re.compile(r"([1-9]+)\s*([mpsz])\b", re.IGNORECASE)
+_GROUP = re.compile(r"([1-9]+)\s*([mpsz])(?![a-z])", re.IGNORECASE)
+# a line of an unfinished short rationale is not an answer
+_STEP_LINE = re.compile(r"^\s*(try |take |[mpsz] |sevenpairs |orphans )")
 _ANSWER_LINE = re.compile(r"answer\s*[:：]?\s*(.*)", re.IGNORECASE)
 
 
@@ -58,7 +60,8 @@ def parse_answer(text: str) -> list[str] | None:
     """The sorted wait list in ``text``; ``[]`` for "none"-style answers; None if unreadable.
 
     Reads the last ``Answer:`` line when there is one (so a rationale's tiles
-    are not mistaken for the answer), otherwise the last non-empty line.
+    are not mistaken for the answer), otherwise the last non-empty line unless
+    it is a step of an unfinished rationale.
     """
     if not isinstance(text, str) or not text.strip():
         return None
@@ -70,6 +73,8 @@ def parse_answer(text: str) -> list[str] | None:
             break
     if segment is None:
         segment = next(line for line in reversed(text.strip().splitlines()) if line.strip())
+        if _STEP_LINE.match(segment):
+            return None
     tiles = _tiles_in(segment)
     if tiles is not None:
         return tiles
