@@ -1,10 +1,33 @@
-"""CLI for `stratos distill` (lands with the distillation issue)."""
+"""CLI for ``stratos distill``: run (or resume) the distillation job for a request or plan."""
 
 from __future__ import annotations
 
-from stratos.exceptions import NotAvailableError
+from pathlib import Path
+
+import typer
 
 
-def distill() -> None:
-    """Not built yet."""
-    raise NotAvailableError("`stratos distill` is not yet available (see the distillation issue).")
+def distill(
+    config: Path = typer.Option(..., "--config", "-c", help="plan.json | request.yaml | stacks/Pulumi.<stack>.yaml"),
+    out: Path = typer.Option(..., "--out", "-o", help="run dir; rerunning with the same dir resumes"),
+    log_file: Path | None = typer.Option(None, "--log-file", help="JSON-lines progress log (tailed by Pulumi)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+) -> None:
+    """Synthesise data, distil a student, evaluate it, and write RUN_DIR/artifact and report.json."""
+    from stratos.distill.job import run_job
+    from stratos.distill.progress import JobProgress
+    from stratos.distill.resolve import load_config
+
+    cfg = load_config(config)
+    with JobProgress(log_file or out / "job.log", quiet=quiet) as progress:
+        try:
+            report = run_job(cfg, out, progress)
+        except Exception as exc:
+            progress.emit(event="error", error=f"{type(exc).__name__}: {exc}")
+            raise
+    if report:
+        m = report["metrics"]
+        typer.echo(
+            f"student accuracy {m['student_accuracy']:.3f} (teacher {m['teacher_accuracy']}) "
+            f"-> {out / 'artifact'}"
+        )

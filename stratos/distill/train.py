@@ -1,0 +1,279 @@
+"""The training loop: packed completion-only SFT (+ optional logit KD), resumable, DDP-ready.
+
+Run recipes (the job calls ``train``; these show the processes it supports)::
+
+    stratos distill --config plan.json --out runs/x                 # one process
+    torchrun --nproc_per_node 2 -m stratos.distill --config plan.json --out runs/x   # DDP, gloo on CPU
+
+Determinism: the data order is a pure function of (seed, step): global batch
+``k`` is blocks ``order[k*B:(k+1)*B]`` of an endless sequence of per-epoch
+permutations. So "data position" is just the step, a resumed run sees exactly
+the batches the uninterrupted one would, and N processes each take every N-th
+block of the same global batch. The loss is summed over tokens and divided by
+the global batch's token count, so 1 and N processes compute the same gradient.
+
+Why not ``transformers.Trainer`` here: this loop is a few hundred lines we can
+read top to bottom, resumes bit-exactly, and is faster on 2 CPU cores (see
+``benchmarks/distill_bench.py``); ``kd_trainer.KDTrainer`` offers the same loss
+inside the HF Trainer for users who want its ecosystem.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from stratos.distill.checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
+from stratos.distill.config import DistillConfig
+from stratos.distill.losses import kd_divergence_sum, token_ce_sum
+from stratos.distill.packing import IGNORE, Blocks, model_inputs
+
+ProgressFn = Callable[[dict[str, Any]], None]
+EvalFn = Callable[[Any], float]  # model -> validation accuracy in [0, 1]
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    total_steps: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val: float | None = None
+    stopped: str = "steps"
+    train_seconds: float = 0.0
+    tokens: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds else 0.0
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world size), initialising the gloo process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def batch_indices(step: int, n_blocks: int, batch: int, seed: int) -> list[int]:
+    """Block indices of global batch ``step`` (endless per-epoch permutations)."""
+    out: list[int] = []
+    start = step * batch
+    while len(out) < batch:
+        epoch, offset = divmod(start + len(out), n_blocks)
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        perm = torch.randperm(n_blocks, generator=g)
+        take = min(batch - len(out), n_blocks - offset)
+        out.extend(perm[offset : offset + take].tolist())
+    return out
+
+
+@torch.no_grad()
+def val_loss(model: Any, blocks: Blocks, micro: int) -> float:
+    """Mean completion-token loss over all validation blocks."""
+    model.eval()
+    tot, n = 0.0, 0
+    for i in range(0, len(blocks), micro):
+        out = model(**model_inputs(blocks.input_ids[i : i + micro], blocks.position_ids[i : i + micro]))
+        s, c = token_ce_sum(out.logits, blocks.labels[i : i + micro])
+        tot, n = tot + float(s), n + int(c)
+    model.train()
+    return tot / max(1, n)
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def train(
+    model: Any,
+    train_blocks: Blocks,
+    val_blocks: Blocks,
+    cfg: DistillConfig,
+    ckpt_dir: str | Path,
+    *,
+    evaluate: EvalFn | None = None,
+    teacher_model: Any = None,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; resumes from ``ckpt_dir`` when it holds a checkpoint."""
+    rank, world = dist_info()
+    torch.set_num_threads(cfg.threads)
+    B, micro = cfg.batch_blocks, min(cfg.micro_blocks, cfg.batch_blocks)
+    if B % world:
+        raise ValueError(f"batch_blocks={B} must be divisible by the number of processes ({world})")
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    state: dict[str, Any] = {"total_steps": cfg.max_steps}
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, cfg.warmup_steps, state["total_steps"], cfg.min_lr_ratio)
+    )
+    torch.manual_seed(cfg.seed)
+    step, history, best, best_state, bad_evals = 0, [], None, None, 0
+    train_seconds, tokens = 0.0, 0
+    fitted = False
+    ck = load_latest(ckpt_dir)
+    if ck is not None:
+        model.load_state_dict(ck["model"], strict=False)
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        set_rng_state(ck["rng"])
+        step, history, best, bad_evals = ck["step"], ck["history"], ck["best"], ck["bad_evals"]
+        best_state, train_seconds, tokens = ck["best_state"], ck["train_seconds"], ck["tokens"]
+        state["total_steps"], fitted = ck["total_steps"], ck["fitted"]
+        if ck.get("done"):
+            if best_state is not None:
+                model.load_state_dict(best_state, strict=False)
+            return TrainResult(step, state["total_steps"], history, best, ck["stopped"], train_seconds, tokens)
+
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model)
+    model.train()
+
+    def checkpoint(done: bool = False, stopped: str = "") -> None:
+        if rank == 0:
+            save_checkpoint(
+                ckpt_dir,
+                step,
+                {
+                    "model": model.state_dict() if not _is_peft(model) else _trainable_state(model),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": rng_state(),
+                    "step": step,
+                    "total_steps": state["total_steps"],
+                    "fitted": fitted,
+                    "history": history,
+                    "best": best,
+                    "best_state": best_state,
+                    "bad_evals": bad_evals,
+                    "train_seconds": train_seconds,
+                    "tokens": tokens,
+                    "done": done,
+                    "stopped": stopped,
+                    "config": cfg.model_dump(mode="json"),
+                },
+            )
+        if world > 1:
+            dist.barrier()
+
+    stopped = "steps"
+    budget_s = cfg.max_train_minutes * 60
+    while step < state["total_steps"]:
+        t0 = time.perf_counter()
+        idx = batch_indices(step, len(train_blocks), B, cfg.seed)
+        n_tok = int((train_blocks.labels[idx][:, 1:] != IGNORE).sum())
+        mine = idx[rank::world]
+        loss_sum = torch.zeros(())
+        for m in range(0, len(mine), micro):
+            sl = mine[m : m + micro]
+            ids, pos, lab = train_blocks.input_ids[sl], train_blocks.position_ids[sl], train_blocks.labels[sl]
+            sync = m + micro >= len(mine)
+            ctx = net.no_sync() if (world > 1 and not sync) else _null()
+            with ctx:
+                out = net(**model_inputs(ids, pos))
+                ce, _ = token_ce_sum(out.logits, lab)
+                loss = ce
+                if teacher_model is not None:
+                    with torch.no_grad():
+                        t_logits = teacher_model(**model_inputs(ids, pos)).logits
+                    kd = kd_divergence_sum(
+                        out.logits, t_logits, lab, temperature=cfg.kd_temperature, divergence=cfg.kd_divergence
+                    )
+                    loss = cfg.kd_alpha * ce + (1 - cfg.kd_alpha) * kd
+                (loss * world / max(1, n_tok)).backward()
+            loss_sum += ce.detach()
+            tokens += int((pos >= 0).sum()) * world
+        if world > 1:
+            dist.all_reduce(loss_sum)
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        train_seconds += time.perf_counter() - t0
+        train_loss = float(loss_sum) / max(1, n_tok)
+        rec: dict[str, Any] = {"step": step, "loss": train_loss, "lr": sched.get_last_lr()[0]}
+
+        # Fit the step budget to the time cap once the speed is known (still inside warm-up,
+        # so no LR already used depends on it). Stored in the checkpoint: resumes keep it.
+        if not fitted and step == min(10, state["total_steps"]):
+            per_step = torch.tensor(train_seconds / step)
+            if world > 1:
+                dist.broadcast(per_step, 0)
+            fit = int(budget_s / float(per_step))
+            state["total_steps"] = max(step, min(cfg.max_steps, fit))
+            fitted = True
+
+        last = step >= state["total_steps"]
+        if step % cfg.eval_every == 0 or last:
+            vl = val_loss(model, val_blocks, micro)
+            rec["val_loss"] = vl
+            metric = -vl
+            if evaluate is not None and rank == 0:
+                acc = evaluate(model)
+                model.train()
+                rec["val_accuracy"] = acc
+                metric = acc
+            if best is None or metric > best:
+                best, best_state, bad_evals = metric, _trainable_state(model), 0
+            else:
+                bad_evals += 1
+        history.append(rec)
+        if progress is not None and rank == 0:
+            progress({**rec, "progress": step / state["total_steps"], "total_steps": state["total_steps"]})
+
+        stop = torch.tensor(0)
+        if cfg.patience and bad_evals >= cfg.patience:
+            stop, stopped = torch.tensor(1), "early_stopping"
+        elif train_seconds > budget_s * 1.15:  # the machine got slower than measured: keep the cap
+            stop, stopped = torch.tensor(1), "time"
+        if world > 1:
+            dist.broadcast(stop, 0)
+        if int(stop) or last:
+            break
+        if step % cfg.ckpt_every == 0:
+            checkpoint()
+
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    checkpoint(done=True, stopped=stopped)
+    return TrainResult(step, state["total_steps"], history, best, stopped, train_seconds, tokens)
+
+
+def _is_peft(model: Any) -> bool:
+    return hasattr(model, "peft_config")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None

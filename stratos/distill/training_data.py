@@ -1,0 +1,76 @@
+"""Build the student (scratch or LoRA) and its packed training/validation blocks.
+
+The training text of an example is the task's canonical prompt as the user
+turn and its verified rationale (or answer line) as the assistant turn: the
+exact chat the served model will see. Knowledge rows (the task's rules) use
+their own question as the prompt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stratos.distill.config import DistillConfig
+from stratos.distill.packing import Blocks, encode_pair, pack
+from stratos.tasks.base import Example, Task
+
+
+def prompt_target(task: Task, ex: Example, style: str) -> tuple[str, str]:
+    if ex.source == "knowledge":
+        return ex.question, ex.rationale or ""
+    if ex.rationale:
+        return task.prompt(ex.question), ex.rationale
+    target = task.format_answer(ex.answer) if style == "answer" else task.rationale(ex.question, ex.answer, style=style)
+    return task.prompt(ex.question), target
+
+
+def build_student_and_blocks(
+    task: Task, cfg: DistillConfig, train_rows: list[Example], val: list[Example], out: Path, mode: str
+) -> tuple[Any, Any, Blocks, Blocks, Any]:
+    """(model, tokenizer, train blocks, val blocks, KD teacher model or None)."""
+    pairs = [prompt_target(task, e, cfg.target_style) for e in train_rows]
+    val_pairs = [prompt_target(task, e, cfg.target_style) for e in val]
+    kd_teacher = None
+    if cfg.is_scratch:
+        from stratos.distill.student import build_scratch
+        from stratos.distill.tokenizer import build_word_tokenizer, constant_lines, tile_words
+
+        task_prompts = [p for (p, _), e in zip(pairs, train_rows, strict=True) if e.source != "knowledge"]
+        boiler = constant_lines(task_prompts[:2000])
+        tokenizer = build_word_tokenizer(
+            [p for p, _ in pairs] + [t for _, t in pairs], tile_words(), boiler
+        )
+        model = build_scratch(tokenizer, cfg.scratch, cfg.seed)
+    else:
+        from stratos.distill.resolve import student_source
+        from stratos.distill.student import load_pretrained_lora
+
+        import torch
+
+        torch.manual_seed(cfg.seed)
+        model, tokenizer = load_pretrained_lora(student_source(cfg.student), r=cfg.lora_r, alpha=cfg.lora_alpha)
+        if cfg.logit_kd:
+            kd_teacher = _kd_teacher(cfg, tokenizer)
+    enc = [encode_pair(tokenizer, p, t) for p, t in pairs]
+    val_enc = [encode_pair(tokenizer, p, t) for p, t in val_pairs]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return model, tokenizer, pack(enc, cfg.seq_len, pad), pack(val_enc, cfg.seq_len, pad), kd_teacher
+
+
+def _kd_teacher(cfg: DistillConfig, student_tokenizer: Any) -> Any:
+    """The teacher's model for logits, when it shares the student's vocabulary (else None)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from stratos.distill.resolve import student_source
+    from stratos.synth.teachers.local_hf import tokenizer_fingerprint
+    from stratos.zoo.offline import resolve_model_source
+
+    try:
+        path = resolve_model_source(student_source(cfg.teacher))
+        t_tok = AutoTokenizer.from_pretrained(path)
+    except Exception:  # noqa: BLE001 - an API teacher has no logits: plain SFT
+        return None
+    if tokenizer_fingerprint(t_tok) != tokenizer_fingerprint(student_tokenizer):
+        return None
+    return AutoModelForCausalLM.from_pretrained(path).eval()

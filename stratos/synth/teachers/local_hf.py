@@ -1,0 +1,108 @@
+"""A local Hugging Face causal LM as a teacher: a model dir, a hub id, a GGUF file,
+or an offline zoo name (SmolLM2-135M-Instruct, Gemma 3 270M) converted once.
+
+Batched generation reuses the serving engine (left-padded batches, finished
+rows leave the batch), so the teacher and the served student decode the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stratos.exceptions import TeacherError
+
+
+class LocalHFTeacher:
+    """Loads the model on first use; ``batch_size`` prompts are decoded together."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        system_prompt: str | None = None,
+    ) -> None:
+        self.source = source
+        self.name = source
+        self.batch_size = batch_size
+        self.threads = threads
+        self.system_prompt = system_prompt
+        self._engine: Any = None
+
+    @property
+    def model_dir(self) -> str:
+        from stratos.zoo.offline import resolve_model_source
+
+        return resolve_model_source(self.source)
+
+    @property
+    def tokenizer_id(self) -> str | None:
+        """Vocab fingerprint: teachers and students with the same one can share logits."""
+        return tokenizer_fingerprint(self.engine.tokenizer)
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from stratos.serve.engine import GenerationEngine
+
+            path = self.model_dir
+            if not Path(path).exists():
+                try:  # a hub id: let transformers download it (online users)
+                    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                    tok = AutoTokenizer.from_pretrained(path)
+                    model = AutoModelForCausalLM.from_pretrained(path)
+                except OSError as exc:
+                    raise TeacherError(
+                        f"teacher {self.source!r} is neither a local dir, a .gguf file, a known offline "
+                        f"model nor a reachable hub id ({exc}). Pass a model dir or check the network."
+                    ) from exc
+                self._engine = GenerationEngine(model, tok, name=self.source)
+            else:
+                self._engine = GenerationEngine.from_dir(path, threads=self.threads, name=self.source)
+        return self._engine
+
+    def _render(self, prompt: str) -> str:
+        messages = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": self.system_prompt})
+        messages.append({"role": "user", "content": prompt})
+        return self.engine.render_chat(messages)
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 128,
+        seed: int = 0,
+    ) -> list[list[str]]:
+        rendered = [self._render(p) for p in prompts]
+        out: list[list[str]] = [[] for _ in prompts]
+        for k in range(n):
+            # greedy decoding gives the same text every time: one pass is enough
+            if k > 0 and temperature <= 0:
+                for o in out:
+                    o.append(o[0])
+                continue
+            for start in range(0, len(rendered), self.batch_size):
+                chunk = rendered[start : start + self.batch_size]
+                res = self.engine.generate(
+                    chunk, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + k * 100003 + start
+                )
+                for i, r in enumerate(res):
+                    out[start + i].append(r.text)
+        return out
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A stable id for a vocabulary: sha256 of the sorted (token, id) pairs."""
+    import hashlib
+    import json
+
+    vocab = tokenizer.get_vocab()
+    return hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest()[:16]

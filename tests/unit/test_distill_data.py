@@ -1,0 +1,72 @@
+"""Student data: the one-token-per-tile tokenizer, completion-only labels, and exact packing."""
+
+from __future__ import annotations
+
+import torch
+
+from stratos.distill.packing import IGNORE, encode_pair, model_inputs, pack
+from stratos.distill.tokenizer import build_word_tokenizer, constant_lines, expand_tiles, tile_words
+from stratos.tasks.base import get_task
+
+TASK = get_task("mahjong")
+EX = TASK.generate(30, seed=2)
+
+
+def _tok():
+    prompts = [TASK.prompt(e.question) for e in EX]
+    targets = [TASK.rationale(e.question, e.answer) for e in EX]
+    return build_word_tokenizer(prompts + targets, tile_words(), constant_lines(prompts)), prompts, targets
+
+
+def test_one_token_per_tile_and_boilerplate_dropped(tmp_path):
+    from transformers import AutoTokenizer
+
+    tok, prompts, targets = _tok()
+    tok.save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)  # what a user / vLLM loads
+    hand = EX[0].question
+    rendered = tok.apply_chat_template([{"role": "user", "content": prompts[0]}], tokenize=False, add_generation_prompt=True)
+    ids = tok(rendered, add_special_tokens=False)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    tiles = [p for p in pieces if p in set(tile_words())]
+    assert len(tiles) == 13  # one token per tile, none from the instructions
+    assert "Riichi" not in pieces and "<unk>" not in pieces
+    assert len(ids) < 25
+    assert tiles == expand_tiles(hand).split()
+    assert TASK.parse_answer(tok.decode(tok(targets[0])["input_ids"])) == EX[0].answer
+
+
+def test_completion_only_labels():
+    tok, prompts, targets = _tok()
+    enc = encode_pair(tok, prompts[0], targets[0])
+    n_prompt = enc.labels.count(IGNORE)
+    assert 0 < n_prompt < len(enc.input_ids)
+    assert enc.labels[n_prompt:] == enc.input_ids[n_prompt:]
+    assert enc.input_ids[-1] == tok.eos_token_id  # the model learns to stop
+    assert tok.decode(enc.input_ids[n_prompt:], skip_special_tokens=True).split() == tok.decode(
+        tok(targets[0])["input_ids"]
+    ).split()
+
+
+def test_packed_batch_computes_the_same_logits_as_separate_examples():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok, prompts, targets = _tok()
+    encs = [encode_pair(tok, p, t) for p, t in zip(prompts[:4], targets[:4], strict=True)]
+    blocks = pack(encs, 400, tok.pad_token_id)
+    assert len(blocks) < 4  # several examples share a block
+    assert blocks.n_tokens == sum(len(e.input_ids) for e in encs)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    packed = model(**model_inputs(blocks.input_ids[:1], blocks.position_ids[:1])).logits[0]
+    at = 0
+    for e in encs:
+        n = len(e.input_ids)
+        if at + n > int((blocks.position_ids[0] >= 0).sum()):
+            break
+        alone = model(torch.tensor([e.input_ids])).logits[0]
+        assert torch.allclose(packed[at : at + n], alone, atol=1e-4)
+        at += n
+    assert at > 0
