@@ -12,15 +12,22 @@ from rich.table import Table
 
 
 def eval_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model dir (served locally for the run) or endpoint URL.")],
+    model: Annotated[
+        str, typer.Option("--model", help="Model dir (served locally for the run) or endpoint URL.")
+    ],
     questions: Annotated[Path, typer.Option("--questions", help="JSONL, one question per line.")],
     task: Annotated[str, typer.Option("--task", help="Registered task name.")] = "mahjong",
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Completion cap per question.")] = 256,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", help="Completion cap per question.")
+    ] = 256,
     token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Bearer token for a URL (else $STRATOS_API_TOKEN).")
+        Path | None,
+        typer.Option("--token-file", help="Bearer token for a URL (else $STRATOS_API_TOKEN)."),
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads for a locally served dir.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads for a locally served dir.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Accuracy (the task's own checker), latency p50/p95/p99, throughput and errors."""
@@ -31,8 +38,15 @@ def eval_cmd(
     the_task = get_task(task)
     items = read_questions(questions, the_task)
     secret = load_token(token_file)
-    report = evaluate(model, the_task, items, token=secret.get_secret_value() if secret else None,
-                      concurrency=concurrency, max_tokens=max_tokens, threads=threads)
+    report = evaluate(
+        model,
+        the_task,
+        items,
+        token=secret.get_secret_value() if secret else None,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        threads=threads,
+    )
     if as_json:
         print(json.dumps(report.model_dump(), indent=2))
         return
@@ -44,6 +58,9 @@ def eval_cmd(
         table.add_row(f"  {level}", f"{row['accuracy']:.1%} (n={int(row['n'])})")
     for q in ("p50", "p95", "p99"):
         table.add_row(f"latency {q}", f"{report.latency_ms[q]:.0f} ms")
-    table.add_row("throughput", f"{report.throughput_rps:.2f} req/s, {report.throughput_tokens_per_s:.1f} tok/s")
+    table.add_row(
+        "throughput",
+        f"{report.throughput_rps:.2f} req/s, {report.throughput_tokens_per_s:.1f} tok/s",
+    )
     table.add_row("errors", str(report.errors))
     Console().print(table)

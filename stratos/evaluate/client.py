@@ -37,8 +37,11 @@ class EndpointClient:
     def __init__(self, base_url: str, token: str | None, *, timeout_s: float = 300.0):
         self.base_url = normalise_base_url(base_url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout_s,
-                                         limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+        )
 
     async def __aenter__(self) -> EndpointClient:
         return self
@@ -52,9 +55,15 @@ class EndpointClient:
         r.raise_for_status()
         return r.json()["data"][0]["id"]
 
-    async def chat(self, model: str, prompt: str, *, max_tokens: int, temperature: float = 0.0) -> Reply:
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": max_tokens, "temperature": temperature}
+    async def chat(
+        self, model: str, prompt: str, *, max_tokens: int, temperature: float = 0.0
+    ) -> Reply:
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         start = time.perf_counter()
         try:
             r = await self._client.post(f"{self.base_url}/chat/completions", json=body)
@@ -64,11 +73,15 @@ class EndpointClient:
         if r.status_code != 200:
             return Reply(None, latency, error=f"HTTP {r.status_code}: {r.text[:200]}")
         data = r.json()
-        return Reply(data["choices"][0]["message"]["content"], latency,
-                     completion_tokens=int(data.get("usage", {}).get("completion_tokens", 0)))
+        return Reply(
+            data["choices"][0]["message"]["content"],
+            latency,
+            completion_tokens=int(data.get("usage", {}).get("completion_tokens", 0)),
+        )
 
-    async def chat_many(self, model: str, prompts: Sequence[str], *, concurrency: int,
-                        max_tokens: int) -> list[Reply]:
+    async def chat_many(
+        self, model: str, prompts: Sequence[str], *, concurrency: int, max_tokens: int
+    ) -> list[Reply]:
         """All prompts, at most ``concurrency`` in flight; replies in prompt order."""
         gate = asyncio.Semaphore(concurrency)
 

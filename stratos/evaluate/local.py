@@ -43,9 +43,15 @@ class LocalServer(NamedTuple):
 
 
 @contextmanager
-def local_server(model_dir: str | Path, *, threads: int | None = None, max_batch_size: int = 16,
-                 startup_timeout_s: float = 180.0, extra_args: list[str] | None = None,
-                 log_path: str | Path | None = None) -> Iterator[LocalServer]:
+def local_server(
+    model_dir: str | Path,
+    *,
+    threads: int | None = None,
+    max_batch_size: int = 16,
+    startup_timeout_s: float = 180.0,
+    extra_args: list[str] | None = None,
+    log_path: str | Path | None = None,
+) -> Iterator[LocalServer]:
     """Start ``python -m stratos.serve`` on a free loopback port; yield a ``LocalServer``; stop it.
 
     A dir with a manifest is verified (a corrupted artifact fails here with the
@@ -54,8 +60,17 @@ def local_server(model_dir: str | Path, *, threads: int | None = None, max_batch
     model_dir = Path(model_dir)
     port = free_port()
     token = secrets.token_urlsafe(24)
-    args = [sys.executable, "-m", "stratos.serve", "--model", str(model_dir), "--port", str(port),
-            "--max-batch-size", str(max_batch_size)]
+    args = [
+        sys.executable,
+        "-m",
+        "stratos.serve",
+        "--model",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--max-batch-size",
+        str(max_batch_size),
+    ]
     if not (model_dir / MANIFEST).is_file():
         args.append("--no-verify")
     if threads:
@@ -85,11 +100,15 @@ def _wait_healthy(proc: subprocess.Popen, base: str, timeout_s: float, log: IO[b
         if proc.poll() is not None:
             log.seek(0)
             err = log.read().decode(errors="replace")[-2000:]
-            raise ServeError(f"the model server exited with code {proc.returncode} before becoming healthy:\n{err}")
+            raise ServeError(
+                f"the model server exited with code {proc.returncode} before becoming healthy:\n{err}"
+            )
         try:
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise ServeError(f"the model server at {base} was not healthy after {timeout_s:.0f}s; see its log.")
+    raise ServeError(
+        f"the model server at {base} was not healthy after {timeout_s:.0f}s; see its log."
+    )

@@ -65,11 +65,17 @@ def read_questions(path: str | Path, task: Task) -> list[Question]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno} is not JSON ({exc.msg}); write one object per line.") from exc
+            raise ConfigError(
+                f"{path}:{lineno} is not JSON ({exc.msg}); write one object per line."
+            ) from exc
         fields = (declared,) if declared else _QUESTION_FIELDS
-        key = next((f for f in fields if isinstance(row, dict) and isinstance(row.get(f), str)), None)
+        key = next(
+            (f for f in fields if isinstance(row, dict) and isinstance(row.get(f), str)), None
+        )
         if key is None:
-            raise ConfigError(f"{path}:{lineno} has no question field (expected one of {list(fields)}).")
+            raise ConfigError(
+                f"{path}:{lineno} has no question field (expected one of {list(fields)})."
+            )
         difficulty = row.get("difficulty")
         out.append(Question(row[key], str(difficulty) if difficulty is not None else None))
     if not out:
@@ -77,7 +83,9 @@ def read_questions(path: str | Path, task: Task) -> list[Question]:
     return out
 
 
-def score_replies(task: Task, questions: Sequence[Question], replies: Sequence[Reply]) -> dict[str, Any]:
+def score_replies(
+    task: Task, questions: Sequence[Question], replies: Sequence[Reply]
+) -> dict[str, Any]:
     """Accuracy over all questions (errors count as wrong) and per difficulty when given."""
     by_level: dict[str, list[bool]] = defaultdict(list)
     correct = 0
@@ -93,41 +101,81 @@ def score_replies(task: Task, questions: Sequence[Question], replies: Sequence[R
     return {"correct": correct, "accuracy": correct / len(questions), "per_difficulty": per}
 
 
-async def evaluate_endpoint(base_url: str, token: str | None, task: Task, questions: Sequence[Question], *,
-                            concurrency: int = 8, max_tokens: int = 256, model: str | None = None) -> EvalReport:
+async def evaluate_endpoint(
+    base_url: str,
+    token: str | None,
+    task: Task,
+    questions: Sequence[Question],
+    *,
+    concurrency: int = 8,
+    max_tokens: int = 256,
+    model: str | None = None,
+) -> EvalReport:
     """Send every question's prompt (``concurrency`` in flight) and score the replies."""
     if concurrency < 1:
         raise ConfigError(f"--concurrency must be >= 1, got {concurrency}.")
     async with EndpointClient(base_url, token) as client:
         model = model or await client.model_name()
         start = time.perf_counter()
-        replies = await client.chat_many(model, [task.prompt(q.text) for q in questions],
-                                         concurrency=concurrency, max_tokens=max_tokens)
+        replies = await client.chat_many(
+            model,
+            [task.prompt(q.text) for q in questions],
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+        )
         wall = time.perf_counter() - start
     scored = score_replies(task, questions, replies)
     ok = [r for r in replies if r.error is None]
     errors = [r.error for r in replies if r.error is not None]
     return EvalReport(
-        task=task.name, model=model, endpoint=client.base_url, n=len(questions),
-        correct=scored["correct"], accuracy=scored["accuracy"], per_difficulty=scored["per_difficulty"],
-        errors=len(errors), error_examples=errors[:3],
+        task=task.name,
+        model=model,
+        endpoint=client.base_url,
+        n=len(questions),
+        correct=scored["correct"],
+        accuracy=scored["accuracy"],
+        per_difficulty=scored["per_difficulty"],
+        errors=len(errors),
+        error_examples=errors[:3],
         latency_ms=latency_summary_ms([r.latency_s for r in ok]),
         throughput_rps=len(ok) / wall if wall > 0 else 0.0,
         throughput_tokens_per_s=sum(r.completion_tokens for r in ok) / wall if wall > 0 else 0.0,
-        wall_s=wall, concurrency=concurrency,
+        wall_s=wall,
+        concurrency=concurrency,
     )
 
 
-def evaluate(target: str, task: Task, questions: Sequence[Question], *, token: str | None = None,
-             concurrency: int = 8, max_tokens: int = 256, threads: int | None = None) -> EvalReport:
+def evaluate(
+    target: str,
+    task: Task,
+    questions: Sequence[Question],
+    *,
+    token: str | None = None,
+    concurrency: int = 8,
+    max_tokens: int = 256,
+    threads: int | None = None,
+) -> EvalReport:
     """Evaluate a URL directly, or a model dir through a local server started for the run."""
     if target.startswith(("http://", "https://")):
-        return asyncio.run(evaluate_endpoint(target, token, task, questions, concurrency=concurrency,
-                                             max_tokens=max_tokens))
+        return asyncio.run(
+            evaluate_endpoint(
+                target, token, task, questions, concurrency=concurrency, max_tokens=max_tokens
+            )
+        )
     from stratos.evaluate.local import local_server
 
     if not Path(target).is_dir():
         raise ConfigError(f"--model {target} is neither a URL nor a model dir.")
-    with local_server(target, threads=threads, max_batch_size=max(1, min(concurrency, 64))) as server:
-        return asyncio.run(evaluate_endpoint(server.base_url, server.token, task, questions, concurrency=concurrency,
-                                             max_tokens=max_tokens))
+    with local_server(
+        target, threads=threads, max_batch_size=max(1, min(concurrency, 64))
+    ) as server:
+        return asyncio.run(
+            evaluate_endpoint(
+                server.base_url,
+                server.token,
+                task,
+                questions,
+                concurrency=concurrency,
+                max_tokens=max_tokens,
+            )
+        )

@@ -19,7 +19,9 @@ from stratos.exceptions import ServeError
 TOKEN_ENV = "STRATOS_API_TOKEN"
 
 
-def load_token(token_file: str | Path | None = None, *, env: dict[str, str] | None = None) -> SecretStr | None:
+def load_token(
+    token_file: str | Path | None = None, *, env: dict[str, str] | None = None
+) -> SecretStr | None:
     """The API token from ``token_file`` (first line, stripped) or ``$STRATOS_API_TOKEN``; None if neither."""
     env = os.environ if env is None else env
     if token_file is not None:
@@ -27,7 +29,9 @@ def load_token(token_file: str | Path | None = None, *, env: dict[str, str] | No
         try:
             value = path.read_text().strip()
         except OSError as exc:
-            raise ServeError(f"cannot read the token file {path}: {exc.strerror}. Pass a readable file.") from exc
+            raise ServeError(
+                f"cannot read the token file {path}: {exc.strerror}. Pass a readable file."
+            ) from exc
         if not value:
             raise ServeError(f"the token file {path} is empty; write the API token into it.")
         return SecretStr(value)

@@ -73,7 +73,9 @@ class Batcher:
             self._thread.join(timeout)
             self._thread = None
 
-    async def submit(self, prompt: str, params: SamplingParams, on_text: TextSink | None = None) -> GenerationResult:
+    async def submit(
+        self, prompt: str, params: SamplingParams, on_text: TextSink | None = None
+    ) -> GenerationResult:
         """Queue one request and wait for its result (raises what the engine raised)."""
         loop = asyncio.get_running_loop()
         job = _Job(prompt, params, loop, loop.create_future(), on_text)
@@ -92,7 +94,11 @@ class Batcher:
             while len(batch) < self.max_batch_size:
                 remaining = deadline - time.perf_counter()
                 try:
-                    job = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                    job = (
+                        self._queue.get(timeout=remaining)
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if job is _STOP:
@@ -113,7 +119,9 @@ class Batcher:
                 job.loop.call_soon_threadsafe(job.on_text, text)
 
         try:
-            results = self.engine.generate_batch([j.prompt for j in batch], [j.params for j in batch], on_text)
+            results = self.engine.generate_batch(
+                [j.prompt for j in batch], [j.params for j in batch], on_text
+            )
         except Exception as exc:  # noqa: BLE001 - delivered to the callers, never kills the worker
             if len(batch) > 1:
                 # One bad request must not fail its batch-mates: retry each on its own.
@@ -126,7 +134,9 @@ class Batcher:
             _resolve(job, result=result)
 
 
-def _resolve(job: _Job, *, result: GenerationResult | None = None, exc: BaseException | None = None) -> None:
+def _resolve(
+    job: _Job, *, result: GenerationResult | None = None, exc: BaseException | None = None
+) -> None:
     def settle() -> None:
         if job.future.done():  # the caller went away
             return

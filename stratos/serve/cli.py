@@ -21,11 +21,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="File holding the bearer token (else $STRATOS_API_TOKEN).")
+        Path | None,
+        typer.Option(
+            "--token-file", help="File holding the bearer token (else $STRATOS_API_TOKEN)."
+        ),
     ] = None,
-    model_name: Annotated[str | None, typer.Option("--model-name", help="Name clients use; default: dir name.")] = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Serve a plain HF dir without manifest checks.")] = False,
-    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without a token (loopback testing only).")] = False,
+    model_name: Annotated[
+        str | None, typer.Option("--model-name", help="Name clients use; default: dir name.")
+    ] = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Serve a plain HF dir without manifest checks.")
+    ] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without a token (loopback testing only).")
+    ] = False,
     max_batch_size: Annotated[int, typer.Option(help="Requests decoded together.")] = 16,
     max_wait_ms: Annotated[float, typer.Option(help="How long a batch waits to fill, ms.")] = 10.0,
     max_tokens: Annotated[int, typer.Option(help="Ceiling on a request's max_tokens.")] = 512,
@@ -35,7 +44,9 @@ def serve(
     from stratos.serve.auth import TOKEN_ENV, load_token
     from stratos.serve.server import ServeConfig, run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     token = load_token(token_file)
     if token is None and not no_auth:
         raise ServeError(
@@ -45,7 +56,15 @@ def serve(
     if token is not None and no_auth:
         raise ServeError("--no-auth conflicts with the token given; drop one of them.")
     config = ServeConfig(
-        model_dir=model, model_name=model_name, host=host, port=port, token=token, verify=not no_verify,
-        max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_tokens=max_tokens, threads=threads,
+        model_dir=model,
+        model_name=model_name,
+        host=host,
+        port=port,
+        token=token,
+        verify=not no_verify,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        max_tokens=max_tokens,
+        threads=threads,
     )
     run(config)

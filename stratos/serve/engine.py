@@ -30,6 +30,9 @@ from typing import Any, Literal
 
 from stratos.exceptions import ArtifactError, RequestError
 
+# Below this temperature, logits / T overflows to inf (NaN probabilities); sampling at such a
+# temperature is argmax anyway, so decode greedily. (Found by the schemathesis run.)
+_GREEDY_BELOW = 1e-4
 FinishReason = Literal["stop", "length"]
 Message = dict[str, str]
 # Called as on_text(row_index, new_text) whenever a row has new, final text.
@@ -87,7 +90,9 @@ class GenerationEngine:
     calls), which is what the server's single generation worker wants.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "model", max_context: int | None = None):
+    def __init__(
+        self, model: Any, tokenizer: Any, *, name: str = "model", max_context: int | None = None
+    ):
         import torch
 
         self.model = model.eval()
@@ -134,11 +139,15 @@ class GenerationEngine:
         if path.suffix == ".gguf" and path.is_file():
             gguf_file, path = path.name, path.parent
         if not path.exists():
-            raise ArtifactError(f"model path {path} does not exist; pass a HF model dir or a .gguf file.")
+            raise ArtifactError(
+                f"model path {path} does not exist; pass a HF model dir or a .gguf file."
+            )
         kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=getattr(torch, dtype), **kwargs
+            )
         except (OSError, ValueError) as exc:
             raise ArtifactError(
                 f"could not load a causal LM from {path}{f' ({gguf_file})' if gguf_file else ''}: {exc}. "
@@ -155,7 +164,9 @@ class GenerationEngine:
     def render_chat(self, messages: Sequence[Message]) -> str:
         """The prompt for a chat: the tokenizer's chat template, or a plain role-prefixed fallback."""
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
         lines = [f"{m['role']}: {m['content']}" for m in messages]
         return "\n".join(lines) + "\nassistant:"
 
@@ -205,7 +216,9 @@ class GenerationEngine:
         with self._lock, self._torch.inference_mode():
             return self._decode(list(prompts), list(params), on_text)
 
-    def _decode(self, prompts: list[str], params: list[SamplingParams], on_text: TextCallback | None):
+    def _decode(
+        self, prompts: list[str], params: list[SamplingParams], on_text: TextCallback | None
+    ):
         torch = self._torch
         input_ids, mask = self._left_pad([self._encode(p) for p in prompts])
         lengths = mask.sum(dim=1).tolist()
@@ -298,7 +311,7 @@ class GenerationEngine:
         out = logits.argmax(dim=-1)
         for b, row in enumerate(rows):
             p = row.params
-            if p.temperature <= 0:
+            if p.temperature < _GREEDY_BELOW:
                 continue
             probs = torch.softmax(logits[b] / p.temperature, dim=-1)
             if p.top_p < 1.0:

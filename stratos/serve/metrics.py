@@ -12,7 +12,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # The *_created timestamp series double the output and no dashboard uses them.
@@ -29,23 +35,35 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "stratos_requests", "HTTP requests by route and status code.", ["route", "status"], registry=self.registry
+            "stratos_requests",
+            "HTTP requests by route and status code.",
+            ["route", "status"],
+            registry=self.registry,
         )
         self.errors = Counter(
-            "stratos_request_errors", "HTTP requests answered with a 4xx/5xx, by route and status.",
-            ["route", "status"], registry=self.registry,
+            "stratos_request_errors",
+            "HTTP requests answered with a 4xx/5xx, by route and status.",
+            ["route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "stratos_request_latency_seconds", "Time from request to last response byte.", ["route"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "stratos_request_latency_seconds",
+            "Time from request to last response byte.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
-        self.prompt_tokens = Counter("stratos_prompt_tokens", "Prompt tokens processed.", registry=self.registry)
+        self.prompt_tokens = Counter(
+            "stratos_prompt_tokens", "Prompt tokens processed.", registry=self.registry
+        )
         self.completion_tokens = Counter(
             "stratos_completion_tokens", "Completion tokens generated.", registry=self.registry
         )
         self.batch_size = Histogram(
-            "stratos_batch_size", "Requests decoded together per batch.",
-            buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry,
+            "stratos_batch_size",
+            "Requests decoded together per batch.",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

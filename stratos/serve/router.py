@@ -38,17 +38,25 @@ from stratos.serve.serving import ApiError, OpenAIServing, error
 log = logging.getLogger("stratos.serve")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Invalid request (bad JSON, field, value or length)."},
+    400: {
+        "model": ErrorResponse,
+        "description": "Invalid request (bad JSON, field, value or length).",
+    },
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     404: {"model": ErrorResponse, "description": "Unknown model."},
 }
 # One server-sent event: `data` is a JSON chunk (chat.completion.chunk / text_completion),
 # an error object, or the final "[DONE]".
-_SSE_EVENT = {"type": "object", "required": ["data"],
-              "properties": {"data": {"type": "string"}, "event": {"type": "string"}}}
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+}
 _STREAMABLE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}},
-          "description": "JSON, or server-sent events when stream=true."},
+    200: {
+        "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+        "description": "JSON, or server-sent events when stream=true.",
+    },
     **_ERRORS,
 }
 
@@ -76,15 +84,21 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
 
     app = FastAPI(title="Stratos OpenAI-compatible server", version="1", lifespan=lifespan)
     app.state.serving = serving
-    bearer = HTTPBearer(auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file).")
+    bearer = HTTPBearer(
+        auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file)."
+    )
 
     def require_token(
         request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> None:
         if token is not None and not token_matches(token, request.headers.get("authorization")):
             raise _ApiErrorException(
-                error(401, "missing or invalid API token: send 'Authorization: Bearer <token>'.",
-                      type="authentication_error", code="invalid_api_key")
+                error(
+                    401,
+                    "missing or invalid API token: send 'Authorization: Bearer <token>'.",
+                    type="authentication_error",
+                    code="invalid_api_key",
+                )
             )
 
     auth = [Depends(require_token)]
@@ -97,7 +111,12 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
-            return _reply(error(400, f"the request body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})."))
+            return _reply(
+                error(
+                    400,
+                    f"the request body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')}).",
+                )
+            )
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         where = ".".join(loc) or "body"
         message = f"{where}: {first.get('msg', 'invalid request')}"
@@ -118,8 +137,12 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
         # The app only exists once the model is loaded and (unless --no-verify) verified.
         return HealthResponse(status="ok", model=serving.model_name, verified=verified)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response,
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(serving.metrics.render(), media_type=serving.metrics.content_type)
 
@@ -127,12 +150,21 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
     async def models() -> ModelList:
         return serving.models()
 
-    @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, dependencies=auth,
-              responses=_STREAMABLE)
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletionResponse,
+        dependencies=auth,
+        responses=_STREAMABLE,
+    )
     async def chat(req: ChatCompletionRequest) -> Any:
         return _respond(await serving.chat(req))
 
-    @app.post("/v1/completions", response_model=CompletionResponse, dependencies=auth, responses=_STREAMABLE)
+    @app.post(
+        "/v1/completions",
+        response_model=CompletionResponse,
+        dependencies=auth,
+        responses=_STREAMABLE,
+    )
     async def completions(req: CompletionRequest) -> Any:
         return _respond(await serving.completion(req))
 
@@ -145,6 +177,9 @@ def _respond(result: Any) -> Any:
     if isinstance(result, ApiError):
         return _reply(result)
     if hasattr(result, "__aiter__"):
-        return StreamingResponse(result, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            result,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     return result

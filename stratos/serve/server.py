@@ -29,16 +29,22 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
     model_dir: Path
-    model_name: str | None = Field(None, description="Name clients pass as `model`; default: the dir name.")
+    model_name: str | None = Field(
+        None, description="Name clients pass as `model`; default: the dir name."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    token: SecretStr | None = Field(None, description="Bearer token; None only when auth is disabled on purpose.")
+    token: SecretStr | None = Field(
+        None, description="Bearer token; None only when auth is disabled on purpose."
+    )
     verify: bool = Field(True, description="Check manifest.json checksums before serving.")
     max_batch_size: int = Field(16, ge=1, le=256)
     max_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits to fill.")
     max_tokens: int = Field(512, ge=1, description="Ceiling on a request's max_tokens.")
     default_max_tokens: int = Field(128, ge=1)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads; None keeps torch's default.")
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads; None keeps torch's default."
+    )
     dtype: str = "float32"
 
     @property
@@ -49,7 +55,9 @@ class ServeConfig(BaseModel):
 def check_artifact(model_dir: Path, verify: bool) -> bool:
     """Verify a Stratos artifact; True if verified. A plain HF dir needs ``verify=False`` (said clearly)."""
     if not model_dir.is_dir():
-        raise ServeError(f"--model {model_dir} is not a directory; pass a Stratos artifact or HF model dir.")
+        raise ServeError(
+            f"--model {model_dir} is not a directory; pass a Stratos artifact or HF model dir."
+        )
     if not verify:
         return False
     if not (model_dir / MANIFEST).is_file():
@@ -67,13 +75,20 @@ def build_server_app(config: ServeConfig, engine: GenerationEngine | None = None
 
     verified = check_artifact(config.model_dir, config.verify)
     if engine is None:
-        engine = GenerationEngine.from_dir(config.model_dir, threads=config.threads, dtype=config.dtype,
-                                           name=config.served_name)
+        engine = GenerationEngine.from_dir(
+            config.model_dir, threads=config.threads, dtype=config.dtype, name=config.served_name
+        )
     metrics = ServerMetrics()
-    batcher = Batcher(engine, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000,
-                      observe_batch=metrics.batch_size.observe)
-    limits = Limits(max_tokens=min(config.max_tokens, engine.max_context),
-                    default_max_tokens=min(config.default_max_tokens, engine.max_context))
+    batcher = Batcher(
+        engine,
+        max_batch_size=config.max_batch_size,
+        max_wait_s=config.max_wait_ms / 1000,
+        observe_batch=metrics.batch_size.observe,
+    )
+    limits = Limits(
+        max_tokens=min(config.max_tokens, engine.max_context),
+        default_max_tokens=min(config.default_max_tokens, engine.max_context),
+    )
     serving = OpenAIServing(engine, batcher, metrics, model_name=config.served_name, limits=limits)
     return build_app(serving, token=config.token, verified=verified)
 
@@ -83,9 +98,16 @@ def run(config: ServeConfig) -> None:
     import uvicorn
 
     app = build_server_app(config)
-    log.info("serving %s on http://%s:%d (auth %s)", config.served_name, config.host, config.port,
-             "on" if config.token else "OFF")
+    log.info(
+        "serving %s on http://%s:%d (auth %s)",
+        config.served_name,
+        config.host,
+        config.port,
+        "on" if config.token else "OFF",
+    )
     try:
         uvicorn.run(app, host=config.host, port=config.port, log_level="info", access_log=True)
     except OSError as exc:  # pragma: no cover - uvicorn usually exits itself on bind errors
-        raise ServeError(f"cannot listen on {config.host}:{config.port}: {exc}. Pick another --port.") from exc
+        raise ServeError(
+            f"cannot listen on {config.host}:{config.port}: {exc}. Pick another --port."
+        ) from exc

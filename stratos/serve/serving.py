@@ -53,10 +53,18 @@ class ApiError:
     body: ErrorResponse
 
 
-def error(status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-          code: str | None = None) -> ApiError:
+def error(
+    status: int,
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> ApiError:
     """The one place error replies are built."""
-    return ApiError(status, ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code)))
+    return ApiError(
+        status, ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code))
+    )
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,15 @@ Stream = AsyncIterator[str]
 class OpenAIServing:
     """Chat, completion and model-list logic over one engine and its batcher."""
 
-    def __init__(self, engine: GenerationEngine, batcher: Batcher, metrics: ServerMetrics, *,
-                 model_name: str, limits: Limits = Limits()):
+    def __init__(
+        self,
+        engine: GenerationEngine,
+        batcher: Batcher,
+        metrics: ServerMetrics,
+        *,
+        model_name: str,
+        limits: Limits = Limits(),
+    ):
         self.engine = engine
         self.batcher = batcher
         self.metrics = metrics
@@ -87,9 +102,13 @@ class OpenAIServing:
     async def chat(self, req: ChatCompletionRequest) -> ChatCompletionResponse | Stream | ApiError:
         max_tokens = req.max_completion_tokens or req.max_tokens
         try:
-            prompt = self.engine.render_chat([{"role": m.role, "content": m.text()} for m in req.messages])
+            prompt = self.engine.render_chat(
+                [{"role": m.role, "content": m.text()} for m in req.messages]
+            )
         except Exception as exc:  # noqa: BLE001 - a chat template rejecting the conversation is a client error
-            return error(400, f"the model's chat template rejected these messages: {exc}", param="messages")
+            return error(
+                400, f"the model's chat template rejected these messages: {exc}", param="messages"
+            )
         prepared = self._prepare(req, prompt, max_tokens)
         if isinstance(prepared, ApiError):
             return prepared
@@ -102,7 +121,12 @@ class OpenAIServing:
             return result
         return ChatCompletionResponse(
             model=self.model_name,
-            choices=[ChatChoice(message=AssistantMessage(content=result.text), finish_reason=result.finish_reason)],
+            choices=[
+                ChatChoice(
+                    message=AssistantMessage(content=result.text),
+                    finish_reason=result.finish_reason,
+                )
+            ],
             usage=_usage(result),
         )
 
@@ -127,14 +151,23 @@ class OpenAIServing:
         )
 
     # ---------------------------------------------------------------- helpers
-    def _prepare(self, req: ChatCompletionRequest | CompletionRequest, prompt: str,
-                 max_tokens: int | None) -> SamplingParams | ApiError:
+    def _prepare(
+        self, req: ChatCompletionRequest | CompletionRequest, prompt: str, max_tokens: int | None
+    ) -> SamplingParams | ApiError:
         if req.model != self.model_name:
-            return error(404, f"the model {req.model!r} does not exist; this server serves {self.model_name!r}.",
-                         param="model", code="model_not_found")
+            return error(
+                404,
+                f"the model {req.model!r} does not exist; this server serves {self.model_name!r}.",
+                param="model",
+                code="model_not_found",
+            )
         if max_tokens is not None and max_tokens > self.limits.max_tokens:
-            return error(400, f"max_tokens={max_tokens} is over this server's limit of {self.limits.max_tokens}.",
-                         param="max_tokens", code="max_tokens_exceeded")
+            return error(
+                400,
+                f"max_tokens={max_tokens} is over this server's limit of {self.limits.max_tokens}.",
+                param="max_tokens",
+                code="max_tokens_exceeded",
+            )
         max_new = max_tokens or min(self.limits.default_max_tokens, self.limits.max_tokens)
         context = self.engine.max_context
         too_long = error(
@@ -144,10 +177,15 @@ class OpenAIServing:
             param="messages" if isinstance(req, ChatCompletionRequest) else "prompt",
             code="context_length_exceeded",
         )
-        if len(prompt) > context * _MAX_CHARS_PER_TOKEN or self.engine.count_tokens(prompt) + max_new > context:
+        if (
+            len(prompt) > context * _MAX_CHARS_PER_TOKEN
+            or self.engine.count_tokens(prompt) + max_new > context
+        ):
             return too_long
         try:
-            return SamplingParams(max_new, float(req.temperature), float(req.top_p), req.stop_list(), req.seed)
+            return SamplingParams(
+                max_new, float(req.temperature), float(req.top_p), req.stop_list(), req.seed
+            )
         except RequestError as exc:
             return error(400, str(exc))
 
@@ -159,7 +197,9 @@ class OpenAIServing:
         self.metrics.observe_tokens(result.prompt_tokens, result.completion_tokens)
         return result
 
-    async def _stream(self, prompt: str, params: SamplingParams, chunks: _Chunks, include_usage: bool) -> Stream:
+    async def _stream(
+        self, prompt: str, params: SamplingParams, chunks: _Chunks, include_usage: bool
+    ) -> Stream:
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
         task = asyncio.ensure_future(self.batcher.submit(prompt, params, on_text=pieces.put_nowait))
         task.add_done_callback(lambda _: pieces.put_nowait(None))
@@ -179,8 +219,11 @@ class OpenAIServing:
 
 
 def _usage(result: GenerationResult) -> Usage:
-    return Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                 total_tokens=result.prompt_tokens + result.completion_tokens)
+    return Usage(
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        total_tokens=result.prompt_tokens + result.completion_tokens,
+    )
 
 
 def _sse(model: BaseModel) -> str:
@@ -203,8 +246,12 @@ class _Chunks:
 
 
 class _ChatChunks(_Chunks):
-    def _chunk(self, choices: list[ChatChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, usage=usage)
+    def _chunk(
+        self, choices: list[ChatChunkChoice], usage: Usage | None = None
+    ) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=usage
+        )
 
     def first(self) -> ChatCompletionChunk:
         return self._chunk([ChatChunkChoice(delta=DeltaMessage(role="assistant", content=""))])
@@ -223,8 +270,12 @@ class _TextChunks(_Chunks):
     def __init__(self, model: str, prefix: str = ""):
         super().__init__(model, prefix, id_prefix="cmpl")
 
-    def _chunk(self, choices: list[StreamTextChoice], usage: Usage | None = None) -> CompletionChunk:
-        return CompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, usage=usage)
+    def _chunk(
+        self, choices: list[StreamTextChoice], usage: Usage | None = None
+    ) -> CompletionChunk:
+        return CompletionChunk(
+            id=self.id, created=self.created, model=self.model, choices=choices, usage=usage
+        )
 
     def first(self) -> CompletionChunk:
         return self._chunk([StreamTextChoice(text=self.prefix)])

@@ -37,11 +37,15 @@ class VllmServe:
 
     def __post_init__(self) -> None:
         if not 0 < self.gpu_memory_utilization <= 1:
-            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+            raise ValueError(
+                f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}"
+            )
         if self.tensor_parallel_size < 1:
             raise ValueError("tensor_parallel_size must be >= 1")
         if not self.token_env.isidentifier():
-            raise ValueError(f"token_env must be an environment variable name, got {self.token_env!r}")
+            raise ValueError(
+                f"token_env must be an environment variable name, got {self.token_env!r}"
+            )
 
     def argv(self, token: str) -> list[str]:
         """The exec argument list with ``token`` in place (for a subprocess you start yourself)."""
@@ -50,20 +54,31 @@ class VllmServe:
     def render(self) -> str:
         """One shell line; the token comes from ``$token_env`` at run time (fails fast if unset)."""
         placeholder = "\0TOKEN\0"
-        quoted = " ".join(shlex.quote(a) if a != placeholder else f'"${{{self.token_env}:?API token not set}}"'
-                          for a in self._args(placeholder))
+        quoted = " ".join(
+            shlex.quote(a) if a != placeholder else f'"${{{self.token_env}:?API token not set}}"'
+            for a in self._args(placeholder)
+        )
         return f"exec {quoted}"
 
     def _args(self, token: str) -> list[str]:
         args = [
-            "vllm", "serve", self.model_dir,
-            "--served-model-name", self.served_model_name,
-            "--api-key", token,
-            "--host", self.host,
-            "--port", str(self.port),
-            "--dtype", self.dtype,
-            "--gpu-memory-utilization", f"{self.gpu_memory_utilization:g}",
-            "--tensor-parallel-size", str(self.tensor_parallel_size),
+            "vllm",
+            "serve",
+            self.model_dir,
+            "--served-model-name",
+            self.served_model_name,
+            "--api-key",
+            token,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dtype",
+            self.dtype,
+            "--gpu-memory-utilization",
+            f"{self.gpu_memory_utilization:g}",
+            "--tensor-parallel-size",
+            str(self.tensor_parallel_size),
         ]
         if self.max_model_len:
             args += ["--max-model-len", str(self.max_model_len)]

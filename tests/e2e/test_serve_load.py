@@ -34,14 +34,25 @@ async def one_round(client: httpx.AsyncClient, token: str, round_no: int) -> lis
 
     async def request(i: int) -> int:
         async with gate:
-            body = {"model": "tiny", "max_tokens": 8, "temperature": 0.7, "seed": i,
-                    "messages": [{"role": "user", "content": f"request {round_no}-{i}"}]}
+            body = {
+                "model": "tiny",
+                "max_tokens": 8,
+                "temperature": 0.7,
+                "seed": i,
+                "messages": [{"role": "user", "content": f"request {round_no}-{i}"}],
+            }
             if i % 4 == 0:  # a quarter streamed: their queues and generators must be freed too
-                async with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+                async with client.stream(
+                    "POST", "/v1/chat/completions", json={**body, "stream": True}
+                ) as r:
                     lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
                     return r.status_code if lines[-1] == "data: [DONE]" else 599
             r = await client.post("/v1/chat/completions", json=body)
-            return r.status_code if r.json()["choices"][0]["finish_reason"] in ("stop", "length") else 598
+            return (
+                r.status_code
+                if r.json()["choices"][0]["finish_reason"] in ("stop", "length")
+                else 598
+            )
 
     return await asyncio.gather(*(request(i) for i in range(ROUND)))
 
@@ -49,15 +60,22 @@ async def one_round(client: httpx.AsyncClient, token: str, round_no: int) -> lis
 def test_load_zero_errors_and_flat_memory(tmp_path):
     model_dir = make_tiny_model_dir(tmp_path / "tiny")
     log = tmp_path / "server.log"
-    with local_server(model_dir, threads=1, max_batch_size=CONCURRENCY, log_path=log,
-                      extra_args=["--model-name", "tiny"]) as server:
+    with local_server(
+        model_dir,
+        threads=1,
+        max_batch_size=CONCURRENCY,
+        log_path=log,
+        extra_args=["--model-name", "tiny"],
+    ) as server:
         proc = psutil.Process(server.process.pid)
         rss_mb: list[float] = []
         statuses: list[int] = []
 
         async def run() -> None:
             headers = {"Authorization": f"Bearer {server.token}"}
-            async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as client:
+            async with httpx.AsyncClient(
+                base_url=server.base_url, headers=headers, timeout=60
+            ) as client:
                 for round_no in range(ROUNDS):
                     statuses.extend(await one_round(client, server.token, round_no))
                     rss_mb.append(proc.memory_info().rss / 2**20)
@@ -69,8 +87,16 @@ def test_load_zero_errors_and_flat_memory(tmp_path):
 
     assert len(statuses) == ROUND * ROUNDS and set(statuses) == {200}, sorted(set(statuses))
     growth = rss_mb[-1] - rss_mb[0]
-    print(json.dumps({"requests": len(statuses), "elapsed_s": round(elapsed, 1),
-                      "rss_mb": [round(x, 1) for x in rss_mb], "growth_mb": round(growth, 1)}))
+    print(
+        json.dumps(
+            {
+                "requests": len(statuses),
+                "elapsed_s": round(elapsed, 1),
+                "rss_mb": [round(x, 1) for x in rss_mb],
+                "growth_mb": round(growth, 1),
+            }
+        )
+    )
     assert growth < MAX_RSS_GROWTH_MB, f"server RSS grew {growth:.1f} MB after warm-up: {rss_mb}"
     ok = 'stratos_requests_total{route="/v1/chat/completions",status="200"}'
     assert f"{ok} {float(ROUND * ROUNDS)}" in metrics

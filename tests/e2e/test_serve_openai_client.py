@@ -35,7 +35,9 @@ def test_models_list(served):
 def test_chat_completion(served):
     base, engine = served
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
-    r = client(base).chat.completions.create(model="student", messages=messages, max_tokens=7, temperature=0)
+    r = client(base).chat.completions.create(
+        model="student", messages=messages, max_tokens=7, temperature=0
+    )
     expected = engine.chat([messages], max_new_tokens=7)[0]
     assert r.choices[0].message.content == expected.text
     assert r.choices[0].finish_reason == "length"
@@ -45,13 +47,20 @@ def test_chat_completion(served):
 def test_chat_streaming(served):
     base, engine = served
     messages = [{"role": "user", "content": "stream please"}]
-    stream = client(base).chat.completions.create(model="student", messages=messages, max_tokens=8,
-                                                  temperature=0, stream=True,
-                                                  stream_options={"include_usage": True})
+    stream = client(base).chat.completions.create(
+        model="student",
+        messages=messages,
+        max_tokens=8,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == engine.chat([messages], max_new_tokens=8)[0].text
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
+    assert [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ] == ["length"]
     assert chunks[-1].usage.completion_tokens == 8
 
 
@@ -66,7 +75,10 @@ def test_wrong_key_and_unknown_model_raise_the_sdk_errors(served):
     with pytest.raises(openai.AuthenticationError):
         client(base, key="wrong").models.list()
     with pytest.raises(openai.NotFoundError):
-        client(base).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        client(base).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.BadRequestError):
-        client(base).chat.completions.create(model="student", messages=[{"role": "user", "content": "x"}],
-                                             temperature=3)
+        client(base).chat.completions.create(
+            model="student", messages=[{"role": "user", "content": "x"}], temperature=3
+        )

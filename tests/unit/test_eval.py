@@ -54,12 +54,16 @@ def test_latency_summary_is_in_ms_and_nan_when_empty():
 
 
 def test_base_url_normalisation():
-    assert normalise_base_url("http://h:1") == normalise_base_url("http://h:1/v1/") == "http://h:1/v1"
+    assert (
+        normalise_base_url("http://h:1") == normalise_base_url("http://h:1/v1/") == "http://h:1/v1"
+    )
 
 
 def test_read_questions_uses_the_task_field_and_difficulty(tmp_path):
     f = tmp_path / "q.jsonl"
-    f.write_text('{"hand": "1112345678999m", "difficulty": "easy"}\n\n{"hand": "123m456p789s1122z"}\n')
+    f.write_text(
+        '{"hand": "1112345678999m", "difficulty": "easy"}\n\n{"hand": "123m456p789s1122z"}\n'
+    )
     qs = read_questions(f, get_task("mahjong"))
     assert qs == [Question("1112345678999m", "easy"), Question("123m456p789s1122z", None)]
     (tmp_path / "bad.jsonl").write_text('{"other": 1}\n')
@@ -72,11 +76,22 @@ def test_read_questions_uses_the_task_field_and_difficulty(tmp_path):
 
 def test_scoring_uses_the_task_checker_and_counts_errors_as_wrong():
     task = get_task("mahjong")
-    qs = [Question("1112345678999m", "hard"), Question("1112345678999m", "hard"), Question("123m456p789s1122z", "easy")]
-    replies = [Reply("Answer: 1m 2m 3m 4m 5m 6m 7m 8m 9m", 0.1), Reply("Answer: 1m", 0.1), Reply(None, 0.1, error="x")]
+    qs = [
+        Question("1112345678999m", "hard"),
+        Question("1112345678999m", "hard"),
+        Question("123m456p789s1122z", "easy"),
+    ]
+    replies = [
+        Reply("Answer: 1m 2m 3m 4m 5m 6m 7m 8m 9m", 0.1),
+        Reply("Answer: 1m", 0.1),
+        Reply(None, 0.1, error="x"),
+    ]
     scored = score_replies(task, qs, replies)
     assert scored["correct"] == 1 and scored["accuracy"] == pytest.approx(1 / 3)
-    assert scored["per_difficulty"] == {"easy": {"n": 1, "accuracy": 0.0}, "hard": {"n": 2, "accuracy": 0.5}}
+    assert scored["per_difficulty"] == {
+        "easy": {"n": 1, "accuracy": 0.0},
+        "hard": {"n": 2, "accuracy": 0.5},
+    }
 
 
 def test_evaluate_through_a_live_server(tmp_path):
@@ -84,19 +99,38 @@ def test_evaluate_through_a_live_server(tmp_path):
     engine = GenerationEngine.from_dir(model_dir, threads=1)
     task = EchoTask()
     register_task(task.name, lambda: task)
-    questions = [Question(q, d) for q, d in [("a", "easy"), ("bb", "easy"), ("ccc", "hard"), ("dddd", "hard")]]
-    greedy = engine.chat([[{"role": "user", "content": task.prompt(q.text)}] for q in questions], max_new_tokens=6)
+    questions = [
+        Question(q, d)
+        for q, d in [("a", "easy"), ("bb", "easy"), ("ccc", "hard"), ("dddd", "hard")]
+    ]
+    greedy = engine.chat(
+        [[{"role": "user", "content": task.prompt(q.text)}] for q in questions], max_new_tokens=6
+    )
     task.expected = {q.text: g.text for q, g in zip(questions, greedy, strict=True)}
     task.expected["dddd"] = "wrong on purpose"
     config = ServeConfig(model_dir=model_dir, model_name="tiny", token=SecretStr("tok"))
     with serve_in_thread(build_server_app(config, engine=engine)) as base:
-        report = asyncio.run(evaluate_endpoint(base, "tok", get_task("echo-test"), questions, concurrency=4,
-                                               max_tokens=6))
-        bad_token = asyncio.run(evaluate_endpoint(base, "nope", task, questions, concurrency=2, max_tokens=6,
-                                                  model="tiny"))
+        report = asyncio.run(
+            evaluate_endpoint(
+                base, "tok", get_task("echo-test"), questions, concurrency=4, max_tokens=6
+            )
+        )
+        bad_token = asyncio.run(
+            evaluate_endpoint(
+                base, "nope", task, questions, concurrency=2, max_tokens=6, model="tiny"
+            )
+        )
     assert (report.n, report.correct, report.errors) == (4, 3, 0)
-    assert report.per_difficulty == {"easy": {"n": 2, "accuracy": 1.0}, "hard": {"n": 2, "accuracy": 0.5}}
-    assert report.latency_ms["p50"] > 0 and report.latency_ms["p99"] >= report.latency_ms["p95"] >= report.latency_ms["p50"]
+    assert report.per_difficulty == {
+        "easy": {"n": 2, "accuracy": 1.0},
+        "hard": {"n": 2, "accuracy": 0.5},
+    }
+    assert (
+        report.latency_ms["p50"] > 0
+        and report.latency_ms["p99"] >= report.latency_ms["p95"] >= report.latency_ms["p50"]
+    )
     assert report.throughput_rps > 0 and report.throughput_tokens_per_s > 0
     assert json.loads(report.model_dump_json())["endpoint"] == f"{base}/v1"
-    assert bad_token.errors == 4 and bad_token.accuracy == 0 and "401" in bad_token.error_examples[0]
+    assert (
+        bad_token.errors == 4 and bad_token.accuracy == 0 and "401" in bad_token.error_examples[0]
+    )

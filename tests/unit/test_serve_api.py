@@ -31,29 +31,45 @@ def engine(model_dir):
 
 @pytest.fixture(scope="module")
 def client(model_dir, engine):
-    config = ServeConfig(model_dir=model_dir, model_name="tiny", token=SecretStr(TOKEN), max_tokens=64)
+    config = ServeConfig(
+        model_dir=model_dir, model_name="tiny", token=SecretStr(TOKEN), max_tokens=64
+    )
     with TestClient(build_server_app(config, engine=engine)) as c:
         yield c
 
 
 def chat_body(**kw):
-    return {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 6,
-            "temperature": 0, **kw}
+    return {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 6,
+        "temperature": 0,
+        **kw,
+    }
 
 
 def sse_events(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 def test_health_is_open_and_says_verified(client):
     assert client.get("/health").json() == {"status": "ok", "model": "tiny", "verified": True}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ],
+)
 def test_v1_routes_need_the_bearer_token(client, headers):
-    for r in (client.get("/v1/models", headers=headers),
-              client.post("/v1/chat/completions", headers=headers, json=chat_body())):
+    for r in (
+        client.get("/v1/models", headers=headers),
+        client.post("/v1/chat/completions", headers=headers, json=chat_body()),
+    ):
         assert r.status_code == 401
         assert r.json()["error"]["type"] == "authentication_error"
         assert r.headers["www-authenticate"] == "Bearer"
@@ -72,39 +88,57 @@ def test_chat_completion_matches_the_engine(client, engine):
     assert body["object"] == "chat.completion" and body["model"] == "tiny"
     assert body["choices"][0]["message"] == {"role": "assistant", "content": expected.text}
     assert body["choices"][0]["finish_reason"] == "length"
-    assert body["usage"] == {"prompt_tokens": expected.prompt_tokens, "completion_tokens": 6, "total_tokens":
-                             expected.prompt_tokens + 6}
+    assert body["usage"] == {
+        "prompt_tokens": expected.prompt_tokens,
+        "completion_tokens": 6,
+        "total_tokens": expected.prompt_tokens + 6,
+    }
 
 
 def test_completion_and_echo(client, engine):
     expected = engine.generate(["abc"], max_new_tokens=5)[0].text
-    r = client.post("/v1/completions", headers=AUTH, json={"model": "tiny", "prompt": "abc", "max_tokens": 5,
-                                                            "temperature": 0, "echo": True})
+    r = client.post(
+        "/v1/completions",
+        headers=AUTH,
+        json={"model": "tiny", "prompt": "abc", "max_tokens": 5, "temperature": 0, "echo": True},
+    )
     assert r.status_code == 200 and r.json()["object"] == "text_completion"
     assert r.json()["choices"][0]["text"] == "abc" + expected
 
 
 def test_chat_stream_is_openai_chunks_ending_with_done(client):
     plain = client.post("/v1/chat/completions", headers=AUTH, json=chat_body()).json()
-    r = client.post("/v1/chat/completions", headers=AUTH,
-                    json=chat_body(stream=True, stream_options={"include_usage": True}))
+    r = client.post(
+        "/v1/chat/completions",
+        headers=AUTH,
+        json=chat_body(stream=True, stream_options={"include_usage": True}),
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
-    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len(
+        {c["id"] for c in chunks}
+    ) == 1
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == plain["choices"][0]["message"]["content"]
-    finals = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    finals = [
+        c["choices"][0]["finish_reason"]
+        for c in chunks
+        if c["choices"] and c["choices"][0]["finish_reason"]
+    ]
     assert finals == ["length"]
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 6
 
 
 def test_completion_stream(client, engine):
     expected = engine.generate(["abc"], max_new_tokens=5)[0].text
-    r = client.post("/v1/completions", headers=AUTH, json={"model": "tiny", "prompt": "abc", "max_tokens": 5,
-                                                            "temperature": 0, "stream": True})
+    r = client.post(
+        "/v1/completions",
+        headers=AUTH,
+        json={"model": "tiny", "prompt": "abc", "max_tokens": 5, "temperature": 0, "stream": True},
+    )
     events = sse_events(r.text)
     assert events[-1] == "[DONE]"
     assert "".join(json.loads(e)["choices"][0]["text"] for e in events[:-1]) == expected
@@ -133,8 +167,11 @@ BAD_BODIES = {
 
 @pytest.mark.parametrize("name", sorted(BAD_BODIES))
 def test_bad_input_is_a_400_in_openai_shape(client, name):
-    r = client.post("/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
-                    content=BAD_BODIES[name])
+    r = client.post(
+        "/v1/chat/completions",
+        headers={**AUTH, "content-type": "application/json"},
+        content=BAD_BODIES[name],
+    )
     assert r.status_code == 400, r.text
     err = r.json()["error"]
     assert err["type"] == "invalid_request_error" and err["message"]
@@ -158,7 +195,9 @@ def test_unknown_route_is_404_json(client):
 
 def test_metrics_count_requests_errors_and_tokens(client):
     def value(text: str, prefix: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+        )
 
     before = client.get("/metrics").text
     client.post("/v1/chat/completions", headers=AUTH, json=chat_body())
@@ -168,8 +207,13 @@ def test_metrics_count_requests_errors_and_tokens(client):
     assert value(after, ok) == value(before, ok) + 1
     unauth = 'stratos_request_errors_total{route="/v1/models",status="401"}'
     assert value(after, unauth) == value(before, unauth) + 1
-    assert value(after, "stratos_completion_tokens_total") == value(before, "stratos_completion_tokens_total") + 6
-    assert value(after, "stratos_prompt_tokens_total") > value(before, "stratos_prompt_tokens_total")
+    assert (
+        value(after, "stratos_completion_tokens_total")
+        == value(before, "stratos_completion_tokens_total") + 6
+    )
+    assert value(after, "stratos_prompt_tokens_total") > value(
+        before, "stratos_prompt_tokens_total"
+    )
     assert 'stratos_request_latency_seconds_bucket{le="+Inf",route="/v1/chat/completions"}' in after
 
 
@@ -190,14 +234,17 @@ def test_concurrent_requests_are_decoded_in_one_batch(engine):
     async def main():
         batcher.start()
         try:
-            return await asyncio.gather(*(batcher.submit(f"p{i}", SamplingParams(4)) for i in range(8)))
+            return await asyncio.gather(
+                *(batcher.submit(f"p{i}", SamplingParams(4)) for i in range(8))
+            )
         finally:
             batcher.stop()
 
     results = asyncio.run(main())
     assert sizes == [8]
-    assert [r.token_ids for r in results] == [engine.generate([f"p{i}"], max_new_tokens=4)[0].token_ids
-                                             for i in range(8)]
+    assert [r.token_ids for r in results] == [
+        engine.generate([f"p{i}"], max_new_tokens=4)[0].token_ids for i in range(8)
+    ]
 
 
 def test_one_bad_request_does_not_fail_its_batch(engine):
@@ -206,8 +253,11 @@ def test_one_bad_request_does_not_fail_its_batch(engine):
     async def main():
         batcher.start()
         try:
-            return await asyncio.gather(batcher.submit("ok", SamplingParams(3)),
-                                        batcher.submit("x" * 600, SamplingParams(3)), return_exceptions=True)
+            return await asyncio.gather(
+                batcher.submit("ok", SamplingParams(3)),
+                batcher.submit("x" * 600, SamplingParams(3)),
+                return_exceptions=True,
+            )
         finally:
             batcher.stop()
 
@@ -217,5 +267,7 @@ def test_one_bad_request_does_not_fail_its_batch(engine):
 
 
 def test_empty_prompt_is_served(client):
-    r = client.post("/v1/completions", headers=AUTH, json={"model": "tiny", "prompt": "", "max_tokens": 2})
+    r = client.post(
+        "/v1/completions", headers=AUTH, json={"model": "tiny", "prompt": "", "max_tokens": 2}
+    )
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 2

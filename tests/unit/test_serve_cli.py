@@ -22,12 +22,19 @@ def artifact(tmp_path_factory):
     return make_tiny_model_dir(tmp_path_factory.mktemp("art") / "model")
 
 
-def run_module(*args: str, env_token: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_module(
+    *args: str, env_token: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     if env_token:
         env[TOKEN_ENV] = env_token
-    return subprocess.run([sys.executable, "-m", "stratos.serve", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stratos.serve", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_token_from_file_then_env(tmp_path):
@@ -86,14 +93,34 @@ def test_cli_builds_the_config(monkeypatch, artifact, tmp_path):
     token = tmp_path / "tok"
     token.write_text("s3cret")
     app = _app()
-    result = CliRunner().invoke(app, ["--model", str(artifact), "--port", "9123", "--token-file", str(token),
-                                      "--model-name", "student", "--max-batch-size", "4"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--model",
+            str(artifact),
+            "--port",
+            "9123",
+            "--token-file",
+            str(token),
+            "--model-name",
+            "student",
+            "--max-batch-size",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (config,) = seen
-    assert (config.port, config.served_name, config.max_batch_size, config.verify) == (9123, "student", 4, True)
+    assert (config.port, config.served_name, config.max_batch_size, config.verify) == (
+        9123,
+        "student",
+        4,
+        True,
+    )
     assert config.token.get_secret_value() == "s3cret" and config.host == "127.0.0.1"
 
-    result = CliRunner().invoke(app, ["--model", str(artifact), "--token-file", str(token), "--no-auth"])
+    result = CliRunner().invoke(
+        app, ["--model", str(artifact), "--token-file", str(token), "--no-auth"]
+    )
     assert isinstance(result.exception, ServeError)
 
     result = CliRunner().invoke(app, ["--model", str(artifact), "--no-auth", "--no-verify"])

@@ -13,7 +13,9 @@ PROMPTS = ["hello", "a much longer prompt than the first", "mid length"]
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    return GenerationEngine.from_dir(make_tiny_model_dir(tmp_path_factory.mktemp("tiny")), threads=1)
+    return GenerationEngine.from_dir(
+        make_tiny_model_dir(tmp_path_factory.mktemp("tiny")), threads=1
+    )
 
 
 def test_batched_greedy_equals_one_at_a_time(engine):
@@ -36,7 +38,9 @@ def test_rows_with_different_lengths_leave_the_batch(engine):
 
 def test_token_accounting(engine):
     out = engine.generate(["abc"], max_new_tokens=4)[0]
-    assert out.prompt_tokens == engine.count_tokens("abc") == 3  # byte-level tokenizer: one per byte
+    assert (
+        out.prompt_tokens == engine.count_tokens("abc") == 3
+    )  # byte-level tokenizer: one per byte
     assert out.completion_tokens == len(out.token_ids) == 4
 
 
@@ -74,8 +78,11 @@ def test_tiny_top_p_is_greedy(engine):
 
 def test_streamed_pieces_add_up_to_the_text(engine):
     pieces: dict[int, list[str]] = {0: [], 1: []}
-    out = engine.generate_batch(PROMPTS[:2], [SamplingParams(8), SamplingParams(5)],
-                                on_text=lambda i, t: pieces[i].append(t))
+    out = engine.generate_batch(
+        PROMPTS[:2],
+        [SamplingParams(8), SamplingParams(5)],
+        on_text=lambda i, t: pieces[i].append(t),
+    )
     assert ["".join(pieces[i]) for i in (0, 1)] == [out[0].text, out[1].text]
     assert len(pieces[0]) > 1  # streamed in several pieces, not one at the end
 
@@ -85,8 +92,9 @@ def test_prompt_over_context_is_a_request_error(engine):
         engine.generate(["x" * (engine.max_context - 2)], max_new_tokens=8)
 
 
-@pytest.mark.parametrize("kwargs", [{"temperature": -0.1}, {"temperature": 2.5}, {"top_p": 0.0},
-                                    {"max_new_tokens": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"temperature": -0.1}, {"temperature": 2.5}, {"top_p": 0.0}, {"max_new_tokens": 0}]
+)
 def test_out_of_range_params_are_rejected(kwargs):
     with pytest.raises(RequestError):
         SamplingParams(**kwargs)
@@ -95,8 +103,10 @@ def test_out_of_range_params_are_rejected(kwargs):
 def test_chat_applies_the_template(engine):
     conv = [{"role": "user", "content": "hi"}]
     assert engine.render_chat(conv) == "<|user|>hi</s>\n<|assistant|>"
-    assert engine.chat([conv], max_new_tokens=5)[0].token_ids == engine.generate(
-        [engine.render_chat(conv)], max_new_tokens=5)[0].token_ids
+    assert (
+        engine.chat([conv], max_new_tokens=5)[0].token_ids
+        == engine.generate([engine.render_chat(conv)], max_new_tokens=5)[0].token_ids
+    )
 
 
 def test_missing_dir_is_an_artifact_error(tmp_path):
@@ -111,3 +121,9 @@ def test_empty_prompt_starts_from_bos(engine):
     out = engine.generate(["", "hello"], max_new_tokens=3)
     assert out[0].completion_tokens == 3 and out[0].prompt_tokens == 1
     assert out[1].token_ids == engine.generate(["hello"], max_new_tokens=3)[0].token_ids
+
+
+def test_vanishing_temperature_is_greedy(engine):
+    # Found by the schemathesis run: T=1e-300 made logits/T overflow into NaN probabilities.
+    out = engine.generate(["hello"], max_new_tokens=6, temperature=1e-300, seed=1)[0]
+    assert out.token_ids == engine.generate(["hello"], max_new_tokens=6)[0].token_ids

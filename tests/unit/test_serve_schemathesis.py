@@ -29,8 +29,14 @@ MAX_EXAMPLES = 25
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     model_dir = make_tiny_model_dir(tmp_path_factory.mktemp("fuzz"))
-    config = ServeConfig(model_dir=model_dir, model_name="tiny", token=SecretStr(TOKEN), max_tokens=8,
-                         default_max_tokens=4, max_wait_ms=0)
+    config = ServeConfig(
+        model_dir=model_dir,
+        model_name="tiny",
+        token=SecretStr(TOKEN),
+        max_tokens=8,
+        default_max_tokens=4,
+        max_wait_ms=0,
+    )
     app = build_server_app(config, engine=GenerationEngine.from_dir(model_dir, threads=1))
     batcher = app.state.serving.batcher
     batcher.start()  # the ASGI test transport may not run the app's lifespan
@@ -45,19 +51,33 @@ def operations(app):
 
 def test_spec_covers_every_route(app):
     labels = {op.label for op in operations(app)}
-    assert labels >= {"GET /health", "GET /metrics", "GET /v1/models", "POST /v1/chat/completions",
-                      "POST /v1/completions"}
+    assert labels >= {
+        "GET /health",
+        "GET /metrics",
+        "GET /v1/models",
+        "POST /v1/chat/completions",
+        "POST /v1/completions",
+    }
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_api_conforms_to_its_spec(app, mode):
     # Negative data needs something to break: the GET routes take no input at all.
-    ops = [op for op in operations(app) if mode == GenerationMode.POSITIVE or op.method.upper() == "POST"]
+    ops = [
+        op
+        for op in operations(app)
+        if mode == GenerationMode.POSITIVE or op.method.upper() == "POST"
+    ]
     for op in ops:
 
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             if mode == GenerationMode.POSITIVE and isinstance(case.body, dict):
                 # A random model name stops every request at the 404 check; name the served
@@ -66,7 +86,9 @@ def test_api_conforms_to_its_spec(app, mode):
             # Schema-valid requests may still exceed limits that depend on the loaded model
             # (context length in tokens, the server's max_tokens cap): those get a documented 400,
             # so "valid data must be accepted" is excluded; every other default check runs.
-            case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"},
-                                   excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                excluded_checks=[positive_data_acceptance],
+            )
 
         check()

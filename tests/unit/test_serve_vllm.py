@@ -23,7 +23,10 @@ def test_argv_has_vllm_serve_flags():
     assert flag(args, "--api-key") == "tok"
     assert flag(args, "--port") == "8080" and flag(args, "--host") == "0.0.0.0"
     assert flag(args, "--max-model-len") == "2048"
-    assert flag(args, "--gpu-memory-utilization") == "0.9" and flag(args, "--tensor-parallel-size") == "1"
+    assert (
+        flag(args, "--gpu-memory-utilization") == "0.9"
+        and flag(args, "--tensor-parallel-size") == "1"
+    )
 
 
 def test_rendered_line_keeps_the_token_out_and_quotes_paths():
@@ -39,15 +42,26 @@ def test_rendered_line_runs_with_the_token_from_env(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     line = VllmServe("/opt/m", "student", token_env="MY_TOKEN").render()
     env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "MY_TOKEN": "s3cret value"}
-    out = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["bash", "-c", line], env=env, capture_output=True, text=True, check=True
+    ).stdout
     args = out.splitlines()
     assert args[:2] == ["serve", "/opt/m"] and flag(args, "--api-key") == "s3cret value"
-    missing = subprocess.run(["bash", "-c", line], env={"PATH": env["PATH"]}, capture_output=True, text=True)
+    missing = subprocess.run(
+        ["bash", "-c", line], env={"PATH": env["PATH"]}, capture_output=True, text=True
+    )
     assert missing.returncode != 0 and "API token not set" in missing.stderr
 
 
-@pytest.mark.parametrize("kwargs", [{"gpu_memory_utilization": 0}, {"gpu_memory_utilization": 1.5},
-                                    {"tensor_parallel_size": 0}, {"token_env": "NOT A VAR"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gpu_memory_utilization": 0},
+        {"gpu_memory_utilization": 1.5},
+        {"tensor_parallel_size": 0},
+        {"token_env": "NOT A VAR"},
+    ],
+)
 def test_invalid_settings_are_rejected(kwargs):
     with pytest.raises(ValueError):
         VllmServe("/m", "n", **kwargs)
