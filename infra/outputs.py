@@ -49,3 +49,10 @@ def one_line(plan: Plan) -> str:
         f"train {plan.objectives.train_hours:.2f} h; estimated {c.total_usd:.2f} {c.currency} "
         f"(synthesis {c.synthesis_usd:.2f} + training {c.training_usd:.2f} + serving {c.serving_usd:.2f})"
     )
+
+
+def accuracy_of(metrics: dict[str, Any] | None) -> float | None:
+    """The student's measured exact accuracy on held-out questions, from the job's metrics."""
+    m = metrics or {}
+    value = m.get("student_accuracy", m.get("accuracy"))
+    return float(value) if value is not None else None

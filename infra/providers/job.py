@@ -103,9 +103,12 @@ def _finished(out_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         verify_manifest(artifact)
-        metrics = json.loads(report.read_text())
+        body = json.loads(report.read_text())
     except (ArtifactError, ValueError):
         return None
+    # The report's metrics, minus long lists (samples) that don't belong in the stack state.
+    raw = body.get("metrics", body) if isinstance(body, dict) else {}
+    metrics = {k: v for k, v in raw.items() if not isinstance(v, list)}
     return {
         "artifactPath": str(artifact),
         "manifestHash": manifest_hash(artifact),
@@ -142,7 +145,9 @@ class LocalDistillationJobProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         # Only non-replacing inputs changed (time budget, key): the artifact stands.
-        keep = {k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "logFile")}
+        keep = {
+            k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "report", "logFile")
+        }
         return UpdateResult(outs={**_public(news), **keep})
 
     def create(self, props: dict) -> CreateResult:
@@ -274,5 +279,11 @@ class LocalDistillationJob(Resource, module="stratos", name="LocalDistillationJo
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ):
-        outs = {"artifactPath": None, "manifestHash": None, "metrics": None, "logFile": None}
+        outs = {
+            "artifactPath": None,
+            "manifestHash": None,
+            "metrics": None,
+            "report": None,
+            "logFile": None,
+        }
         super().__init__(portable(LocalDistillationJobProvider), name, {**props, **outs}, opts)
