@@ -230,6 +230,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     progress.start("export")
     times["job_s"] = times.get("job_s_before", 0.0) + (time.perf_counter() - t_job)
     report = build_report(cfg, mode, probe, synth_stats, result, eval_student, eval_teacher, times, model, len(train_rows), splits)
+    report["training"]["logit_kd"] = kd_teacher is not None
     from stratos.distill.export import export_artifact
     from stratos.distill.report import plot_curves, write_report
 
