@@ -44,7 +44,10 @@ from stratos.planner.plan import Plan
 
 #: AWS's own Deep Learning AMIs: NVIDIA driver, CUDA, PyTorch, the AWS CLI.
 DLAMI_OWNER = "amazon"
-DLAMI_NAME = "Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu 22.04) *"
+DLAMI_NAME = {
+    "x86_64": "Deep Learning OSS Nvidia Driver AMI GPU PyTorch * (Ubuntu 22.04) *",
+    "arm64": "Deep Learning ARM64 *OSS Nvidia Driver*PyTorch* (Ubuntu 22.04) *",
+}
 #: Graviton GPU families (g5g) need the arm64 AMI.
 ARM_FAMILIES = ("g5g",)
 ASSUME_EC2 = json.dumps(
@@ -108,12 +111,13 @@ class AwsBackend:
         return az.name
 
     def _ami(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
+        arch = _ami_architecture(offering.instance_type)
         ami = aws.ec2.get_ami_output(
             most_recent=True,
             owners=[DLAMI_OWNER],
             filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[DLAMI_NAME]),
-                aws.ec2.GetAmiFilterArgs(name="architecture", values=[_ami_architecture(offering.instance_type)]),
+                aws.ec2.GetAmiFilterArgs(name="name", values=[DLAMI_NAME[arch]]),
+                aws.ec2.GetAmiFilterArgs(name="architecture", values=[arch]),
                 aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
             ],
             opts=pulumi.InvokeOutputOptions(provider=provider),

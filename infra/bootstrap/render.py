@@ -81,7 +81,8 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
 
 def render_training(plan: Plan, node: NodeScript) -> str:
     """The training node's script: install Stratos, run ``stratos distill`` on the embedded
-    plan, upload the artifact and ``_COMPLETE.json`` (or ``_FAILED.txt``), power off."""
+    plan (resuming from checkpoints saved in the bucket), upload the artifact, its
+    ``report.json`` and ``_COMPLETE.json`` (or ``_FAILED.txt``), power off."""
     plan_json = plan.model_dump_json()
     if "\nSTRATOS_PLAN_EOF" in plan_json:  # pragma: no cover - JSON is one line
         raise ValueError("plan JSON would end the heredoc")

@@ -126,7 +126,7 @@ def test_training_instance_is_exactly_the_plan(spot_stack) -> None:
     assert inst["ami"] == "ami-0dl4b2c3d4e5f6a7b"
     ami_calls = [a for t, a in spot_stack.calls if t == "aws:ec2/getAmi:getAmi"]
     assert ami_calls and all(
-        {"name": "name", "values": [DLAMI_NAME]} in a["filters"] and a["owners"] == ["amazon"] for a in ami_calls
+        {"name": "name", "values": [DLAMI_NAME["x86_64"]]} in a["filters"] and a["owners"] == ["amazon"] for a in ami_calls
     )
     assert inst["iamInstanceProfile"].startswith("trainer-profile")
     assert inst["tags"]["stratos-role"] == "train"
@@ -138,11 +138,21 @@ def test_training_user_data_runs_the_job_with_the_plan(spot_stack) -> None:
     plan = aws_plan(spot=True)
     ud = spot_stack.resources[TRAIN]["userData"]
     assert ud.startswith("#!/bin/bash")
-    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"' in ud
+    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR"' in ud
     assert plan.model_dump_json() in ud
     bucket = spot_stack.resources[BUCKET]["bucket"]
     assert f"STRATOS_STORE_URI=s3://{bucket}/runs/{STACK}" in ud
     assert spot_stack.resources[TRAIN]["userDataReplaceOnChange"] is True
+
+
+def test_graviton_gpu_gets_the_arm64_ami() -> None:
+    plan = aws_plan()
+    arm = plan.model_copy(update={"serve": plan.serve.model_copy(update={"instance_type": "g5g.xlarge", "accelerator": "T4g"})})
+    stack = run_program(AwsBackend(), arm, request(), STACK)
+    filters = [a["filters"] for t, a in stack.calls if t == "aws:ec2/getAmi:getAmi"]
+    assert {"name": "architecture", "values": ["arm64"]} in [f for fs in filters for f in fs]
+    assert {"name": "name", "values": [DLAMI_NAME["arm64"]]} in [f for fs in filters for f in fs]
+    assert stack.resources[SERVE]["instanceType"] == "g5g.xlarge"
 
 
 def test_on_demand_plan_has_no_spot_options() -> None:

@@ -106,7 +106,7 @@ def test_training_vm_is_exactly_the_plan_with_its_gpus(stack) -> None:
 def test_startup_script_runs_the_job_with_the_plan(stack) -> None:
     plan = gcp_plan(spot=True)
     script = stack.resources[TRAIN]["metadataStartupScript"]
-    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"' in script
+    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR"' in script
     assert plan.model_dump_json() in script
     assert f"STRATOS_STORE_URI=gs://{stack.resources[BUCKET]['name']}/runs/{STACK}" in script
     assert "gcloud storage rsync" in script

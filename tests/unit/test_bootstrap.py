@@ -28,16 +28,23 @@ GCP_NODE = NodeScript(
 TOKEN = "tok-3f9a-very-secret"
 
 STRATOS_STUB = """#!/bin/bash
-# Stand-in for `stratos distill`: records its arguments, writes a model + manifest.
+# Stand-in for `stratos distill`: records its arguments and what the run dir held,
+# writes RUN_DIR/artifact (model + manifest) and RUN_DIR/report.json.
 set -euo pipefail
 echo "$@" >"$SANDBOX/stratos-args"
-[ "${STUB_FAIL:-0}" = 1 ] && { echo "CUDA out of memory" >&2; exit 3; }
 [ "$1" = distill ] && [ "$2" = --config ] && [ "$4" = --out ] || exit 64
-mkdir -p "$5"
+run="$5"
+mkdir -p "$run"
+ls "$run" >"$SANDBOX/run-dir-at-start"
 cp "$3" "$SANDBOX/plan-seen.json"
-printf 'weights' >"$5/model.safetensors"
-printf '{}' >"$5/config.json"
-python3 - "$5" <<'PY'
+printf 'step 50' >"$run/checkpoint.txt"
+[ "${STUB_FAIL:-0}" = 1 ] && { echo "CUDA out of memory" >&2; exit 3; }
+[ "${STUB_PREEMPT:-0}" = 1 ] && { kill -TERM "$PPID"; exit 1; }
+mkdir -p "$run/artifact"
+printf 'weights' >"$run/artifact/model.safetensors"
+printf '{}' >"$run/artifact/config.json"
+printf '{"metrics": {"student_accuracy": 0.81}}' >"$run/report.json"
+python3 - "$run/artifact" <<'PY'
 import hashlib, json, pathlib, sys
 root = pathlib.Path(sys.argv[1])
 files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.iterdir()}
@@ -105,7 +112,7 @@ def test_training_script_embeds_plan_and_cloud_commands() -> None:
     aws = render_training(plan, AWS_NODE)
     assert aws.startswith("#!/bin/bash\n")
     assert plan.model_dump_json() in aws
-    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"' in aws
+    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR"' in aws
     assert "aws s3 sync" in aws and "STRATOS_STORE_KIND:-s3" in aws
     gcp = render_training(gcp_plan(), GCP_NODE)
     assert "gcloud storage rsync" in gcp and "STRATOS_STORE_KIND:-gs" in gcp
@@ -118,7 +125,8 @@ def test_training_runs_job_uploads_artifact_then_marker_and_powers_off(sandbox: 
     assert res.returncode == 0, res.stdout + res.stderr
     home = sandbox / "home-train"
     assert (sandbox / "stratos-args").read_text().split() == [
-        "distill", "--config", f"{home}/plan.json", "--out", f"{home}/artifact",
+        "distill", "--config", f"{home}/plan.json", "--out", f"{home}/run",
+        "--log-file", f"{home}/run/job.log", "--quiet",
     ]
     assert json.loads((sandbox / "plan-seen.json").read_text()) == plan.model_dump(mode="json")
     run = _run_dir(sandbox, AWS_NODE.store_uri)
@@ -127,6 +135,7 @@ def test_training_runs_job_uploads_artifact_then_marker_and_powers_off(sandbox: 
     marker = json.loads((run / "_COMPLETE.json").read_text())
     assert marker["manifest_sha256"] == hashlib.sha256((run / "artifact" / "manifest.json").read_bytes()).hexdigest()
     assert not (run / "_FAILED.txt").exists()
+    assert json.loads((run / "report.json").read_text())["metrics"]["student_accuracy"] == 0.81
     assert (sandbox / "train-powered-off").exists()
 
 
@@ -138,6 +147,22 @@ def test_failed_job_leaves_failure_marker_not_completion_and_still_powers_off(sa
     assert not (run / "_COMPLETE.json").exists()
     assert "CUDA out of memory" in (run / "_FAILED.txt").read_text()
     assert (sandbox / "train-powered-off").exists(), "a failed node must not keep billing"
+
+
+def test_preempted_node_saves_checkpoints_and_a_restart_resumes_from_them(sandbox: Path) -> None:
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    script = render_training(gcp_plan(), GCP_NODE)
+    res = _run(sandbox, script, "train", STUB_PREEMPT="1")
+    assert res.returncode != 0
+    run = _run_dir(sandbox, GCP_NODE.store_uri)
+    assert (run / "run" / "checkpoint.txt").read_text() == "step 50"
+    assert not (run / "_FAILED.txt").exists(), "a preemption is not a failure: serving keeps waiting"
+    assert (sandbox / "train-powered-off").exists()
+    shutil.rmtree(sandbox / "home-train")  # a fresh disk, as on a new VM
+    res = _run(sandbox, script, "train")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "checkpoint.txt" in (sandbox / "run-dir-at-start").read_text().split()
+    assert (run / "_COMPLETE.json").exists()
 
 
 def test_restarted_training_node_with_finished_artifact_does_nothing(sandbox: Path) -> None:

@@ -1,11 +1,19 @@
 
 # ---- training: run the planned distillation job, upload, mark, power off ----
 
-ARTIFACT_DIR="$STRATOS_HOME/artifact"
+RUN_DIR="$STRATOS_HOME/run"
+RUN_URI="$STRATOS_STORE_URI/run"
+ARTIFACT_DIR="$RUN_DIR/artifact"
+PREEMPTED=0
 
 finish() {
   local rc=$?
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" -ne 0 ] && [ -d "$RUN_DIR" ]; then
+    # Keep the checkpoints: a restarted node (a stopped spot VM) resumes from them.
+    log "saving the run dir to $RUN_URI"
+    store_put_dir "$RUN_DIR" "$RUN_URI" || log "could not save the run dir"
+  fi
+  if [ "$rc" -ne 0 ] && [ "$PREEMPTED" = 0 ]; then
     log "job failed (exit $rc); writing $MARKER_FAILED"
     tail -n 50 "$STRATOS_LOG" >"$STRATOS_HOME/failed.txt" 2>/dev/null || true
     store_put_file "$STRATOS_HOME/failed.txt" "$MARKER_FAILED" || log "could not upload the failure marker"
@@ -28,13 +36,22 @@ if store_exists "$MARKER_OK"; then
 fi
 
 trap finish EXIT
+# Preemption (spot) or shutdown: save progress, but this is not a failed job.
+trap 'PREEMPTED=1; exit 143' TERM
 store_put_file "$STRATOS_HOME/plan.json" "$STRATOS_STORE_URI/plan.json"
+if store_exists "$RUN_URI/"; then
+  log "resuming from the checkpoints in $RUN_URI"
+  store_get_dir "$RUN_URI" "$RUN_DIR"
+fi
 install_stratos
-log "running: stratos distill --config $STRATOS_HOME/plan.json --out $ARTIFACT_DIR"
-stratos distill --config "$STRATOS_HOME/plan.json" --out "$ARTIFACT_DIR"
+log "running: stratos distill --config $STRATOS_HOME/plan.json --out $RUN_DIR"
+stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR" --log-file "$RUN_DIR/job.log" --quiet
 [ -f "$ARTIFACT_DIR/manifest.json" ] || die "the job finished without $ARTIFACT_DIR/manifest.json"
 log "uploading the artifact to $ARTIFACT_URI"
 store_put_dir "$ARTIFACT_DIR" "$ARTIFACT_URI"
+if [ -f "$RUN_DIR/report.json" ]; then
+  store_put_file "$RUN_DIR/report.json" "$STRATOS_STORE_URI/report.json"
+fi
 manifest_sha=$(sha256sum "$ARTIFACT_DIR/manifest.json" | cut -d' ' -f1)
 plan_sha=$(sha256sum "$STRATOS_HOME/plan.json" | cut -d' ' -f1)
 printf '{"manifest_sha256": "%s", "plan_sha256": "%s", "finished_at": "%s"}\n' \
