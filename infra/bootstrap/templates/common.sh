@@ -82,8 +82,19 @@ install_stratos() {
   fi
   log "installing stratos ($STRATOS_INSTALL_SPEC)"
   store_get_file "$STRATOS_STORE_URI/$STRATOS_SOURCE_ARCHIVE" "$STRATOS_HOME/$STRATOS_SOURCE_ARCHIVE"
-  python3 -m venv --system-site-packages "$STRATOS_HOME/venv"
-  "$STRATOS_HOME/venv/bin/pip" install --quiet "${STRATOS_INSTALL_SPEC//@STRATOS_HOME@/$STRATOS_HOME}"
-  PATH="$STRATOS_HOME/venv/bin:$PATH"
+  pip_install "$STRATOS_HOME/venv" "${STRATOS_INSTALL_SPEC//@STRATOS_HOME@/$STRATOS_HOME}"
+}
+
+# pip install into a venv over the image's packages (CUDA torch stays the image's);
+# images without venv support get a user-level install instead.
+pip_install() {
+  if python3 -m venv --system-site-packages "$1" >/dev/null 2>&1; then
+    "$1/bin/pip" install --quiet "$2"
+    PATH="$1/bin:$PATH"
+  else
+    log "no python3 venv support; installing with pip --user"
+    python3 -m pip install --quiet --user "$2"
+    PATH="$HOME/.local/bin:$PATH"
+  fi
   export PATH
 }

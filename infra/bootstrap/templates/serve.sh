@@ -65,9 +65,7 @@ PY
 
 if ! command -v vllm >/dev/null 2>&1; then
   log "installing $STRATOS_VLLM_SPEC"
-  python3 -m venv --system-site-packages "$STRATOS_HOME/vllm-venv"
-  "$STRATOS_HOME/vllm-venv/bin/pip" install --quiet "$STRATOS_VLLM_SPEC"
-  PATH="$STRATOS_HOME/vllm-venv/bin:$PATH"
+  pip_install "$STRATOS_HOME/vllm-venv" "$STRATOS_VLLM_SPEC"
 fi
 
 umask 077
