@@ -37,7 +37,7 @@ from infra.bootstrap.render import (
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
-from infra.policies.tags import cost_tags
+from infra.policies.tags import ROLE, STACK, cost_tags
 from stratos.catalog.offering import Offering
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
@@ -193,7 +193,7 @@ class AwsBackend:
             user_data=user_data,
             # A new plan is a new job: replace the node rather than edit a running one.
             user_data_replace_on_change=True,
-            tags={"Name": f"{name}", **tags},
+            tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags},
             opts=self._opts(parent, provider),
         )
 

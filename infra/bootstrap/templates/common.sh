@@ -94,7 +94,7 @@ pip_install() {
   else
     log "no python3 venv support; installing with pip --user"
     python3 -m pip install --quiet --user "$2"
-    PATH="$HOME/.local/bin:$PATH"
+    PATH="${HOME:-/root}/.local/bin:$PATH"
   fi
   export PATH
 }
