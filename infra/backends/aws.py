@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.backends.cloud import check_cloud, check_ssh_cidrs
+from infra.backends.cloud import check_cloud, check_ssh_cidrs, run_prefix
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -67,7 +67,12 @@ def bucket_policy(bucket_arn: str, prefix: str, write: bool) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                },
                 {"Effect": "Allow", "Action": actions, "Resource": f"{bucket_arn}/{prefix}/*"},
             ],
         }
@@ -85,8 +90,6 @@ class AwsBackend:
 
     def __init__(self) -> None:
         self._providers: dict[str, aws.Provider] = {}
-        self._bucket: aws.s3.Bucket | None = None
-        self._prefix = ""
 
     # -- helpers -----------------------------------------------------------------
 
@@ -247,7 +250,7 @@ class AwsBackend:
             ],
             opts=opts,
         )
-        prefix = f"runs/{settings.stack}"
+        prefix = run_prefix(settings)
         after = self._opts(parent, provider, depends_on=[pab, encryption, ownership])
         plan_object = aws.s3.BucketObjectv2(
             f"{name}-plan",
@@ -266,7 +269,6 @@ class AwsBackend:
             ),
             opts=after,
         )
-        self._bucket, self._prefix = bucket, prefix
         return StoreOutputs(
             uri=pulumi.Output.concat("s3://", bucket.bucket, "/", prefix),
             resources={
@@ -288,7 +290,7 @@ class AwsBackend:
         provider = self._provider(parent, name, offering.region or "")
         bucket = store.resources["bucket"]
         profile = self._role(
-            parent, name, provider, bucket.arn.apply(lambda arn: bucket_policy(arn, self._prefix, write=True))
+            parent, name, provider, bucket.arn.apply(lambda arn: bucket_policy(arn, run_prefix(settings), write=True))
         )
         sg = self._security_group(parent, name, provider, None, [], check_ssh_cidrs(settings.ssh_cidrs), "training node")
         user_data = pulumi.Output.from_input(store.uri).apply(
@@ -355,7 +357,7 @@ class AwsBackend:
             lambda a: json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": json.loads(bucket_policy(a[0], self._prefix, write=False))["Statement"]
+                    "Statement": json.loads(bucket_policy(a[0], run_prefix(settings), write=False))["Statement"]
                     + [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[1]}],
                 }
             )

@@ -4,6 +4,7 @@ kept apart so the GCP backend does not import ``pulumi_aws``)."""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
@@ -23,6 +24,11 @@ ACCELERATOR_TYPES = {
     "H200": "nvidia-h200-141gb",
     "B200": "nvidia-b200",
 }
+
+
+def run_prefix(settings: Any) -> str:
+    """The stack's folder in the artifact bucket: everything a run writes lives under it."""
+    return f"runs/{settings.stack}"
 
 
 def check_ssh_cidrs(cidrs: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.backends.cloud import ACCELERATOR_TYPES, check_cloud, check_ssh_cidrs
+from infra.backends.cloud import ACCELERATOR_TYPES, check_cloud, check_ssh_cidrs, run_prefix
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -164,7 +164,7 @@ class GcpBackend:
             labels={"stratos-stack": label_value(settings.stack)},
             opts=opts,
         )
-        prefix = f"runs/{settings.stack}"
+        prefix = run_prefix(settings)
         plan_object = gcp.storage.BucketObject(
             f"{name}-plan",
             bucket=bucket.name,
