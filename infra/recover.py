@@ -54,6 +54,7 @@ def clear_stale_locks(backend: Path, stack: str, project: str = PROJECT) -> list
             continue
         if body.get("hostname") == socket.gethostname() and not _pid_alive(int(body.get("pid", 0))):
             lock.unlink()
+            lock.with_name(lock.name + ".attrs").unlink(missing_ok=True)  # the blob store's sidecar
             removed.append(lock)
     return removed
 

@@ -226,6 +226,7 @@ class LocalDistillationJobProvider(ResourceProvider):
                 props,
                 f"{'resuming from checkpoint' if resumed else 'started'} (pid {rec.pid}); log {log_file}",
             )
+        engine = os.getppid()
         deadline = time.monotonic() + float(props["timeoutSeconds"])
         last_say, last_msg = 0.0, ""
         while procs.is_ours(rec):
@@ -246,6 +247,10 @@ class LocalDistillationJobProvider(ResourceProvider):
                     "Its checkpoints are kept: run `pulumi up` again to resume, or lower the job size "
                     "(stratos:job n_train / max_train_minutes)."
                 )
+            if os.getppid() != engine:
+                # The Pulumi CLI is gone (killed): nobody will read our answer. Leave the job
+                # running (own session) for the next `pulumi up` to attach to, and exit.
+                os._exit(3)
             procs.wait_gone(rec, 1.0)
         for ev in tail.events()[-1:]:
             _say(props, _format_event(ev))

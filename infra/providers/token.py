@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
 from infra.providers.portable import portable
 
@@ -19,6 +19,11 @@ TOKEN_BYTES = 32  # 256 bits, URL-safe base64 -> 43 characters
 
 class GeneratedTokenProvider(ResourceProvider):
     serialize_as_secret_always = False
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        # Explicit, so the engine never falls back to comparing the pickled provider.
+        changed = olds.get("bytes") != news.get("bytes")
+        return DiffResult(changes=changed, replaces=["bytes"] if changed else [])
 
     def create(self, props: dict) -> CreateResult:
         value = secrets.token_urlsafe(int(props.get("bytes", TOKEN_BYTES)))

@@ -24,6 +24,9 @@ from test_local_stack import FAST_CONFIG, LocalProject, free_port, needs_engine 
 
 from infra.providers import procs  # noqa: E402
 
+#: Generous: the job's own time budget is enforced by the provider; this only stops a hung CLI.
+UP_TIMEOUT_S = 1800
+
 
 def _job_dirs(project: LocalProject) -> list[Path]:
     return sorted(project.runs.glob("job-*")) if project.runs.exists() else []
@@ -71,7 +74,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     timings: dict[str, float] = {}
 
     # 1. up: plan, distil, evaluate, serve.
-    out, timings["up"] = project.timed("up", "--yes", "--skip-preview")
+    out, timings["up"] = project.timed("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT_S)
     assert "[stratos job" in out.stdout + out.stderr  # the job's progress reached the Pulumi output
     outs = project.outputs()
     assert outs["endpoint"] == f"http://127.0.0.1:{port}/v1"
@@ -114,7 +117,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     while len(_job_dirs(project)) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     new_job = next(d for d in _job_dirs(project) if d != first_job)
-    ckpt = _wait_for_checkpoint(new_job, proc, 400)
+    ckpt = _wait_for_checkpoint(new_job, proc, UP_TIMEOUT_S)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     job_rec = procs.ProcessRecord.from_json((new_job / "job.pid.json").read_text())
@@ -129,7 +132,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         env=project.env,
         check=True,
     )
-    out, resumed = project.timed("up", "--yes", "--skip-preview")
+    out, resumed = project.timed("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT_S)
     timings["interrupted up + resumed up"] = time.monotonic() - t0
     assert "resuming from checkpoint" in out.stdout + out.stderr
     events = [json.loads(x) for x in (new_job / "job.log").read_text().splitlines() if x.strip()]
