@@ -32,11 +32,14 @@ class DistillConfig(BaseModel):
     probe_size: int = Field(50, gt=0)
     probe_threshold: float = Field(0.5, ge=0, le=1)
     samples_per_question: int = Field(4, ge=1, description="alignment: teacher samples tried per question")
-    rationale_budget: int = Field(64, ge=0, description="injection: questions the teacher is asked to explain")
+    rationale_budget: int = Field(16, ge=0, description="injection: questions the teacher is asked to explain")
     knowledge_examples: int = Field(20, ge=0, description="copies of the task's rules put in the training data")
     target_style: Literal["short", "full", "answer"] = Field("short", description="completion format")
     teacher_max_new_tokens: int = Field(64, gt=0)
     teacher_eval: bool = Field(True, description="score the teacher zero-shot on the test split")
+    teacher_eval_size: int = Field(
+        100, gt=0, description="test questions the teacher answers (a 135M teacher on 2 CPU cores needs ~3 s each)"
+    )
 
     # student shape
     scratch: ScratchArch = Field(default_factory=ScratchArch)
@@ -46,15 +49,15 @@ class DistillConfig(BaseModel):
     # optimisation (fp32 AdamW; cosine decay after a linear warm-up)
     lr: float = Field(2e-3, gt=0, description="peak LR; 2e-3 suits a 3M from-scratch model, use ~2e-4 for LoRA")
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
-    warmup_steps: int = Field(50, ge=0)
+    warmup_steps: int = Field(30, ge=0)
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     seq_len: int = Field(512, gt=8, description="packed block length, tokens")
-    batch_blocks: int = Field(8, gt=0, description="global batch, in packed blocks")
-    micro_blocks: int = Field(8, gt=0, description="blocks per forward/backward (grad accumulation)")
+    batch_blocks: int = Field(4, gt=0, description="global batch, in packed blocks; small batches = more updates in a short CPU budget")
+    micro_blocks: int = Field(4, gt=0, description="blocks per forward/backward (grad accumulation)")
     max_steps: int = Field(3000, gt=0)
     max_train_minutes: float = Field(12.0, gt=0, description="wall-clock cap; the step budget is fitted to it")
-    eval_every: int = Field(250, gt=0, description="steps between validation passes")
+    eval_every: int = Field(100, gt=0, description="steps between validation passes")
     eval_samples: int = Field(100, ge=0, description="val questions decoded for accuracy each pass")
     ckpt_every: int = Field(100, gt=0)
     patience: int = Field(4, ge=0, description="validation passes without improvement before stopping; 0: never")
@@ -65,7 +68,7 @@ class DistillConfig(BaseModel):
     kd_temperature: float = Field(2.0, gt=0)
     kd_divergence: Literal["forward_kl", "jsd"] = "forward_kl"
 
-    eval_max_new_tokens: int = Field(160, gt=0)
+    eval_max_new_tokens: int = Field(384, gt=0, description="cap on decoded tokens; the job uses the longest training completion + 8")
 
     @model_validator(mode="after")
     def _check(self) -> DistillConfig:

@@ -29,7 +29,7 @@ from stratos.tasks.base import Example, Task, get_task
 # What one hour of this kind of machine costs when the plan names none: AWS c7i.large
 # on-demand (2 vCPU), us-east-1 — the closest cloud twin of the 2-core box we measure on.
 DEFAULT_USD_PER_HOUR = 0.0893
-LATENCY_QUESTIONS = 20
+LATENCY_QUESTIONS = 10
 
 
 def _json(path: Path, body: Any | None = None) -> Any:
@@ -183,7 +183,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     model, tokenizer, blocks, val_blocks, kd_teacher = build_student_and_blocks(
         task, cfg, train_rows, splits["val"], out, mode
     )
-    max_new = min(cfg.eval_max_new_tokens, max(_completion_lengths(blocks)) + 8)
+    max_new = min(cfg.eval_max_new_tokens, _longest_completion(tokenizer, task, train_rows, cfg) + 8)
 
     # ---- 5. train (resumes from out/ckpt)
     from stratos.distill.evaluation import evaluate_engine
@@ -222,7 +222,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     eval_teacher = _json(out / "eval_teacher.json")
     if eval_teacher is None and cfg.teacher_eval:
         progress.start("eval_teacher", teacher=cfg.teacher)
-        eval_teacher = teacher_eval(get_teacher(), task, splits["test"], cfg)
+        eval_teacher = teacher_eval(get_teacher(), task, splits["test"][: cfg.teacher_eval_size], cfg)
         _json(out / "eval_teacher.json", eval_teacher)
         progress.done(accuracy=eval_teacher["accuracy"])
 
@@ -266,10 +266,16 @@ def teacher_eval(teacher: Any, task: Task, test: list[Example], cfg: DistillConf
     return metrics
 
 
-def _completion_lengths(blocks: Any) -> list[int]:
-    """Longest labelled run per block (an upper bound on completion length)."""
-    lab = (blocks.labels != -100).int()
-    return [int(lab[i].sum()) for i in range(min(len(blocks), 64))] or [64]
+def _longest_completion(tokenizer: Any, task: Task, rows: list[Example], cfg: DistillConfig) -> int:
+    """Tokens in the longest training completion (of the first 3000): the decode budget."""
+    from stratos.distill.training_data import prompt_target
+
+    lens = [
+        len(tokenizer(prompt_target(task, e, cfg.target_style)[1], add_special_tokens=False)["input_ids"]) + 1
+        for e in rows[:3000]
+        if e.source != "knowledge"
+    ]
+    return max(lens, default=64)
 
 
 def _single_suit(q: str) -> bool:
@@ -288,6 +294,7 @@ def build_report(cfg, mode, probe, synth, result, ev_s, ev_t, times, model, n_tr
     metrics = {
         "student_accuracy": ev_s["accuracy"],
         "teacher_accuracy": (ev_t or {}).get("accuracy"),
+        "teacher_n": (ev_t or {}).get("n"),
         "by_difficulty": ev_s.get("by_difficulty"),
         "by_answer_size": ev_s.get("by_answer_size"),
         "single_suit_accuracy": (ev_s.get("by_difficulty") or {}).get("chinitsu", {}).get("accuracy"),

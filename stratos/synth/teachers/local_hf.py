@@ -24,8 +24,11 @@ class LocalHFTeacher:
         batch_size: int = 32,
         threads: int | None = None,
         system_prompt: str | None = None,
+        dtype: str = "bfloat16",
     ) -> None:
         self.source = source
+        # bf16 halves a 135M teacher's CPU time on AVX512-BF16/AMX machines (measured 2x here)
+        self.dtype = dtype
         self.name = source
         self.batch_size = batch_size
         self.threads = threads
@@ -62,7 +65,7 @@ class LocalHFTeacher:
                     ) from exc
                 self._engine = GenerationEngine(model, tok, name=self.source)
             else:
-                self._engine = GenerationEngine.from_dir(path, threads=self.threads, name=self.source)
+                self._engine = GenerationEngine.from_dir(path, threads=self.threads, dtype=self.dtype, name=self.source)
         return self._engine
 
     def _render(self, prompt: str) -> str:

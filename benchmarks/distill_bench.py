@@ -1,0 +1,158 @@
+"""Distillation benchmark: the whole local job, an ablation, trainer throughput, serving cost.
+
+Run (takes ~40 minutes on a 2-core CPU; run it alone, not under `nice`)::
+
+    python benchmarks/distill_bench.py --out runs/bench
+    python benchmarks/distill_bench.py --out runs/bench --only throughput   # one part
+
+Parts, each printing a ratio against a baseline measured in the same run:
+
+1. ``main``: ``stratos distill`` on the default local request (stacks/Pulumi.local.yaml:
+   SmolLM2-135M teacher, from-scratch ~3M student, injection mode): whole-job wall
+   time; student vs teacher exact accuracy on the 500 held-out puzzles, overall,
+   single-suit (chinitsu) and hands with 4+ waits.
+2. ``ablation``: the same student, budget and seed trained on forward-sampled
+   questions with answers only (no reverse synthesis, no rationales, no rules).
+3. ``throughput``: training tokens/s of our loop vs TRL's SFTTrainer on the same
+   model, data (packed, completion-only) and hyper-parameters.
+4. ``serving``: per-question p50 latency and cost per 1,000 questions, student vs teacher
+   (read from the main run's report).
+
+Results go to ``<out>/bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stratos.distill.job import run_job  # noqa: E402
+from stratos.distill.progress import JobProgress  # noqa: E402
+from stratos.distill.resolve import load_config  # noqa: E402
+
+
+def run(cfg, out: Path) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    with JobProgress(out / "job.log") as p:
+        report = run_job(cfg, out, p)
+    return report, time.perf_counter() - t0
+
+
+def part_main(args, res: dict) -> None:
+    cfg = load_config(args.config)
+    report, wall = run(cfg, args.out / "main")
+    m = report["metrics"]
+    res["main"] = {
+        "wall_s": wall,
+        "job_s": report["times"].get("job_s"),
+        "times": report["times"],
+        "student_accuracy": m["student_accuracy"],
+        "teacher_accuracy": m["teacher_accuracy"],
+        "single_suit_accuracy": m.get("single_suit_accuracy"),
+        "four_plus_accuracy": m.get("four_plus_accuracy"),
+        "by_difficulty": m.get("by_difficulty"),
+        "probe": {k: report["probe"][k] for k in ("accuracy", "mode", "n")},
+        "synthesis": report["synthesis"],
+        "train": report["training"],
+        "parameters": report["student"]["parameters"],
+    }
+    ratio = m["student_accuracy"] / max(m["teacher_accuracy"] or 0.0, 1e-9)
+    print(f"[main] job {report['times'].get('job_s', wall) / 60:.1f} min (target < 20); "
+          f"student {m['student_accuracy']:.3f} vs teacher {m['teacher_accuracy']:.3f} "
+          f"(x{ratio:.1f}; target >= 4x and >= 0.90); single-suit {m.get('single_suit_accuracy')}, "
+          f"4+ waits {m.get('four_plus_accuracy')}")
+    sv = report["serving"]
+    res["serving"] = sv
+    if sv.get("teacher_p50_s"):
+        print(f"[serving] p50 student {sv['student_p50_s']:.3f} s vs teacher {sv['teacher_p50_s']:.3f} s "
+              f"(x{sv['teacher_p50_s'] / max(sv['student_p50_s'], 1e-9):.1f} faster); $/1k questions "
+              f"{sv['student_usd_per_1k_questions']:.5f} vs {sv['teacher_usd_per_1k_questions']:.5f}")
+
+
+def part_ablation(args, res: dict) -> None:
+    cfg = load_config(args.config, mode="alignment", teacher="rules", target_style="answer",
+                      knowledge_examples=0, rationale_budget=0, teacher_eval=False)
+    report, wall = run(cfg, args.out / "ablation")
+    acc = report["metrics"]["student_accuracy"]
+    res["ablation"] = {"student_accuracy": acc, "wall_s": wall, "train": report["training"],
+                       "by_difficulty": report["metrics"].get("by_difficulty")}
+    main = res.get("main", {}).get("student_accuracy")
+    print(f"[ablation] forward questions + answers only: {acc:.3f}"
+          + (f" vs full pipeline {main:.3f} (x{main / max(acc, 1e-9):.1f})" if main is not None else ""))
+
+
+def part_throughput(args, res: dict) -> None:
+    """Same model init, same packed blocks, same optimiser settings: ours vs TRL SFTTrainer."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from stratos.distill.train import train
+    from stratos.distill.training_data import build_student_and_blocks, prompt_target
+    from stratos.synth.dataset import read_jsonl
+    from stratos.tasks.base import get_task
+
+    steps = args.steps
+    cfg = load_config(args.config, max_steps=steps, eval_every=10_000, eval_samples=0, ckpt_every=10_000,
+                      warmup_steps=5, max_train_minutes=60)
+    task = get_task(cfg.task)
+    src = args.out / "main" / "data" / "train_synth.jsonl"
+    rows = read_jsonl(src) if src.is_file() else task.generate(3000, seed=0)
+    rows = rows[:3000]
+    model, tok, blocks, vblocks, _ = build_student_and_blocks(task, cfg, rows, rows[:20], args.out, "injection")
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    ck = args.out / "tp_ckpt"
+    shutil.rmtree(ck, ignore_errors=True)
+    r = train(model, blocks, vblocks, cfg, ck)
+    ours = steps * cfg.batch_blocks * cfg.seq_len / r.train_seconds
+
+    model.load_state_dict(init)
+    torch.set_num_threads(cfg.threads)
+    pairs = [prompt_target(task, e, cfg.target_style) for e in rows]
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": p}],
+                             "completion": [{"role": "assistant", "content": c}]} for p, c in pairs])
+    sft = SFTConfig(
+        output_dir=str(args.out / "trl"), max_steps=steps, per_device_train_batch_size=cfg.batch_blocks,
+        learning_rate=cfg.lr, lr_scheduler_type="cosine", warmup_steps=5, weight_decay=cfg.weight_decay,
+        adam_beta2=0.95, max_grad_norm=cfg.grad_clip, packing=True, max_length=cfg.seq_len,
+        completion_only_loss=True, report_to=[], save_strategy="no", logging_steps=steps, use_cpu=True,
+        dataloader_num_workers=0, seed=cfg.seed,
+    )
+    trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, processing_class=tok)
+    t0 = time.perf_counter()
+    trainer.train()
+    trl_s = time.perf_counter() - t0
+    theirs = steps * cfg.batch_blocks * cfg.seq_len / trl_s
+    res["throughput"] = {"steps": steps, "ours_tokens_per_s": ours, "trl_tokens_per_s": theirs,
+                         "ratio": ours / theirs, "ours_s": r.train_seconds, "trl_s": trl_s}
+    print(f"[throughput] ours {ours:.0f} tok/s vs TRL SFTTrainer {theirs:.0f} tok/s: x{ours / theirs:.2f} "
+          "(target >= 1)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
+    ap.add_argument("--config", type=Path, default=ROOT / "stacks" / "Pulumi.local.yaml")
+    ap.add_argument("--only", choices=["main", "ablation", "throughput"], action="append")
+    ap.add_argument("--steps", type=int, default=30, help="steps for the throughput comparison")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "bench.json"
+    res = json.loads(path.read_text()) if path.is_file() else {}
+    for name, fn in (("main", part_main), ("ablation", part_ablation), ("throughput", part_throughput)):
+        if args.only and name not in args.only:
+            continue
+        fn(args, res)
+        path.write_text(json.dumps(res, indent=2, default=str))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Trainer building blocks: LR schedule, deterministic data order, atomic checkpoints, config mapping."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stratos.distill.checkpoint import load_latest, save_checkpoint
+from stratos.distill.config import DistillConfig
+from stratos.distill.train import batch_indices, lr_factor
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    f = [lr_factor(s, 10, 100, 0.1) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:], strict=False))
+    assert lr_factor(100, 10, 100, 0.1) == pytest.approx(0.1)
+
+
+def test_batches_are_a_pure_function_of_step_and_cover_each_epoch():
+    n, b = 10, 4
+    seq = [i for s in range(5) for i in batch_indices(s, n, b, seed=3)]  # 2 epochs exactly
+    assert sorted(seq[:10]) == list(range(10)) and sorted(seq[10:20]) == list(range(10))
+    assert batch_indices(3, n, b, seed=3) == batch_indices(3, n, b, seed=3)
+    assert batch_indices(0, n, b, seed=3) != batch_indices(0, n, b, seed=4)
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path):
+    assert load_latest(tmp_path) is None
+    for step in (5, 10, 15):
+        save_checkpoint(tmp_path, step, {"step": step, "w": torch.ones(2) * step}, keep=2)
+    assert load_latest(tmp_path)["step"] == 15
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000010", "step-0000015"]
+    # a torn write (temp dir left by a killed process) is never picked up
+    (tmp_path / ".tmp-step-0000020-1").mkdir()
+    assert load_latest(tmp_path)["step"] == 15
+
+
+def test_config_for_a_plan_and_fast_profile():
+    from stratos.planner.plan import JobSettings
+
+    class P:  # the fields DistillConfig.for_plan reads
+        task, teacher, student, logit_kd = "mahjong", "smollm2-135m-instruct", "scratch-llama-3m", False
+        job = JobSettings(n_train=100, profile="fast", max_train_minutes=1.0)
+
+    cfg = DistillConfig.for_plan(P())
+    assert cfg.n_train == 100 and cfg.max_steps == 12 and cfg.scratch.hidden_size == 32
+    assert cfg.max_train_minutes == 1.0 and cfg.is_scratch
+    P.student = "smollm2-135m-instruct"
+    assert DistillConfig.for_plan(P()).lr == 2e-4  # LoRA learning rate
+    with pytest.raises(ValueError):
+        DistillConfig(batch_blocks=6, micro_blocks=4)
