@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.backends.cloud import check_cloud, check_ssh_cidrs, run_prefix
+from infra.backends.cloud import StoreReader, check_cloud, check_ssh_cidrs, env_lines, run_prefix
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -204,7 +204,7 @@ class AwsBackend:
 
     def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
         """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>``."""
-        check_cloud(plan, self.name)
+        check_cloud(plan, self.name, "train")
         check_ssh_cidrs(settings.ssh_cidrs)
         provider = self._provider(parent, name, plan.train.region or "")
         opts = self._opts(parent, provider)
@@ -330,6 +330,36 @@ class AwsBackend:
             },
         )
 
+    def store_reader(
+        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
+    ) -> StoreReader:
+        """Read-only keys to this bucket's run prefix, for a serving node on another cloud:
+        an IAM user allowed ``GetObject``/``ListBucket`` there and nothing else."""
+        region = plan.train.region or ""
+        provider = self._provider(parent, name, region)
+        opts = self._opts(parent, provider)
+        bucket = store.resources["bucket"]
+        user = aws.iam.User(f"{name}-store-reader", opts=opts)
+        policy = aws.iam.UserPolicy(
+            f"{name}-store-reader-policy",
+            user=user.name,
+            policy=bucket.arn.apply(lambda arn: bucket_policy(arn, run_prefix(settings), write=False)),
+            opts=opts,
+        )
+        key = aws.iam.AccessKey(
+            f"{name}-store-reader-key",
+            user=user.name,
+            opts=self._opts(parent, provider, additional_secret_outputs=["secret"]),
+        )
+        env = pulumi.Output.all(key.id, key.secret).apply(
+            lambda k: env_lines({"AWS_ACCESS_KEY_ID": k[0], "AWS_SECRET_ACCESS_KEY": k[1], "AWS_DEFAULT_REGION": region})
+        )
+        return StoreReader(
+            env=pulumi.Output.secret(env),
+            uri=pulumi.Output.from_input(store.uri),
+            resources={"storeReader": user, "storeReaderPolicy": policy, "storeReaderKey": key},
+        )
+
     def serving_endpoint(
         self,
         parent: pulumi.Resource,
@@ -340,25 +370,48 @@ class AwsBackend:
         job: JobOutputs,
         token: pulumi.Input[str],
     ) -> EndpointOutputs:
-        """The serving node: waits for the artifact, then vLLM behind the token from SSM."""
+        """The serving node: waits for the artifact, then vLLM behind the token from SSM.
+        When training ran on another cloud, that cloud's backend grants read-only keys to
+        its store, kept here as a second SecureString the node reads at boot."""
+        check_cloud(plan, self.name, "serve")
         offering = plan.serve
         provider = self._provider(parent, name, offering.region or "")
         port = settings.serving_port
+        opts = self._opts(parent, provider)
         param = aws.ssm.Parameter(
             f"{name}-token",
             name=f"/stratos/{settings.stack}/endpoint-token",
             type="SecureString",
             value=pulumi.Output.secret(token),
             description="Bearer token of the Stratos endpoint (read by the serving node)",
-            opts=self._opts(parent, provider),
+            opts=opts,
         )
-        bucket = store.resources["bucket"]
-        policy = pulumi.Output.all(bucket.arn, param.arn).apply(
+        resources: dict[str, pulumi.Resource] = {"token": param}
+        if plan.train.cloud == self.name:
+            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), plan.train.region or "", None
+            bucket = store.resources["bucket"]
+            reads = [bucket.arn.apply(lambda arn: json.loads(bucket_policy(arn, run_prefix(settings), write=False))["Statement"])]
+        else:
+            from infra.backends import get_backend
+
+            reader = get_backend(plan.train.cloud).store_reader(parent, name, plan, settings, store)
+            env_param = aws.ssm.Parameter(
+                f"{name}-store-credentials",
+                name=f"/stratos/{settings.stack}/store-credentials",
+                type="SecureString",
+                value=reader.env,
+                description=f"Read-only keys to the {plan.train.cloud} artifact store",
+                opts=opts,
+            )
+            resources.update(reader.resources, storeCredentials=env_param)
+            store_uri, store_region, env_ref = reader.uri, "auto", env_param.name
+            reads = [env_param.arn.apply(lambda arn: [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}])]
+        policy = pulumi.Output.all(param.arn, *reads).apply(
             lambda a: json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": json.loads(bucket_policy(a[0], run_prefix(settings), write=False))["Statement"]
-                    + [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[1]}],
+                    "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[0]}]
+                    + [st for sts in a[1:] for st in sts],
                 }
             )
         )
@@ -367,17 +420,18 @@ class AwsBackend:
             parent, name, provider, port, settings.allowed_cidrs, check_ssh_cidrs(settings.ssh_cidrs), "endpoint"
         )
         model_name = f"stratos-{plan.task}"
-        user_data = pulumi.Output.all(store.uri, param.name).apply(
+        user_data = pulumi.Output.all(store_uri, param.name, env_ref).apply(
             lambda a: render_serving(
                 plan,
                 NodeScript(
                     cloud="aws",
-                    region=plan.train.region or "",
+                    region=store_region,
                     secret_region=offering.region or "",
                     store_uri=a[0],
                     port=port,
                     token_ref=a[1],
                     model_name=model_name,
+                    store_env_ref=a[2] or "",
                 ),
             )
         )
@@ -389,5 +443,5 @@ class AwsBackend:
         return EndpointOutputs(
             url=pulumi.Output.concat("http://", instance.public_ip, f":{port}/v1"),
             model_name=model_name,
-            resources={"instance": instance, "securityGroup": sg, "token": param, "instanceProfile": profile},
+            resources={**resources, "instance": instance, "securityGroup": sg, "instanceProfile": profile},
         )

@@ -1,10 +1,14 @@
-"""Checks every cloud backend makes before creating anything (shared by aws and gcp,
-kept apart so the GCP backend does not import ``pulumi_aws``)."""
+"""What the cloud backends share: checks made before creating anything, and the
+hand-off when a plan trains on one cloud and serves on the other (kept apart so
+the GCP backend does not import ``pulumi_aws`` unless a plan needs it)."""
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
+
+import pulumi
 
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
@@ -43,12 +47,37 @@ def check_ssh_cidrs(cidrs: list[str]) -> list[str]:
     return list(cidrs)
 
 
-def check_cloud(plan: Plan, cloud: str) -> None:
-    """The plan must place both servers on this backend's cloud."""
-    for role, offering in (("train", plan.train), ("serve", plan.serve)):
-        if offering.cloud != cloud:
+def check_cloud(plan: Plan, cloud: str, role: str) -> None:
+    """The plan must put ``role`` (train | serve) on this backend's cloud, and the other
+    server on a cloud a Stratos backend can hand the artifact to."""
+    offering = plan.train if role == "train" else plan.serve
+    if offering.cloud != cloud:
+        raise ConfigError(
+            f"the plan puts {role} on {offering.label}, not on {cloud}; the program picks the "
+            f"backend from the plan, so this is a wiring bug: report it with `stratos plan --json`."
+        )
+    for other in (plan.train, plan.serve):
+        if other.cloud not in CLOUDS:
             raise ConfigError(
-                f"the plan puts {role} on {offering.label} but the other server on {cloud}; "
-                f"a stack deploys to one cloud. Limit stratos:clouds to one of them (e.g. [{cloud}]) "
-                "and run `pulumi preview` again."
+                f"the plan puts a server on {other.label}; cloud stacks deploy to {', '.join(CLOUDS)} only. "
+                f"Limit stratos:clouds to {list(CLOUDS)}."
             )
+
+
+CLOUDS = ("aws", "gcp")
+
+
+@dataclass(frozen=True)
+class StoreReader:
+    """Read-only access to an artifact store from a node on another cloud: ``env`` holds
+    the variables (``KEY=VALUE`` lines, a secret) the node exports so that ``aws s3``
+    reads the store; ``uri`` is the store as that CLI addresses it."""
+
+    env: pulumi.Output[str]
+    uri: pulumi.Output[str]
+    resources: dict[str, pulumi.Resource]
+
+
+def env_lines(env: dict[str, str]) -> str:
+    """``KEY=VALUE`` lines (the bootstrap reads them without a shell ``eval``)."""
+    return "".join(f"{k}={v}\n" for k, v in sorted(env.items()))

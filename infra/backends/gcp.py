@@ -23,7 +23,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.backends.cloud import ACCELERATOR_TYPES, check_cloud, check_ssh_cidrs, run_prefix
+from infra.backends.cloud import (
+    ACCELERATOR_TYPES,
+    StoreReader,
+    check_cloud,
+    check_ssh_cidrs,
+    env_lines,
+    run_prefix,
+)
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -42,6 +49,8 @@ from stratos.planner.plan import Plan
 IMAGE_PROJECT = "deeplearning-platform-release"
 IMAGE_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
 NETWORK = "default"
+#: GCS's S3-compatible (XML) API, read with HMAC keys by nodes on other clouds.
+GCS_S3_ENDPOINT = "https://storage.googleapis.com"
 
 
 def accelerator_type(offering: Offering) -> str:
@@ -78,6 +87,26 @@ class GcpBackend:
             description=f"Stratos {what}",
             opts=pulumi.ResourceOptions(parent=parent),
         )
+
+    def _secret(
+        self, parent, name: str, settings: Settings, what: str, value: pulumi.Input[str], member: pulumi.Input[str]
+    ) -> tuple[gcp.secretmanager.Secret, gcp.secretmanager.SecretVersion, gcp.secretmanager.SecretIamMember]:
+        """A Secret Manager secret holding ``value`` (a Pulumi secret), readable by ``member`` only."""
+        opts = pulumi.ResourceOptions(parent=parent)
+        secret = gcp.secretmanager.Secret(
+            name,
+            secret_id=f"stratos-{label_value(settings.stack)}-{what}",
+            replication=gcp.secretmanager.SecretReplicationArgs(auto=gcp.secretmanager.SecretReplicationAutoArgs()),
+            labels={"stratos-stack": label_value(settings.stack)},
+            opts=opts,
+        )
+        version = gcp.secretmanager.SecretVersion(
+            f"{name}-version", secret=secret.id, secret_data=pulumi.Output.secret(value), opts=opts
+        )
+        access = gcp.secretmanager.SecretIamMember(
+            f"{name}-access", secret_id=secret.id, role="roles/secretmanager.secretAccessor", member=member, opts=opts
+        )
+        return secret, version, access
 
     def _ssh(self, parent, name: str, settings: Settings, tag: str) -> gcp.compute.Firewall | None:
         ssh = check_ssh_cidrs(settings.ssh_cidrs)
@@ -148,10 +177,9 @@ class GcpBackend:
 
     def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
         """A private, versioned bucket in the training region; the run lives under ``runs/<stack>``."""
-        check_cloud(plan, self.name)
+        check_cloud(plan, self.name, "train")
         check_ssh_cidrs(settings.ssh_cidrs)
         accelerator_type(plan.train)
-        accelerator_type(plan.serve)
         opts = pulumi.ResourceOptions(parent=parent)
         bucket = gcp.storage.Bucket(
             f"{name}-bucket",
@@ -245,6 +273,39 @@ class GcpBackend:
             },
         )
 
+    def store_reader(
+        self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
+    ) -> StoreReader:
+        """Read-only HMAC keys to this bucket, for a serving node on another cloud: a service
+        account with object read on the bucket only, reached through GCS's S3-compatible API."""
+        opts = pulumi.ResourceOptions(parent=parent)
+        account = gcp.serviceaccount.Account(
+            f"{name}-store-reader",
+            account_id=account_id(settings.stack, "reader"),
+            display_name=f"Stratos store reader ({settings.stack})",
+            opts=opts,
+        )
+        grant = gcp.storage.BucketIAMMember(
+            f"{name}-store-reader-access",
+            bucket=store.resources["bucket"].name,
+            role="roles/storage.objectViewer",
+            member=account.email.apply(lambda e: f"serviceAccount:{e}"),
+            opts=opts,
+        )
+        key = gcp.storage.HmacKey(
+            f"{name}-store-reader-key", service_account_email=account.email, opts=pulumi.ResourceOptions(parent=parent, depends_on=[grant], additional_secret_outputs=["secret"])
+        )
+        env = pulumi.Output.all(key.access_id, key.secret).apply(
+            lambda k: env_lines(
+                {"AWS_ACCESS_KEY_ID": k[0], "AWS_SECRET_ACCESS_KEY": k[1], "STRATOS_S3_ENDPOINT": GCS_S3_ENDPOINT}
+            )
+        )
+        return StoreReader(
+            env=pulumi.Output.secret(env),
+            uri=pulumi.Output.from_input(store.uri).apply(lambda u: "s3://" + u.split("://", 1)[1]),
+            resources={"storeReader": account, "storeReaderAccess": grant, "storeReaderKey": key},
+        )
+
     def serving_endpoint(
         self,
         parent: pulumi.Resource,
@@ -255,19 +316,13 @@ class GcpBackend:
         job: JobOutputs,
         token: pulumi.Input[str],
     ) -> EndpointOutputs:
-        """The serving VM: waits for the artifact, then vLLM behind the token from Secret Manager."""
+        """The serving VM: waits for the artifact, then vLLM behind the token from Secret Manager.
+        When training ran on another cloud, that cloud's backend grants read-only keys to
+        its store, kept here as a second secret the VM reads at boot."""
+        check_cloud(plan, self.name, "serve")
+        accelerator_type(plan.serve)
         offering = plan.serve
         opts = pulumi.ResourceOptions(parent=parent)
-        secret = gcp.secretmanager.Secret(
-            f"{name}-token",
-            secret_id=f"stratos-{label_value(settings.stack)}-endpoint-token",
-            replication=gcp.secretmanager.SecretReplicationArgs(auto=gcp.secretmanager.SecretReplicationAutoArgs()),
-            labels={"stratos-stack": label_value(settings.stack)},
-            opts=opts,
-        )
-        version = gcp.secretmanager.SecretVersion(
-            f"{name}-token-version", secret=secret.id, secret_data=pulumi.Output.secret(token), opts=opts
-        )
         account = gcp.serviceaccount.Account(
             f"{name}-sa",
             account_id=account_id(settings.stack, "serve"),
@@ -275,28 +330,39 @@ class GcpBackend:
             opts=opts,
         )
         member = account.email.apply(lambda e: f"serviceAccount:{e}")
-        read = gcp.storage.BucketIAMMember(
-            f"{name}-bucket-read",
-            bucket=store.resources["bucket"].name,
-            role="roles/storage.objectViewer",
-            member=member,
-            opts=opts,
-        )
-        secret_access = gcp.secretmanager.SecretIamMember(
-            f"{name}-token-access",
-            secret_id=secret.id,
-            role="roles/secretmanager.secretAccessor",
-            member=member,
-            opts=opts,
-        )
-        tag = f"{label_value(settings.stack)}-serve"
+        secret, version, secret_access = self._secret(parent, f"{name}-token", settings, "endpoint-token", token, member)
         resources: dict[str, pulumi.Resource] = {
             "token": secret,
             "tokenVersion": version,
             "serviceAccount": account,
-            "bucketRead": read,
             "tokenAccess": secret_access,
         }
+        boot_needs: list[pulumi.Resource] = [secret_access, version]
+        if plan.train.cloud == self.name:
+            read = gcp.storage.BucketIAMMember(
+                f"{name}-bucket-read",
+                bucket=store.resources["bucket"].name,
+                role="roles/storage.objectViewer",
+                member=member,
+                opts=opts,
+            )
+            resources["bucketRead"] = read
+            boot_needs.append(read)
+            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), offering.region or "", None
+        else:
+            from infra.backends import get_backend
+
+            reader = get_backend(plan.train.cloud).store_reader(parent, name, plan, settings, store)
+            creds, creds_version, creds_access = self._secret(
+                parent, f"{name}-store-credentials", settings, "store-credentials", reader.env, member
+            )
+            resources.update(
+                reader.resources, storeCredentials=creds, storeCredentialsVersion=creds_version,
+                storeCredentialsAccess=creds_access,
+            )
+            boot_needs += [creds_version, creds_access]
+            store_uri, store_region, env_ref = reader.uri, plan.train.region or "", creds.secret_id
+        tag = f"{label_value(settings.stack)}-serve"
         port = settings.serving_port
         if settings.allowed_cidrs:
             resources["firewall"] = self._firewall(parent, f"{name}-fw", port, settings.allowed_cidrs, tag, "endpoint")
@@ -304,19 +370,18 @@ class GcpBackend:
         if ssh is not None:
             resources["sshFirewall"] = ssh
         model_name = f"stratos-{plan.task}"
-        script = pulumi.Output.all(store.uri, secret.secret_id).apply(
+        script = pulumi.Output.all(store_uri, secret.secret_id, env_ref).apply(
             lambda a: render_serving(
                 plan,
                 NodeScript(
-                    cloud="gcp", region=offering.region or "", store_uri=a[0], port=port,
-                    token_ref=a[1], model_name=model_name,
+                    cloud="gcp", region=store_region, store_uri=a[0], port=port,
+                    token_ref=a[1], model_name=model_name, store_env_ref=a[2] or "",
                 ),
             )
         )
         labels = cost_tags("serve", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
         instance = self._instance(
-            parent, name, offering, account, serving_disk_gb(plan), script, labels, tag,
-            [read, secret_access, version],
+            parent, name, offering, account, serving_disk_gb(plan), script, labels, tag, boot_needs,
         )
         resources["instance"] = instance
         ip = instance.network_interfaces.apply(lambda nics: nics[0].access_configs[0].nat_ip or "")

@@ -28,7 +28,8 @@ INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 #: vLLM release the serving node installs when the image has none.
 VLLM_SPEC = "vllm>=0.11"
 MODEL_DIR_SLOT = "@MODEL_DIR@"
-STORE_KIND = {"aws": "s3", "gcp": "gs"}
+#: URI scheme -> the store commands the script uses (gs:// through gcloud, s3:// through aws).
+STORE_KIND = {"s3": "s3", "gs": "gs"}
 #: AWS caps user-data at 16 KiB; GCP metadata values at 256 KiB.
 USER_DATA_LIMIT = {"aws": 16 * 1024, "gcp": 256 * 1024}
 
@@ -48,6 +49,7 @@ class NodeScript:
     token_ref: str = ""  # SSM parameter name / Secret Manager secret id
     model_name: str = "stratos-student"
     secret_region: str = ""  # where the token secret lives (the serving region); default ``region``
+    store_env_ref: str = ""  # secret with KEY=VALUE lines for a store on another cloud
 
 
 def source_archive() -> dict[str, Path]:
@@ -57,8 +59,11 @@ def source_archive() -> dict[str, Path]:
 
 
 def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:
-    if node.cloud not in STORE_KIND:
-        raise ValueError(f"no bootstrap for cloud {node.cloud!r}; expected one of {sorted(STORE_KIND)}")
+    if node.cloud not in USER_DATA_LIMIT:
+        raise ValueError(f"no bootstrap for cloud {node.cloud!r}; expected one of {sorted(USER_DATA_LIMIT)}")
+    scheme = node.store_uri.split("://", 1)[0]
+    if scheme not in STORE_KIND:
+        raise ValueError(f"store {node.store_uri!r} is neither s3:// nor gs://")
     text = "".join((TEMPLATES / f).read_text() for f in ("header.sh", "common.sh", body))
     q = shlex.quote
     slots = {
@@ -67,7 +72,8 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
         "region": q(node.region),
         "secret_region": q(node.secret_region or node.region),
         "store_uri": q(node.store_uri.rstrip("/")),
-        "store_kind": STORE_KIND[node.cloud],
+        "store_kind": STORE_KIND[scheme],
+        "store_env_ref": q(node.store_env_ref),
         "install_spec": q(INSTALL_SPEC),
         "source_archive": q(SOURCE_ARCHIVE),
         **extra,

@@ -64,6 +64,13 @@ class CloudMocks(pulumi.runtime.Mocks):
             nics[0] = {**nics[0], "networkIp": "10.128.0.7", "accessConfigs": [{"natIp": "198.51.100.20"}]}
             outs["networkInterfaces"] = nics
             outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/zones/{outs.get('zone')}/instances/{name}"
+        elif typ == "aws:iam/user:User":
+            outs.update(name=f"{name}-3c4d", arn=f"arn:aws:iam::123456789012:user/{name}-3c4d")
+        elif typ == "aws:iam/accessKey:AccessKey":
+            rid = "AKIAMOCKREADER0000001"
+            outs["secret"] = "mock-aws-reader-secret/abc+def"
+        elif typ == "gcp:storage/hmacKey:HmacKey":
+            outs.update(accessId="GOOG1EMOCKREADER", secret="mock-gcs-hmac-secret/xyz+uvw")
         elif typ.startswith("pulumi-python:dynamic") and typ.endswith("GeneratedToken"):
             outs["value"] = ENDPOINT_TOKEN
         return rid, outs
@@ -169,8 +176,9 @@ def make_settings(request: DistillationRequest, stack: str, token: pulumi.Input[
 
 
 def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, preview: bool = False,
-                token: str | None = ENDPOINT_TOKEN) -> Stack:
-    """Register ArtifactStore -> TrainingCluster -> DistillationJob -> ServingEndpoint under mocks."""
+                token: str | None = ENDPOINT_TOKEN, serve_backend=None) -> Stack:
+    """Register ArtifactStore -> TrainingCluster -> DistillationJob -> ServingEndpoint under mocks
+    (the endpoint on ``serve_backend`` when the plan serves on another cloud)."""
     from infra.components import (
         ArtifactStore,
         ArtifactStoreArgs,
@@ -193,7 +201,9 @@ def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, p
         store = ArtifactStore("artifacts", ArtifactStoreArgs(backend, plan, settings))
         cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings, store.outputs))
         job = DistillationJob("distill", DistillationJobArgs(backend, plan, settings, store.outputs, cluster.outputs))
-        endpoint = ServingEndpoint("endpoint", ServingEndpointArgs(backend, plan, settings, store.outputs, job.outputs))
+        endpoint = ServingEndpoint(
+            "endpoint", ServingEndpointArgs(serve_backend or backend, plan, settings, store.outputs, job.outputs)
+        )
         watched = {
             "storeUri": store.uri if hasattr(store, "uri") else store.outputs.uri,
             "artifact": job.artifact_uri,
@@ -210,6 +220,12 @@ def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, p
         version = endpoint.outputs.resources.get("tokenVersion")
         if version is not None:
             secret_outputs["tokenVersion.secret_data"] = version.secret_data
+        creds = endpoint.outputs.resources.get("storeCredentials")
+        if creds is not None and hasattr(creds, "value"):
+            secret_outputs["storeCredentials.value"] = creds.value
+        creds_version = endpoint.outputs.resources.get("storeCredentialsVersion")
+        if creds_version is not None:
+            secret_outputs["storeCredentialsVersion.secret_data"] = creds_version.secret_data
 
         async def collect():
             for k, v in secret_outputs.items():

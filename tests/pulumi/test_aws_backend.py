@@ -194,5 +194,5 @@ def test_preview_registers_the_same_graph() -> None:
 
 
 def test_plan_on_another_cloud_is_refused() -> None:
-    with pytest.raises(ConfigError, match="stratos:clouds"):
+    with pytest.raises(ConfigError, match="puts train on gcp:.* not on aws"):
         run_program(AwsBackend(), gcp_plan(), request(), STACK)

@@ -8,9 +8,11 @@ program and the `stratos plan` subprocess, so the numbers are comparable and off
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,9 +37,9 @@ def stack_config(stack: str) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
-def stratos_plan(stack: str) -> dict[str, Any]:
+def stratos_plan(stack: str, catalog: Path = CATALOG) -> dict[str, Any]:
     """What `stratos plan --json` chooses for the stack file (a separate process)."""
-    env = {**os.environ, "STRATOS_CATALOG_DIR": str(CATALOG)}
+    env = {**os.environ, "STRATOS_CATALOG_DIR": str(catalog)}
     out = subprocess.run(
         [sys.executable, "-m", "stratos.cli", "plan", "--config", str(ROOT / "stacks" / f"Pulumi.{stack}.yaml"), "--json"],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
@@ -46,8 +48,8 @@ def stratos_plan(stack: str) -> dict[str, Any]:
     return json.loads(out.stdout)["chosen"]
 
 
-def preview(stack: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Stack, dict[str, Any]]:
-    monkeypatch.setenv("STRATOS_CATALOG_DIR", str(CATALOG))
+def preview(stack: str, monkeypatch: pytest.MonkeyPatch, catalog: Path = CATALOG) -> tuple[Stack, dict[str, Any]]:
+    monkeypatch.setenv("STRATOS_CATALOG_DIR", str(catalog))
     exports: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exports.__setitem__(name, value))
     mocks = CloudMocks()
@@ -97,3 +99,31 @@ def test_multicloud_stack_deploys_where_the_planner_chose(monkeypatch) -> None:
     assert len(result.of_type(INSTANCE[cloud])) == 2
     assert not any(urn.split("::")[2].split("$")[-1].startswith(("aws:", "gcp:")) and cloud not in urn
                    for urn in result.resources if "pulumi:providers" not in urn)
+
+
+def test_multicloud_plan_training_on_aws_and_serving_on_gcp_deploys_both(monkeypatch, tmp_path) -> None:
+    """With AWS spot training much cheaper, the planner trains on AWS and serves on GCP."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    vms = catalog / "v8" / "aws" / "vms.csv"
+    with vms.open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["InstanceType"] == "g6.xlarge":
+            row["SpotPrice"] = "0.01"
+    with vms.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    chosen = stratos_plan("mahjong-multicloud", catalog)
+    assert (chosen["train"]["cloud"], chosen["serve"]["cloud"]) == ("aws", "gcp")
+    result, exports = preview("mahjong-multicloud", monkeypatch, catalog)
+    assert exports["estimatedCost"] == chosen["cost"]
+    (train,) = result.of_type(INSTANCE["aws"]).values()
+    (serve,) = result.of_type(INSTANCE["gcp"]).values()
+    assert train["instanceType"] == chosen["train"]["instance_type"]
+    assert serve["machineType"] == chosen["serve"]["instance_type"]
+    assert "STRATOS_STORE_URI=s3://" in serve["metadataStartupScript"]
+    view = result.policy_view()
+    for name, (_, rule) in RULES.items():
+        assert rule(view) == [], name

@@ -135,5 +135,5 @@ def test_unknown_gpu_and_foreign_plan_are_refused() -> None:
     odd = plan.model_copy(update={"train": Offering(**{**plan.train.model_dump(), "accelerator": "MI300X"})})
     with pytest.raises(ConfigError, match="MI300X"):
         run_program(GcpBackend(), odd, request(), STACK)
-    with pytest.raises(ConfigError, match="stratos:clouds"):
+    with pytest.raises(ConfigError, match="puts train on aws:.* not on gcp"):
         run_program(GcpBackend(), aws_plan(), request(), STACK)

@@ -54,6 +54,7 @@ PY
 
 VLLM_STUB = """#!/bin/bash
 echo "$@" >"$SANDBOX/vllm-args"
+env | grep -E '^(AWS_|STRATOS_S3_ENDPOINT)' | sort >"$SANDBOX/vllm-env" || true
 printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/vllm-key"
 """
 
@@ -205,6 +206,31 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     assert (model / "model.safetensors").read_text() == "weights"
     assert (sandbox / "vllm-key").read_text() == TOKEN
     assert TOKEN not in (sandbox / "serve.log").read_text()
+
+
+def test_serving_node_of_a_cross_cloud_plan_loads_the_store_keys(sandbox: Path) -> None:
+    """Trained on AWS, served on GCP: the node exports the read-only keys from its secret."""
+    plan = aws_plan()
+    _trained(sandbox, AWS_NODE, plan)
+    _stub(sandbox / "bin", "vllm", VLLM_STUB)
+    node = NodeScript(
+        cloud="gcp", region="auto", store_uri=AWS_NODE.store_uri, token_ref="stratos-x-endpoint-token",
+        store_env_ref="stratos-x-store-credentials",
+    )
+    script = render_serving(plan, node)
+    assert 'STRATOS_STORE_KIND="${STRATOS_STORE_KIND:-s3}"' in script, "an s3:// store is read with aws s3"
+    secrets = sandbox / "secrets"
+    (secrets / "stratos-x-endpoint-token").write_text(TOKEN)
+    (secrets / "stratos-x-store-credentials").write_text(
+        "AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=abc/def+ghi=\nSTRATOS_S3_ENDPOINT=https://storage.googleapis.com\n"
+        "not a key=1\n"
+    )
+    res = _run(sandbox, script, "serve")
+    assert res.returncode == 0, res.stdout + res.stderr
+    env = dict(line.split("=", 1) for line in (sandbox / "vllm-env").read_text().splitlines())
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIAEXAMPLE" and env["AWS_SECRET_ACCESS_KEY"] == "abc/def+ghi="
+    assert env["AWS_REQUEST_CHECKSUM_CALCULATION"] == "when_required"
+    assert "abc/def+ghi=" not in (sandbox / "serve.log").read_text()
 
 
 def test_serving_refuses_corrupted_artifact(sandbox: Path) -> None:

@@ -14,7 +14,7 @@ store_local() {
 # Copy a local directory's contents to a bucket prefix.
 store_put_dir() {
   case "$STRATOS_STORE_KIND" in
-    s3) aws s3 sync --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    s3) aws s3 sync --only-show-errors "${S3_ARGS[@]}" "$1" "$2" ;;
     gs) gcloud storage rsync --recursive --quiet "$1" "$2" ;;
     dir) mkdir -p "$(store_local "$2")" && cp -R "$1/." "$(store_local "$2")/" ;;
     *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
@@ -25,7 +25,7 @@ store_put_dir() {
 store_get_dir() {
   mkdir -p "$2"
   case "$STRATOS_STORE_KIND" in
-    s3) aws s3 sync --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    s3) aws s3 sync --only-show-errors "${S3_ARGS[@]}" "$1" "$2" ;;
     gs) gcloud storage rsync --recursive --quiet "$1" "$2" ;;
     dir) cp -R "$(store_local "$1")/." "$2/" ;;
     *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
@@ -34,7 +34,7 @@ store_get_dir() {
 
 store_put_file() {
   case "$STRATOS_STORE_KIND" in
-    s3) aws s3 cp --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    s3) aws s3 cp --only-show-errors "${S3_ARGS[@]}" "$1" "$2" ;;
     gs) gcloud storage cp --quiet "$1" "$2" ;;
     dir) mkdir -p "$(dirname "$(store_local "$2")")" && cp "$1" "$(store_local "$2")" ;;
     *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
@@ -43,7 +43,7 @@ store_put_file() {
 
 store_get_file() {
   case "$STRATOS_STORE_KIND" in
-    s3) aws s3 cp --only-show-errors --region "$STRATOS_REGION" "$1" "$2" ;;
+    s3) aws s3 cp --only-show-errors "${S3_ARGS[@]}" "$1" "$2" ;;
     gs) gcloud storage cp --quiet "$1" "$2" ;;
     dir) cp "$(store_local "$1")" "$2" ;;
     *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
@@ -52,7 +52,7 @@ store_get_file() {
 
 store_exists() {
   case "$STRATOS_STORE_KIND" in
-    s3) aws s3 ls --region "$STRATOS_REGION" "$1" >/dev/null 2>&1 ;;
+    s3) aws s3 ls "${S3_ARGS[@]}" "$1" >/dev/null 2>&1 ;;
     gs) gcloud storage ls "$1" >/dev/null 2>&1 ;;
     dir) [ -e "$(store_local "$1")" ] ;;
     *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
@@ -71,6 +71,28 @@ fetch_secret() {
     gcp) gcloud secrets versions access latest --secret="$1" ;;
     *) die "no secret store for cloud '$STRATOS_CLOUD'" ;;
   esac
+}
+
+# Read-only keys to an artifact store on another cloud (the serving node of a plan
+# that trained elsewhere): exported for `aws s3`, which also reads GCS through its
+# S3-compatible endpoint (STRATOS_S3_ENDPOINT, HMAC keys).
+load_store_env() {
+  [ -n "$STRATOS_STORE_ENV_REF" ] || return 0
+  local line key
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    [[ "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
+    export "$key=${line#*=}"
+  done < <(fetch_secret "$STRATOS_STORE_ENV_REF")
+  if [ -n "${STRATOS_S3_ENDPOINT:-}" ]; then
+    S3_ARGS+=(--endpoint-url "$STRATOS_S3_ENDPOINT")
+    # GCS's S3 API does not take the newer default checksums of the AWS CLI.
+    export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
+  fi
+  if [ "$STRATOS_STORE_KIND" = s3 ] && ! command -v aws >/dev/null 2>&1; then
+    log "installing the AWS CLI to read the store"
+    pip_install "$STRATOS_HOME/awscli-venv" awscli
+  fi
 }
 
 # Install Stratos from the source archive Pulumi uploaded, unless already on PATH

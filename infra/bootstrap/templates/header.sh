@@ -19,7 +19,10 @@ STRATOS_POLL_SECONDS="${STRATOS_POLL_SECONDS:-60}"
 STRATOS_SECRETS_DIR="${STRATOS_SECRETS_DIR:-}"
 STRATOS_INSTALL_SPEC=@@{install_spec}
 STRATOS_SOURCE_ARCHIVE=@@{source_archive}
+# A secret with KEY=VALUE lines (read-only keys to a store on another cloud), or empty.
+STRATOS_STORE_ENV_REF=@@{store_env_ref}
 
+S3_ARGS=(--region "$STRATOS_REGION")
 MARKER_OK="$STRATOS_STORE_URI/_COMPLETE.json"
 MARKER_FAILED="$STRATOS_STORE_URI/_FAILED.txt"
 ARTIFACT_URI="$STRATOS_STORE_URI/artifact"

@@ -34,6 +34,7 @@ UNIT
   exit 0
 fi
 
+load_store_env
 waited=0
 until store_exists "$MARKER_OK"; do
   if store_exists "$MARKER_FAILED"; then
