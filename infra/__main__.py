@@ -49,8 +49,10 @@ cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings
 job = DistillationJob(
     "distill", DistillationJobArgs(backend, plan, settings, store.outputs, cluster.outputs)
 )
+# The planner prices training and serving apart, so a multicloud plan may serve elsewhere.
+serve_backend = backend if settings.target == "local" else get_backend(plan.serve.cloud)
 endpoint = ServingEndpoint(
-    "endpoint", ServingEndpointArgs(backend, plan, settings, store.outputs, job.outputs)
+    "endpoint", ServingEndpointArgs(serve_backend, plan, settings, store.outputs, job.outputs)
 )
 
 pulumi.export("target", backend.name)
