@@ -171,8 +171,10 @@ class AwsBackend:
         if offering.spot:
             market = aws.ec2.InstanceInstanceMarketOptionsArgs(
                 market_type="spot",
+                # Reclaimed capacity stops the node (disk kept) and AWS starts it again when
+                # capacity returns; the bootstrap reruns at boot and resumes the job.
                 spot_options=aws.ec2.InstanceInstanceMarketOptionsSpotOptionsArgs(
-                    spot_instance_type="one-time", instance_interruption_behavior="terminate"
+                    spot_instance_type="persistent", instance_interruption_behavior="stop"
                 ),
             )
         return aws.ec2.Instance(
@@ -184,9 +186,8 @@ class AwsBackend:
             vpc_security_group_ids=[sg.id],
             associate_public_ip_address=True,
             instance_market_options=market,
-            # A finished job powers the node off: stop keeps on-demand disks for inspection;
-            # a one-time spot instance can only terminate.
-            instance_initiated_shutdown_behavior="terminate" if offering.spot else "stop",
+            # A finished job powers the node off; stopped, it costs only its disk until destroy.
+            instance_initiated_shutdown_behavior="stop",
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),

@@ -119,7 +119,10 @@ def test_training_instance_is_exactly_the_plan(spot_stack) -> None:
     assert inst["availabilityZone"] == AZ_NAMES[plan.train.zone]
     assert ("aws:index/getAvailabilityZone:getAvailabilityZone", {"zoneId": "use1-az2"}) in spot_stack.calls
     assert inst["instanceMarketOptions"]["marketType"] == "spot"
-    assert inst["instanceInitiatedShutdownBehavior"] == "terminate"
+    assert inst["instanceMarketOptions"]["spotOptions"] == {
+        "spotInstanceType": "persistent", "instanceInterruptionBehavior": "stop",
+    }
+    assert inst["instanceInitiatedShutdownBehavior"] == "stop"
     assert inst["metadataOptions"]["httpTokens"] == "required"
     root = inst["rootBlockDevice"]
     assert root["encrypted"] is True and root["volumeSize"] == training_disk_gb(plan)

@@ -88,6 +88,7 @@ def _run(sandbox: Path, script: str, node: str, **env: str) -> subprocess.Comple
         "STRATOS_SECRETS_DIR": str(sandbox / "secrets"),
         "STRATOS_POLL_SECONDS": "1",
         "STRATOS_SYSTEMD": "0",
+        "STRATOS_PER_BOOT_DIR": str(sandbox / "per-boot"),
         **env,
     }
     return subprocess.run(["bash", str(path)], env=full, capture_output=True, text=True, timeout=60)
@@ -140,6 +141,19 @@ def test_training_runs_job_uploads_artifact_then_marker_and_powers_off(sandbox: 
     assert (sandbox / "train-powered-off").exists()
 
 
+def test_aws_training_script_installs_itself_to_run_at_every_boot(sandbox: Path) -> None:
+    (sandbox / "per-boot").mkdir()
+    _stub(sandbox / "bin", "stratos", STRATOS_STUB)
+    script = render_training(aws_plan(), AWS_NODE)
+    assert _run(sandbox, script, "train").returncode == 0
+    assert (sandbox / "per-boot" / "stratos-train.sh").read_text() == script
+    # The reboot after the job: the marker is there, so it only powers off again.
+    (sandbox / "stratos-args").unlink()
+    (sandbox / "train-powered-off").unlink()
+    assert _run(sandbox, script, "train").returncode == 0
+    assert not (sandbox / "stratos-args").exists() and (sandbox / "train-powered-off").exists()
+
+
 def test_failed_job_leaves_failure_marker_not_completion_and_still_powers_off(sandbox: Path) -> None:
     _stub(sandbox / "bin", "stratos", STRATOS_STUB)
     res = _run(sandbox, render_training(gcp_plan(), GCP_NODE), "train", STUB_FAIL="1")
@@ -159,6 +173,7 @@ def test_preempted_node_saves_checkpoints_and_a_restart_resumes_from_them(sandbo
     assert (run / "run" / "checkpoint.txt").read_text() == "step 50"
     assert not (run / "_FAILED.txt").exists(), "a preemption is not a failure: serving keeps waiting"
     assert (sandbox / "train-powered-off").exists()
+    assert not (sandbox / "per-boot").exists(), "GCP reruns its startup script itself"
     shutil.rmtree(sandbox / "home-train")  # a fresh disk, as on a new VM
     res = _run(sandbox, script, "train")
     assert res.returncode == 0, res.stdout + res.stderr

@@ -17,6 +17,8 @@ STRATOS_LOG="${STRATOS_LOG:-/var/log/stratos-@@{role}.log}"
 STRATOS_SHUTDOWN_CMD="${STRATOS_SHUTDOWN_CMD:-shutdown -h now}"
 STRATOS_POLL_SECONDS="${STRATOS_POLL_SECONDS:-60}"
 STRATOS_SECRETS_DIR="${STRATOS_SECRETS_DIR:-}"
+# cloud-init runs user-data on the first boot only; scripts here run on every boot.
+STRATOS_PER_BOOT_DIR="${STRATOS_PER_BOOT_DIR:-/var/lib/cloud/scripts/per-boot}"
 STRATOS_INSTALL_SPEC=@@{install_spec}
 STRATOS_SOURCE_ARCHIVE=@@{source_archive}
 # A secret with KEY=VALUE lines (read-only keys to a store on another cloud), or empty.

@@ -28,6 +28,12 @@ cat >"$STRATOS_HOME/plan.json" <<'STRATOS_PLAN_EOF'
 @@{plan_json}
 STRATOS_PLAN_EOF
 
+# On AWS, run again at every boot (a stopped spot node that AWS restarts resumes;
+# GCP reruns its startup script by itself).
+if [ "$STRATOS_CLOUD" = aws ] && [ -d "$STRATOS_PER_BOOT_DIR" ] && [ ! -e "$STRATOS_PER_BOOT_DIR/stratos-train.sh" ]; then
+  install -m 700 "$0" "$STRATOS_PER_BOOT_DIR/stratos-train.sh"
+fi
+
 if store_exists "$MARKER_OK"; then
   log "artifact already complete at $ARTIFACT_URI; nothing to do"
   # shellcheck disable=SC2086
