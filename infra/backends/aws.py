@@ -93,10 +93,14 @@ class AwsBackend:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _provider(self, parent: pulumi.Resource, name: str, region: str) -> aws.Provider:
+    def _provider(self, parent: pulumi.Resource, name: str, region: str, settings: Settings) -> aws.Provider:
+        """The region's provider; its default tags name the stack on every resource (cost reports)."""
         if region not in self._providers:
             self._providers[region] = aws.Provider(
-                f"{name}-aws-{region}", region=region, opts=pulumi.ResourceOptions(parent=parent)
+                f"{name}-aws-{region}",
+                region=region,
+                default_tags=aws.ProviderDefaultTagsArgs(tags={STACK: settings.stack, "managed-by": "stratos"}),
+                opts=pulumi.ResourceOptions(parent=parent),
             )
         return self._providers[region]
 
@@ -207,14 +211,13 @@ class AwsBackend:
         """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>``."""
         check_cloud(plan, self.name, "train")
         check_ssh_cidrs(settings.ssh_cidrs)
-        provider = self._provider(parent, name, plan.train.region or "")
+        provider = self._provider(parent, name, plan.train.region or "", settings)
         opts = self._opts(parent, provider)
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket_prefix="stratos-artifacts-",
             # `pulumi destroy` is the teardown: it removes the artifacts with the bucket.
             force_destroy=True,
-            tags={"stratos-stack": settings.stack},
             opts=opts,
         )
         pab = aws.s3.BucketPublicAccessBlock(
@@ -288,7 +291,7 @@ class AwsBackend:
     ) -> ClusterOutputs:
         """The training node; booting it starts the job (its user-data)."""
         offering = plan.train
-        provider = self._provider(parent, name, offering.region or "")
+        provider = self._provider(parent, name, offering.region or "", settings)
         bucket = store.resources["bucket"]
         profile = self._role(
             parent, name, provider, bucket.arn.apply(lambda arn: bucket_policy(arn, run_prefix(settings), write=True))
@@ -337,7 +340,7 @@ class AwsBackend:
         """Read-only keys to this bucket's run prefix, for a serving node on another cloud:
         an IAM user allowed ``GetObject``/``ListBucket`` there and nothing else."""
         region = plan.train.region or ""
-        provider = self._provider(parent, name, region)
+        provider = self._provider(parent, name, region, settings)
         opts = self._opts(parent, provider)
         bucket = store.resources["bucket"]
         user = aws.iam.User(f"{name}-store-reader", opts=opts)
@@ -376,7 +379,7 @@ class AwsBackend:
         its store, kept here as a second SecureString the node reads at boot."""
         check_cloud(plan, self.name, "serve")
         offering = plan.serve
-        provider = self._provider(parent, name, offering.region or "")
+        provider = self._provider(parent, name, offering.region or "", settings)
         port = settings.serving_port
         opts = self._opts(parent, provider)
         param = aws.ssm.Parameter(

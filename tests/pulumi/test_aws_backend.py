@@ -58,7 +58,9 @@ def test_graph_has_each_concept_parented(spot_stack) -> None:
 
 def test_provider_is_pinned_to_the_planned_region(spot_stack) -> None:
     provider_urn = P + "stratos:index:ArtifactStore$pulumi:providers:aws::artifacts-aws-us-east-1"
-    assert spot_stack.resources[provider_urn]["region"] == "us-east-1"
+    provider = spot_stack.resources[provider_urn]
+    assert provider["region"] == "us-east-1"
+    assert json.loads(provider["defaultTags"])["tags"]["stratos-stack"] == STACK
     for urn in (BUCKET, TRAIN, SERVE, TOKEN_PARAM):
         assert spot_stack.providers[urn].startswith(provider_urn + "::"), urn
 
