@@ -53,8 +53,10 @@ for ex in held_out:
         temperature=0,
     )
     text = reply.choices[0].message.content or ""
-    ok = task.check(ex.question, task.parse_answer(text))
+    parsed = task.parse_answer(text)
+    ok = parsed is not None and task.check(ex.question, parsed)
     correct += ok
-    print(f"{ex.question}: model says {task.format_answer(task.parse_answer(text)) if task.parse_answer(text) is not None else text.strip()[:60]!s} | truth {task.format_answer(ex.answer)} | {'ok' if ok else 'wrong'}")
+    said = task.format_answer(parsed) if parsed is not None else repr(text.strip()[:60])
+    print(f"{ex.question}: model says {said} | truth {task.format_answer(ex.answer)} | {'ok' if ok else 'wrong'}")
 print(f"{correct}/{len(held_out)} held-out hands answered correctly through the openai client")
 PY

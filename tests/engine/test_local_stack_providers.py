@@ -8,6 +8,7 @@ ours, a busy port is refused with a fix, a job deletes only its own folder.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -51,11 +52,15 @@ def test_server_create_serves_with_token_and_delete_frees_everything(tmp_path: P
     provider = LocalServerProvider()
     created = provider.create(props)
     outs = created.outs
-    rec = procs.ProcessRecord(pid=outs["pid"], start_time=outs["startTime"], cmdline=outs["cmdline"])
+    rec = procs.ProcessRecord(
+        pid=outs["pid"], start_time=outs["startTime"], cmdline=outs["cmdline"]
+    )
     try:
         assert outs["url"] == f"http://127.0.0.1:{port}/v1"
         assert procs.is_ours(rec)
-        assert (tmp_path / "endpoint" / "token").stat().st_mode & 0o077 == 0  # token file is private
+        assert (
+            tmp_path / "endpoint" / "token"
+        ).stat().st_mode & 0o077 == 0  # token file is private
         client = OpenAI(base_url=outs["url"], api_key=props["token"])
         assert [m.id for m in client.models.list().data] == ["stratos-test"]
         with pytest.raises(AuthenticationError):
@@ -163,5 +168,30 @@ def test_job_reports_a_failed_run_with_its_output(tmp_path: Path) -> None:
     fake = Path(props["python"])
     fake.write_text("#!/bin/sh\necho 'boom: no teacher' >&2\nexit 3\n")
     fake.chmod(0o755)
-    with pytest.raises(RuntimeError, match=r"(?s)without a verified artifact.*boom: no teacher.*resumes"):
+    with pytest.raises(
+        RuntimeError, match=r"(?s)without a verified artifact.*boom: no teacher.*resumes"
+    ):
         LocalDistillationJobProvider().create(props)
+
+
+def test_recover_removes_only_dead_locks_of_this_host(tmp_path: Path) -> None:
+    import socket as _socket
+
+    from infra.recover import clear_stale_locks
+
+    lock_dir = tmp_path / ".pulumi" / "locks" / "organization" / "stratos" / "dev"
+    lock_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = _socket.gethostname()
+    locks = {
+        "dead": {"pid": dead.pid, "hostname": here},
+        "alive": {"pid": os.getpid(), "hostname": here},
+        "elsewhere": {"pid": dead.pid, "hostname": here + "-other"},
+    }
+    for name, body in locks.items():
+        (lock_dir / f"{name}.json").write_text(json.dumps(body))
+    (lock_dir / "dead.json.attrs").write_text("{}")
+    removed = clear_stale_locks(tmp_path, "dev")
+    assert [p.name for p in removed] == ["dead.json"]
+    assert sorted(p.name for p in lock_dir.iterdir()) == ["alive.json", "elsewhere.json"]
