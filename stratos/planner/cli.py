@@ -44,6 +44,8 @@ def plan(
 
 def _print(result, top: int, plot: Path | None) -> None:
     console = Console()
+    if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
+        console = Console(width=max(console.width, 160))
     table = Table(title=f"Pareto front: {len(result.pareto)} of {result.stats['feasible']} feasible "
                         f"({result.stats['candidates']} evaluated), best score first")
     for col in ("score", "teacher", "student", "mode", "train", "serve", "cost $", "latency ms", "accuracy", "train h"):

@@ -7,7 +7,9 @@ its constants are named here so a calibration can replace them. Units are in the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +38,22 @@ TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the trai
 MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
 INJECTION_TEACHER_FRACTION = 0.05  # share of injection examples whose rationale the teacher writes
 EPOCHS = 2
+MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
+MFU_DECODE_CPU = 0.10  # batch-1 decode on CPU: small matmuls, far below the matmul rate
+
+# CPU factors measured on this kind of machine override the guesses above. File format
+# (JSON, written by benchmarks/planner_calibrate.py --write): {"train_efficiency": f,
+# "prefill_efficiency": f, "decode_efficiency": f, "decode_floor_ms": ms, "decode_floor_ms_per_layer": ms,
+# "measured_on": {...}, "runs": [{model, params, layers, train_tokens_per_s, prefill_ms_128,
+# decode_ms_per_token}, ...]}; the factors are fractions of the measured numpy matmul rate.
+CPU_CALIBRATION = Path(__file__).with_name("data") / "cpu_calibration.json"
+if CPU_CALIBRATION.is_file():
+    _cal = json.loads(CPU_CALIBRATION.read_text())
+    MFU_TRAIN_CPU = float(_cal.get("train_efficiency", MFU_TRAIN_CPU))
+    MFU_PREFILL_CPU = float(_cal.get("prefill_efficiency", MFU_PREFILL_CPU))
+    MFU_DECODE_CPU = float(_cal.get("decode_efficiency", MFU_DECODE_CPU))
+    DECODE_FLOOR_MS_CPU = float(_cal.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
+    DECODE_FLOOR_MS_PER_LAYER_CPU = float(_cal.get("decode_floor_ms_per_layer", DECODE_FLOOR_MS_PER_LAYER_CPU))
 
 
 @dataclass(frozen=True)
@@ -68,7 +86,7 @@ def decode_tokens_per_s(params: float, hw: Hardware, batch: int) -> float:
     (2·P FLOPs per token) and the bandwidth roof (bf16 weights read once per step for
     ``batch`` sequences; fp32 on CPU)."""
     bytes_per_param = np.where(hw.is_gpu, 2.0, 4.0)
-    compute = hw.devices * hw.tflops * 1e12 * MFU_PREFILL / (2.0 * params)
+    compute = hw.devices * hw.tflops * 1e12 * np.where(hw.is_gpu, MFU_PREFILL, MFU_PREFILL_CPU) / (2.0 * params)
     bandwidth = hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY / (bytes_per_param * params) * batch
     return np.minimum(compute, bandwidth)
 
@@ -88,7 +106,7 @@ def synthesis_estimate(
         usd = tin * api_usd_per_m[0] / 1e6 + tout * api_usd_per_m[1] / 1e6
         return Synthesis(calls, tin, tout, tout / API_TOKENS_PER_S / 3600.0, usd)
     tps = decode_tokens_per_s(teacher_params, hw, np.where(hw.is_gpu, TEACHER_BATCH, 8))
-    prefill_s = 2.0 * teacher_params * tin / (hw.devices * hw.tflops * 1e12 * MFU_PREFILL)
+    prefill_s = 2.0 * teacher_params * tin / (hw.devices * hw.tflops * 1e12 * np.where(hw.is_gpu, MFU_PREFILL, MFU_PREFILL_CPU))
     hours = (tout / tps + prefill_s) / 3600.0
     return Synthesis(calls, tin, tout, hours, hours * usd_per_hour)
 
@@ -147,18 +165,23 @@ def serve_latency_ms(
     """p50 latency (ms) of one request: overhead + prefill + output_tokens x decode step.
 
     Prefill is compute-bound: 2·P·prompt FLOPs at ``MFU_PREFILL`` of peak over all devices
-    (tensor parallel). Decode is bandwidth-bound: each step reads the weights and the KV cache
-    so far at ``BW_EFFICIENCY`` of peak, but never faster than a per-step floor (kernel launch
-    / framework overhead per layer + scheduler). Single request, no batching interference.
+    (tensor parallel). GPU decode is bandwidth-bound: each step reads the weights and the KV
+    cache so far at ``BW_EFFICIENCY`` of peak, but never faster than a per-step floor (kernel
+    launch / framework overhead per layer + scheduler). CPU decode at batch 1 is bound by small
+    matmuls instead: a fixed framework floor plus 2·P FLOPs at ``MFU_DECODE_CPU`` of the
+    measured matmul rate (both fitted by benchmarks/planner_calibrate.py), and never faster
+    than the bandwidth roof. Single request, no batching interference.
     """
     bpp = np.where(hw.is_gpu, 2.0, 4.0)
-    prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * MFU_PREFILL) * 1e3
+    mfu = np.where(hw.is_gpu, MFU_PREFILL, MFU_PREFILL_CPU)
+    prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * mfu) * 1e3
     kv_bytes = kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
     step_ms = (params * bpp + kv_bytes) / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
+    cpu_compute_ms = 2.0 * params / (hw.devices * hw.tflops * 1e12 * MFU_DECODE_CPU) * 1e3
     floor = np.where(
         hw.is_gpu,
         DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers,
-        DECODE_FLOOR_MS_CPU + DECODE_FLOOR_MS_PER_LAYER_CPU * layers,
+        DECODE_FLOOR_MS_CPU + DECODE_FLOOR_MS_PER_LAYER_CPU * layers + cpu_compute_ms,
     )
     return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.maximum(step_ms, floor)
 

@@ -3,7 +3,8 @@
     score = sum_i w_i · u_i / sum_i w_i,   i in {cost, latency, accuracy, train_time}
 
 Each utility is normalised *inside the constraints*: 1 for the best feasible value, 0 at
-the constraint's bound (or at the worst feasible value when the request sets no bound).
+the constraint's bound (or, when the request sets no bound, at the worst value on the
+Pareto front, so dominated options never move the scale).
 Cost, latency and training time are compared on a log scale (halving the cost matters
 as much at $10 as at $1,000); accuracy is linear above the floor. Because every utility
 is monotone in its objective, the best-scoring candidate is always on the Pareto front.
@@ -31,7 +32,7 @@ class Scale:
 
 def make_scale(obj: np.ndarray, budget: float | None, max_latency: float | None,
                min_accuracy: float, max_hours: float | None) -> Scale:
-    """Ranges from the feasible objectives ``obj`` (n, 4: cost, latency, accuracy, hours) and the bounds."""
+    """Ranges from front objectives ``obj`` (n, 4: cost, latency, accuracy, hours) and the bounds."""
     cost, lat, acc, hrs = obj[:, 0], obj[:, 1], obj[:, 2], obj[:, 3]
     return Scale(
         cost=(float(cost.min()), float(budget if budget else cost.max())),

@@ -26,7 +26,7 @@ from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.planner import estimators as est
 from stratos.planner.accuracy import model_for
 from stratos.planner.hardware import Hardware, hardware_of
-from stratos.planner.matching import RULES, Match, match, size_ratio
+from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
 from stratos.planner.pareto import pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
@@ -240,7 +240,9 @@ class _TrainPhase:
     tokens: np.ndarray
 
 
-def _serve_phase(student: ModelSpec, hw: Hardware, prices: np.ndarray, request: DistillationRequest) -> _ServePhase:
+def _serve_phase(
+    student: ModelSpec, hw: Hardware, prices: np.ndarray, request: DistillationRequest, prune: bool = True
+) -> _ServePhase:
     c = request.constraints
     ctx = c.prompt_tokens + c.output_tokens
     kv = student.kv_bytes_per_token()
@@ -249,9 +251,10 @@ def _serve_phase(student: ModelSpec, hw: Hardware, prices: np.ndarray, request: 
     lat = est.serve_latency_ms(student.params, student.layers or 1, kv, c.prompt_tokens, c.output_tokens, hw)
     cost = est.serve_cost_usd(prices, c.serving_hours)
     idx = np.flatnonzero(ok)
-    pts = np.stack([cost[idx], lat[idx]], axis=1)
-    keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
-    idx = _first_of_duplicates(idx[keep], pts[keep])
+    if prune:
+        pts = np.stack([cost[idx], lat[idx]], axis=1)
+        keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
+        idx = _first_of_duplicates(idx[keep], pts[keep])
     return _ServePhase(idx, cost[idx], lat[idx])
 
 
@@ -265,7 +268,7 @@ def _first_of_duplicates(idx: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def _train_phase(
     m: Match, mode: str, hw: Hardware, offs: list[Offering], prices: np.ndarray, spot: np.ndarray,
-    cloud: np.ndarray, request: DistillationRequest, job: JobSettings,
+    cloud: np.ndarray, request: DistillationRequest, job: JobSettings, prune: bool = True,
 ) -> _TrainPhase:
     t, s = m.teacher, m.student
     c = request.constraints
@@ -295,9 +298,10 @@ def _train_phase(
     model = model_for(request.task)
     acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
     idx = np.flatnonzero(ok)
-    pts = np.stack([cost[idx], hours[idx], -acc[idx]], axis=1)
-    keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
-    idx = _first_of_duplicates(idx[keep], pts[keep])
+    if prune:
+        pts = np.stack([cost[idx], hours[idx], -acc[idx]], axis=1)
+        keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
+        idx = _first_of_duplicates(idx[keep], pts[keep])
     synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * prices, dtype=float), prices.shape)
     return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx])
 
@@ -319,11 +323,14 @@ def _predict(model, params: float, tokens: np.ndarray, mode: str, coverage: floa
 
 
 def make_plan(
-    request: DistillationRequest, catalog_dir: str | None = None, *, offerings: list[Offering] | None = None
+    request: DistillationRequest, catalog_dir: str | None = None, *, offerings: list[Offering] | None = None,
+    exhaustive: bool = False,
 ) -> PlanResult:
     """Plan a request: candidates, Pareto front, chosen plan and baselines.
 
-    ``offerings`` replaces the catalog (tests, benchmarks). Raises ``InfeasibleError`` naming
+    ``offerings`` replaces the catalog (tests, benchmarks). ``exhaustive`` skips the per-phase
+    dominance pruning and crosses every memory-feasible option (slow; it exists to verify that
+    pruning never changes the front). Raises ``InfeasibleError`` naming
     the binding constraints and the nearest options when nothing satisfies the request.
     """
     t0 = time.perf_counter()
@@ -344,7 +351,8 @@ def make_plan(
     tspot = np.array([o.spot for o in train_offs])
     tcloud = np.array([o.cloud != "local" for o in train_offs])
 
-    serve_phase = {s.id: _serve_phase(s, shw, sprice, request) for s in students}
+    prune = not exhaustive
+    serve_phase = {s.id: _serve_phase(s, shw, sprice, request, prune) for s in students}
     c = request.constraints
     cols: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
     combos: list[tuple[str, str, str, bool]] = []  # (teacher, student, mode, logit_kd)
@@ -362,7 +370,7 @@ def make_plan(
             n_pairs += 1
             for mode in m.modes:
                 combos.append((t.id, s.id, mode, m.kd_possible and mode == "alignment"))
-                pool.append((len(combos) - 1, _train_phase(m, mode, thw, train_offs, tprice, tspot, tcloud, request, job)))
+                pool.append((len(combos) - 1, _train_phase(m, mode, thw, train_offs, tprice, tspot, tcloud, request, job, prune)))
                 n_phase_evals += len(train_offs)
         n_phase_evals += len(serve_offs)
         if not pool or len(sp.idx) == 0:
@@ -371,7 +379,7 @@ def make_plan(
         # teacher and mode compete directly: keep their joint (cost, hours, -accuracy) front.
         tp = _concat([p for _, p in pool])
         combo = np.concatenate([np.full(len(p.idx), k) for k, p in pool])
-        keep = pareto_mask(np.stack([tp.cost, tp.hours, -tp.acc], axis=1))
+        keep = pareto_mask(np.stack([tp.cost, tp.hours, -tp.acc], axis=1)) if prune else np.ones(len(tp.idx), bool)
         ti = np.flatnonzero(keep)
         a, b = np.repeat(ti, len(sp.idx)), np.tile(np.arange(len(sp.idx)), len(ti))
         cols["combo"].append(combo[a])
@@ -401,7 +409,9 @@ def make_plan(
     obj = table.objectives()[feasible_rows]
     minimised = obj * np.array([1.0, 1.0, -1.0, 1.0])
     front_mask = pareto_mask(minimised)
-    scale = make_scale(obj, c.budget_usd, c.max_latency_ms, c.min_accuracy, c.max_train_hours)
+    # Ranges come from the front (its best values are the feasible set's best), so adding or
+    # pruning dominated options can never change the choice.
+    scale = make_scale(obj[front_mask], c.budget_usd, c.max_latency_ms, c.min_accuracy, c.max_train_hours)
     w = request.weights
     scores = deployment_score(obj, scale, (w.cost, w.latency, w.accuracy, w.train_time))
     front_idx = np.flatnonzero(front_mask)
@@ -515,9 +525,7 @@ def _to_plan(
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else ""),
-        f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD "
-        + ("on (same tokenizer '" + s.tokenizer + "')" if x.logit_kd else
-           f"off ({'API teacher' if t.is_api else 'tokenizers ' + t.tokenizer + ' vs ' + s.tokenizer if t.tokenizer != s.tokenizer else 'capacity gap or injection mode'})"),
+        f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + _kd_reason(x, t, s),
         f"train on {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
@@ -544,6 +552,18 @@ def _to_plan(
         job=job,
         reasons=reasons,
     )
+
+
+def _kd_reason(x: Candidate, t: ModelSpec, s: ModelSpec) -> str:
+    if x.logit_kd:
+        return f"on (shared tokenizer '{s.tokenizer}', teacher weights local)"
+    if t.is_api:
+        return "off (API teacher: no logits)"
+    if t.tokenizer != s.tokenizer:
+        return f"off (tokenizers differ: {t.tokenizer} vs {s.tokenizer})"
+    if size_ratio(t, s) > KD_MAX_RATIO:
+        return f"off (capacity gap above {KD_MAX_RATIO:g}x)"
+    return "off (injection mode trains on verified data only)"
 
 
 def _infeasible_message(request: DistillationRequest, cands: list[Candidate], n_pairs: int) -> str:

@@ -160,3 +160,17 @@ def test_cli_json_plot_and_exit_codes(tmp_path, cache):
     assert out.returncode == 2 and "min_accuracy" in out.stderr
     out = _cli("--config", str(stack), env_extra={"STRATOS_CACHE": str(cache), "STRATOS_CATALOG_DIR": ""})
     assert out.returncode == 1 and "STRATOS_CATALOG_DIR" in out.stderr
+
+
+def test_phase_pruning_never_changes_the_front():
+    req = parse_request({"target": "aws", "clouds": ["aws", "gcp"], "spot": True,
+                         "constraints": {"max_latency_ms": 800, "budget_usd": 3000}})
+    fast = make_plan(req, FIXTURE)
+    full = make_plan(req, FIXTURE, exhaustive=True)
+    assert len(full.candidates) > 3 * len(fast.candidates)
+
+    def front(r):
+        return {tuple(round(v, 9) for v in c.objectives()) for c in r.pareto}
+
+    assert front(fast) == front(full)
+    assert fast.chosen_candidate.objectives() == pytest.approx(full.chosen_candidate.objectives())

@@ -1,0 +1,136 @@
+"""Calibrate the planner's CPU estimators against measured runs on this machine.
+
+    source scripts/env.sh && nice -n 10 python benchmarks/planner_calibrate.py [--write]
+
+Builds the zoo's from-scratch students with transformers (random weights: speed does not
+depend on them), measures training tokens/s (AdamW, full fine-tuning, batch 8 x 160 tokens),
+prefill time for a 128-token prompt and per-token decode time (greedy, 32 new tokens), and
+prints predicted vs measured for each. ``--write`` stores the fitted factors and the raw
+measurements in ``stratos/planner/data/cpu_calibration.json``, which the estimators read
+(format documented in stratos/planner/estimators.py). The distillation job's own measured
+runs can be appended to the ``runs`` list of that file the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+
+from stratos.catalog.local import local_offering  # noqa: E402
+from stratos.planner import estimators as est  # noqa: E402
+from stratos.planner.hardware import hardware_of  # noqa: E402
+from stratos.zoo import get_model  # noqa: E402
+
+CAL = ROOT / "stratos" / "planner" / "data" / "cpu_calibration.json"
+
+
+def build(model_id: str) -> LlamaForCausalLM:
+    m = get_model(model_id)
+    cfg = LlamaConfig(hidden_size=m.hidden, num_hidden_layers=m.layers, num_attention_heads=m.heads,
+                      num_key_value_heads=m.kv_heads, intermediate_size=m.intermediate, vocab_size=m.vocab,
+                      tie_word_embeddings=True, max_position_embeddings=m.context)
+    torch.manual_seed(0)
+    return LlamaForCausalLM(cfg)
+
+
+def train_tps(model, vocab: int, steps: int = 6, batch: int = 8, seq: int = 160) -> float:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randint(0, vocab, (batch, seq))
+    times = []
+    for i in range(steps):
+        t = time.perf_counter()
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if i > 0:  # first step warms up allocators
+            times.append(time.perf_counter() - t)
+    return batch * seq / statistics.median(times)
+
+
+@torch.no_grad()
+def serve_times(model, vocab: int, prompt: int = 128, new: int = 32) -> tuple[float, float]:
+    model.eval()
+    x = torch.randint(0, vocab, (1, prompt))
+    pre = []
+    for _ in range(3):
+        t = time.perf_counter()
+        model(input_ids=x)
+        pre.append(time.perf_counter() - t)
+    gen = []
+    for _ in range(3):
+        t = time.perf_counter()
+        model.generate(x, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
+        gen.append(time.perf_counter() - t)
+    prefill = statistics.median(pre)
+    return prefill * 1e3, (statistics.median(gen) - prefill) / new * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write", action="store_true")
+    # One thread: on a shared, oversubscribed 2-core box torch's 2-thread pool spins and is
+    # 10x slower than one thread (measured here); the Stratos server pins threads the same way.
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    off = local_offering()
+    hw = hardware_of(off)
+    print(f"local machine: {off.vcpus:g} vCPUs, measured {off.gflops} GFLOP/s, {off.bandwidth_gbps} GB/s")
+    runs = []
+    for mid in ("scratch-llama-3m", "scratch-llama-30m"):
+        spec = get_model(mid)
+        model = build(mid)
+        tps = train_tps(model, spec.vocab)
+        pre_ms, step_ms = serve_times(model, spec.vocab)
+        runs.append({"model": mid, "params": spec.params, "layers": spec.layers, "train_tokens_per_s": tps,
+                     "prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms})
+    # Fit: training efficiency and prefill efficiency are fractions of the measured matmul rate.
+    peak = off.gflops * 1e9
+    train_eff = statistics.mean(r["train_tokens_per_s"] * 6 * r["params"] / peak for r in runs)
+    prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / peak for r in runs)
+    # Decode step = floor + 2·P / (peak x decode_efficiency): two runs, two unknowns.
+    a, b = runs
+    slope_ms_per_param = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (b["params"] - a["params"])
+    decode_eff = 2.0 / (max(slope_ms_per_param, 1e-12) / 1e3) / peak
+    floor = max(0.05, a["decode_ms_per_token"] - 2.0 * a["params"] / (peak * decode_eff) * 1e3)
+    fitted = {"train_efficiency": round(train_eff, 4), "prefill_efficiency": round(prefill_eff, 4),
+              "decode_efficiency": round(decode_eff, 4), "decode_floor_ms": round(floor, 4),
+              "decode_floor_ms_per_layer": 0.0}
+    print("fitted:", fitted)
+    print(f"{'model':20} {'metric':22} {'predicted (current)':>20} {'measured':>10} {'ratio':>7}")
+    for r in runs:
+        spec = get_model(r["model"])
+        pred_tps = float(est.train_tokens_per_s(spec.params, hw, lora=False))
+        pred_lat = float(est.serve_latency_ms(spec.params, spec.layers, spec.kv_bytes_per_token(), 128, 32, hw))
+        meas_lat = r["prefill_ms_128"] + 32 * r["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
+        for name, p, m in (("train tokens/s", pred_tps, r["train_tokens_per_s"]),
+                           ("latency ms 128+32", pred_lat, meas_lat)):
+            print(f"{r['model']:20} {name:22} {p:20.1f} {m:10.1f} {p / m:7.2f}")
+    if args.write:
+        doc = {
+            "about": "CPU estimator factors fitted by benchmarks/planner_calibrate.py; read by "
+                     "stratos/planner/estimators.py. Factors are fractions of the local machine's measured "
+                     "numpy matmul rate; decode floors are ms per generated token.",
+            "measured_on": {"vcpus": off.vcpus, "gflops": off.gflops, "bandwidth_gbps": off.bandwidth_gbps,
+                            "date": datetime.now(UTC).isoformat(timespec="seconds")},
+            **fitted,
+            "runs": runs,
+        }
+        CAL.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {CAL}")
+
+
+if __name__ == "__main__":
+    main()
