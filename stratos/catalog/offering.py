@@ -16,7 +16,9 @@ class Offering(BaseModel):
 
     cloud: str = Field(description="aws | gcp | lambda | runpod | local")
     region: str | None = Field(None, description="cloud region; None for local")
-    zone: str | None = Field(None, description="availability zone, when the catalog names one")
+    zone: str | None = Field(
+        None, description="availability zone, when the catalog names one (AWS: a zone ID such as use1-az1)"
+    )
     instance_type: str = Field(description="the cloud's instance type name, or 'local'")
     accelerator: str | None = Field(None, description="GPU model as SkyPilot names it (e.g. 'H100'); None for CPU")
     accelerator_count: int = Field(0, ge=0)

@@ -82,6 +82,27 @@ def fit(points: list[dict]) -> AccuracyModel:
     return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), n_meas)
 
 
+FIELDS = ("task", "student_params", "train_tokens", "mode", "teacher_coverage", "accuracy", "measured", "source")
+
+
+def record_run(
+    task: str, student_params: float, train_tokens: float, mode: str, teacher_coverage: float, accuracy: float,
+    source: str, path: Path = _CSV,
+) -> None:
+    """Append one measured run (weighs ``MEASURED_WEIGHT``x in the next fit) and refit.
+
+    For the distillation job's benchmark: student parameters, training tokens actually seen,
+    mode, the teacher's probe accuracy, and the student's measured exact accuracy.
+    """
+    if mode not in ("alignment", "injection") or not 0 <= accuracy <= 1 or not 0 <= teacher_coverage <= 1:
+        raise ValueError("mode must be alignment|injection and accuracy, teacher_coverage in [0, 1]")
+    row = dict(zip(FIELDS, (task, f"{student_params:.4g}", f"{train_tokens:.4g}", mode, f"{teacher_coverage:.3f}",
+                            f"{accuracy:.4f}", "1", source.replace(",", ";")), strict=True))
+    with path.open("a", newline="") as f:
+        csv.DictWriter(f, fieldnames=FIELDS).writerow(row)
+    model_for.cache_clear()
+
+
 @cache
 def model_for(task: str) -> AccuracyModel:
     """The model fitted on ``task``'s calibration rows (all rows when the task has none)."""

@@ -24,7 +24,7 @@ Role = Literal["teacher", "student"]
 class ModelSpec(BaseModel):
     """Facts about one model. Sizes in billions of parameters; context in tokens; prices USD per 1M tokens."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     id: str
     family: str
@@ -35,6 +35,9 @@ class ModelSpec(BaseModel):
     hidden: int | None = None
     heads: int | None = None
     kv_heads: int | None = None
+    head_dim_override: int | None = Field(
+        None, alias="head_dim", description="attention head width when it is not hidden/heads (Gemma 3)"
+    )
     intermediate: int | None = Field(None, description="MLP width (scratch students; informational otherwise)")
     vocab: int | None = None
     tokenizer: str = Field(description="tokenizer family: equal families allow token-level logit KD")
@@ -73,6 +76,8 @@ class ModelSpec(BaseModel):
 
     @property
     def head_dim(self) -> int | None:
+        if self.head_dim_override:
+            return self.head_dim_override
         return self.hidden // self.heads if self.hidden and self.heads else None
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> float:

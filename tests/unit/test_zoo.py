@@ -51,7 +51,8 @@ def test_facts_are_complete_for_every_local_model():
         assert m.params_b > 0 and m.context > 0 and m.licence and m.tokenizer and m.roles
         if not m.is_api:
             assert m.layers and m.hidden and m.heads and m.kv_heads and m.vocab
-            assert m.kv_bytes_per_token() == 2 * m.layers * m.kv_heads * (m.hidden // m.heads) * 2
+            assert m.kv_bytes_per_token() == 2 * m.layers * m.kv_heads * m.head_dim * 2
+    assert get_model("gemma-3-1b-it").head_dim == 256 and get_model("qwen2.5-7b-instruct").head_dim == 128
 
 
 def test_unknown_model_lists_valid_ids():
