@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from stratos.exceptions import ServeError
+from stratos.exceptions import ConfigError, ServeError
 
 
 def serve(
@@ -39,6 +40,12 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="How long a batch waits to fill, ms.")] = 10.0,
     max_tokens: Annotated[int, typer.Option(help="Ceiling on a request's max_tokens.")] = 512,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            help="Weights dtype: auto (bf16 on CPUs with native bf16), float32, bfloat16."
+        ),
+    ] = "auto",
 ) -> None:
     """Serve a model dir behind an OpenAI-compatible API (chat, completions, models, health, metrics)."""
     from stratos.serve.auth import TOKEN_ENV, load_token
@@ -55,16 +62,22 @@ def serve(
         )
     if token is not None and no_auth:
         raise ServeError("--no-auth conflicts with the token given; drop one of them.")
-    config = ServeConfig(
-        model_dir=model,
-        model_name=model_name,
-        host=host,
-        port=port,
-        token=token,
-        verify=not no_verify,
-        max_batch_size=max_batch_size,
-        max_wait_ms=max_wait_ms,
-        max_tokens=max_tokens,
-        threads=threads,
-    )
+    try:
+        config = ServeConfig(
+            model_dir=model,
+            model_name=model_name,
+            host=host,
+            port=port,
+            token=token,
+            verify=not no_verify,
+            max_batch_size=max_batch_size,
+            max_wait_ms=max_wait_ms,
+            max_tokens=max_tokens,
+            threads=threads,
+            dtype=dtype,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid option {where}: {first['msg']}.") from exc
     run(config)

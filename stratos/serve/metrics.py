@@ -61,7 +61,7 @@ class ServerMetrics:
         )
         self.batch_size = Histogram(
             "stratos_batch_size",
-            "Requests decoded together per batch.",
+            "Requests decoded together per forward pass (prefill or decode step).",
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=self.registry,
         )

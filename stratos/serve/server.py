@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -45,7 +46,9 @@ class ServeConfig(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads; None keeps torch's default."
     )
-    dtype: str = "float32"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="torch dtype; auto = bfloat16 where the CPU has native bf16."
+    )
 
     @property
     def served_name(self) -> str:

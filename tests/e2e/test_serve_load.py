@@ -1,10 +1,15 @@
 """Bounded load test on loopback: a fixed number of requests under a time limit, zero errors, flat RSS.
 
 The server runs as its own process (``python -m stratos.serve``, as deployed),
-so its resident memory can be read between rounds: after a warm-up round
-(allocator pools, KV-cache shapes, metric label sets all created), further
+so its resident memory can be read between rounds: after warm-up rounds
+(allocator pools, per-shape kernel caches, metric label sets all created), further
 rounds of the same traffic must not grow it, which is what a leak per request
 (kept futures, queues, streams or metrics) would do.
+
+The server runs in float32 here: in bfloat16, oneDNN's per-shape kernel caches
+add a few MB in occasional steps for the first thousand-odd requests (bounded:
+flat after that), which would force a bound loose enough to hide a real
+per-request leak in our code.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CONCURRENCY = 16
 ROUND = 250  # requests per round
-ROUNDS = 4  # one warm-up + three measured
+WARMUP_ROUNDS = 2  # allocator pools, kernel caches per shape, metric label sets
+ROUNDS = WARMUP_ROUNDS + 3
 TIME_LIMIT_S = 120
-MAX_RSS_GROWTH_MB = 8
+MAX_RSS_GROWTH_MB = 5
 
 
 async def one_round(client: httpx.AsyncClient, token: str, round_no: int) -> list[int]:
@@ -65,7 +71,7 @@ def test_load_zero_errors_and_flat_memory(tmp_path):
         threads=1,
         max_batch_size=CONCURRENCY,
         log_path=log,
-        extra_args=["--model-name", "tiny"],
+        extra_args=["--model-name", "tiny", "--dtype", "float32"],
     ) as server:
         proc = psutil.Process(server.process.pid)
         rss_mb: list[float] = []
@@ -86,7 +92,7 @@ def test_load_zero_errors_and_flat_memory(tmp_path):
         metrics = httpx.get(f"{server.base_url}/metrics").text
 
     assert len(statuses) == ROUND * ROUNDS and set(statuses) == {200}, sorted(set(statuses))
-    growth = rss_mb[-1] - rss_mb[0]
+    growth = rss_mb[-1] - rss_mb[WARMUP_ROUNDS - 1]
     print(
         json.dumps(
             {

@@ -241,7 +241,7 @@ def test_concurrent_requests_are_decoded_in_one_batch(engine):
             batcher.stop()
 
     results = asyncio.run(main())
-    assert sizes == [8]
+    assert sizes == [8, 8, 8, 8]  # prefill + 3 decode steps, all 8 rows each time
     assert [r.token_ids for r in results] == [
         engine.generate([f"p{i}"], max_new_tokens=4)[0].token_ids for i in range(8)
     ]
@@ -271,3 +271,34 @@ def test_empty_prompt_is_served(client):
         "/v1/completions", headers=AUTH, json={"model": "tiny", "prompt": "", "max_tokens": 2}
     )
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 2
+
+
+def test_a_late_request_joins_the_running_batch(engine):
+    # Continuous batching: B arrives while A is decoding; it must join A's batch (2-row steps)
+    # and finish first, instead of waiting for A to drain.
+    sizes: list[int] = []
+    finished: list[str] = []
+    batcher = Batcher(engine, max_batch_size=8, max_wait_s=0.0, observe_batch=sizes.append)
+
+    async def main():
+        batcher.start()
+        try:
+            started = asyncio.Event()
+
+            async def run(name: str, n: int, sink=None):
+                r = await batcher.submit(name, SamplingParams(n), on_text=sink)
+                finished.append(name)
+                return r
+
+            a = asyncio.ensure_future(run("A-long", 60, lambda _: started.set()))
+            await started.wait()
+            b = await run("B", 3)
+            return await a, b
+        finally:
+            batcher.stop()
+
+    a, b = asyncio.run(main())
+    assert finished == ["B", "A-long"]
+    assert max(sizes) == 2 and sizes[0] == 1
+    assert a.token_ids == engine.generate(["A-long"], max_new_tokens=60)[0].token_ids
+    assert b.token_ids == engine.generate(["B"], max_new_tokens=3)[0].token_ids

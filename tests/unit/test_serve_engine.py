@@ -127,3 +127,33 @@ def test_vanishing_temperature_is_greedy(engine):
     # Found by the schemathesis run: T=1e-300 made logits/T overflow into NaN probabilities.
     out = engine.generate(["hello"], max_new_tokens=6, temperature=1e-300, seed=1)[0]
     assert out.token_ids == engine.generate(["hello"], max_new_tokens=6)[0].token_ids
+
+
+def test_rows_joining_mid_decode_match_decoding_alone(engine):
+    # Continuous batching: B and C are prefilled while A is 4 tokens in, and merged into its
+    # batch (different cache lengths, left-padded); every row must still decode as if alone.
+    from stratos.serve.engine import Request
+
+    def req(prompt: str, n: int) -> Request:
+        return Request(engine.encode(prompt), SamplingParams(n), tag=prompt)
+
+    running, done = engine.prefill([req("a much longer prompt than the first", 12)])
+    for _ in range(4):
+        done += engine.step(running)
+    joined, more = engine.prefill([req("hi", 6), req("mid length", 9)])
+    done += more
+    assert engine.can_merge(running)
+    running = engine.merge(running, joined)
+    assert len(running) == 3
+    while len(running):
+        done += engine.step(running)
+    results = dict(done)
+    for prompt, n in [("a much longer prompt than the first", 12), ("hi", 6), ("mid length", 9)]:
+        alone = engine.generate([prompt], max_new_tokens=n)[0]
+        assert results[prompt].token_ids == alone.token_ids, prompt
+
+
+def test_top_p_below_float32_range_keeps_the_top_token(engine):
+    # Found by the schemathesis run: top_p=1e-50 rounds to 0 in float32 and cut every token.
+    out = engine.generate(["hello"], max_new_tokens=4, temperature=1.0, top_p=1e-50, seed=2)[0]
+    assert out.token_ids == engine.generate(["hello"], max_new_tokens=4)[0].token_ids

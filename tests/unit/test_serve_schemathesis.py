@@ -60,6 +60,7 @@ def test_spec_covers_every_route(app):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_api_conforms_to_its_spec(app, mode):
     # Negative data needs something to break: the GET routes take no input at all.
