@@ -133,17 +133,17 @@ class GenerationEngine:
     ):
         import torch
 
-        self.model = model.eval()
+        # Neither the model nor the tokenizer is changed: the distillation job wraps the
+        # model it is training (eval mode is entered per forward pass and restored).
+        self.model = model
         self.tokenizer = tokenizer
         self.name = name
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            # Many chat models ship without a pad token; the eos token is the safe stand-in
-            # because padded positions are masked out anyway.
-            self.tokenizer.pad_token = self.tokenizer.eos_token
         configured = getattr(model.config, "max_position_embeddings", None) or 2048
         self.max_context = int(max_context or configured)
         self.eos_ids = _eos_ids(model, tokenizer)
+        # Padded positions are masked out, so any id works; many chat models have no pad token.
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else min(self.eos_ids or {0}))
         self._lock = threading.Lock()
         self._torch = torch
         # The Rust tokenizer refuses concurrent use ("Already borrowed") while the decode
@@ -358,16 +358,23 @@ class GenerationEngine:
     ) -> list[tuple[Any, GenerationResult]]:
         """One forward pass + sampling; updates rows, drops finished ones, returns their results."""
         torch = self._torch
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=batch.mask,
-            position_ids=positions,
-            past_key_values=batch.cache,
-            use_cache=True,
-            # Only the last position's logits are sampled; computing the LM head for every
-            # prompt position (vocab x prompt x batch) dominated prefill on CPU.
-            logits_to_keep=1,
-        )
+        training = self.model.training
+        if training:  # no dropout while generating; restored for the caller's training loop
+            self.model.eval()
+        try:
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=batch.mask,
+                position_ids=positions,
+                past_key_values=batch.cache,
+                use_cache=True,
+                # Only the last position's logits are sampled; computing the LM head for every
+                # prompt position (vocab x prompt x batch) dominated prefill on CPU.
+                logits_to_keep=1,
+            )
+        finally:
+            if training:
+                self.model.train()
         batch.cache = out.past_key_values
         next_ids = self._sample(out.logits[:, -1, :].float(), batch.rows)
         keep: list[int] = []
@@ -422,7 +429,7 @@ class GenerationEngine:
         """
         torch = self._torch
         width = -(-max(len(s) for s in seqs) // 16) * 16
-        pad = self.tokenizer.pad_token_id
+        pad = self.pad_id
         ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], dtype=torch.long)
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], dtype=torch.long)
         return ids, mask

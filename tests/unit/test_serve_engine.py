@@ -157,3 +157,17 @@ def test_top_p_below_float32_range_keeps_the_top_token(engine):
     # Found by the schemathesis run: top_p=1e-50 rounds to 0 in float32 and cut every token.
     out = engine.generate(["hello"], max_new_tokens=4, temperature=1.0, top_p=1e-50, seed=2)[0]
     assert out.token_ids == engine.generate(["hello"], max_new_tokens=4)[0].token_ids
+
+
+def test_wrapping_a_training_model_leaves_it_as_it_was(tmp_path):
+    # The distillation job evaluates the model it is training: generation must not switch
+    # it out of train mode or change its tokenizer.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = make_tiny_model_dir(tmp_path / "m", manifest=False)
+    model = AutoModelForCausalLM.from_pretrained(path).train()
+    tok = AutoTokenizer.from_pretrained(path)
+    side = tok.padding_side
+    out = GenerationEngine(model, tok).generate(["hi", "hello there"], max_new_tokens=3)
+    assert [o.completion_tokens for o in out] == [3, 3]
+    assert model.training and tok.padding_side == side
