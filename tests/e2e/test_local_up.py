@@ -1,10 +1,17 @@
-"""The local stack end to end under the real Pulumi CLI (fast profile, ~1 min of training).
+"""The local stack end to end under the real Pulumi CLI (fast profile: tiny data, short training).
 
-One lifecycle, because every step builds on the previous one's state:
-up -> the endpoint answers through the ``openai`` client -> a second up changes
-nothing -> a constraint change replaces the job, and that up is killed mid-training
-(CLI, provider and job) -> recovery + up resumes from the checkpoint -> destroy
-leaves no process, no artifact file and an empty stack.
+One lifecycle, because every step builds on the previous one's state, and one
+training run, because a run is minutes on this machine:
+
+1. ``pulumi up`` is killed mid-job (CLI, language host and provider, then the job
+   itself: the harshest interruption), ``infra.recover`` clears the dead lock and the
+   pending create, and the next ``up`` resumes from the checkpoint, not from scratch;
+2. the endpoint answers through the ``openai`` client, the outputs are there, the
+   token is encrypted in the state;
+3. a second ``up`` changes nothing;
+4. a constraint change makes the engine plan a replacement of the job (and of the
+   endpoint serving it) - previewed, not applied, to stay within the time budget;
+5. ``destroy`` leaves no process, no artifact file and an empty stack.
 """
 
 from __future__ import annotations
@@ -32,21 +39,22 @@ def _job_dirs(project: LocalProject) -> list[Path]:
     return sorted(project.runs.glob("job-*")) if project.runs.exists() else []
 
 
-def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float) -> Path:
+def _wait_for_checkpoint(project: LocalProject, proc: subprocess.Popen, timeout: float) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        latest = [p for p in run_dir.rglob("LATEST")] if run_dir.exists() else []
+        latest = [p for d in _job_dirs(project) for p in d.rglob("LATEST")]
         if latest:
             return latest[0]
         if proc.poll() is not None:
             raise AssertionError(
                 f"pulumi up ended before a checkpoint was written:\n{proc.stdout.read()}"
             )
-        time.sleep(0.5)
-    raise AssertionError(f"no checkpoint under {run_dir} after {timeout} s")
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint under {project.runs} after {timeout} s")
 
 
-def _ask(url: str, token: str, model: str) -> str:
+def _ask(url: str, token: str, model: str):
+    """One Mahjong question through the openai client; returns the completion."""
     from openai import OpenAI
 
     from stratos.tasks import get_task
@@ -54,13 +62,16 @@ def _ask(url: str, token: str, model: str) -> str:
     task = get_task("mahjong")
     hand = task.generate(1, seed=7)[0].question
     client = OpenAI(base_url=url, api_key=token)
-    reply = client.chat.completions.create(
+    return client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": task.prompt(hand)}],
         max_tokens=32,
         temperature=0,
     )
-    return reply.choices[0].message.content or ""
+
+
+def _events(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "job.log").read_text().splitlines() if x.strip()]
 
 
 @pytest.mark.e2e
@@ -72,36 +83,19 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     config = {**FAST_CONFIG, "stratos:network": {"serving_port": port}}
     project = LocalProject(tmp_path, "e2e", config)
     timings: dict[str, float] = {}
+    try:
+        _lifecycle(project, config, port, timings)
+    finally:
+        # Whatever happened, leave nothing running.
+        if project.resources():
+            project.pulumi("destroy", "--yes", "--skip-preview", check=False)
+        for pid_file in project.runs.glob("job-*/job.pid.json") if project.runs.exists() else []:
+            procs.stop(procs.ProcessRecord.from_json(pid_file.read_text()), grace=1)
+        print("local stack timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
 
-    # 1. up: plan, distil, evaluate, serve.
-    out, timings["up"] = project.timed("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT_S)
-    assert "[stratos job" in out.stdout + out.stderr  # the job's progress reached the Pulumi output
-    outs = project.outputs()
-    assert outs["endpoint"] == f"http://127.0.0.1:{port}/v1"
-    assert 0.0 <= outs["accuracy"] <= 1.0
-    assert set(outs["estimatedCost"]) >= {
-        "synthesis_usd",
-        "training_usd",
-        "serving_usd",
-        "total_usd",
-        "currency",
-    }
-    assert outs["plan"]["teacher"] and outs["plan"]["student"] and outs["paretoFront"]
-    assert len(outs["token"]) >= 32
-    assert _ask(outs["endpoint"], outs["token"], outs["modelName"]).strip()
-    (first_job,) = _job_dirs(project)
-    assert Path(outs["artifact"].removeprefix("file://")).is_relative_to(first_job)
-    state = project.pulumi("stack", "export").stdout
-    assert outs["token"] not in state  # the token is stored encrypted
 
-    # 2. Same inputs: nothing to do.
-    project.pulumi("preview", "--expect-no-changes")
-    _, timings["second up (no changes)"] = project.timed("up", "--yes", "--expect-no-changes")
-
-    # 3. A constraint change replaces the job; kill that up mid-training (CLI, provider and job).
-    project.write_config(
-        {**config, "stratos:constraints": {**FAST_CONFIG["stratos:constraints"], "budget_usd": 6}}
-    )
+def _lifecycle(project: LocalProject, config: dict, port: int, timings: dict[str, float]) -> None:
+    # 1. up, killed mid-job (whole process group: CLI, language host, provider), then the job.
     cmd = ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--stack", project.stack]
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -113,51 +107,81 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 300
-    while len(_job_dirs(project)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    new_job = next(d for d in _job_dirs(project) if d != first_job)
-    ckpt = _wait_for_checkpoint(new_job, proc, UP_TIMEOUT_S)
+    ckpt = _wait_for_checkpoint(project, proc, UP_TIMEOUT_S)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    job_rec = procs.ProcessRecord.from_json((new_job / "job.pid.json").read_text())
-    assert procs.stop(job_rec, grace=0)  # the job survived the CLI (own session); kill it too
+    (run,) = _job_dirs(project)
+    rec = procs.ProcessRecord.from_json((run / "job.pid.json").read_text())
+    assert procs.is_ours(rec), "the job should survive the CLI being killed (own session)"
+    assert procs.stop(rec, grace=0)
     step_at_kill = int(ckpt.read_text().strip().split("-")[-1])
     killed_at = time.time()
 
-    # 4. Recover (stale lock, pending create) and up again: resumes from the checkpoint.
     subprocess.run(
         [sys.executable, "-m", "infra.recover", "--stack", project.stack],
         cwd=project.dir,
         env=project.env,
         check=True,
     )
-    out, resumed = project.timed("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT_S)
-    timings["interrupted up + resumed up"] = time.monotonic() - t0
-    assert "resuming from checkpoint" in out.stdout + out.stderr
-    events = [json.loads(x) for x in (new_job / "job.log").read_text().splitlines() if x.strip()]
+    out, _ = project.timed("up", "--yes", "--skip-preview", timeout=UP_TIMEOUT_S)
+    timings["up (killed, recovered, resumed)"] = time.monotonic() - t0
+    text = out.stdout + out.stderr
+    assert "resuming from checkpoint" in text and "[stratos job" in text
     after = [
         e
-        for e in events
+        for e in _events(run)
         if e.get("time", 0) > killed_at and e.get("phase") == "train" and "step" in e
     ]
-    assert after and min(e["step"] for e in after) >= step_at_kill, (
-        "training restarted from scratch"
+    assert all(e["step"] >= step_at_kill for e in after), (
+        f"training restarted from scratch: {after[:3]}"
     )
-    outs2 = project.outputs()
-    assert outs2["manifestHash"] != outs["manifestHash"] or outs2["artifact"] != outs["artifact"]
-    assert not first_job.exists()  # the replaced job's artifacts are gone
-    assert _ask(outs2["endpoint"], outs2["token"], outs2["modelName"]).strip()
+    assert _job_dirs(project) == [run]  # same inputs, same run folder
+
+    # 2. The endpoint answers; the outputs are there; the token is encrypted in the state.
+    outs = project.outputs()
+    assert outs["endpoint"] == f"http://127.0.0.1:{port}/v1"
+    assert 0.0 <= outs["accuracy"] <= 1.0
+    assert set(outs["estimatedCost"]) >= {
+        "synthesis_usd",
+        "training_usd",
+        "serving_usd",
+        "total_usd",
+        "currency",
+    }
+    assert (
+        outs["plan"]["teacher"]
+        and outs["plan"]["student"]
+        and outs["plan"]["reasons"]
+        and outs["paretoFront"]
+    )
+    assert Path(outs["artifact"].removeprefix("file://")).is_relative_to(run)
+    reply = _ask(outs["endpoint"], outs["token"], outs["modelName"])
+    assert reply.model == outs["modelName"] and reply.choices[0].finish_reason in ("stop", "length")
+    assert (
+        len(outs["token"]) >= 32 and outs["token"] not in project.pulumi("stack", "export").stdout
+    )
+
+    # 3. Same inputs: nothing to do.
+    _, timings["second up (no changes)"] = project.timed("up", "--yes", "--expect-no-changes")
+
+    # 4. A constraint change: the engine plans to replace the job and the endpoint on it.
+    project.write_config(
+        {**config, "stratos:constraints": {**FAST_CONFIG["stratos:constraints"], "budget_usd": 6}}
+    )
+    out = project.pulumi("preview", "--diff")
+    assert "+-pulumi-python:dynamic/stratos:LocalDistillationJob" in out.stdout.replace(" ", "")
+    assert "+-pulumi-python:dynamic/stratos:LocalServer" in out.stdout.replace(" ", "")
+    assert project.pulumi("preview", "--expect-no-changes", check=False).returncode != 0
+    project.write_config(config)
+
+    # 5. destroy: no process, no artifact files, empty stack.
     server = next(r for r in project.resources() if r["type"].endswith("LocalServer"))["outputs"]
     server_rec = procs.ProcessRecord(
         pid=server["pid"], start_time=server["startTime"], cmdline=server["cmdline"]
     )
     assert procs.is_ours(server_rec)
-
-    # 5. destroy: no process, no artifact files, empty stack.
     _, timings["destroy"] = project.timed("destroy", "--yes", "--skip-preview")
     assert not procs.is_ours(server_rec)
     assert procs.port_free("127.0.0.1", port)
     assert not project.runs.exists(), f"left behind: {list(project.runs.rglob('*'))}"
     assert project.resources() == []
-    print("local stack timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
