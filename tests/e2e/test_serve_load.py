@@ -19,7 +19,6 @@ import json
 import time
 
 import httpx
-import psutil
 import pytest
 from helpers.tiny_model import make_tiny_model_dir
 
@@ -33,6 +32,14 @@ WARMUP_ROUNDS = 2  # allocator pools, kernel caches per shape, metric label sets
 ROUNDS = WARMUP_ROUNDS + 3
 TIME_LIMIT_S = 120
 MAX_RSS_GROWTH_MB = 5
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process in MiB (Linux /proc; no psutil dependency)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 async def one_round(client: httpx.AsyncClient, token: str, round_no: int) -> list[int]:
@@ -73,7 +80,6 @@ def test_load_zero_errors_and_flat_memory(tmp_path):
         log_path=log,
         extra_args=["--model-name", "tiny", "--dtype", "float32"],
     ) as server:
-        proc = psutil.Process(server.process.pid)
         rss_mb: list[float] = []
         statuses: list[int] = []
 
@@ -84,7 +90,7 @@ def test_load_zero_errors_and_flat_memory(tmp_path):
             ) as client:
                 for round_no in range(ROUNDS):
                     statuses.extend(await one_round(client, server.token, round_no))
-                    rss_mb.append(proc.memory_info().rss / 2**20)
+                    rss_mb.append(rss_mib(server.process.pid))
 
         start = time.monotonic()
         asyncio.run(asyncio.wait_for(run(), TIME_LIMIT_S))
