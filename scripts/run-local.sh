@@ -27,7 +27,7 @@ model="$(pulumi stack output modelName --stack "$STACK")"
 echo
 echo "endpoint:  $endpoint   (model $model; token: pulumi stack output token --show-secrets)"
 echo "accuracy:  $accuracy   (exact-match on held-out hands)"
-echo "cost:      $(pulumi stack output estimatedCost --stack "$STACK" --json | python -c 'import json,sys; c=json.load(sys.stdin); print(f"{c[\"total_usd\"]:.2f} {c[\"currency\"]} estimated")')"
+echo "cost:      $(pulumi stack output estimatedCost --stack "$STACK" --json | python -c 'import json,sys; c=json.load(sys.stdin); print(format(c["total_usd"], ".2f"), c["currency"], "estimated")')"
 echo
 
 STRATOS_ENDPOINT="$endpoint" STRATOS_MODEL="$model" \

@@ -235,10 +235,12 @@ class LocalDistillationJobProvider(ResourceProvider):
                 msg = _format_event(events[-1])
                 now = time.monotonic()
                 phase_changed = msg.split(" ")[0] != last_msg.split(" ")[0]
-                _say(props, msg, status=True)
+                # A kept line per phase (and every PROGRESS_EVERY_S), live status in between.
                 if phase_changed or now - last_say >= PROGRESS_EVERY_S:
                     _say(props, msg)
                     last_say, last_msg = now, msg
+                else:
+                    _say(props, msg, status=True)
             if time.monotonic() > deadline:
                 procs.stop(rec)
                 raise TimeoutError(
