@@ -107,7 +107,17 @@ def _raw_stratos_config() -> dict[str, Any]:
 
 def read_request() -> DistillationRequest:
     """The stack config as a request; raises ``ConfigError`` naming the bad key."""
-    return DistillationRequest.from_stack_config(_raw_stratos_config())
+    try:
+        return DistillationRequest.from_stack_config(_raw_stratos_config())
+    except ConfigError as exc:
+        stack = pulumi.get_stack()
+        raise ConfigError(
+            str(exc).replace(
+                "invalid request",
+                f"invalid stack config (stacks/Pulumi.{stack}.yaml, keys under `stratos:`)",
+                1,
+            )
+        ) from None
 
 
 def _secret(cfg: pulumi.Config, key: str) -> pulumi.Output[str] | None:
