@@ -10,7 +10,8 @@ training run, because a run is minutes on this machine:
    token is encrypted in the state;
 3. a second ``up`` changes nothing;
 4. a constraint change makes the engine plan a replacement of the job (and of the
-   endpoint serving it) - previewed, not applied, to stay within the time budget;
+   endpoint serving it) - previewed here, not applied, to stay within the time budget
+   (``tests/engine/test_local_stack_replace.py`` applies one, with pre-built artifacts);
 5. ``destroy`` leaves no process, no artifact file and an empty stack.
 """
 
