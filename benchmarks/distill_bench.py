@@ -63,10 +63,11 @@ def part_main(args, res: dict) -> None:
         "train": report["training"],
         "parameters": report["student"]["parameters"],
     }
-    ratio = m["student_accuracy"] / max(m["teacher_accuracy"] or 0.0, 1e-9)
+    t_acc = m["teacher_accuracy"] or 0.0
+    ratio = f"x{m['student_accuracy'] / t_acc:.1f}" if t_acc else ("teacher 0: any correct answer is >4x" if m["student_accuracy"] else "both 0")
     print(f"[main] job {report['times'].get('job_s', wall) / 60:.1f} min (target < 20); "
           f"student {m['student_accuracy']:.3f} vs teacher {m['teacher_accuracy']:.3f} "
-          f"(x{ratio:.1f}; target >= 4x and >= 0.90); single-suit {m.get('single_suit_accuracy')}, "
+          f"({ratio}; target >= 4x and >= 0.90); single-suit {m.get('single_suit_accuracy')}, "
           f"4+ waits {m.get('four_plus_accuracy')}")
     sv = report["serving"]
     res["serving"] = sv
