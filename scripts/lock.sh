@@ -10,6 +10,6 @@ python3 -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" check
 { echo "# Exact versions of every package in .venv (pip freeze), checked together: \`pip check\` clean."
   echo "# Regenerate after changing pyproject.toml: bash scripts/lock.sh"
-  "$tmp/venv/bin/pip" freeze --exclude-editable | grep -v -i '^stratos'; } > requirements.lock
+  "$tmp/venv/bin/pip" freeze --all --exclude-editable | grep -v -i -E "^(pip|stratos)=="; } > requirements.lock
 rm -rf "$tmp"
 echo "requirements.lock updated"
