@@ -27,7 +27,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
-from infra.backends.cloud import StoreReader, check_cloud, check_ssh_cidrs, env_lines, run_prefix
+from infra.backends.cloud import (
+    StoreReader,
+    check_cloud,
+    check_ssh_cidrs,
+    env_lines,
+    launched_job,
+    run_prefix,
+)
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -321,18 +328,7 @@ class AwsBackend:
         cluster: ClusterOutputs,
     ) -> JobOutputs:
         """The job runs from the training node's user-data; point at its results."""
-        uri = pulumi.Output.from_input(store.uri)
-        return JobOutputs(
-            artifact_uri=uri.apply(lambda u: f"{u}/artifact"),
-            # Known only when the node finishes: the marker holds it.
-            manifest_hash=uri.apply(lambda u: f"see {u}/_COMPLETE.json"),
-            metrics={
-                "status": "launched",
-                "completionMarker": uri.apply(lambda u: f"{u}/_COMPLETE.json"),
-                "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
-                "instanceId": cluster.resources["instance"].id,
-            },
-        )
+        return launched_job(store.uri, cluster.resources["instance"].id)
 
     def store_reader(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs

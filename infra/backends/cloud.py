@@ -10,6 +10,7 @@ from typing import Any
 
 import pulumi
 
+from infra.backends.base import JobOutputs
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
 
@@ -28,6 +29,23 @@ ACCELERATOR_TYPES = {
     "H200": "nvidia-h200-141gb",
     "B200": "nvidia-b200",
 }
+
+
+def launched_job(store_uri: pulumi.Input[str], instance_ref: pulumi.Input[str]) -> JobOutputs:
+    """A cloud job runs from the training node's bootstrap after ``pulumi up`` returns, so
+    its outputs point at where the results will appear: the completion marker holds the
+    manifest hash and metrics, the failure marker the error."""
+    uri = pulumi.Output.from_input(store_uri)
+    return JobOutputs(
+        artifact_uri=uri.apply(lambda u: f"{u}/artifact"),
+        manifest_hash=uri.apply(lambda u: f"see {u}/_COMPLETE.json"),
+        metrics={
+            "status": "launched",
+            "completionMarker": uri.apply(lambda u: f"{u}/_COMPLETE.json"),
+            "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
+            "instance": instance_ref,
+        },
+    )
 
 
 def run_prefix(settings: Any) -> str:

@@ -29,6 +29,7 @@ from infra.backends.cloud import (
     check_cloud,
     check_ssh_cidrs,
     env_lines,
+    launched_job,
     run_prefix,
 )
 from infra.bootstrap.render import (
@@ -261,17 +262,7 @@ class GcpBackend:
         cluster: ClusterOutputs,
     ) -> JobOutputs:
         """The job runs from the training VM's startup script; point at its results."""
-        uri = pulumi.Output.from_input(store.uri)
-        return JobOutputs(
-            artifact_uri=uri.apply(lambda u: f"{u}/artifact"),
-            manifest_hash=uri.apply(lambda u: f"see {u}/_COMPLETE.json"),
-            metrics={
-                "status": "launched",
-                "completionMarker": uri.apply(lambda u: f"{u}/_COMPLETE.json"),
-                "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
-                "instance": cluster.resources["instance"].self_link,
-            },
-        )
+        return launched_job(store.uri, cluster.resources["instance"].self_link)
 
     def store_reader(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
