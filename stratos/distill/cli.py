@@ -18,8 +18,12 @@ def distill(
     from stratos.distill.progress import JobProgress
     from stratos.distill.resolve import load_config
 
+    import os
+
     cfg = load_config(config)
-    with JobProgress(log_file or out / "job.log", quiet=quiet) as progress:
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports progress
+    log = (log_file or out / "job.log") if main_rank else None
+    with JobProgress(log, quiet=quiet or not main_rank) as progress:
         try:
             report = run_job(cfg, out, progress)
         except Exception as exc:

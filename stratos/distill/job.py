@@ -36,7 +36,7 @@ def _json(path: Path, body: Any | None = None) -> Any:
     """Read ``path`` (None if absent), or write ``body`` atomically."""
     if body is None:
         return json.loads(path.read_text()) if path.is_file() else None
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # one temp name per process (DDP ranks)
     tmp.write_text(json.dumps(body, indent=2, default=str))
     tmp.replace(path)
     return body
@@ -88,7 +88,8 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
         raise StratosError(
             f"{out} holds a run with a different config; use a new --out dir or delete {out} to start over."
         )
-    _json(out / "config.json", json.loads(cfg.model_dump_json()))
+    if rank == 0:
+        _json(out / "config.json", json.loads(cfg.model_dump_json()))
     t_job = time.perf_counter()
     times: dict[str, float] = _json(out / "times.json") or {}
     task = get_task(cfg.task)

@@ -223,8 +223,12 @@ def train(
 
         # Fit the step budget to the time cap once the speed is known (still inside warm-up,
         # so no LR already used depends on it). Stored in the checkpoint: resumes keep it.
+        if step == 2:
+            state["t2"] = train_seconds
         if not fitted and step == min(10, state["total_steps"]):
-            per_step = torch.tensor(train_seconds / step)
+            # steps 1-2 pay one-off costs (thread pools, allocator warm-up): time steps 3-10 only
+            t2 = state.get("t2")
+            per_step = torch.tensor((train_seconds - t2) / (step - 2) if t2 is not None and step > 2 else train_seconds / step)
             if world > 1:
                 dist.broadcast(per_step, 0)
             fit = int(budget_s / float(per_step))
