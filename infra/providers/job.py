@@ -151,6 +151,7 @@ class LocalDistillationJobProvider(ResourceProvider):
         return UpdateResult(outs={**_public(news), **keep})
 
     def create(self, props: dict) -> CreateResult:
+        procs.exit_with_parent()
         job_id, run = props["jobId"], Path(props["runDir"])
         run.mkdir(parents=True, exist_ok=True)
         marker = run / MARKER

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -141,6 +142,34 @@ def stop(rec: ProcessRecord, grace: float = 10.0) -> bool:
         if wait_gone(rec, wait):
             return True
     return not is_ours(rec)
+
+
+_watchdog_started = False
+
+
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """Exit this provider process when the Pulumi CLI that started it is gone.
+
+    The engine starts plugins in their own process group, so killing the CLI (even its
+    whole group) leaves the provider behind, blocked on a job or a gRPC server forever.
+    Our long-running work lives in its own session and survives; the provider need not.
+    """
+    global _watchdog_started
+    if _watchdog_started or not sys.argv[0].replace("\\", "/").endswith(
+        "pulumi/dynamic/__main__.py"
+    ):
+        return  # only inside the engine's provider process, never in a caller's (tests)
+    _watchdog_started = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(3)
+
+    import threading
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def port_free(host: str, port: int) -> bool:

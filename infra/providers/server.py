@@ -58,6 +58,7 @@ class LocalServerProvider(ResourceProvider):
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict) -> CreateResult:
+        procs.exit_with_parent()
         host, port = props["host"], int(props["port"])
         if not procs.port_free(host, port):
             raise RuntimeError(

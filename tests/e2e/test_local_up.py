@@ -71,6 +71,26 @@ def _ask(url: str, token: str, model: str):
     )
 
 
+def _assert_no_provider_left(project: LocalProject, timeout: float = 10.0) -> None:
+    """The engine puts providers in their own process group; ours must exit with the CLI."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for proc_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                cmd = (proc_dir / "cmdline").read_bytes()
+                env = (proc_dir / "environ").read_bytes()
+            except OSError:
+                continue
+            if b"pulumi.dynamic" in cmd and f"STRATOS_RUNS_DIR={project.runs}".encode() in env:
+                left.append(int(proc_dir.name))
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"provider process(es) {left} outlived the killed CLI")
+        time.sleep(0.2)
+
+
 def _events(run: Path) -> list[dict]:
     return [json.loads(x) for x in (run / "job.log").read_text().splitlines() if x.strip()]
 
@@ -111,6 +131,7 @@ def _lifecycle(project: LocalProject, config: dict, port: int, timings: dict[str
     ckpt = _wait_for_checkpoint(project, proc, UP_TIMEOUT_S)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _assert_no_provider_left(project)
     (run,) = _job_dirs(project)
     rec = procs.ProcessRecord.from_json((run / "job.pid.json").read_text())
     assert procs.is_ours(rec), "the job should survive the CLI being killed (own session)"
