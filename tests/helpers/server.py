@@ -19,7 +19,9 @@ def serve_in_thread(app: Any, *, timeout_s: float = 30.0) -> Iterator[str]:
     """Yield ``http://127.0.0.1:<port>`` while ``app`` is served; shut it down afterwards."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    # loop="asyncio": "auto" would install uvloop as the process-wide policy and break
+    # later tests that drive asyncio themselves (Pulumi mocks).
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()

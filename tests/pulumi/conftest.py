@@ -1,0 +1,19 @@
+"""Pulumi's mock runtime drives the current thread's asyncio loop; give every test module a
+fresh default-policy loop, whatever earlier tests (asyncio.run, uvicorn) left behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_event_loop() -> Iterator[None]:
+    asyncio.set_event_loop_policy(None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
