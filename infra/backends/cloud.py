@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from infra.backends.base import JobOutputs
+from infra.bootstrap.render import source_archive
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
 
@@ -45,6 +46,13 @@ def launched_job(store_uri: pulumi.Input[str], instance_ref: pulumi.Input[str]) 
             "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
             "instance": instance_ref,
         },
+    )
+
+
+def source_asset() -> pulumi.AssetArchive:
+    """The Stratos source the nodes install from, as one archive object in the store."""
+    return pulumi.AssetArchive(
+        {k: (pulumi.FileArchive(str(p)) if p.is_dir() else pulumi.FileAsset(str(p))) for k, p in source_archive().items()}
     )
 
 

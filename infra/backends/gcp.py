@@ -31,13 +31,13 @@ from infra.backends.cloud import (
     env_lines,
     launched_job,
     run_prefix,
+    source_asset,
 )
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
     render_serving,
     render_training,
-    source_archive,
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
@@ -206,9 +206,7 @@ class GcpBackend:
             f"{name}-source",
             bucket=bucket.name,
             name=f"{prefix}/{SOURCE_ARCHIVE}",
-            source=pulumi.AssetArchive(
-                {k: (pulumi.FileArchive(str(p)) if p.is_dir() else pulumi.FileAsset(str(p))) for k, p in source_archive().items()}
-            ),
+            source=source_asset(),
             opts=opts,
         )
         return StoreOutputs(
