@@ -14,11 +14,11 @@ def distill(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """Synthesise data, distil a student, evaluate it, and write RUN_DIR/artifact and report.json."""
+    import os
+
     from stratos.distill.job import run_job
     from stratos.distill.progress import JobProgress
     from stratos.distill.resolve import load_config
-
-    import os
 
     cfg = load_config(config)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports progress

@@ -43,10 +43,10 @@ def build_student_and_blocks(
         )
         model = build_scratch(tokenizer, cfg.scratch, cfg.seed)
     else:
+        import torch
+
         from stratos.distill.resolve import student_source
         from stratos.distill.student import load_pretrained_lora
-
-        import torch
 
         torch.manual_seed(cfg.seed)
         model, tokenizer = load_pretrained_lora(student_source(cfg.student), r=cfg.lora_r, alpha=cfg.lora_alpha)
