@@ -37,6 +37,8 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def offerings(cache):
+    # Earlier tests in this process may have loaded the fixture under another cache dir.
+    sky_catalog._offerings.cache_clear()
     return load_cloud_offerings(FIXTURE)
 
 
