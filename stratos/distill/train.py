@@ -245,10 +245,14 @@ def train(
                 model.train()
                 rec["val_accuracy"] = acc
                 metric = acc
-            if best is None or metric > best:
-                best, best_state, bad_evals = metric, _trainable_state(model), 0
-            else:
-                bad_evals += 1
+            # Patience counts passes where neither the task metric nor the validation loss
+            # improved: early on, accuracy on a small validation set sits near 0 and is noise
+            # while the loss is still falling fast, and stopping then wastes the budget.
+            best_loss = min((r["val_loss"] for r in history if "val_loss" in r), default=None)
+            improved = best is None or metric > best or best_loss is None or vl < best_loss
+            if best is None or metric >= best:  # ties keep the later (lower-loss) weights
+                best, best_state = metric, _trainable_state(model)
+            bad_evals = 0 if improved else bad_evals + 1
         history.append(rec)
         if progress is not None and rank == 0:
             progress({**rec, "progress": step / state["total_steps"], "total_steps": state["total_steps"]})
