@@ -95,7 +95,7 @@ def part_throughput(args, res: dict) -> None:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from stratos.distill.train import train
+    from stratos.distill.train import resolve_precision, train
     from stratos.distill.training_data import build_student_and_blocks, prompt_target
     from stratos.synth.dataset import read_jsonl
     from stratos.tasks.base import get_task
@@ -125,6 +125,7 @@ def part_throughput(args, res: dict) -> None:
         adam_beta2=0.95, max_grad_norm=cfg.grad_clip, packing=True, max_length=cfg.seq_len,
         completion_only_loss=True, report_to=[], save_strategy="no", logging_steps=steps, use_cpu=True,
         dataloader_num_workers=0, seed=cfg.seed,
+        bf16=resolve_precision(cfg.precision) == "bf16",  # same matmul precision as ours
     )
     trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, processing_class=tok)
     t0 = time.perf_counter()

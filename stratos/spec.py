@@ -82,10 +82,10 @@ class JobOverrides(_Strict):
 
     seed: int = Field(0, description="random seed for data synthesis and training; default 0")
     n_train: int | None = Field(
-        None, gt=0, description="training examples to synthesise; default 20000 (profile fast: 1000)"
+        None, gt=0, description="training examples to synthesise; default 50000 (profile fast: 1000)"
     )
     max_train_minutes: float | None = Field(
-        None, gt=0, description="wall-clock cap on training, minutes; default 12 (profile fast: 1)"
+        None, gt=0, description="wall-clock cap on training, minutes; default 15 (profile fast: 1)"
     )
     profile: Profile = Field(
         "default", description="'default' or 'fast' (tiny data, about a minute of training; what CI uses)"

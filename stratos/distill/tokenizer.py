@@ -10,8 +10,9 @@ with that chat template; transformers and vLLM load it like any other.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
@@ -77,6 +78,51 @@ def expand_tiles(text: str) -> str:
         else:
             out.append(digits + ch)
             digits = ""
+    return "".join(out) + digits
+
+
+@functools.lru_cache(maxsize=8)
+def fast_renderer(template: str | None) -> Callable[[Sequence[dict[str, str]], bool], str] | None:
+    """A pure-Python twin of ``chat_template(...)`` when ``template`` is one, else None.
+
+    Why: Jinja runs the template's character loop at ~3 ms per conversation, which
+    is two minutes for a 50k-example training set; this renders the same string
+    ~50x faster (``tests/unit/test_distill_data.py`` checks they agree).
+    """
+    if not template or not template.startswith(_HEAD):
+        return None
+    boiler_json = template[len(_HEAD) : template.index(" -%}")]
+    if CHAT_TEMPLATE.replace("BOILERPLATE", boiler_json) != template:
+        return None
+    import json
+
+    boilerplate = frozenset(json.loads(boiler_json))
+
+    def render(messages: Sequence[dict[str, str]], add_generation_prompt: bool) -> str:
+        out = [f"<|{m['role']}|> {_expand_lines(m['content'], boilerplate)} <|end|> " for m in messages]
+        return "".join(out) + ("<|assistant|> " if add_generation_prompt else "")
+
+    return render
+
+
+_HEAD = "{%- set boilerplate = "
+
+
+def _expand_lines(content: str, boilerplate: frozenset[str]) -> str:
+    """The template's expansion: drop boilerplate lines, one word per tile, every line ends in a newline."""
+    out, digits = [], ""
+    for line in content.split("\n"):
+        if line in boilerplate:
+            continue
+        for ch in line + "\n":
+            if ch in "0123456789":
+                digits += ch
+            elif ch in "mpsz" and digits:
+                out.extend(f" {d}{ch} " for d in digits)
+                digits = ""
+            else:
+                out.append(digits + ch)
+                digits = ""
     return "".join(out) + digits
 
 

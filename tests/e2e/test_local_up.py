@@ -71,8 +71,8 @@ def _ask(url: str, token: str, model: str):
     )
 
 
-def _assert_no_provider_left(project: LocalProject, timeout: float = 10.0) -> None:
-    """The engine puts providers in their own process group; ours must exit with the CLI."""
+def _assert_no_plugin_left(project: LocalProject, timeout: float = 10.0) -> None:
+    """The engine starts plugins (language host, providers) in their own process groups; ours must exit with the CLI."""
     deadline = time.monotonic() + timeout
     while True:
         left = []
@@ -82,12 +82,12 @@ def _assert_no_provider_left(project: LocalProject, timeout: float = 10.0) -> No
                 env = (proc_dir / "environ").read_bytes()
             except OSError:
                 continue
-            if b"pulumi.dynamic" in cmd and f"STRATOS_RUNS_DIR={project.runs}".encode() in env:
+            if (b"pulumi.dynamic" in cmd or b"pulumi-language-python" in cmd) and f"STRATOS_RUNS_DIR={project.runs}".encode() in env:
                 left.append(int(proc_dir.name))
         if not left:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"provider process(es) {left} outlived the killed CLI")
+            raise AssertionError(f"plugin process(es) {left} outlived the killed CLI")
         time.sleep(0.2)
 
 
@@ -131,7 +131,7 @@ def _lifecycle(project: LocalProject, config: dict, port: int, timings: dict[str
     ckpt = _wait_for_checkpoint(project, proc, UP_TIMEOUT_S)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    _assert_no_provider_left(project)
+    _assert_no_plugin_left(project)
     (run,) = _job_dirs(project)
     rec = procs.ProcessRecord.from_json((run / "job.pid.json").read_text())
     assert procs.is_ours(rec), "the job should survive the CLI being killed (own session)"

@@ -61,12 +61,30 @@ def test_packed_batch_computes_the_same_logits_as_separate_examples():
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg).eval()
     packed = model(**model_inputs(blocks.input_ids[:1], blocks.position_ids[:1])).logits[0]
-    at = 0
-    for e in encs:
-        n = len(e.input_ids)
-        if at + n > int((blocks.position_ids[0] >= 0).sum()):
-            break
-        alone = model(torch.tensor([e.input_ids])).logits[0]
-        assert torch.allclose(packed[at : at + n], alone, atol=1e-4)
-        at += n
-    assert at > 0
+    starts = (blocks.position_ids[0] == 0).nonzero().flatten().tolist()
+    ends = starts[1:] + [int((blocks.position_ids[0] >= 0).sum())]
+    assert len(starts) >= 2
+    whole = {tuple(e.input_ids) for e in encs}
+    for a, b in zip(starts, ends, strict=True):
+        ids = blocks.input_ids[0, a:b]
+        assert tuple(ids.tolist()) in whole  # each example is intact in its block
+        alone = model(ids[None]).logits[0]
+        assert torch.allclose(packed[a:b], alone, atol=1e-4)
+
+
+def test_fast_renderer_matches_the_jinja_chat_template():
+    from stratos.distill.tokenizer import build_word_tokenizer, constant_lines, fast_renderer
+    from stratos.tasks import get_task
+
+    task = get_task("mahjong")
+    items = task.generate(60, seed=3) + task.generate(20, seed=3, chinitsu=True)
+    prompts = [task.prompt(e.question) for e in items]
+    targets = [task.rationale(e.question, e.answer) for e in items]
+    tok = build_word_tokenizer(prompts + targets, boilerplate=constant_lines(prompts))
+    render = fast_renderer(tok.chat_template)
+    assert render is not None and fast_renderer("{{ messages }}") is None
+    for p, t in zip(prompts, targets, strict=True):
+        user = [{"role": "user", "content": p}]
+        convo = user + [{"role": "assistant", "content": t + "\nx12y 3"}]
+        assert render(user, True) == tok.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        assert render(convo, False) == tok.apply_chat_template(convo, tokenize=False)

@@ -50,3 +50,17 @@ def test_config_for_a_plan_and_fast_profile():
     assert DistillConfig.for_plan(P()).lr == 2e-4  # LoRA learning rate
     with pytest.raises(ValueError):
         DistillConfig(batch_blocks=6, micro_blocks=4)
+
+
+def test_autocast_is_bf16_only_where_asked_or_supported():
+    from stratos.distill.train import autocast, bf16_supported
+
+    w = torch.randn(8, 8)
+    with autocast("fp32"):
+        assert (w @ w).dtype == torch.float32
+    with autocast("bf16"):
+        assert (w @ w).dtype == torch.bfloat16
+    with autocast("auto"):
+        assert (w @ w).dtype == (torch.bfloat16 if bf16_supported() else torch.float32)
+    with pytest.raises(ValueError):
+        DistillConfig(precision="fp8")

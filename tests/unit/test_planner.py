@@ -44,7 +44,7 @@ def test_local_target_uses_this_machine_offline_teacher_and_scratch_student():
     assert p.train.cloud == "local" and p.serve.cloud == "local" and p.train.gflops == PROFILE["gflops"]
     assert p.teacher == "smollm2-135m-instruct" and p.student.startswith("scratch-llama-")
     assert p.mode == "injection" and not p.logit_kd  # SmolLM2 does not know Mahjong
-    assert p.cost.total_usd == 0 and p.job.profile == "default" and p.job.n_train == 20000
+    assert p.cost.total_usd == 0 and p.job.profile == "default" and p.job.n_train == 50000
     assert any("injection" in x for x in p.reasons)
     assert Plan.model_validate_json(p.model_dump_json()) == p
 

@@ -67,9 +67,11 @@ func main() {
 	defer cancel()
 	stop := make(chan bool)
 	go func() { <-ctx.Done(); close(stop) }()
-	// Exit when the engine goes away, so no host outlives a killed `pulumi up`.
+	// Exit when the engine goes away, so no host outlives a killed `pulumi up` (the engine
+	// starts plugins in their own process group: killing the CLI's group does not reach us).
+	// Polled every 2 s, not the SDK's usual 5 min, so a killed CLI leaves nothing running.
 	if engineAddress != "" {
-		if err := rpcutil.Healthcheck(ctx, engineAddress, 5*time.Minute, cancel); err != nil {
+		if err := rpcutil.Healthcheck(ctx, engineAddress, 2*time.Second, cancel); err != nil {
 			cmdutil.Exit(fmt.Errorf("starting the engine health check: %w", err))
 		}
 	}
