@@ -42,14 +42,14 @@ from stratos.tasks import get_task
 from stratos.tasks.mahjong.splits import split_of
 
 task = get_task("mahjong")
-held_out = [e for e in task.generate(200, seed=20251129) if split_of(e.question) == "test"][:5]
+held_out = [e for e in task.generate(200, seed=20251129) if split_of(e.question) == "test"][:20]
 client = OpenAI(base_url=os.environ["STRATOS_ENDPOINT"], api_key=os.environ["STRATOS_TOKEN"])
 correct = 0
 for ex in held_out:
     reply = client.chat.completions.create(
         model=os.environ["STRATOS_MODEL"],
         messages=[{"role": "user", "content": task.prompt(ex.question)}],
-        max_tokens=96,
+        max_tokens=400,  # the student writes its short rationale before the answer
         temperature=0,
     )
     text = reply.choices[0].message.content or ""
