@@ -85,8 +85,9 @@ def part_ablation(args, res: dict) -> None:
     res["ablation"] = {"student_accuracy": acc, "wall_s": wall, "train": report["training"],
                        "by_difficulty": report["metrics"].get("by_difficulty")}
     main = res.get("main", {}).get("student_accuracy")
+    ratio = f"x{main / acc:.1f}" if main is not None and acc else "ablation 0"
     print(f"[ablation] forward questions + answers only: {acc:.3f}"
-          + (f" vs full pipeline {main:.3f} (x{main / max(acc, 1e-9):.1f})" if main is not None else ""))
+          + (f" vs full pipeline {main:.3f} ({ratio})" if main is not None else ""))
 
 
 def part_throughput(args, res: dict) -> None:
