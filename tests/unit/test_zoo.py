@@ -35,7 +35,14 @@ def test_offline_models_name_their_pypi_packages():
 def test_scratch_students_are_defined_by_shape():
     m = get_model("scratch-llama-3m")
     assert m.is_scratch and m.offline and "student" in m.roles and "teacher" not in m.roles
-    assert (m.hidden, m.layers, m.heads, m.kv_heads, m.vocab) == (256, 4, 4, 4, 512)
+    # the zoo entry the planner prices is the shape the distillation job builds
+    from stratos.distill.student import ScratchArch
+
+    a = ScratchArch()
+    assert (m.hidden, m.layers, m.heads, m.kv_heads, m.intermediate) == (
+        a.hidden_size, a.num_layers, a.num_heads, a.num_kv_heads, a.intermediate_size
+    )
+    assert m.vocab == 512
     assert 2.5e6 < m.params < 4e6
     sizes = [get_model(f"scratch-llama-{s}").params for s in ("1m", "3m", "10m", "30m")]
     assert sizes == sorted(sizes)
