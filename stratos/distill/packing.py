@@ -1,9 +1,10 @@
 """Turn (prompt, target) pairs into packed training blocks with completion-only labels.
 
 Why packing: Mahjong examples are 40-200 tokens; padding each to the longest
-wastes most of the compute. Examples share fixed-length blocks; ``position_ids`` restart at 0 for every example, which transformers
-turns into a block-diagonal causal mask (no example attends to another), so a
-packed batch trains exactly like the same examples unpacked.
+wastes most of the compute. Examples share fixed-length blocks;
+``position_ids`` restart at 0 for every example, which transformers turns into
+a block-diagonal causal mask (no example attends to another), so a packed batch
+trains exactly like the same examples unpacked.
 Labels are ``-100`` on prompt tokens: the loss is on the completion only.
 """
 

@@ -70,7 +70,7 @@ def expand_tiles(text: str) -> str:
     """What the chat template does to message content, in Python (for vocab building)."""
     out, digits = [], ""
     for ch in text:
-        if ch.isdigit():
+        if ch in "0123456789":  # the template's test (str.isdigit also takes other scripts' digits)
             digits += ch
         elif ch in "mpsz" and digits:
             out.extend(f" {d}{ch} " for d in digits)
@@ -109,21 +109,8 @@ _HEAD = "{%- set boilerplate = "
 
 
 def _expand_lines(content: str, boilerplate: frozenset[str]) -> str:
-    """The template's expansion: drop boilerplate lines, one word per tile, every line ends in a newline."""
-    out, digits = [], ""
-    for line in content.split("\n"):
-        if line in boilerplate:
-            continue
-        for ch in line + "\n":
-            if ch in "0123456789":
-                digits += ch
-            elif ch in "mpsz" and digits:
-                out.extend(f" {d}{ch} " for d in digits)
-                digits = ""
-            else:
-                out.append(digits + ch)
-                digits = ""
-    return "".join(out) + digits
+    """The template's expansion: drop boilerplate lines, every line ends in a newline, one word per tile."""
+    return expand_tiles("".join(line + "\n" for line in content.split("\n") if line not in boilerplate))
 
 
 def build_word_tokenizer(

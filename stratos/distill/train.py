@@ -20,6 +20,7 @@ inside the HF Trainer for users who want its ecosystem.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -294,6 +295,7 @@ def autocast(precision: str, device: str = "cpu") -> Any:
     return torch.autocast(device, dtype=torch.bfloat16)
 
 
+@functools.lru_cache(maxsize=4)
 def bf16_supported(device: str = "cpu") -> bool:
     """True where bf16 matmuls run on dedicated units (faster than fp32), not emulated."""
     if device == "cuda":
