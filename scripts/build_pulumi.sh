@@ -2,7 +2,7 @@
 # The Pulumi engine for this checkout, called by scripts/setup.sh.
 #
 # A `pulumi` of the user's own on PATH (at least the pinned Python SDK's version)
-# is kept and nothing is built. Otherwise the CLI and the Python language host are
+# is kept and nothing is built; only pulumi-policy/ below is laid out. Otherwise the CLI and the Python language host are
 # built with the Go toolchain from Pulumi's Go modules (tools/pulumi/go.mod) into a
 # cache outside the checkout, keyed by what they are built from
 # ($STRATOS_PULUMI_CACHE, default ~/.cache/stratos/pulumi), so a second setup or a
@@ -37,22 +37,37 @@ version_at_least() { # version_at_least 3.274.0 3.272.0
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
 }
 
-# --- 1. A CLI of the user's own wins when it is recent enough. ----------------
+# --- 1. The policy runtime: pulumi-policy pins protobuf 5 while the venv needs 6,
+# so it is installed beside the launchers (not into .venv, so `pip check` stays
+# clean), once per machine. Any CLI needs it to run infra/policies. -----------
+policy_cache="$CACHE_ROOT/${POLICY_SDK/==/-}"
+if [ ! -f "$policy_cache/.complete" ]; then
+  say "installing $POLICY_SDK into $policy_cache"
+  mkdir -p "$WHEELS"
+  pip=("$STRATOS_ROOT/.venv/bin/python" -m pip)
+  "${pip[@]}" download -q --no-deps -d "$WHEELS" "$POLICY_SDK"
+  rm -rf "$policy_cache"
+  "${pip[@]}" install -q --no-index --find-links "$WHEELS" --no-deps --target "$policy_cache" "$POLICY_SDK"
+  touch "$policy_cache/.complete"
+fi
+
+# --- 2. A CLI of the user's own wins when it is recent enough. ----------------
 own="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$TOOLS/bin" | paste -sd:)" command -v pulumi || true)"
 if [ -n "$own" ]; then
   own_version="$("$own" version 2>/dev/null | tr -d 'v\r' || true)"
   if [ -n "$own_version" ] && version_at_least "$own_version" "$sdk_version"; then
-    if [ -d "$TOOLS" ]; then
+    if [ -d "$TOOLS/bin" ]; then
       say "removing the built engine in .tools/pulumi so yours comes first on PATH"
-      rm -rf "$TOOLS"
     fi
+    # Only the policy runtime stays: infra/policies imports it from there.
+    rm -rf "$TOOLS" && mkdir -p "$TOOLS" && cp -r "$policy_cache" "$TOOLS/pulumi-policy"
     say "using your own $own (v$own_version)"
     exit 0
   fi
   say "your $own (v${own_version:-unknown}) is older than the pinned SDK ($sdk_version): building $cli_version"
 fi
 
-# --- 2. Binaries: built once per source hash, kept outside the checkout. -----
+# --- 3. Binaries: built once per source hash, kept outside the checkout. -----
 src_hash="$(cat tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go tools/pulumi/language-python/*.go \
   | sha256sum | cut -c1-12)"
 cache="$CACHE_ROOT/$cli_version-$src_hash"
@@ -80,20 +95,7 @@ if [ ! -f "$cache/.complete" ]; then
   say "built in $((SECONDS - start)) s"
 fi
 
-# pulumi-policy pins protobuf 5 while the venv needs 6: installed beside the
-# launchers (not into .venv, so `pip check` stays clean), once per machine.
-policy_cache="$CACHE_ROOT/${POLICY_SDK/==/-}"
-if [ ! -f "$policy_cache/.complete" ]; then
-  say "installing $POLICY_SDK into $policy_cache"
-  mkdir -p "$WHEELS"
-  pip=("$STRATOS_ROOT/.venv/bin/python" -m pip)
-  "${pip[@]}" download -q --no-deps -d "$WHEELS" "$POLICY_SDK"
-  rm -rf "$policy_cache"
-  "${pip[@]}" install -q --no-index --find-links "$WHEELS" --no-deps --target "$policy_cache" "$POLICY_SDK"
-  touch "$policy_cache/.complete"
-fi
-
-# --- 3. Lay out .tools/pulumi (copies: the CLI looks for its plugins beside its
+# --- 4. Lay out .tools/pulumi (copies: the CLI looks for its plugins beside its
 # real path, and the launchers find this checkout's .venv from theirs). --------
 stamp="$cli_version-$src_hash $POLICY_SDK $(cat tools/pulumi/launchers/lib/python.sh tools/pulumi/launchers/pulumi-* | sha256sum | cut -c1-12)"
 if [ "$(cat "$TOOLS/.stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$TOOLS/bin/pulumi" ]; then

@@ -15,7 +15,11 @@ import sys
 from pathlib import Path
 
 # The analyzer runs this file with infra/policies as its working dir.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+# The official CLI's analyzer runs the venv's Python, which lacks pulumi-policy
+# (it pins protobuf 5; scripts/build_pulumi.sh lays it out beside the venv).
+sys.path.append(str(ROOT / ".tools" / "pulumi" / "pulumi-policy"))
 
 from pulumi_policy import (  # noqa: E402
     EnforcementLevel,
