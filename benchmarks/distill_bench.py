@@ -103,7 +103,7 @@ def part_throughput(args, res: dict) -> None:
 
     steps = args.steps
     cfg = load_config(args.config, max_steps=steps, eval_every=10_000, eval_samples=0, ckpt_every=10_000,
-                      warmup_steps=5, max_train_minutes=60)
+                      warmup_steps=5, max_train_minutes=60, decision_weight=1.0)  # TRL has plain CE
     task = get_task(cfg.task)
     src = args.out / "main" / "data" / "train_synth.jsonl"
     rows = read_jsonl(src) if src.is_file() else task.generate(3000, seed=0)

@@ -21,15 +21,38 @@ def _shift(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, to
     return logits[:, :-1, :], labels[:, 1:]
 
 
-def token_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def token_ce_sum(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed next-token cross-entropy over labelled positions, and how many there were.
 
     Returning the sum (not the mean) lets data-parallel callers normalise by the
     token count of the whole global batch, so 1 and N processes give the same loss.
+    ``weights`` (same shape as ``labels``) scales each labelled token's term.
     """
     lg, lb = _shift(logits, labels)
-    loss = F.cross_entropy(lg.reshape(-1, lg.size(-1)).float(), lb.reshape(-1), ignore_index=IGNORE, reduction="sum")
-    return loss, (lb != IGNORE).sum()
+    per_tok = F.cross_entropy(lg.reshape(-1, lg.size(-1)).float(), lb.reshape(-1), ignore_index=IGNORE, reduction="none")
+    if weights is not None:
+        per_tok = per_tok * weights[:, 1:].reshape(-1)
+    return per_tok.sum(), (lb != IGNORE).sum()
+
+
+def decision_weights(input_ids: torch.Tensor, labels: torch.Tensor, marker_ids: list[int], weight: float) -> torch.Tensor:
+    """Per-token loss weights: ``weight`` on each labelled token that follows a marker token, else 1.
+
+    Why: in a step-by-step rationale nearly every token is a copy the model
+    learns in minutes; the few tokens right after a decision marker (Mahjong's
+    ``try 5p :`` -> ``x`` or a split) decide the answer and carry almost all of
+    the remaining loss. Weighting them spends more of a short budget there
+    (numbers in ``DistillConfig.decision_weight``).
+    """
+    w = torch.ones(labels.shape, dtype=torch.float32)
+    if weight == 1.0 or not marker_ids:
+        return w
+    after = torch.zeros(labels.shape, dtype=torch.bool)
+    after[:, 1:] = torch.isin(input_ids[:, :-1], torch.tensor(marker_ids))
+    w[after & (labels != IGNORE)] = weight
+    return w
 
 
 def kd_divergence_sum(

@@ -67,11 +67,12 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 @dataclass
 class Blocks:
-    """Packed data: ``(n_blocks, seq_len)`` tensors."""
+    """Packed data: ``(n_blocks, seq_len)`` tensors; ``weights`` scale each token's loss (None: all 1)."""
 
     input_ids: torch.Tensor
     labels: torch.Tensor
     position_ids: torch.Tensor
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]

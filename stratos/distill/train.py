@@ -88,12 +88,13 @@ def batch_indices(step: int, n_blocks: int, batch: int, seed: int) -> list[int]:
 
 @torch.no_grad()
 def val_loss(model: Any, blocks: Blocks, micro: int) -> float:
-    """Mean completion-token loss over all validation blocks."""
+    """Mean completion-token loss (the training objective, weights included) over all validation blocks."""
     model.eval()
     tot, n = 0.0, 0
     for i in range(0, len(blocks), micro):
         out = model(**model_inputs(blocks.input_ids[i : i + micro], blocks.position_ids[i : i + micro]))
-        s, c = token_ce_sum(out.logits, blocks.labels[i : i + micro])
+        w = None if blocks.weights is None else blocks.weights[i : i + micro]
+        s, c = token_ce_sum(out.logits, blocks.labels[i : i + micro], w)
         tot, n = tot + float(s), n + int(c)
     model.train()
     return tot / max(1, n)
@@ -196,12 +197,13 @@ def train(
         for m in range(0, len(mine), micro):
             sl = mine[m : m + micro]
             ids, pos, lab = train_blocks.input_ids[sl], train_blocks.position_ids[sl], train_blocks.labels[sl]
+            wts = None if train_blocks.weights is None else train_blocks.weights[sl]
             sync = m + micro >= len(mine)
             ctx = net.no_sync() if (world > 1 and not sync) else _null()
             with ctx:
                 with autocast(cfg.precision, device):
                     out = net(**model_inputs(ids, pos))
-                    ce, _ = token_ce_sum(out.logits, lab)
+                    ce, _ = token_ce_sum(out.logits, lab, wts)
                     loss = ce
                     if teacher_model is not None:
                         with torch.no_grad():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stratos.distill.config import DistillConfig
+from stratos.distill.losses import decision_weights
 from stratos.distill.packing import Blocks, encode_pair, pack
 from stratos.tasks.base import Example, Task
 
@@ -55,7 +56,19 @@ def build_student_and_blocks(
     enc = [encode_pair(tokenizer, p, t) for p, t in pairs]
     val_enc = [encode_pair(tokenizer, p, t) for p, t in val_pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return model, tokenizer, pack(enc, cfg.seq_len, pad), pack(val_enc, cfg.seq_len, pad), kd_teacher
+    blocks, val_blocks = pack(enc, cfg.seq_len, pad), pack(val_enc, cfg.seq_len, pad)
+    markers = marker_token_ids(tokenizer, getattr(task, "decision_marker", None))
+    for b in (blocks, val_blocks):
+        b.weights = decision_weights(b.input_ids, b.labels, markers, cfg.decision_weight)
+    return model, tokenizer, blocks, val_blocks, kd_teacher
+
+
+def marker_token_ids(tokenizer: Any, marker: str | None) -> list[int]:
+    """Ids of every vocabulary token that reads as ``marker`` (``:``, ``Ġ:``, ``▁:``...)."""
+    if not marker:
+        return []
+    vocab = tokenizer.get_vocab()
+    return sorted(i for t, i in vocab.items() if tokenizer.convert_tokens_to_string([t]).strip() == marker)
 
 
 def _kd_teacher(cfg: DistillConfig, student_tokenizer: Any) -> Any:

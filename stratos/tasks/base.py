@@ -5,6 +5,12 @@ data the teacher never saw and every example can be verified), builds the one
 canonical prompt, parses free-form model output back into an answer, and scores.
 Mahjong (``stratos.tasks.mahjong``) is the reference implementation; a user adds
 a domain by implementing this protocol and calling ``register_task``.
+
+Optional extras a task may define, read with ``getattr``: ``splits`` (a
+leak-free train/val/test partition), ``check_rationale``, ``record_aliases``,
+``question_field`` and ``decision_marker`` (the text after which a rationale
+commits to a decision; training weights the next token, see
+``DistillConfig.decision_weight``).
 """
 
 from __future__ import annotations

@@ -88,3 +88,44 @@ def test_fast_renderer_matches_the_jinja_chat_template():
         convo = user + [{"role": "assistant", "content": t + "\nx12y 3"}]
         assert render(user, True) == tok.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
         assert render(convo, False) == tok.apply_chat_template(convo, tokenize=False)
+
+
+def test_decision_weights_land_on_the_token_after_each_marker():
+    from stratos.distill.losses import decision_weights
+    from stratos.distill.training_data import marker_token_ids
+
+    tok, prompts, targets = _tok()
+    enc = [encode_pair(tok, p, t) for p, t in zip(prompts, targets, strict=True)]
+    blocks = pack(enc, 256, tok.pad_token_id)
+    markers = marker_token_ids(tok, TASK.decision_marker)
+    assert markers == [tok.convert_tokens_to_ids(":")]
+    w = decision_weights(blocks.input_ids, blocks.labels, markers, 4.0)
+    heavy = (w == 4.0).nonzero().tolist()
+    assert len(heavy) == sum(t.count(":") for t in targets)  # one per suit / try line, and "Answer:"
+    for b, i in heavy:
+        assert tok.convert_ids_to_tokens(int(blocks.input_ids[b, i - 1])) == ":"
+        assert blocks.labels[b, i] != IGNORE
+    assert bool((w[blocks.labels == IGNORE] == 1.0).all())
+    assert bool((decision_weights(blocks.input_ids, blocks.labels, markers, 1.0) == 1.0).all())
+
+
+def test_marker_ids_found_in_a_byte_level_bpe_vocabulary():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from stratos.distill.training_data import marker_token_ids
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    from tokenizers import decoders
+
+    raw.decoder = decoders.ByteLevel()
+    raw.train_from_iterator(
+        [TASK.rationale(e.question, e.answer) for e in EX], trainers.BpeTrainer(vocab_size=300, show_progress=False)
+    )
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw)
+    ids = marker_token_ids(tok, ":")
+    assert ids and all(tok.convert_tokens_to_string([tok.convert_ids_to_tokens(i)]).strip() == ":" for i in ids)
+    line = tok("try 5p : x")["input_ids"]
+    assert any(i in ids for i in line)  # the marker as it appears mid-line (" :") is among them
+    assert marker_token_ids(tok, None) == []

@@ -77,3 +77,17 @@ def test_invalid_arguments_are_refused():
         kd_divergence_sum(s, t, labels, divergence="reverse")
     with pytest.raises(ValueError):
         distillation_loss(s, labels, t, alpha=1.5)
+
+
+def test_weighted_ce_scales_each_token_and_ones_change_nothing():
+    s, _, labels = _data(3)
+    plain, n = token_ce_sum(s, labels)
+    ones, n1 = token_ce_sum(s, labels, torch.ones(labels.shape))
+    assert torch.allclose(plain, ones) and int(n) == int(n1)
+    w = torch.ones(labels.shape)
+    w[:, 5] = 3.0
+    per = F.cross_entropy(s[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100, reduction="none")
+    expect = (per * w[:, 1:].reshape(-1)).sum()
+    got, n2 = token_ce_sum(s, labels, w)
+    assert torch.allclose(got, expect, atol=1e-5) and got > plain
+    assert int(n2) == int(n)  # the count stays the number of labelled tokens

@@ -28,6 +28,8 @@ class MahjongTask:
     name = "mahjong"
     #: extra JSONL names for question/answer (``stratos eval`` reads ``hand``)
     record_aliases = {"hand": "question", "waits": "answer"}
+    #: the short rationale's verdicts follow " : " (``try 5p : x``), the tokens training weights up
+    decision_marker = ":"
 
     def __init__(self, rules: Rules | str = "standard") -> None:
         self.rules = Rules.from_name(rules) if isinstance(rules, str) else rules
