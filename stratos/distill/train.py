@@ -37,7 +37,10 @@ from stratos.distill.config import DistillConfig
 from stratos.distill.losses import kd_divergence_sum, token_ce_sum
 from stratos.distill.packing import IGNORE, Blocks, model_inputs
 
-FIT_FROM, FIT_AT = 10, 60  # steps timed to fit the step budget: 10 < step <= 60 (8 steps misjudged it by 15%)
+# Steps timed to fit the step budget: 10 < step <= 60 first (8 steps misjudged it by 15%),
+# then 60 < step <= 500 (steps 10-60 still ran 7% slower than the run's average, which
+# left a 15-minute budget 1 minute short; at step 500 the cosine LR has barely moved).
+FITS = ((10, 60), (60, 500))
 ProgressFn = Callable[[dict[str, Any]], None]
 EvalFn = Callable[[Any], float]  # model -> validation accuracy in [0, 1]
 
@@ -137,7 +140,7 @@ def train(
     torch.manual_seed(cfg.seed)
     step, history, best, best_state, bad_evals = 0, [], None, None, 0
     train_seconds, tokens = 0.0, 0
-    fitted = False
+    fitted = 0  # how many of FITS have run
     ck = load_latest(ckpt_dir)
     if ck is not None:
         model.load_state_dict(ck["model"], strict=False)
@@ -146,7 +149,8 @@ def train(
         set_rng_state(ck["rng"])
         step, history, best, bad_evals = ck["step"], ck["history"], ck["best"], ck["bad_evals"]
         best_state, train_seconds, tokens = ck["best_state"], ck["train_seconds"], ck["tokens"]
-        state["total_steps"], fitted = ck["total_steps"], ck["fitted"]
+        state["total_steps"], fitted = ck["total_steps"], int(ck["fitted"])
+        state.update(ck.get("fit_marks", {}))
         if ck.get("done"):
             if best_state is not None:
                 model.load_state_dict(best_state, strict=False)
@@ -172,6 +176,7 @@ def train(
                     "step": step,
                     "total_steps": state["total_steps"],
                     "fitted": fitted,
+                    "fit_marks": {k: v for k, v in state.items() if k.startswith("t_fit")},
                     "history": history,
                     "best": best,
                     "best_state": best_state,
@@ -228,20 +233,21 @@ def train(
         rec: dict[str, Any] = {"step": step, "loss": train_loss, "lr": sched.get_last_lr()[0]}
 
         # Fit the step budget to the time cap once the speed is known (just past warm-up, so the
-        # LRs already used hardly depend on it). Stored in the checkpoint: resumes keep it.
-        if step == FIT_FROM:
-            state["t_fit"] = train_seconds
-        if not fitted and step == min(FIT_AT, state["total_steps"]):
-            # the first steps pay one-off costs (thread pools, allocator warm-up): time the later ones
-            t_from = state.get("t_fit")
-            per_step = torch.tensor(
-                (train_seconds - t_from) / (step - FIT_FROM) if t_from is not None and step > FIT_FROM else train_seconds / step
-            )
-            if world > 1:
-                dist.broadcast(per_step, 0)
-            fit = int(budget_s / float(per_step))
-            state["total_steps"] = max(step, min(cfg.max_steps, fit))
-            fitted = True
+        # LRs already used hardly depend on it), then refine it. Stored in the checkpoint: resumes keep it.
+        for k, (fit_from, fit_at) in enumerate(FITS):
+            if step == fit_from:
+                state[f"t_fit{k}"] = train_seconds
+            if fitted == k and step == min(fit_at, state["total_steps"]):
+                # the first steps pay one-off costs (thread pools, allocator warm-up): time the later ones
+                t_from = state.get(f"t_fit{k}")
+                per_step = torch.tensor(
+                    (train_seconds - t_from) / (step - fit_from) if t_from is not None and step > fit_from else train_seconds / step
+                )
+                if world > 1:
+                    dist.broadcast(per_step, 0)
+                fit = int((budget_s - train_seconds) / float(per_step)) + step
+                state["total_steps"] = max(step, min(cfg.max_steps, fit))
+                fitted = k + 1
 
         last = step >= state["total_steps"]
         if step % cfg.eval_every == 0 or last:
