@@ -64,3 +64,39 @@ def test_autocast_is_bf16_only_where_asked_or_supported():
         assert (w @ w).dtype == (torch.bfloat16 if bf16_supported() else torch.float32)
     with pytest.raises(ValueError):
         DistillConfig(precision="fp8")
+
+
+def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
+    """Steps that get faster after the first fit must not leave the time budget unused."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import stratos.distill.train as T
+    from stratos.distill.config import DistillConfig
+    from stratos.distill.packing import Blocks
+
+    class Clock:  # each step makes 2 calls (start, end): 0.5 s per step up to step 4, then 0.25 s
+        t, n = 0.0, 0
+
+        def __call__(self) -> float:
+            if self.n % 2:
+                self.t += 0.5 if self.n // 2 + 1 <= 4 else 0.25
+            self.n += 1
+            return self.t
+
+    monkeypatch.setattr(T, "time", SimpleNamespace(perf_counter=Clock()))
+    monkeypatch.setattr(T, "FITS", ((1, 4), (4, 8)))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+    ids = torch.randint(0, 16, (4, 8))
+    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
+    cfg = DistillConfig(max_train_minutes=1.0, max_steps=10_000, eval_every=10_000, ckpt_every=10_000, patience=0,
+                        warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32")
+    r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+    # fit 1 at step 4: 2 s spent, 0.5 s/step -> 4 + 58 / 0.5 = 120; fit 2 at step 8: 3 s spent,
+    # 0.25 s/step -> 8 + 57 / 0.25 = 236 steps, which fill the 60 s exactly
+    assert (r.steps, r.total_steps) == (236, 236)
+    assert r.train_seconds == 60.0
