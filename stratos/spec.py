@@ -85,7 +85,7 @@ class JobOverrides(_Strict):
         None, gt=0, description="training examples to synthesise; default 50000 (profile fast: 1000)"
     )
     max_train_minutes: float | None = Field(
-        None, gt=0, description="wall-clock cap on training, minutes; default 15 (profile fast: 1)"
+        None, gt=0, description="wall-clock cap on training, minutes; default 16 (profile fast: 1)"
     )
     profile: Profile = Field(
         "default", description="'default' or 'fast' (tiny data, about a minute of training; what CI uses)"

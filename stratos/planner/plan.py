@@ -52,7 +52,7 @@ class JobSettings(BaseModel):
     n_train: int = Field(50000, gt=0, description="training examples to synthesise")
     n_val: int = Field(200, gt=0)
     n_test: int = Field(500, gt=0, description="held-out questions for the final evaluation")
-    max_train_minutes: float = Field(15.0, gt=0, description="wall-clock cap on training")
+    max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training")
     probe_size: int = Field(50, gt=0, description="questions used to probe the teacher")
     probe_threshold: float = Field(0.5, ge=0, le=1, description="teacher accuracy above which alignment is used")
     profile: Literal["default", "fast"] = Field("default", description="'fast' shrinks everything for tests")
