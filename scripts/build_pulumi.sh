@@ -2,9 +2,10 @@
 # The Pulumi engine for this checkout, called by scripts/setup.sh.
 #
 # A `pulumi` of the user's own on PATH (at least the pinned Python SDK's version)
-# is kept and nothing is built; only pulumi-policy/ below is laid out. Otherwise the CLI and the Python language host are
-# built with the Go toolchain from Pulumi's Go modules (tools/pulumi/go.mod) into a
-# cache outside the checkout, keyed by what they are built from
+# is kept and nothing is built; only pulumi-policy/ below is laid out. Otherwise
+# the CLI and the Python language host are built with the Go toolchain from
+# Pulumi's Go modules (tools/pulumi/go.mod) into a cache outside the checkout,
+# keyed by what they are built from
 # ($STRATOS_PULUMI_CACHE, default ~/.cache/stratos/pulumi), so a second setup or a
 # fresh clone on the same machine builds nothing, and copied into the git-ignored
 # .tools/pulumi/ that scripts/env.sh puts on PATH:

@@ -140,7 +140,7 @@ def train(
     torch.manual_seed(cfg.seed)
     step, history, best, best_state, bad_evals = 0, [], None, None, 0
     train_seconds, tokens = 0.0, 0
-    fitted = 0  # how many of FITS have run
+    fitted, fit_marks = 0, {}  # how many of FITS have run; train_seconds at each fit's start step
     ck = load_latest(ckpt_dir)
     if ck is not None:
         model.load_state_dict(ck["model"], strict=False)
@@ -150,7 +150,7 @@ def train(
         step, history, best, bad_evals = ck["step"], ck["history"], ck["best"], ck["bad_evals"]
         best_state, train_seconds, tokens = ck["best_state"], ck["train_seconds"], ck["tokens"]
         state["total_steps"], fitted = ck["total_steps"], int(ck["fitted"])
-        state.update(ck.get("fit_marks", {}))
+        fit_marks = dict(ck.get("fit_marks", {}))
         if ck.get("done"):
             if best_state is not None:
                 model.load_state_dict(best_state, strict=False)
@@ -176,7 +176,7 @@ def train(
                     "step": step,
                     "total_steps": state["total_steps"],
                     "fitted": fitted,
-                    "fit_marks": {k: v for k, v in state.items() if k.startswith("t_fit")},
+                    "fit_marks": fit_marks,
                     "history": history,
                     "best": best,
                     "best_state": best_state,
@@ -236,10 +236,10 @@ def train(
         # LRs already used hardly depend on it), then refine it. Stored in the checkpoint: resumes keep it.
         for k, (fit_from, fit_at) in enumerate(FITS):
             if step == fit_from:
-                state[f"t_fit{k}"] = train_seconds
+                fit_marks[k] = train_seconds
             if fitted == k and step == min(fit_at, state["total_steps"]):
                 # the first steps pay one-off costs (thread pools, allocator warm-up): time the later ones
-                t_from = state.get(f"t_fit{k}")
+                t_from = fit_marks.get(k)
                 per_step = torch.tensor(
                     (train_seconds - t_from) / (step - fit_from) if t_from is not None and step > fit_from else train_seconds / step
                 )
