@@ -67,11 +67,17 @@ class DistillConfig(BaseModel):
     micro_blocks: int = Field(8, gt=0, description="blocks per forward/backward (grad accumulation)")
     max_steps: int = Field(50_000, gt=0, description="step cap; the time cap (max_train_minutes) normally binds first")
     max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap; the step budget is fitted to it")
-    eval_every: int = Field(500, gt=0, description="steps between validation passes (one costs ~100 decodes, ~3 s)")
+    eval_every: int = Field(1000, gt=0, description="steps between validation passes (one costs ~100 decodes, ~3 s; the job runs ~8.7k steps)")
     eval_samples: int = Field(100, ge=0, description="val questions decoded for accuracy each pass")
     ckpt_every: int = Field(100, gt=0)
     patience: int = Field(4, ge=0, description="validation passes without improvement before stopping; 0: never")
     threads: int = Field(2, gt=0, description="torch intra-op threads per process")
+    compile: bool | None = Field(
+        None,
+        description="compile the training steps with torch.compile (inductor). None = on for from-scratch students "
+        "(1.5x the steps/s of eager on the 2-core box, ~20 s of compiling once), off for LoRA students (SmolLM2-135M: "
+        "117 s of compiling, no faster steps on CPU). Falls back to eager if compiling fails",
+    )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",
         description="matmul precision: bf16 autocast (fp32 master weights) where the hardware has bf16 units; "
@@ -94,6 +100,10 @@ class DistillConfig(BaseModel):
     @property
     def is_scratch(self) -> bool:
         return self.student.startswith("scratch")
+
+    @property
+    def compiles(self) -> bool:
+        return self.is_scratch if self.compile is None else self.compile
 
     @classmethod
     def for_plan(cls, plan: object, **overrides: object) -> DistillConfig:
@@ -137,4 +147,5 @@ FAST_PROFILE: dict[str, object] = dict(
     teacher_max_new_tokens=16,
     eval_max_new_tokens=48,
     samples_per_question=2,
+    compile=False,  # compiling costs more than a 12-step run trains
 )

@@ -132,6 +132,7 @@ def train(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         betas=(0.9, 0.95),
+        fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
     )
     state: dict[str, Any] = {"total_steps": cfg.max_steps}
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -156,11 +157,12 @@ def train(
                 model.load_state_dict(best_state, strict=False)
             return TrainResult(step, state["total_steps"], history, best, ck["stopped"], train_seconds, tokens)
 
-    net = model
+    ddp = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        net = DDP(model)
+        ddp = DDP(model)
+    net = compiled(ddp) if cfg.compiles else ddp
     model.train()
 
     def checkpoint(done: bool = False, stopped: str = "") -> None:
@@ -204,7 +206,7 @@ def train(
             ids, pos, lab = train_blocks.input_ids[sl], train_blocks.position_ids[sl], train_blocks.labels[sl]
             wts = None if train_blocks.weights is None else train_blocks.weights[sl]
             sync = m + micro >= len(mine)
-            ctx = net.no_sync() if (world > 1 and not sync) else _null()
+            ctx = ddp.no_sync() if (world > 1 and not sync) else _null()
             with ctx:
                 with autocast(cfg.precision, device):
                     out = net(**model_inputs(ids, pos))
@@ -287,6 +289,22 @@ def train(
         model.load_state_dict(best_state, strict=False)
     checkpoint(done=True, stopped=stopped)
     return TrainResult(step, state["total_steps"], history, best, stopped, train_seconds, tokens)
+
+
+def compiled(net: Any) -> Any:
+    """``net`` compiled by inductor for the training steps, eager wherever compiling fails.
+
+    Why: a 3M-parameter model on CPU spends most of a step in per-op overhead and
+    small elementwise kernels (norms, rotary, SiLU, softmax) that inductor fuses.
+    Only training steps use it (one fixed batch shape, one compile); validation
+    and generation run the plain module, so their changing shapes never recompile.
+    ``suppress_errors`` is dynamo's own fallback: a machine without a C++ compiler
+    trains eagerly instead of failing.
+    """
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(net)
 
 
 def resolve_precision(precision: str, device: str = "cpu") -> str:

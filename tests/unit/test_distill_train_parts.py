@@ -94,9 +94,35 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
     ids = torch.randint(0, 16, (4, 8))
     blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
     cfg = DistillConfig(max_train_minutes=1.0, max_steps=10_000, eval_every=10_000, ckpt_every=10_000, patience=0,
-                        warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32")
+                        warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
+                        compile=False)
     r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
     # fit 1 at step 4: 2 s spent, 0.5 s/step -> 4 + 58 / 0.5 = 120; fit 2 at step 8: 3 s spent,
     # 0.25 s/step -> 8 + 57 / 0.25 = 236 steps, which fill the 60 s exactly
     assert (r.steps, r.total_steps) == (236, 236)
     assert r.train_seconds == 60.0
+
+
+@pytest.mark.slow
+def test_compiled_training_follows_the_eager_loss_curve(tmp_path):
+    """``compile=True`` (inductor, the default) trains the same model as eager, step for step."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import stratos.distill.train as T
+    from stratos.distill.packing import Blocks
+
+    ids = torch.arange(8).repeat(4, 1)  # one learnable sequence: the loss must fall
+    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
+    losses = {}
+    for flag in (False, True):
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                             num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
+                                             attn_implementation="eager"))
+        cfg = DistillConfig(max_steps=6, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0, lr=1e-2,
+                            batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32", compile=flag)
+        r = T.train(model, blocks, blocks, cfg, tmp_path / f"ckpt-{flag}")
+        losses[flag] = [h["loss"] for h in r.history]
+    assert len(losses[True]) == 6
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+    assert losses[True][-1] < losses[True][0]
