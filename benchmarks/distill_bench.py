@@ -116,6 +116,7 @@ def part_throughput(args, res: dict) -> None:
     ours = steps * cfg.batch_blocks * cfg.seq_len / r.train_seconds
 
     model.load_state_dict(init)
+    model.set_attn_implementation("sdpa")  # ours trains math attention compiled; TRL gets torch's fused kernel
     torch.set_num_threads(cfg.threads)
     pairs = [prompt_target(task, e, cfg.target_style) for e in rows]
     ds = Dataset.from_list([{"prompt": [{"role": "user", "content": p}],
