@@ -121,6 +121,7 @@ class DistillConfig(BaseModel):
             n_test=job.n_test,
             probe_size=job.probe_size,
             probe_threshold=job.probe_threshold,
+            rationale_budget=job.rationale_budget,
             max_train_minutes=job.max_train_minutes,
         )
         if job.profile == "fast":
@@ -142,7 +143,6 @@ FAST_PROFILE: dict[str, object] = dict(
     eval_every=6,
     eval_samples=8,
     ckpt_every=4,
-    rationale_budget=4,
     knowledge_examples=2,
     teacher_max_new_tokens=16,
     eval_max_new_tokens=48,

@@ -36,7 +36,6 @@ SPOT_SLOWDOWN = 1.15  # preemptions + restarts from checkpoint, on spot capacity
 API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 concurrent requests
 TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the training GPU
 MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
-INJECTION_TEACHER_FRACTION = 0.05  # share of injection examples whose rationale the teacher writes
 EPOCHS = 2
 MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
 MFU_DECODE_CPU = 0.10  # batch-1 decode on CPU: small matmuls, far below the matmul rate
@@ -67,18 +66,18 @@ class Synthesis:
     usd: float
 
 
-def teacher_calls(n_train: int, mode: str, coverage: float) -> float:
+def teacher_calls(n_train: int, mode: str, coverage: float, rationale_budget: int) -> float:
     """How many teacher generations the data needs.
 
     Alignment: every example is a teacher answer that passed the checker; a teacher that is
     right with probability ``coverage`` needs ~1/coverage samples per kept example, capped at
     ``MAX_SAMPLES_PER_QUESTION``. Injection: questions and answers come from the task's rule
-    engine (reverse synthesis); the teacher only writes answer-conditioned rationales for
-    ``INJECTION_TEACHER_FRACTION`` of them (the rest use the task's own verified rationale).
+    engine (reverse synthesis); the teacher only writes answer-conditioned rationales for the
+    job's ``rationale_budget`` of them (the rest use the task's own verified rationale).
     """
     if mode == "alignment":
         return n_train * min(MAX_SAMPLES_PER_QUESTION, 1.0 / max(coverage, 1e-3))
-    return n_train * INJECTION_TEACHER_FRACTION
+    return float(min(n_train, rationale_budget))
 
 
 def decode_tokens_per_s(params: float, hw: Hardware, batch: int) -> float:

@@ -54,6 +54,9 @@ class JobSettings(BaseModel):
     n_test: int = Field(500, gt=0, description="held-out questions for the final evaluation")
     max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training")
     probe_size: int = Field(50, gt=0, description="questions used to probe the teacher")
+    rationale_budget: int = Field(
+        16, ge=0, description="injection: questions whose rationale the teacher writes (the rest use the task's own)"
+    )
     probe_threshold: float = Field(0.5, ge=0, le=1, description="teacher accuracy above which alignment is used")
     profile: Literal["default", "fast"] = Field("default", description="'fast' shrinks everything for tests")
 

@@ -34,7 +34,7 @@ from stratos.spec import DistillationRequest
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
-FAST_JOB = {"n_train": 1000, "n_val": 50, "n_test": 100, "max_train_minutes": 1.0, "probe_size": 10}
+FAST_JOB = {"n_train": 1000, "n_val": 50, "n_test": 100, "max_train_minutes": 1.0, "probe_size": 10, "rationale_budget": 4}
 AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
 
 
@@ -280,7 +280,7 @@ def _train_phase(
         teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
         ok &= est.fits(teacher_mem, hw)
     coverage = t.task_coverage(request.task)
-    calls = est.teacher_calls(job.n_train, mode, coverage) + job.probe_size
+    calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     syn = est.synthesis_estimate(
         calls, c.prompt_tokens, c.output_tokens, api_usd_per_m=api, teacher_params=t.params, hw=hw,

@@ -75,9 +75,10 @@ def test_synthesis_cost_api_and_self_hosted():
     local = est.synthesis_estimate(1000, 100, 50, api_usd_per_m=None, teacher_params=7.6e9, hw=gpu("L4"),
                                    usd_per_hour=5.0)
     assert local.usd == pytest.approx(local.hours * 5.0) and local.hours > 0
-    assert est.teacher_calls(1000, "alignment", 0.5) == 2000
-    assert est.teacher_calls(1000, "alignment", 0.01) == 1000 * est.MAX_SAMPLES_PER_QUESTION
-    assert est.teacher_calls(1000, "injection", 0.0) == 1000 * est.INJECTION_TEACHER_FRACTION
+    assert est.teacher_calls(1000, "alignment", 0.5, 16) == 2000
+    assert est.teacher_calls(1000, "alignment", 0.01, 16) == 1000 * est.MAX_SAMPLES_PER_QUESTION
+    assert est.teacher_calls(1000, "injection", 0.0, 16) == 16  # the job asks the teacher for 16 rationales
+    assert est.teacher_calls(10, "injection", 0.0, 16) == 10
     assert est.serve_cost_usd(0.8, 720) == pytest.approx(576)
 
 
