@@ -1,9 +1,9 @@
-"""The Stratos Pulumi program: stack config -> request -> plan -> the target's backend.
+"""The Stratos Pulumi program: stack config -> request -> plan -> ``infra.program.build``.
 
 ``pulumi preview`` runs everything up to registering resources, so it prints the
 plan and its estimated cost without running a job (the providers' ``create`` is
-never called in a preview). This module only wires; config is read in
-``infra/config.py``, resources live in ``infra/components`` and the backends.
+never called in a preview). This module only reads and plans; config is read in
+``infra/config.py``, the wiring is ``infra/program.py`` (which the mock tests call too).
 """
 
 from __future__ import annotations
@@ -16,54 +16,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pulumi  # noqa: E402
 
-from infra import outputs  # noqa: E402
-from infra.backends import get_backend  # noqa: E402
-from infra.components import (  # noqa: E402
-    ArtifactStore,
-    ArtifactStoreArgs,
-    DistillationJob,
-    DistillationJobArgs,
-    ServingEndpoint,
-    ServingEndpointArgs,
-    TrainingCluster,
-    TrainingClusterArgs,
-)
 from infra.config import load_settings  # noqa: E402
+from infra.program import build  # noqa: E402
 from stratos.exceptions import StratosError  # noqa: E402
 from stratos.planner import make_plan  # noqa: E402
 
 try:
     settings = load_settings()
     result = make_plan(settings.request)
-    # A cloud stack deploys where the plan chose: stratos:clouds may allow several.
-    backend = get_backend(result.chosen.train.cloud if settings.target != "local" else "local")
+    plan = result.chosen
+    deployment = build(settings, plan, result.to_json().get("pareto"))
 except StratosError as exc:
     # A RunError is reported as a plain error message, without a Python traceback.
     raise pulumi.RunError(str(exc)) from None
 
-plan = result.chosen
-pulumi.log.info(outputs.one_line(plan))
-
-store = ArtifactStore("artifacts", ArtifactStoreArgs(backend, plan, settings))
-cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings, store.outputs))
-job = DistillationJob(
-    "distill", DistillationJobArgs(backend, plan, settings, store.outputs, cluster.outputs)
-)
-# The planner prices training and serving apart, so a multicloud plan may serve elsewhere.
-serve_backend = backend if settings.target == "local" else get_backend(plan.serve.cloud)
-endpoint = ServingEndpoint(
-    "endpoint", ServingEndpointArgs(serve_backend, plan, settings, store.outputs, job.outputs)
-)
-
-pulumi.export("target", backend.name)
-pulumi.export("plan", outputs.plan_summary(plan))
-pulumi.export("paretoFront", outputs.pareto_top(result.to_json()))
-pulumi.export("estimatedCost", outputs.estimated_cost(plan))
-pulumi.export("artifactStore", store.uri)
-pulumi.export("artifact", job.artifact_uri)
-pulumi.export("manifestHash", job.manifest_hash)
-pulumi.export("metrics", job.metrics)
-pulumi.export("accuracy", job.metrics.apply(outputs.accuracy_of))
-pulumi.export("endpoint", endpoint.url)
-pulumi.export("modelName", endpoint.model_name)
-pulumi.export("token", endpoint.token)
+job, endpoint = deployment.job, deployment.endpoint

@@ -11,6 +11,9 @@ Secrets:
 * ``stratos:teacherApiKey`` -- API key of an OpenAI-compatible teacher; optional
   (the offline default teacher needs none). Passed to the job as the env var
   ``STRATOS_TEACHER_API_KEY``, never written to the plan.
+* ``stratos:hfToken`` -- Hugging Face token for gated hub models (Llama, Gemma);
+  optional. Reaches the training node through the cloud's secret store and the job
+  as ``HF_TOKEN`` (which ``huggingface_hub`` reads), never through the plan.
 * ``stratos:endpointToken`` -- bearer token of the serving endpoint. Optional:
   when unset, the ``ServingEndpoint`` generates a random 256-bit token once, inside
   a dynamic resource, and keeps it (encrypted) in the stack state, so it stays the
@@ -46,6 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Secret keys the program reads itself (camelCase is the documented spelling).
 TEACHER_API_KEY = "teacherApiKey"
+HF_TOKEN = "hfToken"
 ENDPOINT_TOKEN = "endpointToken"
 
 
@@ -58,6 +62,8 @@ class Settings:
     request: DistillationRequest
     #: ``stratos:teacherApiKey`` as a secret Output, or None when unset.
     teacher_api_key: pulumi.Output[str] | None
+    #: ``stratos:hfToken`` as a secret Output, or None when unset.
+    hf_token: pulumi.Output[str] | None
     #: ``stratos:endpointToken`` as a secret Output, or None (the endpoint generates one).
     endpoint_token: pulumi.Output[str] | None
     #: Root folder of the local artifact store (``local`` target only).
@@ -144,6 +150,7 @@ def load_settings() -> Settings:
         stack=stack,
         request=request,
         teacher_api_key=_secret(cfg, TEACHER_API_KEY),
+        hf_token=_secret(cfg, HF_TOKEN),
         endpoint_token=_secret(cfg, ENDPOINT_TOKEN),
         runs_dir=runs_dir,
         python=sys.executable,

@@ -42,12 +42,14 @@ def pareto_top(result_json: dict[str, Any], n: int = PARETO_TOP) -> list[dict[st
 def one_line(plan: Plan) -> str:
     """What ``pulumi preview`` logs: the decision and its price in one line."""
     c = plan.cost
+    nodes = f"{plan.train_nodes} x " if plan.train_nodes > 1 else ""
     return (
-        f"plan: train on {plan.train.label}, serve on {plan.serve.label}; teacher {plan.teacher} -> "
+        f"plan: train on {nodes}{plan.train.label}, serve on {plan.serve.label}; teacher {plan.teacher} -> "
         f"student {plan.student} ({plan.mode}{', logit KD' if plan.logit_kd else ''}); "
         f"predicted accuracy {plan.objectives.accuracy:.2f}, latency {plan.objectives.latency_ms:.0f} ms, "
         f"train {plan.objectives.train_hours:.2f} h; estimated {c.total_usd:.2f} {c.currency} "
-        f"(synthesis {c.synthesis_usd:.2f} + training {c.training_usd:.2f} + serving {c.serving_usd:.2f})"
+        f"(synthesis {c.synthesis_usd:.2f} + training {c.training_usd:.2f} + serving {c.serving_usd:.2f} "
+        f"+ storage {c.storage_usd:.2f})"
     )
 
 

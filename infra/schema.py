@@ -28,6 +28,7 @@ UNSET = {"string": "", "array": [], "object": {}}
 
 SECRETS = {
     "teacherApiKey": "API key of an OpenAI-compatible teacher endpoint; set with `pulumi config set --secret`; default unset (the offline teacher needs none)",
+    "hfToken": "Hugging Face token for gated hub teachers/students (Llama, Gemma); set with `pulumi config set --secret`; reaches the training node through the cloud's secret store; default unset",
     "endpointToken": "bearer token clients send to the endpoint; set with `pulumi config set --secret`; default unset = generated once and kept in the stack state",
 }
 

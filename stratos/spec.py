@@ -29,7 +29,9 @@ ModeChoice = Literal["alignment", "injection"]
 
 #: Stack-config keys under ``stratos:`` that are secrets read by the Pulumi program, never
 #: part of the request (``from_stack_config`` skips them and any ``secure:`` value).
-SECRET_KEYS = frozenset({"teacher_api_key", "endpoint_token", "teacherApiKey", "endpointToken"})
+SECRET_KEYS = frozenset(
+    {"teacher_api_key", "endpoint_token", "hf_token", "teacherApiKey", "endpointToken", "hfToken"}
+)
 
 
 class _Strict(BaseModel):
@@ -92,6 +94,15 @@ class JobOverrides(_Strict):
     )
 
 
+class Train(_Strict):
+    """How training runs on the cloud."""
+
+    nodes: int | None = Field(
+        None, ge=1, le=64,
+        description="identical training instances (torchrun nodes); default: 1, or as many as the student's training state needs",
+    )
+
+
 class Network(_Strict):
     """Network settings for cloud targets (ignored by ``local``, which binds 127.0.0.1)."""
 
@@ -145,6 +156,7 @@ class DistillationRequest(_Strict):
     )
     weights: Weights = Field(default_factory=Weights, description="deployment-score preference weights")
     job: JobOverrides = Field(default_factory=JobOverrides, description="job overrides (seed, sizes, profile)")
+    train: Train = Field(default_factory=Train, description="training nodes (cloud targets)")
     network: Network = Field(default_factory=Network, description="cloud network settings")
     local: LocalMachine = Field(default_factory=LocalMachine, description="local machine pricing")
 

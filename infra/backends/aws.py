@@ -5,18 +5,21 @@ What ``pulumi up`` creates (all with an explicit provider in the planned region)
 * ``artifact_store``: an S3 bucket with public access blocked, ACLs disabled,
   versioning and SSE-KMS encryption, holding ``runs/<stack>/plan.json`` and the
   Stratos source archive the nodes install from.
-* ``training_cluster``: an IAM role + instance profile allowed only that bucket, a
-  security group with no ingress (SSH only from ``network.ssh_cidrs``, if any), and
-  the training instance: exactly the planned type and availability zone, spot when
-  the plan says so, a Deep Learning AMI found by filter, IMDSv2 required, an
-  encrypted root volume sized from the models and data, and the training bootstrap
-  as user-data (``infra/bootstrap``) - the job starts when the instance boots.
-* ``distillation_job``: nothing new; the job is the training node's user-data, so the
-  outputs point at where the artifact and its completion marker will appear.
+* ``training_cluster``: the stack's secrets the job needs (``teacherApiKey``,
+  ``hfToken``) as SSM SecureStrings, an IAM role + instance profile allowed only the
+  run prefix of that bucket and those parameters, a security group with no ingress
+  (SSH only from ``network.ssh_cidrs``; all TCP between the nodes themselves when
+  there are several), and ``plan.train_nodes`` training instances (a cluster
+  placement group when more than one): exactly the planned type and availability
+  zone, spot when the plan says so, a Deep Learning AMI found by filter, IMDSv2
+  required, an encrypted root volume sized from the models and data, and the
+  training bootstrap as user-data (``infra/bootstrap``) - the job starts at boot.
+* ``distillation_job``: a ``CloudDistillationJob`` whose create waits for the node's
+  completion marker in the bucket and exports the node's metrics.
 * ``serving_endpoint``: the token in SSM Parameter Store (SecureString, written as a
   Pulumi secret), a role allowed to read the bucket and that parameter only, a
   security group opening only the serving port to ``network.allowed_cidrs``, and the
-  serving instance whose user-data waits for the marker and runs vLLM.
+  serving instance (created once the job has finished) whose user-data runs vLLM.
 """
 
 from __future__ import annotations
@@ -26,15 +29,20 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs, job_id
 from infra.backends.cloud import (
     StoreReader,
     check_cloud,
+    check_nodes,
     check_ssh_cidrs,
+    cloud_job,
     env_lines,
-    launched_job,
+    job_prefix,
+    node_names,
     run_prefix,
+    serving_store,
     source_asset,
+    training_secrets,
 )
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
@@ -67,23 +75,33 @@ ASSUME_EC2 = json.dumps(
 )
 
 
-def bucket_policy(bucket_arn: str, prefix: str, write: bool) -> str:
-    """IAM policy allowing one bucket only: list, read, and (for training) write."""
-    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:AbortMultipartUpload"] if write else [])
-    return json.dumps(
+def bucket_statements(bucket_arn: str, prefix: str, write: bool) -> list[dict]:
+    """IAM statements allowing one bucket prefix only: list, read, and (for training) write
+    and delete (a new attempt removes a replaced node's failure marker)."""
+    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] if write else [])
+    return [
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": bucket_arn,
-                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
-                },
-                {"Effect": "Allow", "Action": actions, "Resource": f"{bucket_arn}/{prefix}/*"},
-            ],
-        }
-    )
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        {"Effect": "Allow", "Action": actions, "Resource": f"{bucket_arn}/{prefix}/*"},
+    ]
+
+
+def bucket_policy(bucket_arn: str, prefix: str, write: bool) -> str:
+    """An IAM policy document of :func:`bucket_statements`."""
+    return json.dumps({"Version": "2012-10-17", "Statement": bucket_statements(bucket_arn, prefix, write)})
+
+
+def read_parameters(arns: list[str]) -> list[dict]:
+    """Statements that let a node read exactly these SSM parameters."""
+    return [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn} for arn in sorted(arns)]
+
+
+def policy_of(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def _ami_architecture(instance_type: str) -> str:
@@ -144,9 +162,17 @@ class AwsBackend:
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=self._opts(parent, provider))
 
     def _security_group(
-        self, parent, name: str, provider, port: int | None, cidrs: list[str], ssh: list[str], what: str
+        self, parent, name: str, provider, port: int | None, cidrs: list[str], ssh: list[str], what: str,
+        between_members: bool = False,
     ) -> aws.ec2.SecurityGroup:
         ingress = []
+        if between_members:
+            # torchrun's rendezvous and NCCL (ephemeral ports) between the training nodes only.
+            ingress.append(
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=0, to_port=65535, self=True, description="Stratos training nodes"
+                )
+            )
         if port is not None and cidrs:
             ingress.append(
                 aws.ec2.SecurityGroupIngressArgs(
@@ -177,6 +203,8 @@ class AwsBackend:
         disk_gb: int,
         user_data: pulumi.Input[str],
         tags: dict[str, str],
+        depends_on: list[pulumi.Resource] | None = None,
+        placement_group: pulumi.Input[str] | None = None,
     ) -> aws.ec2.Instance:
         market = None
         if offering.spot:
@@ -189,7 +217,7 @@ class AwsBackend:
                 ),
             )
         return aws.ec2.Instance(
-            f"{name}-instance",
+            name,
             instance_type=offering.instance_type,
             availability_zone=self._zone_name(offering, provider),
             ami=self._ami(offering, provider),
@@ -197,6 +225,7 @@ class AwsBackend:
             vpc_security_group_ids=[sg.id],
             associate_public_ip_address=True,
             instance_market_options=market,
+            placement_group=placement_group,
             # A finished job powers the node off; stopped, it costs only its disk until destroy.
             instance_initiated_shutdown_behavior="stop",
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
@@ -209,15 +238,27 @@ class AwsBackend:
             # A new plan is a new job: replace the node rather than edit a running one.
             user_data_replace_on_change=True,
             tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags},
+            opts=self._opts(parent, provider, depends_on=depends_on or []),
+        )
+
+    def _parameter(self, parent, provider, settings: Settings, name: str, what: str, value, description: str):
+        """A SecureString under ``/stratos/<stack>/`` written from a Pulumi secret."""
+        return aws.ssm.Parameter(
+            name,
+            name=f"/stratos/{settings.stack}/{what}",
+            type="SecureString",
+            value=pulumi.Output.secret(value),
+            description=description,
             opts=self._opts(parent, provider),
         )
 
     # -- the four concepts ---------------------------------------------------------
 
     def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
-        """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>``."""
+        """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>/job-<id>``."""
         check_cloud(plan, self.name, "train")
         check_ssh_cidrs(settings.ssh_cidrs)
+        check_nodes(plan)
         provider = self._provider(parent, name, plan.train.region or "", settings)
         opts = self._opts(parent, provider)
         bucket = aws.s3.Bucket(
@@ -261,7 +302,7 @@ class AwsBackend:
             ],
             opts=opts,
         )
-        prefix = run_prefix(settings)
+        prefix = job_prefix(plan, settings)
         after = self._opts(parent, provider, depends_on=[pab, encryption, ownership])
         plan_object = aws.s3.BucketObjectv2(
             f"{name}-plan",
@@ -294,27 +335,51 @@ class AwsBackend:
     def training_cluster(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
     ) -> ClusterOutputs:
-        """The training node; booting it starts the job (its user-data)."""
+        """The training node(s); booting node 0 starts the job (its user-data)."""
         offering = plan.train
         provider = self._provider(parent, name, offering.region or "", settings)
+        secrets = {
+            s.env: self._parameter(parent, provider, settings, f"{name}-secret-{s.what}", s.what, s.value,
+                                   f"{s.env} for the Stratos training job (read by the training node)")
+            for s in training_secrets(settings)
+        }
         bucket = store.resources["bucket"]
-        profile = self._role(
-            parent, name, provider, bucket.arn.apply(lambda arn: bucket_policy(arn, run_prefix(settings), write=True))
+        policy = pulumi.Output.all(bucket.arn, *[p.arn for p in secrets.values()]).apply(
+            lambda a: policy_of(bucket_statements(a[0], run_prefix(settings), write=True) + read_parameters(a[1:]))
         )
-        sg = self._security_group(parent, name, provider, None, [], check_ssh_cidrs(settings.ssh_cidrs), "training node")
-        user_data = pulumi.Output.from_input(store.uri).apply(
-            lambda uri: render_training(plan, NodeScript(cloud="aws", region=offering.region or "", store_uri=uri))
+        profile = self._role(parent, name, provider, policy)
+        several = plan.train_nodes > 1
+        sg = self._security_group(
+            parent, name, provider, None, [], check_ssh_cidrs(settings.ssh_cidrs), "training nodes", several
         )
+        group = aws.ec2.PlacementGroup(
+            f"{name}-placement", strategy="cluster", opts=self._opts(parent, provider)
+        ) if several else None
+        refs = tuple((env, p.name) for env, p in secrets.items())
+        names = [p.name for p in secrets.values()]
         budget = settings.request.constraints.budget_usd
-        instance = self._instance(
-            parent, name, provider, offering, profile, sg, training_disk_gb(plan), user_data,
-            cost_tags("train", settings.stack, plan.cost.total_usd, budget),
-        )
-        return ClusterOutputs(
-            host=instance.private_ip,
-            instance_type=instance.instance_type,
-            resources={"instance": instance, "securityGroup": sg, "instanceProfile": profile},
-        )
+        instances: list[aws.ec2.Instance] = []
+        for rank, node_name in enumerate(node_names(name, plan)):
+            head = instances[0].private_ip if rank else ""
+            user_data = pulumi.Output.all(store.uri, head, *names).apply(
+                lambda a, rank=rank: render_training(plan, NodeScript(
+                    cloud="aws", region=offering.region or "", store_uri=a[0], job_id=job_id(plan, settings),
+                    node_rank=rank, head=a[1], secret_refs=tuple((env, ref) for (env, _), ref in zip(refs, a[2:], strict=True)),
+                ))
+            )
+            instances.append(self._instance(
+                parent, node_name, provider, offering, profile, sg, training_disk_gb(plan), user_data,
+                cost_tags("train", settings.stack, plan.cost.total_usd, budget),
+                depends_on=list(secrets.values()), placement_group=group.name if group else None,
+            ))
+        resources: dict[str, pulumi.Resource] = {
+            "instance": instances[0], "securityGroup": sg, "instanceProfile": profile,
+            **{f"instance{r}": i for r, i in enumerate(instances[1:], 1)},
+            **{f"secret.{env}": p for env, p in secrets.items()},
+        }
+        if group is not None:
+            resources["placementGroup"] = group
+        return ClusterOutputs(host=instances[0].private_ip, instance_type=instances[0].instance_type, resources=resources)
 
     def distillation_job(
         self,
@@ -325,8 +390,9 @@ class AwsBackend:
         store: StoreOutputs,
         cluster: ClusterOutputs,
     ) -> JobOutputs:
-        """The job runs from the training node's user-data; point at its results."""
-        return launched_job(store.uri, cluster.resources["instance"].id)
+        """Waits for node 0's completion marker in the bucket (the node id is its instance id)."""
+        head = cluster.resources["instance"]
+        return cloud_job(parent, name, plan, settings, store, head, head.id, plan.train.region or "")
 
     def store_reader(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
@@ -368,50 +434,33 @@ class AwsBackend:
         job: JobOutputs,
         token: pulumi.Input[str],
     ) -> EndpointOutputs:
-        """The serving node: waits for the artifact, then vLLM behind the token from SSM.
-        When training ran on another cloud, that cloud's backend grants read-only keys to
-        its store, kept here as a second SecureString the node reads at boot."""
+        """The serving node, created once the job has finished: vLLM on the artifact behind the
+        token from SSM. When training ran on another cloud, that cloud's backend grants read-only
+        keys to its store, kept here as a second SecureString the node reads at boot."""
         check_cloud(plan, self.name, "serve")
         offering = plan.serve
         provider = self._provider(parent, name, offering.region or "", settings)
         port = settings.serving_port
-        opts = self._opts(parent, provider)
-        param = aws.ssm.Parameter(
-            f"{name}-token",
-            name=f"/stratos/{settings.stack}/endpoint-token",
-            type="SecureString",
-            value=pulumi.Output.secret(token),
-            description="Bearer token of the Stratos endpoint (read by the serving node)",
-            opts=opts,
-        )
+        param = self._parameter(parent, provider, settings, f"{name}-token", "endpoint-token", token,
+                                "Bearer token of the Stratos endpoint (read by the serving node)")
         resources: dict[str, pulumi.Resource] = {"token": param}
-        if plan.train.cloud == self.name:
-            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), plan.train.region or "", None
-            bucket = store.resources["bucket"]
-            reads = [bucket.arn.apply(lambda arn: json.loads(bucket_policy(arn, run_prefix(settings), write=False))["Statement"])]
-        else:
-            from infra.backends import get_backend
 
-            reader = get_backend(plan.train.cloud).store_reader(parent, name, plan, settings, store)
-            env_param = aws.ssm.Parameter(
-                f"{name}-store-credentials",
-                name=f"/stratos/{settings.stack}/store-credentials",
-                type="SecureString",
-                value=reader.env,
-                description=f"Read-only keys to the {plan.train.cloud} artifact store",
-                opts=opts,
-            )
-            resources.update(reader.resources, storeCredentials=env_param)
-            store_uri, store_region, env_ref = reader.uri, "auto", env_param.name
-            reads = [env_param.arn.apply(lambda arn: [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}])]
+        def keep(res_name: str, what: str, value: pulumi.Output[str]):
+            p = self._parameter(parent, provider, settings, res_name, what, value,
+                                f"Read-only keys to the {plan.train.cloud} artifact store")
+            return p.name, {"storeCredentials": p}
+
+        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
+        if foreign is None:
+            bucket = store.resources["bucket"]
+            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), plan.train.region or "", None
+            reads = [bucket.arn.apply(lambda arn: bucket_statements(arn, run_prefix(settings), write=False))]
+        else:
+            resources.update(foreign.resources)
+            store_uri, store_region, env_ref = foreign.uri, foreign.region, foreign.env_ref
+            reads = [resources["storeCredentials"].arn.apply(lambda arn: read_parameters([arn]))]
         policy = pulumi.Output.all(param.arn, *reads).apply(
-            lambda a: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[0]}]
-                    + [st for sts in a[1:] for st in sts],
-                }
-            )
+            lambda a: policy_of(read_parameters([a[0]]) + [st for sts in a[1:] for st in sts])
         )
         profile = self._role(parent, name, provider, policy)
         sg = self._security_group(
@@ -435,8 +484,9 @@ class AwsBackend:
         )
         budget = settings.request.constraints.budget_usd
         instance = self._instance(
-            parent, name, provider, offering, profile, sg, serving_disk_gb(plan), user_data,
+            parent, f"{name}-instance", provider, offering, profile, sg, serving_disk_gb(plan), user_data,
             cost_tags("serve", settings.stack, plan.cost.total_usd, budget),
+            depends_on=list(job.resources.values()),
         )
         return EndpointOutputs(
             url=pulumi.Output.concat("http://", instance.public_ip, f":{port}/v1"),

@@ -10,6 +10,8 @@ Adding a cloud means adding one module here and registering it in ``__init__``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +21,24 @@ from stratos.planner.plan import Plan
 
 if TYPE_CHECKING:
     from infra.config import Settings
+
+
+def job_id(plan: Plan, settings: Settings) -> str:
+    """Deterministic id of a run: same plan and request, same run folder / bucket prefix
+    (what makes an interrupted ``up`` resume the same run, and a new plan a new one)."""
+    body = json.dumps(
+        {"plan": plan.model_dump(mode="json"), "request": settings.request.model_dump(mode="json")},
+        sort_keys=True,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def child_urn(parent_type: str, name: str, cls: type) -> str:
+    """The URN a dynamic child of a top-level component gets (``<parent type>$<child type>::name``),
+    where a provider reports progress. Built from names rather than ``parent.urn`` (an input
+    depending on the parent would be a cycle: the component's outputs wait for its children)."""
+    child_type = f"pulumi-python:{cls._resource_type_name}"
+    return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{parent_type}${child_type}::{name}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +60,7 @@ class ClusterOutputs:
 
 @dataclass(frozen=True)
 class JobOutputs:
-    """The finished (or, in the cloud, launched) distillation job."""
+    """The finished distillation job (both targets wait for it)."""
 
     artifact_uri: pulumi.Input[str]
     manifest_hash: pulumi.Input[str]

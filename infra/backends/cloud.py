@@ -1,17 +1,21 @@
-"""What the cloud backends share: checks made before creating anything, and the
-hand-off when a plan trains on one cloud and serves on the other (kept apart so
-the GCP backend does not import ``pulumi_aws`` unless a plan needs it)."""
+"""What the cloud backends share: checks made before creating anything, the run's place
+in the bucket, the secrets a training node reads, the job resource that waits for the
+node, and the hand-off when a plan trains on one cloud and serves on the other (kept
+apart so the GCP backend does not import ``pulumi_aws`` unless a plan needs it)."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from infra.backends.base import JobOutputs
-from infra.bootstrap.render import source_archive
+from infra.backends.base import JobOutputs, StoreOutputs, child_urn, job_id
+from infra.bootstrap.render import node_timeout_s, source_archive
+from infra.components.distillation_job import TYPE as JOB_TYPE
+from infra.providers.cloud_job import CloudDistillationJob
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
 
@@ -32,20 +36,34 @@ ACCELERATOR_TYPES = {
 }
 
 
-def launched_job(store_uri: pulumi.Input[str], instance_ref: pulumi.Input[str]) -> JobOutputs:
-    """A cloud job runs from the training node's bootstrap after ``pulumi up`` returns, so
-    its outputs point at where the results will appear: the completion marker holds the
-    manifest hash and metrics, the failure marker the error."""
-    uri = pulumi.Output.from_input(store_uri)
-    return JobOutputs(
-        artifact_uri=uri.apply(lambda u: f"{u}/artifact"),
-        manifest_hash=uri.apply(lambda u: f"see {u}/_COMPLETE.json"),
-        metrics={
-            "status": "launched",
-            "completionMarker": uri.apply(lambda u: f"{u}/_COMPLETE.json"),
-            "failureMarker": uri.apply(lambda u: f"{u}/_FAILED.txt"),
-            "instance": instance_ref,
+def cloud_job(
+    parent: pulumi.Resource, name: str, plan: Plan, settings: Any, store: StoreOutputs,
+    head: pulumi.Resource, node_id: pulumi.Input[str], region: str,
+) -> JobOutputs:
+    """The job resource whose create waits for the training node's completion marker
+    (``infra/providers/cloud_job.py``), with the same outputs as the local job."""
+    timeout = node_timeout_s(plan)
+    job = CloudDistillationJob(
+        f"{name}-run",
+        {
+            "jobId": job_id(plan, settings),
+            "storeUri": store.uri,
+            "nodeId": node_id,
+            "region": region,
+            "timeoutSeconds": timeout,
+            "instanceUrn": head.urn,
+            "estimatedTotalUsd": plan.cost.total_usd,
+            "budgetUsd": settings.request.constraints.budget_usd,
+            "urn": child_urn(JOB_TYPE, f"{name}-run", CloudDistillationJob),
         },
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=[head],
+            custom_timeouts=pulumi.CustomTimeouts(create=f"{timeout}s", update=f"{timeout}s"),
+        ),
+    )
+    return JobOutputs(
+        artifact_uri=job.artifactUri, manifest_hash=job.manifestHash, metrics=job.metrics, resources={"job": job}
     )
 
 
@@ -57,8 +75,33 @@ def source_asset() -> pulumi.AssetArchive:
 
 
 def run_prefix(settings: Any) -> str:
-    """The stack's folder in the artifact bucket: everything a run writes lives under it."""
+    """The stack's folder in the artifact bucket (what the nodes' roles may touch)."""
     return f"runs/{settings.stack}"
+
+
+def job_prefix(plan: Plan, settings: Any) -> str:
+    """One run's folder: a new plan is a new prefix, so no marker of an older run is read as its own."""
+    return f"{run_prefix(settings)}/job-{job_id(plan, settings)}"
+
+
+@dataclass(frozen=True)
+class NodeSecret:
+    """A stack secret a training node reads at run time: ``env`` is the variable the job reads,
+    ``what`` the secret's short name in the cloud's secret store."""
+
+    env: str
+    what: str
+    value: pulumi.Output[str]
+
+
+def training_secrets(settings: Any) -> list[NodeSecret]:
+    """The secrets set on the stack that the training job needs (none are required here:
+    ``check_secrets`` refuses a plan that needs a missing one)."""
+    pairs = [
+        ("STRATOS_TEACHER_API_KEY", "teacher-api-key", settings.teacher_api_key),
+        ("HF_TOKEN", "hf-token", settings.hf_token),
+    ]
+    return [NodeSecret(env, what, value) for env, what, value in pairs if value is not None]
 
 
 def check_ssh_cidrs(cidrs: list[str]) -> list[str]:
@@ -94,6 +137,52 @@ CLOUDS = ("aws", "gcp")
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What one cloud's placement group for several training nodes takes."""
+
+    kind: str
+    max_nodes: int | None
+    families: tuple[str, ...] | None  # instance families it takes; None = all but ``excluded``
+    excluded: tuple[str, ...] = ()
+
+
+#: AWS cluster placement groups take current-generation families (not burstable or Mac) and
+#: no fixed count; Compute Engine compact placement policies take up to 150 VMs of the
+#: A2/A3/G2/C2/C2D/N2/N2D series (not N1, so not T4/V100/P100 VMs).
+PLACEMENT = {
+    "aws": Placement("cluster placement group", None, None, ("t2", "t3", "t3a", "t4g", "mac1", "mac2")),
+    "gcp": Placement("compact placement policy", 150, ("a2", "a3", "g2", "c2", "c2d", "n2", "n2d")),
+}
+
+
+def check_nodes(plan: Plan) -> None:
+    """``train_nodes`` > 1 needs a placement group the instance type can join, and no more
+    nodes than it takes; the error names ``stratos:train.nodes``."""
+    n, offering = plan.train_nodes, plan.train
+    if n == 1:
+        return
+    rule = PLACEMENT[offering.cloud]
+    family = offering.instance_type.split(".")[0] if offering.cloud == "aws" else offering.instance_type.split("-")[0]
+    refused = family in rule.excluded or (rule.families is not None and family not in rule.families)
+    if refused:
+        raise ConfigError(
+            f"stratos:train.nodes = {n}: {offering.instance_type} cannot join a {offering.cloud} {rule.kind}, "
+            f"which the nodes need for their rendezvous and NCCL traffic. Set train.nodes to 1, or limit "
+            f"stratos:gpus to GPUs sold on {', '.join(rule.families or ('current-generation',))} instances."
+        )
+    if rule.max_nodes is not None and n > rule.max_nodes:
+        raise ConfigError(
+            f"stratos:train.nodes = {n} is above the {rule.max_nodes} instances a {offering.cloud} {rule.kind} "
+            f"takes; set train.nodes to at most {rule.max_nodes}."
+        )
+
+
+def node_names(name: str, plan: Plan) -> list[str]:
+    """Instance resource names, node 0 first (``<name>-instance`` keeps a one-node stack's URN)."""
+    return [f"{name}-instance"] + [f"{name}-instance-{r}" for r in range(1, plan.train_nodes)]
+
+
+@dataclass(frozen=True)
 class StoreReader:
     """Read-only access to an artifact store from a node on another cloud: ``env`` holds
     the variables (``KEY=VALUE`` lines, a secret) the node exports so that ``aws s3``
@@ -107,3 +196,37 @@ class StoreReader:
 def env_lines(env: dict[str, str]) -> str:
     """``KEY=VALUE`` lines (the bootstrap reads them without a shell ``eval``)."""
     return "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+
+
+@dataclass(frozen=True)
+class ServingStore:
+    """How a serving node reads the artifact: the store as its CLI addresses it, the region
+    its client names, and the secret holding read-only keys when the store is on another cloud."""
+
+    uri: pulumi.Output[str]
+    region: str
+    env_ref: pulumi.Output[str] | None
+    resources: dict[str, pulumi.Resource]
+
+
+#: (resource name, secret's short name, value) -> (the secret's ref for the node, its resources)
+KeepSecret = Callable[[str, str, pulumi.Output[str]], tuple[pulumi.Output[str], dict[str, pulumi.Resource]]]
+
+
+def serving_store(
+    serve_cloud: str, parent: pulumi.Resource, name: str, plan: Plan, settings: Any, store: StoreOutputs,
+    keep_secret: KeepSecret,
+) -> ServingStore | None:
+    """The cross-cloud hand-off, written once: None when training ran on ``serve_cloud`` (the
+    backend grants its node read access itself); otherwise the training cloud's backend makes
+    read-only keys to its store and ``keep_secret`` keeps them in the serving cloud's secret
+    store, readable by the serving node only."""
+    if plan.train.cloud == serve_cloud:
+        return None
+    from infra.backends import get_backend
+
+    reader = get_backend(plan.train.cloud).store_reader(parent, name, plan, settings, store)
+    ref, resources = keep_secret(f"{name}-store-credentials", "store-credentials", reader.env)
+    # AWS's CLI wants a region; GCS's S3 API accepts any ("auto").
+    region = (plan.train.region or "") if plan.train.cloud == "aws" else "auto"
+    return ServingStore(uri=reader.uri, region=region, env_ref=ref, resources={**reader.resources, **resources})

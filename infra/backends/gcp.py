@@ -7,14 +7,19 @@ names its own region or zone from the plan):
   access, public access prevention enforced and versioning (GCS encrypts every object
   at rest), holding ``runs/<stack>/plan.json`` and the Stratos source archive.
 * ``training_cluster``: a service account granted object access on that bucket only,
-  an SSH firewall rule only when ``network.ssh_cidrs`` is set, and the training VM:
+  the stack's secrets the job needs (``teacherApiKey``, ``hfToken``) in Secret
+  Manager readable by that account only, an SSH firewall rule only when
+  ``network.ssh_cidrs`` is set, and ``plan.train_nodes`` training VMs (with a compact
+  placement policy and a firewall rule open only between them when more than one):
   the planned machine type and zone with ``guest_accelerators`` = the planned GPU and
   count, ``on_host_maintenance: TERMINATE`` (GPU VMs cannot live-migrate), spot per
   plan, a Deep Learning VM image, and the training bootstrap as its startup script.
-* ``distillation_job``: the job is the startup script; outputs point at its results.
+* ``distillation_job``: a ``CloudDistillationJob`` whose create waits for the node's
+  completion marker in the bucket and exports the node's metrics.
 * ``serving_endpoint``: the token in Secret Manager (written as a Pulumi secret), a
   service account that can read the bucket and that secret only, a firewall rule
-  opening only the serving port to ``network.allowed_cidrs``, and the serving VM.
+  opening only the serving port to ``network.allowed_cidrs``, and the serving VM
+  (created once the job has finished).
 """
 
 from __future__ import annotations
@@ -22,16 +27,20 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs, job_id
 from infra.backends.cloud import (
     ACCELERATOR_TYPES,
     StoreReader,
     check_cloud,
+    check_nodes,
     check_ssh_cidrs,
+    cloud_job,
     env_lines,
-    launched_job,
-    run_prefix,
+    job_prefix,
+    node_names,
+    serving_store,
     source_asset,
+    training_secrets,
 )
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
@@ -124,6 +133,7 @@ class GcpBackend:
         labels: dict[str, str],
         tag: str,
         depends_on: list[pulumi.Resource],
+        resource_policies: list[pulumi.Input[str]] | None = None,
     ) -> gcp.compute.Instance:
         image = gcp.compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
         if offering.spot:
@@ -141,7 +151,7 @@ class GcpBackend:
         if not offering.zone:
             raise ConfigError(f"the plan gives no zone for {offering.label}; the planner must pick one")
         return gcp.compute.Instance(
-            f"{name}-instance",
+            name,
             machine_type=offering.instance_type,
             zone=offering.zone,
             guest_accelerators=[
@@ -168,6 +178,7 @@ class GcpBackend:
                 enable_integrity_monitoring=True, enable_vtpm=True
             ),
             allow_stopping_for_update=True,
+            resource_policies=resource_policies,
             labels=labels,
             tags=[tag],
             # The node reads the bucket (and the token) at boot: grant access first.
@@ -180,6 +191,7 @@ class GcpBackend:
         """A private, versioned bucket in the training region; the run lives under ``runs/<stack>``."""
         check_cloud(plan, self.name, "train")
         check_ssh_cidrs(settings.ssh_cidrs)
+        check_nodes(plan)
         accelerator_type(plan.train)
         opts = pulumi.ResourceOptions(parent=parent)
         bucket = gcp.storage.Bucket(
@@ -193,7 +205,7 @@ class GcpBackend:
             labels={"stratos-stack": label_value(settings.stack)},
             opts=opts,
         )
-        prefix = run_prefix(settings)
+        prefix = job_prefix(plan, settings)
         plan_object = gcp.storage.BucketObject(
             f"{name}-plan",
             bucket=bucket.name,
@@ -217,36 +229,77 @@ class GcpBackend:
     def training_cluster(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
     ) -> ClusterOutputs:
-        """The training VM; its startup script is the job."""
+        """The training VM(s); node 0's startup script is the job."""
         offering = plan.train
+        opts = pulumi.ResourceOptions(parent=parent)
         account = gcp.serviceaccount.Account(
             f"{name}-sa",
             account_id=account_id(settings.stack, "train"),
             display_name=f"Stratos training node ({settings.stack})",
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=opts,
         )
+        member = account.email.apply(lambda e: f"serviceAccount:{e}")
         access = gcp.storage.BucketIAMMember(
             f"{name}-bucket-access",
             bucket=store.resources["bucket"].name,
             role="roles/storage.objectUser",
-            member=account.email.apply(lambda e: f"serviceAccount:{e}"),
-            opts=pulumi.ResourceOptions(parent=parent),
+            member=member,
+            opts=opts,
         )
+        resources: dict[str, pulumi.Resource] = {"serviceAccount": account, "bucketAccess": access}
+        refs: list[tuple[str, pulumi.Output[str]]] = []
+        boot_needs: list[pulumi.Resource] = [access]
+        for sec in training_secrets(settings):
+            secret, version, grant = self._secret(parent, f"{name}-secret-{sec.what}", settings, sec.what, sec.value, member)
+            refs.append((sec.env, secret.secret_id))
+            resources.update({f"secret.{sec.env}": secret, f"secretVersion.{sec.env}": version, f"secretAccess.{sec.env}": grant})
+            boot_needs += [version, grant]
         tag = f"{label_value(settings.stack)}-train"
         ssh = self._ssh(parent, name, settings, tag)
-        script = pulumi.Output.from_input(store.uri).apply(
-            lambda uri: render_training(plan, NodeScript(cloud="gcp", region=offering.region or "", store_uri=uri))
-        )
-        labels = cost_tags("train", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
-        instance = self._instance(
-            parent, name, offering, account, training_disk_gb(plan), script, labels, tag, [access]
-        )
-        resources = {"instance": instance, "serviceAccount": account, "bucketAccess": access}
         if ssh is not None:
             resources["sshFirewall"] = ssh
+        policies: list[pulumi.Input[str]] = []
+        if plan.train_nodes > 1:
+            placement = gcp.compute.ResourcePolicy(
+                f"{name}-placement",
+                region=offering.region,
+                group_placement_policy=gcp.compute.ResourcePolicyGroupPlacementPolicyArgs(
+                    collocation="COLLOCATED", vm_count=plan.train_nodes
+                ),
+                opts=opts,
+            )
+            # torchrun's rendezvous and NCCL (ephemeral ports) between the training VMs only.
+            nodes_fw = gcp.compute.Firewall(
+                f"{name}-nodes",
+                network=NETWORK,
+                direction="INGRESS",
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["0-65535"])],
+                source_tags=[tag],
+                target_tags=[tag],
+                description="Stratos training nodes",
+                opts=opts,
+            )
+            resources.update(placement=placement, nodesFirewall=nodes_fw)
+            policies = [placement.self_link]
+        labels = cost_tags("train", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
+        envs = [env for env, _ in refs]
+        instances: list[gcp.compute.Instance] = []
+        for rank, node_name in enumerate(node_names(name, plan)):
+            head = instances[0].network_interfaces.apply(lambda nics: nics[0].network_ip or "") if rank else ""
+            script = pulumi.Output.all(store.uri, head, *[ref for _, ref in refs]).apply(
+                lambda a, rank=rank: render_training(plan, NodeScript(
+                    cloud="gcp", region=offering.region or "", store_uri=a[0], job_id=job_id(plan, settings),
+                    node_rank=rank, head=a[1], secret_refs=tuple(zip(envs, a[2:], strict=True)),
+                ))
+            )
+            instances.append(self._instance(
+                parent, node_name, offering, account, training_disk_gb(plan), script, labels, tag, boot_needs,
+                resource_policies=policies or None,
+            ))
+        resources.update({"instance": instances[0], **{f"instance{r}": i for r, i in enumerate(instances[1:], 1)}})
         return ClusterOutputs(
-            host=instance.network_interfaces.apply(lambda nics: nics[0].network_ip or ""),
-            instance_type=instance.machine_type,
+            host=instances[0].network_interfaces.apply(lambda nics: nics[0].network_ip or ""),
+            instance_type=instances[0].machine_type,
             resources=resources,
         )
 
@@ -259,8 +312,9 @@ class GcpBackend:
         store: StoreOutputs,
         cluster: ClusterOutputs,
     ) -> JobOutputs:
-        """The job runs from the training VM's startup script; point at its results."""
-        return launched_job(store.uri, cluster.resources["instance"].self_link)
+        """Waits for node 0's completion marker in the bucket (the node id is its VM name)."""
+        head = cluster.resources["instance"]
+        return cloud_job(parent, name, plan, settings, store, head, head.name, plan.train.region or "")
 
     def store_reader(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
@@ -305,9 +359,9 @@ class GcpBackend:
         job: JobOutputs,
         token: pulumi.Input[str],
     ) -> EndpointOutputs:
-        """The serving VM: waits for the artifact, then vLLM behind the token from Secret Manager.
-        When training ran on another cloud, that cloud's backend grants read-only keys to
-        its store, kept here as a second secret the VM reads at boot."""
+        """The serving VM, created once the job has finished: vLLM on the artifact behind the
+        token from Secret Manager. When training ran on another cloud, that cloud's backend
+        grants read-only keys to its store, kept here as a second secret the VM reads at boot."""
         check_cloud(plan, self.name, "serve")
         accelerator_type(plan.serve)
         offering = plan.serve
@@ -326,8 +380,17 @@ class GcpBackend:
             "serviceAccount": account,
             "tokenAccess": secret_access,
         }
-        boot_needs: list[pulumi.Resource] = [secret_access, version]
-        if plan.train.cloud == self.name:
+        boot_needs: list[pulumi.Resource] = [secret_access, version, *job.resources.values()]
+
+        def keep(res_name: str, what: str, value: pulumi.Output[str]):
+            creds, creds_version, creds_access = self._secret(parent, res_name, settings, what, value, member)
+            boot_needs.extend([creds_version, creds_access])
+            return creds.secret_id, {
+                "storeCredentials": creds, "storeCredentialsVersion": creds_version, "storeCredentialsAccess": creds_access,
+            }
+
+        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
+        if foreign is None:
             read = gcp.storage.BucketIAMMember(
                 f"{name}-bucket-read",
                 bucket=store.resources["bucket"].name,
@@ -339,18 +402,8 @@ class GcpBackend:
             boot_needs.append(read)
             store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), offering.region or "", None
         else:
-            from infra.backends import get_backend
-
-            reader = get_backend(plan.train.cloud).store_reader(parent, name, plan, settings, store)
-            creds, creds_version, creds_access = self._secret(
-                parent, f"{name}-store-credentials", settings, "store-credentials", reader.env, member
-            )
-            resources.update(
-                reader.resources, storeCredentials=creds, storeCredentialsVersion=creds_version,
-                storeCredentialsAccess=creds_access,
-            )
-            boot_needs += [creds_version, creds_access]
-            store_uri, store_region, env_ref = reader.uri, plan.train.region or "", creds.secret_id
+            resources.update(foreign.resources)
+            store_uri, store_region, env_ref = foreign.uri, foreign.region, foreign.env_ref
         tag = f"{label_value(settings.stack)}-serve"
         port = settings.serving_port
         if settings.allowed_cidrs:
@@ -370,7 +423,7 @@ class GcpBackend:
         )
         labels = cost_tags("serve", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
         instance = self._instance(
-            parent, name, offering, account, serving_disk_gb(plan), script, labels, tag, boot_needs,
+            parent, f"{name}-instance", offering, account, serving_disk_gb(plan), script, labels, tag, boot_needs,
         )
         resources["instance"] = instance
         ip = instance.network_interfaces.apply(lambda nics: nics[0].access_configs[0].nat_ip or "")

@@ -7,12 +7,16 @@ this machine (nothing to provision, so no child resource); job = a
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pulumi
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
+from infra.backends.base import (
+    ClusterOutputs,
+    EndpointOutputs,
+    JobOutputs,
+    StoreOutputs,
+    child_urn,
+    job_id,
+)
 from infra.components.distillation_job import TYPE as JOB_TYPE
 from infra.config import Settings
 from infra.providers.job import LocalDistillationJob
@@ -28,28 +32,9 @@ TIMEOUT_MARGIN_S = 15 * 60
 SERVER_READY_S = 300
 
 
-def job_id(plan: Plan, settings: Settings) -> str:
-    """Deterministic id of a run: same plan and request, same run folder (what makes resume work)."""
-    body = json.dumps(
-        {"plan": plan.model_dump(mode="json"), "request": settings.request.model_dump(mode="json")},
-        sort_keys=True,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
 def job_timeout_s(plan: Plan) -> int:
     """Seconds the job may run: ``TIMEOUT_FACTOR`` x estimated train hours + margin."""
     return int(TIMEOUT_FACTOR * plan.objectives.train_hours * 3600 + TIMEOUT_MARGIN_S)
-
-
-def _child_urn(parent_type: str, name: str, cls: type) -> str:
-    """The URN a dynamic child of a top-level component gets (``<parent type>$<child type>::name``).
-
-    Built from names rather than ``parent.urn`` (an input depending on the parent would
-    be a cycle: the component's outputs wait for its children).
-    """
-    child_type = f"pulumi-python:{cls._resource_type_name}"
-    return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{parent_type}${child_type}::{name}"
 
 
 class LocalBackend:
@@ -97,7 +82,7 @@ class LocalBackend:
             "budgetUsd": settings.request.constraints.budget_usd,
             "teacherApiKey": settings.teacher_api_key,
             # Where the provider reports progress; derived, so renames don't replace the job.
-            "urn": _child_urn(JOB_TYPE, f"{name}-run", LocalDistillationJob),
+            "urn": child_urn(JOB_TYPE, f"{name}-run", LocalDistillationJob),
         }
         deps = list(store.resources.values())
         job = LocalDistillationJob(

@@ -3,7 +3,7 @@
 Why templates and not Python-built strings: the scripts are real shell files a
 user can read, shellcheck and run by hand; rendering only fills ``@@{name}``
 slots with shell-quoted values, so nothing from the plan is ever interpreted by
-the shell (the plan JSON goes in a quoted heredoc).
+the shell (the plan itself is the run's plan.json in the store, which the node fetches).
 
 The same training script runs on AWS and GCP; only the storage and secret
 commands differ, chosen by ``cloud``. The tests run the rendered scripts in a
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from stratos.planner.plan import Plan
 from stratos.serve.vllm import VllmServe
+from stratos.zoo.registry import get_model
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: Object name of the Stratos source archive Pulumi uploads next to the artifact.
@@ -28,6 +29,13 @@ INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 #: vLLM release the serving node installs when the image has none.
 VLLM_SPEC = "vllm>=0.11"
 MODEL_DIR_SLOT = "@MODEL_DIR@"
+#: Loopback port of a hub teacher's vLLM server on the training node during synthesis.
+TEACHER_PORT = 8100
+#: torchrun's c10d rendezvous on node 0 (NCCL picks its own ports between the nodes).
+RDZV_PORT = 29500
+#: Synthesis prompts are short; a teacher's full context would only shrink vLLM's KV cache.
+TEACHER_MAX_MODEL_LEN = 4096
+_PORT_SENTINEL = 65535
 #: URI scheme -> the store commands the script uses (gs:// through gcloud, s3:// through aws).
 STORE_KIND = {"s3": "s3", "gs": "gs"}
 #: AWS caps user-data at 16 KiB; GCP metadata values at 256 KiB.
@@ -50,6 +58,40 @@ class NodeScript:
     model_name: str = "stratos-student"
     secret_region: str = ""  # where the token secret lives (the serving region); default ``region``
     store_env_ref: str = ""  # secret with KEY=VALUE lines for a store on another cloud
+    job_id: str = ""  # the run's id (torchrun's rendezvous id)
+    node_rank: int = 0  # training: 0 = the head (synthesis, upload, markers)
+    head: str = ""  # training nodes 1..N-1: node 0's private address
+    secret_refs: tuple[tuple[str, str], ...] = ()  # (env var, secret ref) the training job reads
+
+
+def node_timeout_s(plan: Plan) -> int:
+    """How long anything waits on the training job: 3x the plan's estimate + 2 h (boot, install,
+    downloads, spot restarts). The job resource's timeout and the serving node's wait."""
+    return int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
+
+
+def teacher_hub_id(plan: Plan) -> str:
+    """The hub id a GPU training node serves in vLLM for synthesis; "" when the job runs the
+    teacher itself (an API, a PyPI GGUF, rules) or the node has no GPU."""
+    spec = get_model(plan.teacher)
+    if plan.train.accelerator_count < 1 or not spec.source.startswith("hub:"):
+        return ""
+    return spec.source.split(":", 1)[1]
+
+
+def teacher_command(plan: Plan, hub_id: str) -> tuple[str, str]:
+    """vLLM on loopback, tensor parallel over the node's GPUs (flags from ``stratos.serve.vllm``),
+    and the environment variable it reads its key from."""
+    vllm = VllmServe(
+        model_dir=hub_id,
+        served_model_name=hub_id,
+        host="127.0.0.1",
+        port=_PORT_SENTINEL,
+        tensor_parallel_size=max(plan.train.accelerator_count, 1),
+        max_model_len=TEACHER_MAX_MODEL_LEN,
+    )
+    line = vllm.render().replace(f"--port {_PORT_SENTINEL}", '--port "$STRATOS_TEACHER_PORT"')
+    return line, vllm.token_env
 
 
 def source_archive() -> dict[str, Path]:
@@ -86,13 +128,31 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
 
 
 def render_training(plan: Plan, node: NodeScript) -> str:
-    """The training node's script: install Stratos, run ``stratos distill`` on the embedded
-    plan (resuming from checkpoints saved in the bucket), upload the artifact, its
-    ``report.json`` and ``_COMPLETE.json`` (or ``_FAILED.txt``), power off."""
-    plan_json = plan.model_dump_json()
-    if "\nSTRATOS_PLAN_EOF" in plan_json:  # pragma: no cover - JSON is one line
-        raise ValueError("plan JSON would end the heredoc")
-    return _render(node, "train", "train.sh", {"plan_json": plan_json})
+    """Training node ``node.node_rank`` of ``plan.train_nodes``: fetch the run's ``plan.json``
+    (Pulumi writes it; the prefix is named by its hash, so a new plan is a new script), install Stratos; on node 0
+    synthesise (a hub teacher in vLLM, stopped afterwards); run the job under torchrun over
+    the node's GPUs (and the rendezvous of all nodes); node 0 uploads the artifact, its
+    ``report.json`` and ``_COMPLETE.json`` (or ``_FAILED.txt``); power off."""
+    if not 0 <= node.node_rank < plan.train_nodes or bool(node.head) != (node.node_rank > 0):
+        raise ValueError(f"node rank {node.node_rank} of {plan.train_nodes} needs head={node.head!r} set iff rank > 0")
+    hub = teacher_hub_id(plan)
+    command, token_env = teacher_command(plan, hub or "none")
+    q = shlex.quote
+    return _render(node, "train", "train.sh", {
+        "nodes": str(plan.train_nodes),
+        "node_rank": str(node.node_rank),
+        "nproc": str(max(plan.train.accelerator_count, 1)),
+        "head": q(node.head),
+        "rdzv_port": str(RDZV_PORT),
+        "job_id": q(node.job_id or "stratos"),
+        "teacher_hub": q(hub),
+        "teacher_port": str(TEACHER_PORT),
+        "teacher_command": command,
+        "teacher_token_env": token_env,
+        "vllm_spec": q(VLLM_SPEC),
+        "secret_refs": q("".join(f"{env}={ref}\n" for env, ref in node.secret_refs)),
+        "wait_seconds": str(node_timeout_s(plan)),
+    })
 
 
 def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
@@ -116,7 +176,7 @@ def render_serving(plan: Plan, node: NodeScript) -> str:
     if not node.token_ref:
         raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
     command, token_env = serve_command(plan, node)
-    wait_s = int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
+    wait_s = node_timeout_s(plan)
     return _render(
         node,
         "serve",

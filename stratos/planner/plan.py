@@ -25,6 +25,9 @@ class CostEstimate(BaseModel):
     synthesis_usd: float = Field(ge=0)
     training_usd: float = Field(ge=0)
     serving_usd: float = Field(ge=0, description="serving over the request's horizon")
+    storage_usd: float = Field(
+        0.0, ge=0, description="node disks until destroy (stopped training nodes too), the bucket, cross-cloud egress"
+    )
     total_usd: float = Field(ge=0)
     currency: str = "USD"
     assumptions: list[str] = Field(default_factory=list)
@@ -76,4 +79,7 @@ class Plan(BaseModel):
     objectives: Objectives
     cost: CostEstimate
     job: JobSettings = Field(default_factory=JobSettings)
+    train_nodes: int = Field(
+        1, ge=1, description="identical training instances (torchrun nodes); training is priced for all of them"
+    )
     reasons: list[str] = Field(default_factory=list, description="why this option, in words")

@@ -24,6 +24,8 @@ from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.planner import estimators as est
+from stratos.planner import nodes as multi
+from stratos.planner import storage
 from stratos.planner.accuracy import model_for
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
@@ -58,6 +60,8 @@ class Candidate:
     training_usd: float
     serving_usd: float
     tokens_seen: float
+    storage_usd: float = 0.0
+    train_nodes: int = 1
     violations: tuple[str, ...] = ()
 
     @property
@@ -87,7 +91,9 @@ class Candidate:
                 "synthesis_usd": round(self.synthesis_usd, 4),
                 "training_usd": round(self.training_usd, 4),
                 "serving_usd": round(self.serving_usd, 4),
+                "storage_usd": round(self.storage_usd, 4),
             },
+            "train_nodes": self.train_nodes,
             "feasible": self.feasible,
             "violations": list(self.violations),
             "score": None if score is None else round(float(score), 4),
@@ -226,6 +232,7 @@ class _ServePhase:
     idx: np.ndarray  # into serve offerings
     cost: np.ndarray
     latency: np.ndarray
+    storage: np.ndarray  # the serving node's disk over the horizon (included in ``cost``)
 
 
 @dataclass
@@ -238,10 +245,23 @@ class _TrainPhase:
     acc_lo: np.ndarray
     acc_hi: np.ndarray
     tokens: np.ndarray
+    storage: np.ndarray  # the training nodes' disks and the bucket (included in ``cost``)
+    nodes: np.ndarray
+
+
+def _front_per_cloud(pts: np.ndarray, clouds: np.ndarray) -> np.ndarray:
+    """Pareto mask within each cloud: the cross-cloud egress couples a training and a serving
+    option of different clouds, so an option only dominates others of its own cloud."""
+    keep = np.zeros(len(pts), dtype=bool)
+    for c in np.unique(clouds):
+        sel = clouds == c
+        keep[sel] = pareto_mask(pts[sel])
+    return keep
 
 
 def _serve_phase(
-    student: ModelSpec, hw: Hardware, prices: np.ndarray, request: DistillationRequest, prune: bool = True
+    student: ModelSpec, hw: Hardware, prices: np.ndarray, clouds: np.ndarray, request: DistillationRequest,
+    prune: bool = True,
 ) -> _ServePhase:
     c = request.constraints
     ctx = c.prompt_tokens + c.output_tokens
@@ -249,61 +269,101 @@ def _serve_phase(
     mem = est.serve_memory_gb(student.params, kv, ctx, hw)
     ok = est.fits(mem, hw)
     lat = est.serve_latency_ms(student.params, student.layers or 1, kv, c.prompt_tokens, c.output_tokens, hw)
-    cost = est.serve_cost_usd(prices, c.serving_hours)
+    months = c.serving_hours / storage.HOURS_PER_MONTH
+    disk = _per_cloud(clouds, storage.DISK_USD_PER_GB_MONTH) * storage.serving_disk_gb(student.id) * months
+    cost = est.serve_cost_usd(prices, c.serving_hours) + disk
     idx = np.flatnonzero(ok)
     if prune:
         pts = np.stack([cost[idx], lat[idx]], axis=1)
-        keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
-        idx = _first_of_duplicates(idx[keep], pts[keep])
-    return _ServePhase(idx, cost[idx], lat[idx])
+        keep = _front_per_cloud(pts, clouds[idx]) if len(idx) else np.zeros(0, dtype=bool)
+        idx = _first_of_duplicates(idx[keep], pts[keep], clouds[idx][keep])
+    return _ServePhase(idx, cost[idx], lat[idx], disk[idx])
 
 
-def _first_of_duplicates(idx: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Drop exact objective duplicates inside one phase (e.g. same GPU and price on two clouds)."""
+def _first_of_duplicates(idx: np.ndarray, pts: np.ndarray, clouds: np.ndarray) -> np.ndarray:
+    """Drop exact objective duplicates inside one phase and cloud (e.g. same GPU and price in two regions)."""
     if len(idx) == 0:
         return idx
-    _, first = np.unique(np.round(pts, 9), axis=0, return_index=True)
+    codes = np.unique(clouds, return_inverse=True)[1].reshape(-1, 1)
+    _, first = np.unique(np.hstack([np.round(pts, 9), codes]), axis=0, return_index=True)
     return idx[np.sort(first)]
 
 
 def _train_phase(
     m: Match, mode: str, hw: Hardware, offs: list[Offering], prices: np.ndarray, spot: np.ndarray,
-    cloud: np.ndarray, request: DistillationRequest, job: JobSettings, prune: bool = True,
+    clouds: np.ndarray, request: DistillationRequest, job: JobSettings, prune: bool = True,
 ) -> _TrainPhase:
     t, s = m.teacher, m.student
+    cloud = clouds != "local"
     c = request.constraints
     lora = not s.is_scratch
     kd = m.kd_possible and mode == "alignment"
     kd_p = t.params if kd else 0.0
-    ok = est.fits(est.train_memory_gb(s.params, lora, hw.devices, kd_p), hw)
+    nodes, ok = _node_counts(s, lora, kd_p, hw, cloud, request)
+    ok &= est.fits(est.train_memory_gb(s.params, lora, hw.devices * nodes, kd_p), hw)
     if not t.is_api:
         teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
         ok &= est.fits(teacher_mem, hw)
     coverage = t.task_coverage(request.task)
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
+    price_n = multi.nodes_price_per_hour(prices, nodes)  # every node boots with the job and bills throughout
     syn = est.synthesis_estimate(
         calls, c.prompt_tokens, c.output_tokens, api_usd_per_m=api, teacher_params=t.params, hw=hw,
-        usd_per_hour=prices,
+        usd_per_hour=price_n,
     )
     ex_tokens = c.prompt_tokens + c.output_tokens
     wanted = job.n_train * ex_tokens * est.EPOCHS
-    tps = est.train_tokens_per_s(s.params, hw, lora, kd_p)
+    tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
     train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
     provision = np.where(cloud, est.PROVISION_HOURS_CLOUD, 0.0)
     hours = np.asarray(syn.hours, dtype=float) + train_s / 3600.0 * np.where(spot, est.SPOT_SLOWDOWN, 1.0) + provision
     api_usd = syn.usd if api is not None else 0.0
-    cost = hours * prices + api_usd
+    kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
+    cost = hours * price_n + api_usd + kept
     model = model_for(request.task)
     acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
     idx = np.flatnonzero(ok)
     if prune:
+        names = clouds[idx]
         pts = np.stack([cost[idx], hours[idx], -acc[idx]], axis=1)
-        keep = pareto_mask(pts) if len(idx) else np.zeros(0, dtype=bool)
-        idx = _first_of_duplicates(idx[keep], pts[keep])
-    synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * prices, dtype=float), prices.shape)
-    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx])
+        keep = _front_per_cloud(pts, names) if len(idx) else np.zeros(0, dtype=bool)
+        idx = _first_of_duplicates(idx[keep], pts[keep], names[keep])
+    synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * price_n, dtype=float), prices.shape)
+    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx],
+                       kept[idx], nodes[idx])
+
+
+def _node_counts(
+    s: ModelSpec, lora: bool, kd_p: float, hw: Hardware, cloud: np.ndarray, request: DistillationRequest
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training nodes per offering and whether that count is allowed: ``train.nodes`` when the
+    request sets it, else the fewest cloud instances whose GPUs hold the sharded training state."""
+    if request.train.nodes is not None:
+        n = np.where(cloud, request.train.nodes, 1)
+        return n.astype(int), np.ones(len(n), dtype=bool)
+    total_gb = est.train_memory_gb(s.params, lora, 1, kd_p) - est.RUNTIME_RESERVE_GB
+    need = multi.nodes_needed(total_gb, hw.memory_gb, hw.devices, est.MEMORY_HEADROOM, est.RUNTIME_RESERVE_GB)
+    n = np.where(cloud & hw.is_gpu, need, 1).astype(int)
+    return n, n <= multi.MAX_AUTO_NODES
+
+
+def _per_cloud(clouds: np.ndarray, table: dict[str, float]) -> np.ndarray:
+    return np.select([clouds == k for k in table], list(table.values()), 0.0)
+
+
+def _kept_storage_usd(
+    teacher: str, student: str, job: JobSettings, clouds: np.ndarray, nodes: np.ndarray, hours: np.ndarray,
+    serving_hours: float,
+) -> np.ndarray:
+    """Training disks (kept while the stack lives, the nodes stopped) and the bucket's artifact and data."""
+    n_ex = job.n_train + job.n_val + job.n_test
+    disk_gb = storage.training_disk_gb(teacher, student, n_ex) * nodes
+    kept_gb = storage.artifact_gb(student) + storage.data_gb(n_ex)
+    months = (np.asarray(hours, dtype=float) + serving_hours) / storage.HOURS_PER_MONTH
+    return months * (_per_cloud(clouds, storage.DISK_USD_PER_GB_MONTH) * disk_gb
+                     + _per_cloud(clouds, storage.BUCKET_USD_PER_GB_MONTH) * kept_gb)
 
 
 def _predict(model, params: float, tokens: np.ndarray, mode: str, coverage: float):
@@ -349,10 +409,11 @@ def make_plan(
     tprice = np.array([o.price_per_hour for o in train_offs])
     sprice = np.array([o.price_per_hour for o in serve_offs])
     tspot = np.array([o.spot for o in train_offs])
-    tcloud = np.array([o.cloud != "local" for o in train_offs])
+    tcloud = np.array([o.cloud for o in train_offs])
+    scloud = np.array([o.cloud for o in serve_offs])
 
     prune = not exhaustive
-    serve_phase = {s.id: _serve_phase(s, shw, sprice, request, prune) for s in students}
+    serve_phase = {s.id: _serve_phase(s, shw, sprice, scloud, request, prune) for s in students}
     c = request.constraints
     cols: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
     combos: list[tuple[str, str, str, bool]] = []  # (teacher, student, mode, logit_kd)
@@ -379,21 +440,26 @@ def make_plan(
         # teacher and mode compete directly: keep their joint (cost, hours, -accuracy) front.
         tp = _concat([p for _, p in pool])
         combo = np.concatenate([np.full(len(p.idx), k) for k, p in pool])
-        keep = pareto_mask(np.stack([tp.cost, tp.hours, -tp.acc], axis=1)) if prune else np.ones(len(tp.idx), bool)
+        pts = np.stack([tp.cost, tp.hours, -tp.acc], axis=1)
+        keep = _front_per_cloud(pts, tcloud[tp.idx]) if prune else np.ones(len(tp.idx), bool)
         ti = np.flatnonzero(keep)
         a, b = np.repeat(ti, len(sp.idx)), np.tile(np.arange(len(sp.idx)), len(ti))
+        src, dst = tcloud[tp.idx[a]], scloud[sp.idx[b]]
+        egress = np.where(src != dst, _per_cloud(src, storage.EGRESS_USD_PER_GB) * storage.artifact_gb(s.id), 0.0)
         cols["combo"].append(combo[a])
         cols["train"].append(tp.idx[a])
         cols["serve"].append(sp.idx[b])
-        cols["cost"].append(tp.cost[a] + sp.cost[b])
+        cols["cost"].append(tp.cost[a] + sp.cost[b] + egress)
         cols["latency"].append(sp.latency[b])
         cols["acc"].append(tp.acc[a])
         cols["acc_lo"].append(tp.acc_lo[a])
         cols["acc_hi"].append(tp.acc_hi[a])
         cols["hours"].append(tp.hours[a])
         cols["synth"].append(tp.synth_usd[a])
-        cols["training"].append(tp.cost[a] - tp.synth_usd[a])
-        cols["serving"].append(sp.cost[b])
+        cols["training"].append(tp.cost[a] - tp.synth_usd[a] - tp.storage[a])
+        cols["serving"].append(sp.cost[b] - sp.storage[b])
+        cols["storage"].append(tp.storage[a] + sp.storage[b] + egress)
+        cols["nodes"].append(tp.nodes[a])
         cols["tokens"].append(tp.tokens[a])
     table = _Table(
         {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()},
@@ -450,7 +516,7 @@ def make_plan(
 
 
 _COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "hours", "synth",
-            "training", "serving", "tokens")
+            "training", "serving", "storage", "nodes", "tokens")
 
 
 def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> list[float | None]:
@@ -509,7 +575,7 @@ class _Table:
                 latency_ms=lists["latency"][i], accuracy=lists["acc"][i], accuracy_low=lists["acc_lo"][i],
                 accuracy_high=lists["acc_hi"][i], train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
                 training_usd=lists["training"][i], serving_usd=lists["serving"][i], tokens_seen=lists["tokens"][i],
-                violations=tuple(viol),
+                storage_usd=lists["storage"][i], train_nodes=int(lists["nodes"][i]), violations=tuple(viol),
             ))
         return out
 
@@ -526,7 +592,7 @@ def _to_plan(
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + _kd_reason(x, t, s),
-        f"train on {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
+        f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
@@ -536,6 +602,8 @@ def _to_plan(
         f"{est.EPOCHS} epochs of {job.n_train} examples x {request.constraints.prompt_tokens + request.constraints.output_tokens} tokens, capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
+        "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
+        *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
         "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
     ]
     return Plan(
@@ -547,9 +615,10 @@ def _to_plan(
         ),
         cost=CostEstimate(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,
-            total_usd=x.cost_usd, assumptions=assumptions,
+            storage_usd=x.storage_usd, total_usd=x.cost_usd, assumptions=assumptions,
         ),
         job=job,
+        train_nodes=x.train_nodes,
         reasons=reasons,
     )
 

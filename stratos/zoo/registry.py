@@ -19,6 +19,8 @@ from stratos.exceptions import UnknownNameError
 _YAML = Path(__file__).with_name("data") / "models.yaml"
 
 Role = Literal["teacher", "student"]
+#: Licences whose Hugging Face repos are gated (Meta Llama, Google Gemma).
+GATED_LICENCES = frozenset({"llama3.1", "llama3.2", "gemma"})
 
 
 class ModelSpec(BaseModel):
@@ -64,6 +66,11 @@ class ModelSpec(BaseModel):
     @property
     def is_api(self) -> bool:
         return self.source.startswith("api:")
+
+    @property
+    def gated(self) -> bool:
+        """Hub repos under these licences make you accept terms first: downloads need a token."""
+        return self.source.startswith("hub:") and self.licence in GATED_LICENCES
 
     @property
     def is_scratch(self) -> bool:

@@ -3,8 +3,8 @@
 ``CloudMocks`` answers the lookups the backends make (the Deep Learning AMI, the
 AZ name for an AZ ID, the GCP image) and returns realistic outputs per type token
 (ARNs, IDs, IPs, generated bucket names), the way the providers would.
-``run_program`` registers the four Stratos components for a plan and returns every
-registered resource by URN, plus the components and the secret-ness of outputs.
+``run_program`` runs the program's wiring (``infra.program.build``) for a plan and
+returns every registered resource by URN, plus the secret-ness of outputs.
 """
 
 from __future__ import annotations
@@ -161,34 +161,30 @@ class Stack:
         return hits[0]
 
 
-def make_settings(request: DistillationRequest, stack: str, token: pulumi.Input[str] | None = None):
+def make_settings(request: DistillationRequest, stack: str, token: pulumi.Input[str] | None = None,
+                  secrets: dict[str, str] | None = None):
+    """Settings as ``load_settings`` builds them; ``secrets`` maps Settings fields
+    (``teacher_api_key``, ``hf_token``) to values, made Pulumi secrets here."""
     from infra.config import Settings
 
+    extra = {k: pulumi.Output.secret(v) for k, v in (secrets or {}).items()}
     return Settings(
         project="stratos",
         stack=stack,
         request=request,
-        teacher_api_key=None,
+        teacher_api_key=extra.get("teacher_api_key"),
+        hf_token=extra.get("hf_token"),
         endpoint_token=pulumi.Output.secret(token) if token is not None else None,
         runs_dir=Path("/nonexistent"),
         python="python3",
     )
 
 
-def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, preview: bool = False,
-                token: str | None = ENDPOINT_TOKEN, serve_backend=None) -> Stack:
-    """Register ArtifactStore -> TrainingCluster -> DistillationJob -> ServingEndpoint under mocks
-    (the endpoint on ``serve_backend`` when the plan serves on another cloud)."""
-    from infra.components import (
-        ArtifactStore,
-        ArtifactStoreArgs,
-        DistillationJob,
-        DistillationJobArgs,
-        ServingEndpoint,
-        ServingEndpointArgs,
-        TrainingCluster,
-        TrainingClusterArgs,
-    )
+def run_program(plan: Plan, request: DistillationRequest, stack: str, preview: bool = False,
+                token: str | None = ENDPOINT_TOKEN, secrets: dict[str, str] | None = None) -> Stack:
+    """Run the program's wiring (``infra.program.build``) for ``plan`` under mocks: the
+    backends are the ones the program picks from the plan's clouds."""
+    from infra.program import build
 
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
@@ -197,41 +193,29 @@ def run_program(backend, plan: Plan, request: DistillationRequest, stack: str, p
 
     @pulumi.runtime.test
     def program():
-        settings = make_settings(request, stack, token)
-        store = ArtifactStore("artifacts", ArtifactStoreArgs(backend, plan, settings))
-        cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings, store.outputs))
-        job = DistillationJob("distill", DistillationJobArgs(backend, plan, settings, store.outputs, cluster.outputs))
-        endpoint = ServingEndpoint(
-            "endpoint", ServingEndpointArgs(serve_backend or backend, plan, settings, store.outputs, job.outputs)
-        )
-        watched = {
-            "storeUri": store.uri if hasattr(store, "uri") else store.outputs.uri,
-            "artifact": job.artifact_uri,
-            "url": endpoint.url,
-            "token": endpoint.token,
-            **{f"endpoint.{k}": v for k, v in endpoint.outputs.resources.items()},
-        }
-        token_res = endpoint.outputs.resources.get("token")
-        secret_outputs = {"endpoint.token": endpoint.token}
-        if token_res is not None:
-            for attr in ("value", "secret_data"):
-                if hasattr(token_res, attr):
-                    secret_outputs[f"tokenResource.{attr}"] = getattr(token_res, attr)
-        version = endpoint.outputs.resources.get("tokenVersion")
-        if version is not None:
-            secret_outputs["tokenVersion.secret_data"] = version.secret_data
-        creds = endpoint.outputs.resources.get("storeCredentials")
-        if creds is not None and hasattr(creds, "value"):
-            secret_outputs["storeCredentials.value"] = creds.value
-        creds_version = endpoint.outputs.resources.get("storeCredentialsVersion")
-        if creds_version is not None:
-            secret_outputs["storeCredentialsVersion.secret_data"] = creds_version.secret_data
+        d = build(make_settings(request, stack, token, secrets), plan)
+        endpoint, job = d.endpoint, d.job
+        res = {**endpoint.outputs.resources, **{f"cluster.{k}": v for k, v in d.cluster.outputs.resources.items()}}
+        secret_outputs: dict[str, Any] = {"endpoint.token": endpoint.token}
+        for key, attrs in {
+            "token": ("value", "secret_data"), "tokenVersion": ("secret_data",),
+            "storeCredentials": ("value",), "storeCredentialsVersion": ("secret_data",),
+        }.items():
+            for attr in attrs:
+                if hasattr(res.get(key), attr):
+                    secret_outputs[f"{'tokenResource' if key == 'token' else key}.{attr}"] = getattr(res[key], attr)
+        for key, r in res.items():
+            if key.startswith("cluster.secret"):
+                for attr in ("value", "secret_data"):
+                    if hasattr(r, attr):
+                        secret_outputs[f"{key}.{attr}"] = getattr(r, attr)
+        watched = {"storeUri": d.store.uri, "artifact": job.artifact_uri, "url": endpoint.url}
 
         async def collect():
             for k, v in secret_outputs.items():
                 result.secret[k] = await pulumi.Output.from_input(v).is_secret()
-            for k in ("storeUri", "artifact", "url"):
-                result.values[k] = await pulumi.Output.from_input(watched[k]).future()
+            for k, v in watched.items():
+                result.values[k] = await pulumi.Output.from_input(v).future()
             return True
 
         return pulumi.Output.from_input(asyncio.ensure_future(collect()))

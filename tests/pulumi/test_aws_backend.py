@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers.cloud_mocks import AZ_NAMES, ENDPOINT_TOKEN, run_program
 from helpers.cloud_plans import aws_plan, gcp_plan
 
-from infra.backends.aws import DLAMI_NAME, AwsBackend
+from infra.backends.aws import DLAMI_NAME
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from stratos.exceptions import ConfigError
 from stratos.spec import DistillationRequest, Network
@@ -34,7 +35,7 @@ def request(**network) -> DistillationRequest:
 
 @pytest.fixture(scope="module")
 def spot_stack():
-    return run_program(AwsBackend(), aws_plan(spot=True), request(), STACK)
+    return run_program(aws_plan(spot=True), request(), STACK)
 
 
 def test_graph_has_each_concept_parented(spot_stack) -> None:
@@ -78,7 +79,7 @@ def test_bucket_is_private_versioned_encrypted(spot_stack) -> None:
     own = r[P + "stratos:index:ArtifactStore$aws:s3/bucketOwnershipControls:BucketOwnershipControls::artifacts-ownership"]
     assert own["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     plan_obj = r[P + "stratos:index:ArtifactStore$aws:s3/bucketObjectv2:BucketObjectv2::artifacts-plan"]
-    assert plan_obj["key"] == f"runs/{STACK}/plan.json"
+    assert re.fullmatch(rf"runs/{STACK}/job-[0-9a-f]{{16}}/plan.json", plan_obj["key"]), "one prefix per run"
     assert json.loads(plan_obj["content"]) == aws_plan(spot=True).model_dump(mode="json")
 
 
@@ -105,13 +106,13 @@ def test_security_groups_open_only_the_serving_port_to_configured_cidrs(spot_sta
 
 
 def test_ssh_only_when_asked_and_never_from_the_world() -> None:
-    stack = run_program(AwsBackend(), aws_plan(), request(ssh_cidrs=["192.0.2.7/32"]), STACK)
+    stack = run_program(aws_plan(), request(ssh_cidrs=["192.0.2.7/32"]), STACK)
     ssh = [i for i in stack.resources[TRAIN_SG]["ingress"] if i["fromPort"] == 22]
     assert ssh and ssh[0]["cidrBlocks"] == ["192.0.2.7/32"]
     # The request model refuses 0.0.0.0/0 already; the backend refuses it again on its own.
     bad = request().model_copy(update={"network": Network.model_construct(serving_port=8000, allowed_cidrs=CIDRS, ssh_cidrs=["0.0.0.0/0"])})
     with pytest.raises(ConfigError, match="opens SSH to the whole internet"):
-        run_program(AwsBackend(), aws_plan(), bad, STACK)
+        run_program(aws_plan(), bad, STACK)
 
 
 def test_training_instance_is_exactly_the_plan(spot_stack) -> None:
@@ -143,17 +144,21 @@ def test_training_user_data_runs_the_job_with_the_plan(spot_stack) -> None:
     plan = aws_plan(spot=True)
     ud = spot_stack.resources[TRAIN]["userData"]
     assert ud.startswith("#!/bin/bash")
-    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR"' in ud
-    assert plan.model_dump_json() in ud
+    assert 'stratos distill "${JOB[@]}" --until synth' in ud
+    assert 'python3 -m torch.distributed.run "${rdzv[@]}" --nproc_per_node "$STRATOS_NPROC" -m stratos.distill' in ud
+    assert f"STRATOS_NPROC={plan.train.accelerator_count}\n" in ud and "STRATOS_NODES=1\n" in ud
+    # The node reads the plan Pulumi wrote under the run's own prefix.
     bucket = spot_stack.resources[BUCKET]["bucket"]
-    assert f"STRATOS_STORE_URI=s3://{bucket}/runs/{STACK}" in ud
+    key = spot_stack.resources[P + "stratos:index:ArtifactStore$aws:s3/bucketObjectv2:BucketObjectv2::artifacts-plan"]["key"]
+    assert f"STRATOS_STORE_URI=s3://{bucket}/{key.rsplit('/', 1)[0]}\n" in ud
+    assert 'store_get_file "$STRATOS_STORE_URI/plan.json"' in ud
     assert spot_stack.resources[TRAIN]["userDataReplaceOnChange"] is True
 
 
 def test_graviton_gpu_gets_the_arm64_ami() -> None:
     plan = aws_plan()
     arm = plan.model_copy(update={"serve": plan.serve.model_copy(update={"instance_type": "g5g.xlarge", "accelerator": "T4g"})})
-    stack = run_program(AwsBackend(), arm, request(), STACK)
+    stack = run_program(arm, request(), STACK)
     filters = [a["filters"] for t, a in stack.calls if t == "aws:ec2/getAmi:getAmi"]
     assert {"name": "architecture", "values": ["arm64"]} in [f for fs in filters for f in fs]
     assert {"name": "name", "values": [DLAMI_NAME["arm64"]]} in [f for fs in filters for f in fs]
@@ -161,7 +166,7 @@ def test_graviton_gpu_gets_the_arm64_ami() -> None:
 
 
 def test_on_demand_plan_has_no_spot_options() -> None:
-    stack = run_program(AwsBackend(), aws_plan(spot=False), request(), STACK)
+    stack = run_program(aws_plan(spot=False), request(), STACK)
     inst = stack.resources[TRAIN]
     assert not inst.get("instanceMarketOptions")
     assert inst["instanceInitiatedShutdownBehavior"] == "stop"
@@ -193,11 +198,13 @@ def test_token_stays_secret_and_out_of_every_other_resource(spot_stack) -> None:
 
 
 def test_preview_registers_the_same_graph() -> None:
-    preview = run_program(AwsBackend(), aws_plan(), request(), STACK, preview=True)
+    preview = run_program(aws_plan(), request(), STACK, preview=True)
     assert {TRAIN, SERVE, BUCKET, TOKEN_PARAM} <= set(preview.resources)
     assert preview.resources[TRAIN]["instanceType"] == "g6.2xlarge"
 
 
-def test_plan_on_another_cloud_is_refused() -> None:
+def test_backend_refuses_a_plan_for_another_cloud() -> None:
+    from infra.backends.cloud import check_cloud
+
     with pytest.raises(ConfigError, match="puts train on gcp:.* not on aws"):
-        run_program(AwsBackend(), gcp_plan(), request(), STACK)
+        check_cloud(gcp_plan(), "aws", "train")

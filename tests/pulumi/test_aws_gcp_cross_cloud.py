@@ -9,8 +9,7 @@ import json
 from helpers.cloud_mocks import run_program, unsecret
 from helpers.cloud_plans import aws_plan, gcp_plan
 
-from infra.backends.aws import AwsBackend
-from infra.backends.gcp import GCS_S3_ENDPOINT, GcpBackend, account_id
+from infra.backends.gcp import GCS_S3_ENDPOINT, account_id
 from infra.policies.rules import RULES
 from stratos.spec import DistillationRequest
 
@@ -27,7 +26,7 @@ def _mixed(train_plan, serve_plan):
 
 def test_train_on_aws_serve_on_gcp() -> None:
     plan = _mixed(aws_plan(), gcp_plan())
-    s = run_program(AwsBackend(), plan, REQUEST, STACK, serve_backend=GcpBackend())
+    s = run_program(plan, REQUEST, STACK)
     r = s.resources
     bucket = r[P + "ArtifactStore$aws:s3/bucket:Bucket::artifacts-bucket"]
     # Read-only keys on the AWS side, scoped to the run prefix.
@@ -56,7 +55,7 @@ def test_train_on_aws_serve_on_gcp() -> None:
 
 def test_train_on_gcp_serve_on_aws() -> None:
     plan = _mixed(gcp_plan(), aws_plan())
-    s = run_program(GcpBackend(), plan, REQUEST, STACK, serve_backend=AwsBackend())
+    s = run_program(plan, REQUEST, STACK)
     r = s.resources
     bucket = r[P + "ArtifactStore$gcp:storage/bucket:Bucket::artifacts-bucket"]["name"]
     grant = r[P + "ServingEndpoint$gcp:storage/bucketIAMMember:BucketIAMMember::endpoint-store-reader-access"]

@@ -94,11 +94,16 @@ def test_multicloud_stack_deploys_where_the_planner_chose(monkeypatch) -> None:
     assert sorted(json.loads(config["stratos:clouds"])) == ["aws", "gcp"]
     chosen = stratos_plan("mahjong-multicloud")
     result, exports = preview("mahjong-multicloud", monkeypatch)
-    cloud = chosen["train"]["cloud"]
-    assert exports["target"] == cloud and exports["estimatedCost"] == chosen["cost"]
-    assert len(result.of_type(INSTANCE[cloud])) == 2
-    assert not any(urn.split("::")[2].split("$")[-1].startswith(("aws:", "gcp:")) and cloud not in urn
-                   for urn in result.resources if "pulumi:providers" not in urn)
+    train, serve = chosen["train"]["cloud"], chosen["serve"]["cloud"]
+    assert exports["target"] == train and exports["estimatedCost"] == chosen["cost"]
+    roles = {
+        (cloud, s["tags" if cloud == "aws" else "labels"]["stratos-role"])
+        for cloud in ("aws", "gcp") for s in result.of_type(INSTANCE[cloud]).values()
+    }
+    assert roles == {(train, "train"), (serve, "serve")}
+    # Every cloud resource is on one of the two clouds the plan chose.
+    kinds = {urn.split("::")[2].split("$")[-1].split(":")[0] for urn in result.resources if "pulumi:providers" not in urn}
+    assert kinds & {"aws", "gcp"} == {train, serve}
 
 
 def test_multicloud_plan_training_on_aws_and_serving_on_gcp_deploys_both(monkeypatch, tmp_path) -> None:

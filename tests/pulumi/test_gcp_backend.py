@@ -8,7 +8,7 @@ import pytest
 from helpers.cloud_mocks import ENDPOINT_TOKEN, run_program
 from helpers.cloud_plans import aws_plan, gcp_plan
 
-from infra.backends.gcp import IMAGE_FAMILY, IMAGE_PROJECT, GcpBackend, account_id
+from infra.backends.gcp import IMAGE_FAMILY, IMAGE_PROJECT, account_id
 from infra.bootstrap.sizing import training_disk_gb
 from stratos.catalog.offering import Offering
 from stratos.exceptions import ConfigError
@@ -33,7 +33,7 @@ def request(**network) -> DistillationRequest:
 
 @pytest.fixture(scope="module")
 def stack():
-    return run_program(GcpBackend(), gcp_plan(spot=True), request(), STACK)
+    return run_program(gcp_plan(spot=True), request(), STACK)
 
 
 def test_graph_has_each_concept_parented(stack) -> None:
@@ -81,7 +81,7 @@ def test_firewall_opens_only_the_serving_port_to_configured_cidrs(stack) -> None
 
 
 def test_ssh_rule_only_from_the_configured_cidr() -> None:
-    s = run_program(GcpBackend(), gcp_plan(), request(ssh_cidrs=["192.0.2.7/32"]), STACK)
+    s = run_program(gcp_plan(), request(ssh_cidrs=["192.0.2.7/32"]), STACK)
     fw = s.resources[P + "stratos:index:TrainingCluster$gcp:compute/firewall:Firewall::trainer-ssh"]
     assert fw["allows"] == [{"protocol": "tcp", "ports": ["22"]}] and fw["sourceRanges"] == ["192.0.2.7/32"]
 
@@ -106,9 +106,10 @@ def test_training_vm_is_exactly_the_plan_with_its_gpus(stack) -> None:
 def test_startup_script_runs_the_job_with_the_plan(stack) -> None:
     plan = gcp_plan(spot=True)
     script = stack.resources[TRAIN]["metadataStartupScript"]
-    assert 'stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR"' in script
-    assert plan.model_dump_json() in script
-    assert f"STRATOS_STORE_URI=gs://{stack.resources[BUCKET]['name']}/runs/{STACK}" in script
+    assert 'stratos distill "${JOB[@]}" --until synth' in script
+    assert f"STRATOS_NPROC={plan.train.accelerator_count}\n" in script
+    key = next(s["name"] for u, s in stack.resources.items() if u.endswith("::artifacts-plan"))
+    assert f"STRATOS_STORE_URI=gs://{stack.resources[BUCKET]['name']}/{key.rsplit('/', 1)[0]}\n" in script
     assert "gcloud storage rsync" in script
 
 
@@ -134,6 +135,8 @@ def test_unknown_gpu_and_foreign_plan_are_refused() -> None:
     plan = gcp_plan()
     odd = plan.model_copy(update={"train": Offering(**{**plan.train.model_dump(), "accelerator": "MI300X"})})
     with pytest.raises(ConfigError, match="MI300X"):
-        run_program(GcpBackend(), odd, request(), STACK)
+        run_program(odd, request(), STACK)
+    from infra.backends.cloud import check_cloud
+
     with pytest.raises(ConfigError, match="puts train on aws:.* not on gcp"):
-        run_program(GcpBackend(), aws_plan(), request(), STACK)
+        check_cloud(aws_plan(), "gcp", "train")

@@ -12,8 +12,6 @@ import pytest
 from helpers.cloud_mocks import run_program
 from helpers.cloud_plans import aws_plan, gcp_plan
 
-from infra.backends.aws import AwsBackend
-from infra.backends.gcp import GcpBackend
 from infra.policies.rules import (
     RULES,
     Res,
@@ -35,12 +33,12 @@ def _request(target: str, budget: float = 40) -> DistillationRequest:
 
 @pytest.fixture(scope="module")
 def aws_view() -> list[Res]:
-    return run_program(AwsBackend(), aws_plan(), _request("aws"), "mahjong-aws").policy_view()
+    return run_program(aws_plan(), _request("aws"), "mahjong-aws").policy_view()
 
 
 @pytest.fixture(scope="module")
 def gcp_view() -> list[Res]:
-    return run_program(GcpBackend(), gcp_plan(), _request("gcp"), "mahjong-gcp").policy_view()
+    return run_program(gcp_plan(), _request("gcp"), "mahjong-gcp").policy_view()
 
 
 def _edit(view: list[Res], name: str, change) -> list[Res]:
@@ -66,13 +64,14 @@ def test_backend_stacks_pass_every_rule(cloud, aws_view, gcp_view) -> None:
 
 
 def test_budget_guard_blocks_a_plan_over_budget() -> None:
-    view = run_program(AwsBackend(), aws_plan(total=55.0), _request("aws", budget=40), "mahjong-aws").policy_view()
+    view = run_program(aws_plan(total=55.0), _request("aws", budget=40), "mahjong-aws").policy_view()
     violations = budget_guard(view)
-    assert len(violations) == 2  # both instances carry the plan's numbers
+    assert len(violations) == 3  # both instances and the job resource carry the plan's numbers
     assert any("TrainingCluster$aws:ec2/instance:Instance::trainer-instance" in v for v in violations)
+    assert any("CloudDistillationJob::distill-run" in v for v in violations)
     assert all("55.00 USD, over the budget of 40.00 USD" in v for v in violations)
-    gview = run_program(GcpBackend(), gcp_plan(total=55.0), _request("gcp", budget=40), "mahjong-gcp").policy_view()
-    assert len(budget_guard(gview)) == 2
+    gview = run_program(gcp_plan(total=55.0), _request("gcp", budget=40), "mahjong-gcp").policy_view()
+    assert len(budget_guard(gview)) == 3
 
 
 def test_budget_guard_reads_the_local_job_inputs() -> None:

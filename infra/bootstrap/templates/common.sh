@@ -50,6 +50,15 @@ store_get_file() {
   esac
 }
 
+store_rm() {
+  case "$STRATOS_STORE_KIND" in
+    s3) aws s3 rm --only-show-errors "${S3_ARGS[@]}" "$1" ;;
+    gs) gcloud storage rm --quiet "$1" ;;
+    dir) rm -f "$(store_local "$1")" ;;
+    *) die "unknown STRATOS_STORE_KIND '$STRATOS_STORE_KIND' (s3, gs or dir)" ;;
+  esac
+}
+
 store_exists() {
   case "$STRATOS_STORE_KIND" in
     s3) aws s3 ls "${S3_ARGS[@]}" "$1" >/dev/null 2>&1 ;;
@@ -71,6 +80,45 @@ fetch_secret() {
     gcp) gcloud secrets versions access latest --secret="$1" ;;
     *) die "no secret store for cloud '$STRATOS_CLOUD'" ;;
   esac
+}
+
+# This node's id as the Pulumi program knows it (EC2 instance id / Compute Engine VM name),
+# written into the markers so the job resource can tell a stale one from a replaced node.
+node_id() {
+  if [ -n "${STRATOS_NODE_ID:-}" ]; then
+    printf '%s' "$STRATOS_NODE_ID"
+    return
+  fi
+  local imds=http://169.254.169.254/latest token
+  case "$STRATOS_CLOUD" in
+    aws) token=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/api/token") &&
+           curl -sf -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id" ;;
+    gcp) curl -sf -H 'Metadata-Flavor: Google' \
+           http://metadata.google.internal/computeMetadata/v1/instance/name ;;
+    *) die "no metadata server for cloud '$STRATOS_CLOUD'" ;;
+  esac
+}
+
+# This node's private address (the rendezvous host when it is node 0).
+node_ip() {
+  if [ -n "${STRATOS_NODE_IP:-}" ]; then
+    printf '%s' "$STRATOS_NODE_IP"
+    return
+  fi
+  hostname -I | cut -d' ' -f1
+}
+
+# Export the secrets this node may read ("ENV=secret-ref" lines), fetched at run time
+# from the cloud's secret store: their values are never in this script or the log.
+load_node_secrets() {
+  local line name value
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    name="${line%%=*}"
+    [[ "$name" =~ ^[A-Z][A-Z0-9_]*$ ]] || die "bad secret line for '$name'"
+    value=$(fetch_secret "${line#*=}") || die "cannot read the secret for $name from the secret store"
+    export "$name=$value"
+  done <<<"$1"
 }
 
 # Read-only keys to an artifact store on another cloud (the serving node of a plan
