@@ -66,8 +66,15 @@ def forward_questions(task: Task, cfg: DistillConfig, exclude: set[str]) -> list
     return out[: cfg.n_train]
 
 
-def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> dict[str, Any]:
-    """Run (or resume, or confirm finished) the job into ``out_dir``; returns the report."""
+def run_job(
+    cfg: DistillConfig, out_dir: str | Path, progress: JobProgress, *, until: str | None = None,
+    teacher_url: str | None = None,
+) -> dict[str, Any]:
+    """Run (or resume, or confirm finished) the job into ``out_dir``; returns the report.
+
+    ``until="synth"`` stops once the data, probe, synthesis and the teacher's evaluation
+    exist (a GPU node then stops the teacher's server before training); ``teacher_url``
+    reaches the plan's teacher at an OpenAI-compatible endpoint instead of loading it."""
     from stratos.distill.train import dist_info
 
     out = Path(out_dir)
@@ -100,11 +107,12 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
         if teacher is None:
             from stratos.synth.teachers import make_teacher
 
-            opts: dict[str, Any] = {"threads": cfg.threads} if not cfg.teacher.startswith(("http", "openai:", "rules")) else {}
+            spec = teacher_url or cfg.teacher
+            opts: dict[str, Any] = {"threads": cfg.threads} if not spec.startswith(("http", "openai:", "rules")) else {}
             try:
-                teacher = make_teacher(cfg.teacher, task, **opts)
+                teacher = make_teacher(spec, task, **opts)
             except TypeError:
-                teacher = make_teacher(cfg.teacher, task)
+                teacher = make_teacher(spec, task)
         return teacher
 
     data = out / "data"
@@ -167,7 +175,17 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
             _json(out / "synth.json", stats)
             write_jsonl(data / "train_synth.jsonl", rows)
             progress.done(**{k: v for k, v in stats.items() if isinstance(v, int | float)})
+        # ---- 3b. the teacher's own score, while the teacher is reachable (a node's vLLM
+        # server for it is stopped before training)
+        if _json(out / "eval_teacher.json") is None and cfg.teacher_eval:
+            progress.start("eval_teacher", teacher=cfg.teacher)
+            res = teacher_eval(get_teacher(), task, splits["test"][: cfg.teacher_eval_size], cfg)
+            _json(out / "eval_teacher.json", res)
+            progress.done(accuracy=res["accuracy"])
         _json(out / "times.json", times)
+        if until == "synth":
+            progress.message(f"stopped after synthesis as asked (--until synth); data in {data}")
+            return {}
     if world > 1:
         import torch.distributed as dist
 
@@ -221,11 +239,6 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
         _json(out / "eval_student.json", eval_student)
         progress.done(accuracy=eval_student["accuracy"])
     eval_teacher = _json(out / "eval_teacher.json")
-    if eval_teacher is None and cfg.teacher_eval:
-        progress.start("eval_teacher", teacher=cfg.teacher)
-        eval_teacher = teacher_eval(get_teacher(), task, splits["test"][: cfg.teacher_eval_size], cfg)
-        _json(out / "eval_teacher.json", eval_teacher)
-        progress.done(accuracy=eval_teacher["accuracy"])
 
     # ---- 7. artifact + report
     progress.start("export")

@@ -5,8 +5,8 @@ STRATOS_NODES=@@{nodes}
 STRATOS_NODE_RANK=@@{node_rank}
 STRATOS_NPROC=@@{nproc}
 # Private address of node 0 (the rendezvous host); empty on node 0 itself.
-STRATOS_HEAD="${STRATOS_HEAD:-@@{head}}"
-STRATOS_RDZV_PORT=@@{rdzv_port}
+STRATOS_HEAD=@@{head}
+STRATOS_RDZV_PORT="${STRATOS_RDZV_PORT:-@@{rdzv_port}}"
 STRATOS_JOB_ID=@@{job_id}
 # Hub id of a teacher served by vLLM on this node during synthesis, or empty.
 STRATOS_TEACHER_HUB=@@{teacher_hub}
@@ -123,9 +123,11 @@ fetch_data() {
 train() {
   local rdzv=(--standalone)
   if [ "$STRATOS_NODES" -gt 1 ]; then
-    rdzv=(--nnodes "$STRATOS_NODES" --node_rank "$STRATOS_NODE_RANK" --rdzv_backend c10d
+    # The static rendezvous keeps --node_rank (c10d would rank nodes by arrival), so global
+    # rank 0 - which evaluates and exports - is on node 0, next to the data and the markers.
+    rdzv=(--nnodes "$STRATOS_NODES" --node_rank "$STRATOS_NODE_RANK" --rdzv_backend static
           --rdzv_id "$STRATOS_JOB_ID" --rdzv_endpoint "${STRATOS_HEAD:-$(node_ip)}:$STRATOS_RDZV_PORT"
-          --rdzv_conf "join_timeout=$STRATOS_WAIT_SECONDS")
+          --rdzv_conf "timeout=$STRATOS_WAIT_SECONDS")
   fi
   log "running: torchrun ${rdzv[*]} --nproc_per_node $STRATOS_NPROC -m stratos.distill"
   python3 -m torch.distributed.run "${rdzv[@]}" --nproc_per_node "$STRATOS_NPROC" -m stratos.distill "${JOB[@]}"
