@@ -133,7 +133,7 @@ class GcpBackend:
         labels: dict[str, str],
         tag: str,
         depends_on: list[pulumi.Resource],
-        resource_policies: list[pulumi.Input[str]] | None = None,
+        resource_policy: pulumi.Input[str] | None = None,
     ) -> gcp.compute.Instance:
         image = gcp.compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
         if offering.spot:
@@ -178,7 +178,7 @@ class GcpBackend:
                 enable_integrity_monitoring=True, enable_vtpm=True
             ),
             allow_stopping_for_update=True,
-            resource_policies=resource_policies,
+            resource_policies=resource_policy,
             labels=labels,
             tags=[tag],
             # The node reads the bucket (and the token) at boot: grant access first.
@@ -258,7 +258,7 @@ class GcpBackend:
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
-        policies: list[pulumi.Input[str]] = []
+        policy: pulumi.Output[str] | None = None
         if plan.train_nodes > 1:
             placement = gcp.compute.ResourcePolicy(
                 f"{name}-placement",
@@ -280,7 +280,7 @@ class GcpBackend:
                 opts=opts,
             )
             resources.update(placement=placement, nodesFirewall=nodes_fw)
-            policies = [placement.self_link]
+            policy = placement.self_link
         labels = cost_tags("train", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
         envs = [env for env, _ in refs]
         instances: list[gcp.compute.Instance] = []
@@ -294,7 +294,7 @@ class GcpBackend:
             )
             instances.append(self._instance(
                 parent, node_name, offering, account, training_disk_gb(plan), script, labels, tag, boot_needs,
-                resource_policies=policies or None,
+                resource_policy=policy,
             ))
         resources.update({"instance": instances[0], **{f"instance{r}": i for r, i in enumerate(instances[1:], 1)}})
         return ClusterOutputs(

@@ -60,6 +60,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "gcp:secretmanager/secret:Secret":
             outs["name"] = f"projects/123/secrets/{outs['secretId']}"
         elif typ == "gcp:compute/instance:Instance":
+            outs.setdefault("name", f"{name}-1a2b3c4")
             nics = outs.get("networkInterfaces") or [{}]
             nics[0] = {**nics[0], "networkIp": "10.128.0.7", "accessConfigs": [{"natIp": "198.51.100.20"}]}
             outs["networkInterfaces"] = nics
@@ -73,6 +74,13 @@ class CloudMocks(pulumi.runtime.Mocks):
             outs.update(accessId="GOOG1EMOCKREADER", secret="mock-gcs-hmac-secret/xyz+uvw")
         elif typ.startswith("pulumi-python:dynamic") and typ.endswith("GeneratedToken"):
             outs["value"] = ENDPOINT_TOKEN
+        elif typ.startswith("pulumi-python:dynamic") and typ.endswith("CloudDistillationJob"):
+            outs.update(artifactUri=f"{outs['storeUri']}/artifact", manifestHash="ab" * 32,
+                        metrics={"student_accuracy": 0.83, "n_test": 500})
+        elif typ == "aws:ec2/placementGroup:PlacementGroup":
+            outs["name"] = f"{name}-4e5f"
+        elif typ == "gcp:compute/resourcePolicy:ResourcePolicy":
+            outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/regions/{outs.get('region')}/resourcePolicies/{name}"
         return rid, outs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -122,11 +130,13 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.deps: dict[str, dict[str, list[str]]] = {}
+        self.depends_on: dict[str, list[str]] = {}
         self.providers: dict[str, str] = {}
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         self.deps[response.urn] = {k: list(v.urns) for k, v in request.propertyDependencies.items()}
+        self.depends_on[response.urn] = list(request.dependencies)
         self.providers[response.urn] = request.provider
         return response
 
@@ -140,6 +150,7 @@ class Stack:
     values: dict[str, Any] = field(default_factory=dict)
     secret: dict[str, bool] = field(default_factory=dict)
     deps: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    depends_on: dict[str, list[str]] = field(default_factory=dict)
     providers: dict[str, str] = field(default_factory=dict)
 
     def policy_view(self) -> list:
@@ -209,7 +220,8 @@ def run_program(plan: Plan, request: DistillationRequest, stack: str, preview: b
                 for attr in ("value", "secret_data"):
                     if hasattr(r, attr):
                         secret_outputs[f"{key}.{attr}"] = getattr(r, attr)
-        watched = {"storeUri": d.store.uri, "artifact": job.artifact_uri, "url": endpoint.url}
+        watched = {"storeUri": d.store.uri, "artifact": job.artifact_uri, "url": endpoint.url,
+                   "manifestHash": job.manifest_hash, "metrics": job.metrics}
 
         async def collect():
             for k, v in secret_outputs.items():
@@ -222,5 +234,5 @@ def run_program(plan: Plan, request: DistillationRequest, stack: str, preview: b
 
     program()
     result.resources = {urn: dict(reg.state) for urn, reg in monitor.get_registered_resources().items()}
-    result.deps, result.providers = monitor.deps, monitor.providers
+    result.deps, result.providers, result.depends_on = monitor.deps, monitor.providers, monitor.depends_on
     return result

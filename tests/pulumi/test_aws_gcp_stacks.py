@@ -48,14 +48,15 @@ def stratos_plan(stack: str, catalog: Path = CATALOG) -> dict[str, Any]:
     return json.loads(out.stdout)["chosen"]
 
 
-def preview(stack: str, monkeypatch: pytest.MonkeyPatch, catalog: Path = CATALOG) -> tuple[Stack, dict[str, Any]]:
+def preview(stack: str, monkeypatch: pytest.MonkeyPatch, catalog: Path = CATALOG,
+            extra: dict[str, str] | None = None) -> tuple[Stack, dict[str, Any]]:
     monkeypatch.setenv("STRATOS_CATALOG_DIR", str(catalog))
     exports: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exports.__setitem__(name, value))
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="stratos", stack=stack, preview=True, monitor=monitor)
-    pulumi.runtime.set_all_config(stack_config(stack))
+    pulumi.runtime.set_all_config({**stack_config(stack), **(extra or {})})
 
     @pulumi.runtime.test
     def program():
@@ -132,3 +133,19 @@ def test_multicloud_plan_training_on_aws_and_serving_on_gcp_deploys_both(monkeyp
     view = result.policy_view()
     for name, (_, rule) in RULES.items():
         assert rule(view) == [], name
+
+
+def test_train_nodes_from_the_stack_config_reach_the_plan_the_price_and_the_instances(monkeypatch) -> None:
+    one, one_exports = preview("mahjong-aws", monkeypatch)
+    two, exports = preview("mahjong-aws", monkeypatch, extra={"stratos:train": json.dumps({"nodes": 2})})
+    assert exports["plan"]["train"]["instance_type"] == one_exports["plan"]["train"]["instance_type"]
+    trains = [st for st in two.of_type(INSTANCE["aws"]).values() if st["tags"]["stratos-role"] == "train"]
+    assert len(trains) == 2 and two.of_type("aws:ec2/placementGroup:PlacementGroup")
+    # Two nodes are billed for the whole run: training costs more, though it is quicker.
+    assert exports["estimatedCost"]["training_usd"] > one_exports["estimatedCost"]["training_usd"]
+    assert any("2 training nodes at 85% scaling efficiency" in a for a in exports["estimatedCost"]["assumptions"])
+
+
+def test_train_nodes_beyond_the_request_limit_fail_naming_the_key(monkeypatch) -> None:
+    with pytest.raises(Exception, match=r"train.nodes"):
+        preview("mahjong-aws", monkeypatch, extra={"stratos:train": json.dumps({"nodes": 65})})
