@@ -74,13 +74,18 @@ def check_secrets(plan: Plan, settings: Settings) -> None:
         )
 
 
-def build(settings: Settings, plan: Plan, pareto: list[dict[str, Any]] | None = None) -> Deployment:
+def build(
+    settings: Settings, plan: Plan, pareto: list[dict[str, Any]] | None = None,
+    backends: tuple[Backend, Backend] | None = None,
+) -> Deployment:
     """Register store -> cluster -> job -> endpoint for ``plan`` and export the stack outputs.
 
-    ``pareto`` is the planner's front as ``stratos plan --json`` prints it (``paretoFront``).
+    ``pareto`` is the planner's front as ``stratos plan --json`` prints it (``paretoFront``);
+    ``backends`` (training, serving) replaces the ones the plan names (the real-engine test
+    runs the cloud path on this machine with a test-only backend).
     """
     check_secrets(plan, settings)
-    backend, serve_backend = backends_for(plan, settings)
+    backend, serve_backend = backends or backends_for(plan, settings)
     pulumi.log.info(outputs.one_line(plan))
     store = ArtifactStore("artifacts", ArtifactStoreArgs(backend, plan, settings))
     cluster = TrainingCluster("trainer", TrainingClusterArgs(backend, plan, settings, store.outputs))
