@@ -69,9 +69,7 @@ def cloud_job(
 
 def source_asset() -> pulumi.AssetArchive:
     """The Stratos source the nodes install from, as one archive object in the store."""
-    return pulumi.AssetArchive(
-        {k: (pulumi.FileArchive(str(p)) if p.is_dir() else pulumi.FileAsset(str(p))) for k, p in source_archive().items()}
-    )
+    return pulumi.AssetArchive({k: pulumi.FileAsset(str(p)) for k, p in source_archive().items()})
 
 
 def run_prefix(settings: Any) -> str:

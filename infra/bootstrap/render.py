@@ -95,9 +95,15 @@ def teacher_command(plan: Plan, hub_id: str) -> tuple[str, str]:
 
 
 def source_archive() -> dict[str, Path]:
-    """The files of this checkout that make an installable Stratos (pip accepts the zip)."""
+    """The files of this checkout that make an installable Stratos (pip accepts the zip), by
+    their path in the archive. Bytecode is left out: it changes whenever Python runs, and an
+    archive that changes on its own would make every ``pulumi up`` re-upload it."""
     root = Path(__file__).resolve().parents[2]
-    return {name: root / name for name in ("pyproject.toml", "README.md", "stratos")}
+    files = {name: root / name for name in ("pyproject.toml", "README.md")}
+    for path in sorted((root / "stratos").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            files[path.relative_to(root).as_posix()] = path
+    return files
 
 
 def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:

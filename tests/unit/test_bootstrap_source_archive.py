@@ -21,9 +21,7 @@ def test_uploaded_source_archive_installs_with_the_bootstrap_requirement(tmp_pat
     archive = home / SOURCE_ARCHIVE
     with zipfile.ZipFile(archive, "w") as zf:
         for name, path in source_archive().items():
-            files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-            for f in files:
-                zf.write(f, name if path.is_file() else f"{name}/{f.relative_to(path).as_posix()}")
+            zf.write(path, name)
     requirement = INSTALL_SPEC.replace("@STRATOS_HOME@", str(home))
     assert requirement == f"stratos[train] @ file://{home}/{SOURCE_ARCHIVE}"
     target = tmp_path / "site"
@@ -38,3 +36,9 @@ def test_uploaded_source_archive_installs_with_the_bootstrap_requirement(tmp_pat
     (dist,) = target.glob("stratos-*.dist-info")
     assert "stratos = stratos.cli:main" in (dist / "entry_points.txt").read_text()
     assert "Provides-Extra: train" in (dist / "METADATA").read_text()
+
+
+def test_the_archive_holds_no_bytecode_so_it_changes_only_with_the_source() -> None:
+    names = set(source_archive())
+    assert {"pyproject.toml", "README.md", "stratos/cli.py", "stratos/zoo/data/models.yaml"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
