@@ -15,7 +15,8 @@ objects from the machine running Pulumi and:
 An interrupted ``pulumi up`` leaves the create pending; the next ``up`` calls create
 again with the same inputs and resumes waiting on the same node and run prefix (the
 instance is already in the state, so no second node starts). ``diff`` compares inputs
-only, so an ``up`` with nothing changed changes nothing. Delete removes nothing: the
+only, so an ``up`` with nothing changed changes nothing; once the run has finished, a
+new training node (the old one removed to save its disk) is not a new run. Delete removes nothing: the
 objects go with the bucket, the node with its instance resource.
 """
 
@@ -114,8 +115,11 @@ class CloudDistillationJobProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = [k for k in REPLACE_ON if olds.get(k) != news.get(k)]
+        if olds.get("manifestHash") and replaces == ["nodeId"]:
+            replaces = []  # a finished run outlives its node: a new training node does not retrain
         changed = bool(replaces) or any(
-            olds.get(k) != news.get(k) for k in ("timeoutSeconds", "estimatedTotalUsd", "budgetUsd", "instanceUrn")
+            olds.get(k) != news.get(k)
+            for k in ("nodeId", "timeoutSeconds", "estimatedTotalUsd", "budgetUsd", "instanceUrn")
         )
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 

@@ -90,7 +90,9 @@ def test_diff_is_inputs_only_and_a_new_node_or_run_replaces() -> None:
     p = CloudDistillationJobProvider()
     outs = {**PROPS, "artifactUri": "x", "manifestHash": "y", "metrics": {}}
     assert not p.diff("id", outs, dict(PROPS)).changes, "an up with nothing changed changes nothing"
-    assert p.diff("id", outs, {**PROPS, "nodeId": "i-0new"}).replaces == ["nodeId"]
+    assert p.diff("id", {**PROPS}, {**PROPS, "nodeId": "i-0new"}).replaces == ["nodeId"], "still waiting: wait on the new node"
+    finished = p.diff("id", outs, {**PROPS, "nodeId": "i-0new"})
+    assert finished.changes and not finished.replaces, "a finished run outlives its node"
     assert p.diff("id", outs, {**PROPS, "storeUri": "s3://b/other"}).replaces == ["storeUri"]
     d = p.diff("id", outs, {**PROPS, "timeoutSeconds": 99})
     assert d.changes and not d.replaces
