@@ -29,7 +29,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs, job_id
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
 from infra.backends.cloud import (
     StoreReader,
     check_cloud,
@@ -42,13 +42,13 @@ from infra.backends.cloud import (
     run_prefix,
     serving_store,
     source_asset,
+    training_script,
     training_secrets,
 )
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
     render_serving,
-    render_training,
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
@@ -254,12 +254,8 @@ class AwsBackend:
 
     # -- the four concepts ---------------------------------------------------------
 
-    def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
-        """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>/job-<id>``."""
-        check_cloud(plan, self.name, "train")
-        check_ssh_cidrs(settings.ssh_cidrs)
-        check_nodes(plan)
-        provider = self._provider(parent, name, plan.train.region or "", settings)
+    def _private_bucket(self, parent, name: str, provider) -> tuple[aws.s3.Bucket, dict[str, pulumi.Resource]]:
+        """A bucket with public access blocked, ACLs disabled, versioning and SSE-KMS."""
         opts = self._opts(parent, provider)
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
@@ -302,8 +298,19 @@ class AwsBackend:
             ],
             opts=opts,
         )
+        return bucket, {
+            "publicAccessBlock": pab, "ownership": ownership, "versioning": versioning, "encryption": encryption,
+        }
+
+    def artifact_store(self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings) -> StoreOutputs:
+        """A private, versioned, encrypted bucket; the run's files live under ``runs/<stack>/job-<id>``."""
+        check_cloud(plan, self.name, "train")
+        check_ssh_cidrs(settings.ssh_cidrs)
+        check_nodes(plan)
+        provider = self._provider(parent, name, plan.train.region or "", settings)
+        bucket, guards = self._private_bucket(parent, name, provider)
         prefix = job_prefix(plan, settings)
-        after = self._opts(parent, provider, depends_on=[pab, encryption, ownership])
+        after = self._opts(parent, provider, depends_on=[guards["publicAccessBlock"], guards["encryption"], guards["ownership"]])
         plan_object = aws.s3.BucketObjectv2(
             f"{name}-plan",
             bucket=bucket.id,
@@ -321,15 +328,7 @@ class AwsBackend:
         )
         return StoreOutputs(
             uri=pulumi.Output.concat("s3://", bucket.bucket, "/", prefix),
-            resources={
-                "bucket": bucket,
-                "publicAccessBlock": pab,
-                "ownership": ownership,
-                "versioning": versioning,
-                "encryption": encryption,
-                "plan": plan_object,
-                "source": source,
-            },
+            resources={"bucket": bucket, **guards, "plan": plan_object, "source": source},
         )
 
     def training_cluster(
@@ -355,18 +354,12 @@ class AwsBackend:
         group = aws.ec2.PlacementGroup(
             f"{name}-placement", strategy="cluster", opts=self._opts(parent, provider)
         ) if several else None
-        refs = tuple((env, p.name) for env, p in secrets.items())
-        names = [p.name for p in secrets.values()]
+        refs = [(env, p.name) for env, p in secrets.items()]
         budget = settings.request.constraints.budget_usd
         instances: list[aws.ec2.Instance] = []
         for rank, node_name in enumerate(node_names(name, plan)):
             head = instances[0].private_ip if rank else ""
-            user_data = pulumi.Output.all(store.uri, head, *names).apply(
-                lambda a, rank=rank: render_training(plan, NodeScript(
-                    cloud="aws", region=offering.region or "", store_uri=a[0], job_id=job_id(plan, settings),
-                    node_rank=rank, head=a[1], secret_refs=tuple((env, ref) for (env, _), ref in zip(refs, a[2:], strict=True)),
-                ))
-            )
+            user_data = training_script(plan, settings, self.name, store.uri, rank, head, refs)
             instances.append(self._instance(
                 parent, node_name, provider, offering, profile, sg, training_disk_gb(plan), user_data,
                 cost_tags("train", settings.stack, plan.cost.total_usd, budget),
@@ -424,6 +417,24 @@ class AwsBackend:
             resources={"storeReader": user, "storeReaderPolicy": policy, "storeReaderKey": key},
         )
 
+    def _store_for_serving(self, parent, name: str, plan: Plan, settings: Settings, store: StoreOutputs, provider):
+        """How the serving node reads the artifact: the store's URI and region for its CLI, the
+        secret with another cloud's read-only keys (or None), the IAM statements to grant, and
+        the resources made for it."""
+
+        def keep(res_name: str, what: str, value: pulumi.Output[str]):
+            p = self._parameter(parent, provider, settings, res_name, what, value,
+                                f"Read-only keys to the {plan.train.cloud} artifact store")
+            return p.name, {"storeCredentials": p}
+
+        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
+        if foreign is None:
+            bucket = store.resources["bucket"]
+            reads = [bucket.arn.apply(lambda arn: bucket_statements(arn, run_prefix(settings), write=False))]
+            return pulumi.Output.from_input(store.uri), plan.train.region or "", None, reads, {}
+        reads = [foreign.resources["storeCredentials"].arn.apply(lambda arn: read_parameters([arn]))]
+        return foreign.uri, foreign.region, foreign.env_ref, reads, foreign.resources
+
     def serving_endpoint(
         self,
         parent: pulumi.Resource,
@@ -444,21 +455,10 @@ class AwsBackend:
         param = self._parameter(parent, provider, settings, f"{name}-token", "endpoint-token", token,
                                 "Bearer token of the Stratos endpoint (read by the serving node)")
         resources: dict[str, pulumi.Resource] = {"token": param}
-
-        def keep(res_name: str, what: str, value: pulumi.Output[str]):
-            p = self._parameter(parent, provider, settings, res_name, what, value,
-                                f"Read-only keys to the {plan.train.cloud} artifact store")
-            return p.name, {"storeCredentials": p}
-
-        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
-        if foreign is None:
-            bucket = store.resources["bucket"]
-            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), plan.train.region or "", None
-            reads = [bucket.arn.apply(lambda arn: bucket_statements(arn, run_prefix(settings), write=False))]
-        else:
-            resources.update(foreign.resources)
-            store_uri, store_region, env_ref = foreign.uri, foreign.region, foreign.env_ref
-            reads = [resources["storeCredentials"].arn.apply(lambda arn: read_parameters([arn]))]
+        store_uri, store_region, env_ref, reads, extra = self._store_for_serving(
+            parent, name, plan, settings, store, provider
+        )
+        resources.update(extra)
         policy = pulumi.Output.all(param.arn, *reads).apply(
             lambda a: policy_of(read_parameters([a[0]]) + [st for sts in a[1:] for st in sts])
         )

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from infra.backends.base import JobOutputs, StoreOutputs, child_urn, job_id
-from infra.bootstrap.render import node_timeout_s, source_archive
+from infra.bootstrap.render import NodeScript, node_timeout_s, render_training, source_archive
 from infra.components.distillation_job import TYPE as JOB_TYPE
 from infra.providers.cloud_job import CloudDistillationJob
 from stratos.exceptions import ConfigError
@@ -173,6 +173,21 @@ def check_nodes(plan: Plan) -> None:
             f"stratos:train.nodes = {n} is above the {rule.max_nodes} instances a {offering.cloud} {rule.kind} "
             f"takes; set train.nodes to at most {rule.max_nodes}."
         )
+
+
+def training_script(
+    plan: Plan, settings: Any, cloud: str, store_uri: pulumi.Input[str], rank: int, head: pulumi.Input[str],
+    secret_refs: list[tuple[str, pulumi.Input[str]]],
+) -> pulumi.Output[str]:
+    """Node ``rank``'s bootstrap: ``head`` is node 0's private address (``""`` on node 0),
+    ``secret_refs`` pairs the job's environment variables with their secrets' names."""
+    envs = [env for env, _ in secret_refs]
+    return pulumi.Output.all(store_uri, head, *[ref for _, ref in secret_refs]).apply(
+        lambda a: render_training(plan, NodeScript(
+            cloud=cloud, region=plan.train.region or "", store_uri=a[0], job_id=job_id(plan, settings),
+            node_rank=rank, head=a[1], secret_refs=tuple(zip(envs, a[2:], strict=True)),
+        ))
+    )
 
 
 def node_names(name: str, plan: Plan) -> list[str]:

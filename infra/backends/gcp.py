@@ -27,7 +27,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs, job_id
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
 from infra.backends.cloud import (
     ACCELERATOR_TYPES,
     StoreReader,
@@ -40,13 +40,13 @@ from infra.backends.cloud import (
     node_names,
     serving_store,
     source_asset,
+    training_script,
     training_secrets,
 )
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
     render_serving,
-    render_training,
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
@@ -226,11 +226,36 @@ class GcpBackend:
             resources={"bucket": bucket, "plan": plan_object, "source": source},
         )
 
+    def _placement(self, parent, name: str, plan: Plan, tag: str) -> tuple[pulumi.Output[str] | None, dict]:
+        """For several VMs: a compact placement policy, and a firewall rule open only between them
+        (torchrun's rendezvous and NCCL's ephemeral ports)."""
+        if plan.train_nodes == 1:
+            return None, {}
+        opts = pulumi.ResourceOptions(parent=parent)
+        placement = gcp.compute.ResourcePolicy(
+            f"{name}-placement",
+            region=plan.train.region,
+            group_placement_policy=gcp.compute.ResourcePolicyGroupPlacementPolicyArgs(
+                collocation="COLLOCATED", vm_count=plan.train_nodes
+            ),
+            opts=opts,
+        )
+        nodes_fw = gcp.compute.Firewall(
+            f"{name}-nodes",
+            network=NETWORK,
+            direction="INGRESS",
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["0-65535"])],
+            source_tags=[tag],
+            target_tags=[tag],
+            description="Stratos training nodes",
+            opts=opts,
+        )
+        return placement.self_link, {"placement": placement, "nodesFirewall": nodes_fw}
+
     def training_cluster(
         self, parent: pulumi.Resource, name: str, plan: Plan, settings: Settings, store: StoreOutputs
     ) -> ClusterOutputs:
         """The training VM(s); node 0's startup script is the job."""
-        offering = plan.train
         opts = pulumi.ResourceOptions(parent=parent)
         account = gcp.serviceaccount.Account(
             f"{name}-sa",
@@ -240,14 +265,11 @@ class GcpBackend:
         )
         member = account.email.apply(lambda e: f"serviceAccount:{e}")
         access = gcp.storage.BucketIAMMember(
-            f"{name}-bucket-access",
-            bucket=store.resources["bucket"].name,
-            role="roles/storage.objectUser",
-            member=member,
-            opts=opts,
+            f"{name}-bucket-access", bucket=store.resources["bucket"].name, role="roles/storage.objectUser",
+            member=member, opts=opts,
         )
         resources: dict[str, pulumi.Resource] = {"serviceAccount": account, "bucketAccess": access}
-        refs: list[tuple[str, pulumi.Output[str]]] = []
+        refs: list[tuple[str, pulumi.Input[str]]] = []
         boot_needs: list[pulumi.Resource] = [access]
         for sec in training_secrets(settings):
             secret, version, grant = self._secret(parent, f"{name}-secret-{sec.what}", settings, sec.what, sec.value, member)
@@ -258,42 +280,15 @@ class GcpBackend:
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
-        policy: pulumi.Output[str] | None = None
-        if plan.train_nodes > 1:
-            placement = gcp.compute.ResourcePolicy(
-                f"{name}-placement",
-                region=offering.region,
-                group_placement_policy=gcp.compute.ResourcePolicyGroupPlacementPolicyArgs(
-                    collocation="COLLOCATED", vm_count=plan.train_nodes
-                ),
-                opts=opts,
-            )
-            # torchrun's rendezvous and NCCL (ephemeral ports) between the training VMs only.
-            nodes_fw = gcp.compute.Firewall(
-                f"{name}-nodes",
-                network=NETWORK,
-                direction="INGRESS",
-                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["0-65535"])],
-                source_tags=[tag],
-                target_tags=[tag],
-                description="Stratos training nodes",
-                opts=opts,
-            )
-            resources.update(placement=placement, nodesFirewall=nodes_fw)
-            policy = placement.self_link
+        policy, placed = self._placement(parent, name, plan, tag)
+        resources.update(placed)
         labels = cost_tags("train", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
-        envs = [env for env, _ in refs]
         instances: list[gcp.compute.Instance] = []
         for rank, node_name in enumerate(node_names(name, plan)):
             head = instances[0].network_interfaces.apply(lambda nics: nics[0].network_ip or "") if rank else ""
-            script = pulumi.Output.all(store.uri, head, *[ref for _, ref in refs]).apply(
-                lambda a, rank=rank: render_training(plan, NodeScript(
-                    cloud="gcp", region=offering.region or "", store_uri=a[0], job_id=job_id(plan, settings),
-                    node_rank=rank, head=a[1], secret_refs=tuple(zip(envs, a[2:], strict=True)),
-                ))
-            )
+            script = training_script(plan, settings, self.name, store.uri, rank, head, refs)
             instances.append(self._instance(
-                parent, node_name, offering, account, training_disk_gb(plan), script, labels, tag, boot_needs,
+                parent, node_name, plan.train, account, training_disk_gb(plan), script, labels, tag, boot_needs,
                 resource_policy=policy,
             ))
         resources.update({"instance": instances[0], **{f"instance{r}": i for r, i in enumerate(instances[1:], 1)}})
@@ -349,6 +344,31 @@ class GcpBackend:
             resources={"storeReader": account, "storeReaderAccess": grant, "storeReaderKey": key},
         )
 
+    def _store_for_serving(
+        self, parent, name: str, plan: Plan, settings: Settings, store: StoreOutputs,
+        member: pulumi.Output[str], boot_needs: list[pulumi.Resource],
+    ) -> tuple[pulumi.Output[str], str, pulumi.Output[str] | None, dict[str, pulumi.Resource]]:
+        """How the serving VM reads the artifact: object read on this bucket, or the read-only
+        keys of another cloud's store kept in a secret only ``member`` reads (appends to
+        ``boot_needs`` what must exist before the VM boots)."""
+
+        def keep(res_name: str, what: str, value: pulumi.Output[str]):
+            creds, creds_version, creds_access = self._secret(parent, res_name, settings, what, value, member)
+            boot_needs.extend([creds_version, creds_access])
+            return creds.secret_id, {
+                "storeCredentials": creds, "storeCredentialsVersion": creds_version, "storeCredentialsAccess": creds_access,
+            }
+
+        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
+        if foreign is not None:
+            return foreign.uri, foreign.region, foreign.env_ref, foreign.resources
+        read = gcp.storage.BucketIAMMember(
+            f"{name}-bucket-read", bucket=store.resources["bucket"].name, role="roles/storage.objectViewer",
+            member=member, opts=pulumi.ResourceOptions(parent=parent),
+        )
+        boot_needs.append(read)
+        return pulumi.Output.from_input(store.uri), plan.serve.region or "", None, {"bucketRead": read}
+
     def serving_endpoint(
         self,
         parent: pulumi.Resource,
@@ -381,29 +401,10 @@ class GcpBackend:
             "tokenAccess": secret_access,
         }
         boot_needs: list[pulumi.Resource] = [secret_access, version, *job.resources.values()]
-
-        def keep(res_name: str, what: str, value: pulumi.Output[str]):
-            creds, creds_version, creds_access = self._secret(parent, res_name, settings, what, value, member)
-            boot_needs.extend([creds_version, creds_access])
-            return creds.secret_id, {
-                "storeCredentials": creds, "storeCredentialsVersion": creds_version, "storeCredentialsAccess": creds_access,
-            }
-
-        foreign = serving_store(self.name, parent, name, plan, settings, store, keep)
-        if foreign is None:
-            read = gcp.storage.BucketIAMMember(
-                f"{name}-bucket-read",
-                bucket=store.resources["bucket"].name,
-                role="roles/storage.objectViewer",
-                member=member,
-                opts=opts,
-            )
-            resources["bucketRead"] = read
-            boot_needs.append(read)
-            store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), offering.region or "", None
-        else:
-            resources.update(foreign.resources)
-            store_uri, store_region, env_ref = foreign.uri, foreign.region, foreign.env_ref
+        store_uri, store_region, env_ref, reads = self._store_for_serving(
+            parent, name, plan, settings, store, member, boot_needs
+        )
+        resources.update(reads)
         tag = f"{label_value(settings.stack)}-serve"
         port = settings.serving_port
         if settings.allowed_cidrs:

@@ -23,7 +23,8 @@ class DistillationJobArgs:
 
 
 class DistillationJob(pulumi.ComponentResource):
-    """The job for one plan. Locally it blocks until done; in the cloud it is launched."""
+    """The job for one plan: its create ends when the model is trained (locally the job runs
+    in the provider; in the cloud the provider waits for the training node's completion marker)."""
 
     def __init__(
         self, name: str, args: DistillationJobArgs, opts: pulumi.ResourceOptions | None = None
