@@ -106,6 +106,19 @@ def source_archive() -> dict[str, Path]:
     return files
 
 
+def _without_comment_lines(script: str) -> str:
+    """The script minus full-line comments after its opening comment block (shellcheck
+    directives stay): the templates explain themselves, the user-data only has to fit
+    AWS's 16 KiB. The templates' heredocs hold no comment lines."""
+    out, head = [], True
+    for line in script.splitlines(keepends=True):
+        text = line.lstrip()
+        head = head and text.startswith("#")
+        if head or not text.startswith("#") or text.startswith("# shellcheck"):
+            out.append(line)
+    return "".join(out)
+
+
 def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:
     if node.cloud not in USER_DATA_LIMIT:
         raise ValueError(f"no bootstrap for cloud {node.cloud!r}; expected one of {sorted(USER_DATA_LIMIT)}")
@@ -126,7 +139,7 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
         "source_archive": q(SOURCE_ARCHIVE),
         **extra,
     }
-    script = _Slots(text).substitute(slots)
+    script = _without_comment_lines(_Slots(text).substitute(slots))
     limit = USER_DATA_LIMIT[node.cloud]
     if len(script.encode()) > limit:
         raise ValueError(f"{role} bootstrap is {len(script.encode())} bytes, over {node.cloud}'s {limit}-byte limit")

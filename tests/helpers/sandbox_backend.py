@@ -27,9 +27,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs, job_id
-from infra.backends.cloud import cloud_job, job_prefix
-from infra.bootstrap.render import NodeScript, render_training
+from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
+from infra.backends.cloud import cloud_job, job_prefix, training_script
 from infra.providers.portable import portable
 
 REGION = "us-east-1"
@@ -144,9 +143,7 @@ class SandboxBackend:
         return StoreOutputs(uri=bucket.id.apply(lambda b: f"s3://{b}/{prefix}"), resources={"bucket": bucket})
 
     def training_cluster(self, parent, name, plan, settings, store: StoreOutputs) -> ClusterOutputs:
-        script = pulumi.Output.from_input(store.uri).apply(
-            lambda uri: render_training(plan, NodeScript(cloud="aws", region=REGION, store_uri=uri, job_id=job_id(plan, settings)))
-        )
+        script = training_script(plan, settings, "aws", store.uri, 0, "", [])
         node = LocalNode(f"{name}-instance", {"script": script, "env": node_env(self.sandbox), "workDir": str(self.sandbox)},
                          opts=pulumi.ResourceOptions(parent=parent, depends_on=list(store.resources.values())))
         return ClusterOutputs(host="127.0.0.1", instance_type=plan.train.instance_type, resources={"instance": node})

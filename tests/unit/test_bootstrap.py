@@ -232,6 +232,17 @@ def test_two_nodes_rendezvous_under_torchrun_over_gloo(sandbox: Path) -> None:
     assert not (sandbox / "home-node1" / "vllm-args").exists() and (sandbox / "node1-powered-off").exists()
 
 
+def test_the_largest_training_script_fits_aws_user_data_with_room_to_spare() -> None:
+    """A worker of a multi-node plan with both secrets: AWS takes 16 KiB of user-data."""
+    node = replace(AWS_NODE, store_uri="s3://stratos-artifacts-0123456789abcdefghij/runs/a-long-stack-name/job-0123456789abcdef",
+                   job_id="0123456789abcdef", node_rank=1, head="10.123.234.245",
+                   secret_refs=(("STRATOS_TEACHER_API_KEY", "/stratos/a-long-stack-name/teacher-api-key"),
+                                ("HF_TOKEN", "/stratos/a-long-stack-name/hf-token")))
+    script = render_training(aws_plan().model_copy(update={"train_nodes": 2}), node)
+    assert len(script.encode()) < 16 * 1024 - 2048
+    assert "# shellcheck disable=SC2086" in script, "directives stay; explanations live in the templates"
+
+
 def test_a_worker_node_needs_the_head_address() -> None:
     plan = aws_plan().model_copy(update={"train_nodes": 2})
     with pytest.raises(ValueError, match="head"):
