@@ -22,7 +22,6 @@ objects go with the bucket, the node with its instance resource.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -31,9 +30,13 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from infra.bootstrap.layout import MARKER_FAILED, MARKER_OK, PROGRESS, REPORT
-from infra.providers import bucket, engine_log
+from infra.providers import bucket, engine_log, procs
 from infra.providers.job import _format_event as format_event
 from infra.providers.portable import portable
+
+# Imported on the provider process's first call for this resource (any method): a killed
+# CLI must not leave the process behind, polling (the next up resumes the wait itself).
+procs.exit_with_parent()
 
 REPLACE_ON = ("jobId", "storeUri", "nodeId")
 #: How often the store is polled; the node writes progress every ~30 s.
@@ -82,7 +85,7 @@ def _say(props: dict, msg: str, *, status: bool = False) -> None:
 def wait(props: dict, prefix: bucket.Prefix, poll_s: float = POLL_S) -> dict[str, Any]:
     """Poll ``prefix`` until the node finishes; relay progress; raise on failure or timeout."""
     deadline = time.monotonic() + float(props["timeoutSeconds"])
-    engine, seen = os.getppid(), None
+    seen = None
     while True:
         done = finished(props, prefix)
         if done is not None:
@@ -105,8 +108,6 @@ def wait(props: dict, prefix: bucket.Prefix, poll_s: float = POLL_S) -> dict[str
                 "(3x the plan's training estimate + margin). The node keeps its checkpoints; check its log "
                 f"({props['storeUri']}/run/job.log), then `pulumi up` again to keep waiting."
             )
-        if os.getppid() != engine:
-            os._exit(3)  # the Pulumi CLI is gone: nobody reads our answer; the next up resumes
         time.sleep(poll_s)
 
 

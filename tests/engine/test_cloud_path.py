@@ -180,6 +180,11 @@ def test_an_interrupted_up_resumes_waiting_on_the_same_node(tmp_path: Path, s3_e
         time.sleep(1)
     os.killpg(first.pid, signal.SIGKILL)  # the user's terminal dies mid-wait
     first.wait()
+    providers = f"{box.dir}/.venv/bin/python -u -m pulumi.dynamic"
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", providers], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the killed CLI's provider process stayed behind"
+        time.sleep(1)
     subprocess.run([sys.executable, "-m", "infra.recover", "--stack", STACK, "--cwd", str(box.dir)],
                    cwd=ROOT, env=box.env, check=True, capture_output=True, timeout=300)
     box.pulumi("up", "--yes", "--skip-preview")

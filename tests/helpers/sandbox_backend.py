@@ -29,9 +29,11 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from infra.backends.base import ClusterOutputs, EndpointOutputs, JobOutputs, StoreOutputs
 from infra.backends.cloud import cloud_job, job_prefix, training_script
+from infra.providers import procs
 from infra.providers.portable import portable
 
 REGION = "us-east-1"
+procs.exit_with_parent()  # in the engine's provider process only: gone with a killed CLI
 
 
 def _s3():
