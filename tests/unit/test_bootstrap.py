@@ -162,6 +162,19 @@ def test_hub_teacher_runs_in_vllm_during_synthesis_and_is_stopped_before_trainin
     assert record["data"] and not record["teacher_up"], "training starts after the teacher server is gone"
 
 
+def test_a_node_resumed_after_synthesis_starts_no_teacher_server(sandbox: Path) -> None:
+    plan = aws_plan()
+    run = put_plan(sandbox, AWS_NODE.store_uri, plan)
+    (run / "run").mkdir()
+    (run / "run" / "synth.json").write_text('{"mode": "injection"}')
+    (run / "run" / "eval_teacher.json").write_text('{"accuracy": 0.1}')
+    res = _run(sandbox, render_training(plan, AWS_NODE), "train", **_teacher_env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not (sandbox / "vllm-args").exists()
+    assert "--teacher-url" not in (sandbox / "stratos-args").read_text()
+    assert (run / "_COMPLETE.json").exists()
+
+
 def test_api_teacher_starts_no_server_and_the_job_reads_its_key_from_the_secret_store(sandbox: Path) -> None:
     plan = aws_plan().model_copy(update={"teacher": "gpt-4o-mini"})
     node = replace(AWS_NODE, secret_refs=(("STRATOS_TEACHER_API_KEY", "/stratos/mahjong-aws/teacher-api-key"),

@@ -95,7 +95,8 @@ stop_teacher() {
 # Node 0: data, probe, synthesis and the teacher's evaluation, in one process.
 synthesise() {
   local teacher=()
-  if [ -n "$STRATOS_TEACHER_HUB" ]; then
+  # A node resumed after synthesis needs no teacher: the job skips what is on disk.
+  if [ -n "$STRATOS_TEACHER_HUB" ] && ! { [ -f "$RUN_DIR/synth.json" ] && [ -f "$RUN_DIR/eval_teacher.json" ]; }; then
     start_teacher
     teacher=(--teacher-url "http://127.0.0.1:$STRATOS_TEACHER_PORT/v1#$STRATOS_TEACHER_HUB")
   fi
