@@ -123,7 +123,7 @@ def part_throughput(args, res: dict) -> None:
                              "completion": [{"role": "assistant", "content": c}]} for p, c in pairs])
     sft = SFTConfig(
         output_dir=str(args.out / "trl"), max_steps=steps, per_device_train_batch_size=cfg.batch_blocks,
-        learning_rate=cfg.lr, lr_scheduler_type="cosine", warmup_steps=5, weight_decay=cfg.weight_decay,
+        learning_rate=cfg.peak_lr, lr_scheduler_type="cosine", warmup_steps=5, weight_decay=cfg.weight_decay,
         adam_beta2=0.95, max_grad_norm=cfg.grad_clip, packing=True, max_length=cfg.seq_len,
         completion_only_loss=True, report_to=[], save_strategy="no", logging_steps=steps, use_cpu=True,
         dataloader_num_workers=0, seed=cfg.seed,

@@ -16,6 +16,10 @@ def _pct(x: object) -> str:
     return f"{100 * float(x):.1f}%" if isinstance(x, int | float) else "-"
 
 
+def _usd(x: object) -> str:
+    return f"${float(x):.4f}" if isinstance(x, int | float) else "unpriced"
+
+
 def report(
     run_dir: Path = typer.Argument(..., help="the --out dir of `stratos distill`"),
     as_json: bool = typer.Option(False, "--json", help="print report.json as is"),
@@ -32,11 +36,13 @@ def report(
         typer.echo(json.dumps(r, indent=2))
         return
     m, tr, sv = r["metrics"], r["training"], r["serving"]
+    plan, cost = r.get("plan") or {}, r.get("cost") or {}
     t = Table(title=f"Stratos run {run_dir}", show_header=False)
     rows = [
-        ("task / mode", f"{r['task']} / {r['mode']} (probe {_pct(r['probe']['accuracy'])} vs threshold {r['probe']['threshold']})"),
+        ("task / mode", f"{r['task']} / {r['mode']} (plan: {plan.get('mode', '-')}; probe {_pct(r['probe']['accuracy'])} "
+                        f"vs threshold {r['probe']['threshold']}, assumed {_pct(plan.get('assumed_teacher_accuracy'))})"),
         ("teacher -> student", f"{r['teacher']} -> {r['student']['id']} ({r['student']['parameters']:,} params)"),
-        ("student accuracy", _pct(m["student_accuracy"])),
+        ("student accuracy", f"{_pct(m['student_accuracy'])} (predicted {_pct(plan.get('predicted_accuracy'))})"),
         ("teacher zero-shot", _pct(m["teacher_accuracy"])),
         ("single-suit", _pct(m.get("single_suit_accuracy"))),
         ("4+ answers", _pct(m.get("four_plus_accuracy"))),
@@ -44,7 +50,8 @@ def report(
         ("training", f"{tr['steps']} steps ({tr['stopped']}), {tr['train_s']:.0f} s, {tr['tokens_per_s']:.0f} tok/s"),
         ("data", f"{r['data']['train_examples']} train, acceptance {_pct(r['synthesis'].get('acceptance_rate'))}"),
         ("latency p50", f"student {sv['student_p50_s']:.3f} s, teacher {sv['teacher_p50_s'] or 0:.3f} s"),
-        ("job", f"{r['times'].get('job_s', 0):.0f} s, ${r['cost']['job_usd']:.4f}"),
+        ("job", f"{r['times'].get('job_s', 0):.0f} s, {_usd(cost.get('job_usd'))} on {cost.get('train_offering') or '-'} "
+                f"at {_usd(cost.get('train_usd_per_hour'))}/h"),
     ]
     for k, v in rows:
         t.add_row(k, v)

@@ -20,12 +20,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stratos.distill.settings import JobOverrides, Mode
 from stratos.exceptions import ConfigError
 
 Target = Literal["local", "aws", "gcp"]
 Cloud = Literal["aws", "gcp", "lambda", "runpod"]
-Profile = Literal["default", "fast"]
-ModeChoice = Literal["alignment", "injection"]
 
 #: Stack-config keys under ``stratos:`` that are secrets read by the Pulumi program, never
 #: part of the request (``from_stack_config`` skips them and any ``secure:`` value).
@@ -77,21 +76,6 @@ class Weights(_Strict):
         return self
 
 
-class JobOverrides(_Strict):
-    """Knobs of the distillation job the planner passes through into ``Plan.job``."""
-
-    seed: int = Field(0, description="random seed for data synthesis and training; default 0")
-    n_train: int | None = Field(
-        None, gt=0, description="training examples to synthesise; default 50000 (profile fast: 1000)"
-    )
-    max_train_minutes: float | None = Field(
-        None, gt=0, description="wall-clock cap on training, minutes; default 16 (profile fast: 1)"
-    )
-    profile: Profile = Field(
-        "default", description="'default' or 'fast' (tiny data, about a minute of training; what CI uses)"
-    )
-
-
 class Network(_Strict):
     """Network settings for cloud targets (ignored by ``local``, which binds 127.0.0.1)."""
 
@@ -140,11 +124,15 @@ class DistillationRequest(_Strict):
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
     teacher: str | None = Field(None, description="model zoo id of the teacher; default: the planner chooses")
     student: str | None = Field(None, description="model zoo id of the student; default: the planner chooses")
-    mode: ModeChoice | None = Field(
-        None, description="alignment or injection; default: decided by the teacher's domain coverage"
+    mode: Mode | None = Field(
+        None,
+        description="alignment, injection, or auto (the job probes the teacher and aligns when it scores at least "
+        "job.probe_threshold); default: the planner picks alignment or injection from the teacher's expected accuracy",
     )
     weights: Weights = Field(default_factory=Weights, description="deployment-score preference weights")
-    job: JobOverrides = Field(default_factory=JobOverrides, description="job overrides (seed, sizes, profile)")
+    job: JobOverrides = Field(  # type: ignore[valid-type]
+        default_factory=JobOverrides, description="job settings (any JobSettings knob: seed, sizes, profile, ...)"
+    )
     network: Network = Field(default_factory=Network, description="cloud network settings")
     local: LocalMachine = Field(default_factory=LocalMachine, description="local machine pricing")
 
@@ -267,7 +255,7 @@ def _describe(model: type[BaseModel]) -> list[dict[str, Any]]:
     keys = []
     for name, field in model.model_fields.items():
         ann = field.annotation
-        default = field.get_default(call_default_factory=True)
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             default = default.model_dump(mode="json")
         entry: dict[str, Any] = {

@@ -417,7 +417,7 @@ class AwsBackend:
         sg = self._security_group(
             parent, name, provider, port, settings.allowed_cidrs, check_ssh_cidrs(settings.ssh_cidrs), "endpoint"
         )
-        model_name = f"stratos-{plan.task}"
+        model_name = plan.served_model_name
         user_data = pulumi.Output.all(store_uri, param.name, env_ref).apply(
             lambda a: render_serving(
                 plan,

@@ -358,7 +358,7 @@ class GcpBackend:
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
-        model_name = f"stratos-{plan.task}"
+        model_name = plan.served_model_name
         script = pulumi.Output.all(store_uri, secret.secret_id, env_ref).apply(
             lambda a: render_serving(
                 plan,

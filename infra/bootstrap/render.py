@@ -116,7 +116,7 @@ def render_serving(plan: Plan, node: NodeScript) -> str:
     if not node.token_ref:
         raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
     command, token_env = serve_command(plan, node)
-    wait_s = int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
+    wait_s = plan.job_timeout_s(on_node=True)
     return _render(
         node,
         "serve",

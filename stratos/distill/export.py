@@ -83,5 +83,10 @@ Or serve it: `stratos serve --model PATH` (OpenAI-compatible), or vLLM.
 ## Training
 
 Data: {c.get('data')}. Hardware: {c.get('hardware')}. Wall time: {c.get('wall_s', 0):.0f} s.
-Estimated cost: ${c.get('cost_usd', 0):.4f}. Seed {c.get('seed')}.
+Cost: {_cost(c)}. Seed {c.get('seed')}.
 """
+
+
+def _cost(c: dict[str, Any]) -> str:
+    usd = c.get("cost_usd")
+    return f"${usd:.4f} at {c.get('priced_as')}" if usd is not None else "unpriced (no plan named an offering)"

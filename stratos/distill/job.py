@@ -26,9 +26,6 @@ from stratos.exceptions import ArtifactError, StratosError
 from stratos.synth.dataset import read_jsonl, write_jsonl
 from stratos.tasks.base import Example, Task, get_task
 
-# What one hour of this kind of machine costs when the plan names none: AWS c7i.large
-# on-demand (2 vCPU), us-east-1 — the closest cloud twin of the 2-core box we measure on.
-DEFAULT_USD_PER_HOUR = 0.0893
 LATENCY_QUESTIONS = 10
 
 
@@ -64,6 +61,11 @@ def forward_questions(task: Task, cfg: DistillConfig, exclude: set[str]) -> list
     """Forward-sampled questions (no known answers needed) for alignment, disjoint from val/test."""
     out = [e for e in task.generate(cfg.n_train * 2, seed=cfg.seed + 7, mode="forward") if e.question not in exclude]
     return out[: cfg.n_train]
+
+
+def decide_mode(planned: str, probe: dict[str, Any]) -> str:
+    """The plan's mode; only a plan that says ``auto`` lets the probe of the teacher decide."""
+    return probe["mode"] if planned == "auto" else planned
 
 
 def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
             probe = _json(out / "probe.json", {**res.to_dict(), "configured_mode": cfg.mode})
             times["probe_s"] = res.wall_s
             progress.done(accuracy=res.accuracy, mode=res.mode)
-        mode = probe["mode"] if cfg.mode == "auto" else cfg.mode
+        mode = decide_mode(cfg.mode, probe)
 
         # ---- 3. synthesis: verified training data for the chosen mode
         if not (data / "train_synth.jsonl").is_file():
@@ -240,7 +242,8 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
         "task": cfg.task, "teacher": cfg.teacher, "student": cfg.student, "mode": mode,
         "parameters": report["student"]["parameters"], "metrics": report["metrics"],
         "data": report["data"], "hardware": report["hardware"], "wall_s": times["job_s"],
-        "cost_usd": report["cost"]["job_usd"], "seed": cfg.seed, "max_new_tokens": max_new,
+        "cost_usd": report["cost"]["job_usd"], "priced_as": report["cost"]["train_offering"],
+        "seed": cfg.seed, "max_new_tokens": max_new,
         "table": {"single-suit accuracy": report["metrics"].get("single_suit_accuracy"),
                   "4+ answers accuracy": report["metrics"].get("four_plus_accuracy")},
     }
@@ -288,10 +291,10 @@ def build_report(cfg, mode, probe, synth, result, ev_s, ev_t, times, model, n_tr
     """Everything a reader of the run wants in one JSON object."""
     test = splits["test"]
     single = [i for i, e in enumerate(test) if _single_suit(e.question)]
-    usd_h = DEFAULT_USD_PER_HOUR
     s_lat = (ev_s.get("latency") or {}).get("p50_s", 0.0)
     t_lat = ((ev_t or {}).get("latency") or {}).get("p50_s")
     params = sum(p.numel() for p in model.parameters())
+    serve_usd_h = cfg.planned.serve.price_per_hour if cfg.planned else None
     metrics = {
         "student_accuracy": ev_s["accuracy"],
         "teacher_accuracy": (ev_t or {}).get("accuracy"),
@@ -308,6 +311,7 @@ def build_report(cfg, mode, probe, synth, result, ev_s, ev_t, times, model, n_tr
         "teacher": cfg.teacher,
         "student": {"id": cfg.student, "parameters": params, "lora": hasattr(model, "peft_config")},
         "mode": mode,
+        "plan": planned_section(cfg),
         "probe": probe,
         "synthesis": synth,
         "data": {"train_examples": n_train, "val": cfg.n_val, "test": len(test), "train_tokens": result.tokens},
@@ -319,16 +323,44 @@ def build_report(cfg, mode, probe, synth, result, ev_s, ev_t, times, model, n_tr
         },
         "serving": {
             "student_p50_s": s_lat, "teacher_p50_s": t_lat,
-            "student_usd_per_1k_questions": s_lat * 1000 / 3600 * usd_h,
-            "teacher_usd_per_1k_questions": (t_lat * 1000 / 3600 * usd_h) if t_lat is not None else None,
+            "student_usd_per_1k_questions": _usd(s_lat * 1000, serve_usd_h),
+            "teacher_usd_per_1k_questions": _usd(t_lat * 1000, serve_usd_h) if t_lat is not None else None,
             "student_eval_tokens_per_s": ev_s.get("tokens_per_s"),
         },
         "times": times,
-        "cost": {"usd_per_hour": usd_h, "job_usd": times.get("job_s", 0) / 3600 * usd_h,
-                 "assumption": "this 2-core machine priced as AWS c7i.large on-demand"},
+        "cost": cost_section(cfg, times.get("job_s", 0.0)),
         "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}",
         "config": json.loads(cfg.model_dump_json()),
     }
+
+
+def _usd(seconds: float, usd_per_hour: float | None) -> float | None:
+    return None if usd_per_hour is None else seconds / 3600 * usd_per_hour
+
+
+def planned_section(cfg: DistillConfig) -> dict[str, Any]:
+    """What the planner decided and predicted, to read beside what the run measured."""
+    p = cfg.planned
+    return {
+        "mode": cfg.mode,
+        "predicted_accuracy": p.accuracy if p else None,
+        "predicted_accuracy_band": [p.accuracy_low, p.accuracy_high] if p else None,
+        "predicted_train_hours": p.train_hours if p else None,
+        "assumed_teacher_accuracy": p.teacher_coverage if p else None,
+    }
+
+
+def cost_section(cfg: DistillConfig, job_s: float) -> dict[str, Any]:
+    """What the run cost at the plan's prices: the train offering for the job, the serve offering for answers."""
+    if cfg.planned is None:
+        return {"job_usd": None, "train_offering": None, "train_usd_per_hour": None,
+                "serve_offering": None, "serve_usd_per_hour": None,
+                "source": "no plan (a DistillConfig file names no offering): unpriced"}
+    train, serve = cfg.planned.train, cfg.planned.serve
+    return {"job_usd": _usd(job_s, train.price_per_hour), "train_offering": train.label,
+            "train_usd_per_hour": train.price_per_hour, "serve_offering": serve.label,
+            "serve_usd_per_hour": serve.price_per_hour,
+            "source": "the plan's offerings (plan.train prices the job, plan.serve the answers)"}
 
 
 __all__ = ["run_job", "make_splits", "replace"]

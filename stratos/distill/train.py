@@ -130,7 +130,7 @@ def train(
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
+        lr=cfg.peak_lr,
         betas=(0.9, 0.95),
         fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
     )

@@ -22,6 +22,7 @@ import numpy as np
 from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
+from stratos.distill.settings import resolve_job as job_settings
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.planner import estimators as est
 from stratos.planner.accuracy import model_for
@@ -34,7 +35,6 @@ from stratos.spec import DistillationRequest
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
-FAST_JOB = {"n_train": 1000, "n_val": 50, "n_test": 100, "max_train_minutes": 1.0, "probe_size": 10, "rationale_budget": 4}
 AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
 
 
@@ -145,12 +145,7 @@ class PlanResult:
 
 def resolve_job(request: DistillationRequest) -> JobSettings:
     """JobSettings from the profile defaults and the request's overrides."""
-    base: dict[str, Any] = dict(FAST_JOB) if request.job.profile == "fast" else {}
-    if request.job.n_train is not None:
-        base["n_train"] = request.job.n_train
-    if request.job.max_train_minutes is not None:
-        base["max_train_minutes"] = request.job.max_train_minutes
-    return JobSettings(seed=request.job.seed, profile=request.job.profile, **base)
+    return job_settings(request.job)
 
 
 def _check_name(kind: str, name: str, valid: list[str]) -> None:
@@ -362,7 +357,7 @@ def make_plan(
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
-            m = match(t, s, request.task, job.probe_threshold, request.mode)
+            m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
                 if t.id != s.id:
                     rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
@@ -524,7 +519,8 @@ def _to_plan(
         f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
-        + (f"; mode forced to {request.mode} by the request" if request.mode else ""),
+        + (f"; mode forced to {request.mode} by the request" if request.mode else "")
+        + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + _kd_reason(x, t, s),
         f"train on {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
@@ -540,7 +536,7 @@ def _to_plan(
     ]
     return Plan(
         task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
-        mode=x.mode, logit_kd=x.logit_kd,
+        mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
             accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, train_hours=x.train_hours,
