@@ -10,7 +10,6 @@ or the new checkpoint complete, never a torn one. Old checkpoints beyond
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from stratos.io import atomic_dir, atomic_open, atomic_write_text
 
 LATEST = "LATEST"
 
@@ -37,19 +38,9 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, state: dict[str, Any], keep
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"step-{step:07d}"
-    tmp = ckpt_dir / f".tmp-step-{step:07d}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    with open(tmp / "state.pt", "wb") as f:
+    with atomic_dir(final) as tmp, atomic_open(tmp / "state.pt", "wb") as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    pointer = ckpt_dir / f".{LATEST}.tmp"
-    pointer.write_text(final.name)
-    pointer.replace(ckpt_dir / LATEST)
+    atomic_write_text(ckpt_dir / LATEST, final.name)
     for old in sorted(ckpt_dir.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
