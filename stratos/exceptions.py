@@ -39,10 +39,6 @@ class TeacherError(StratosError):
     """A teacher could not be loaded or reached."""
 
 
-class NotAvailableError(StratosError):
-    """A command whose subsystem is not built yet."""
-
-
 class RequestError(StratosError, ValueError):
     """A generation request is invalid (prompt over the context, parameter out of range); says the limit."""
 

@@ -146,7 +146,7 @@ class LocalDistillationJobProvider(ResourceProvider):
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         # Only non-replacing inputs changed (time budget, key): the artifact stands.
         keep = {
-            k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "report", "logFile")
+            k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "logFile")
         }
         return UpdateResult(outs={**_public(news), **keep})
 
@@ -291,7 +291,6 @@ class LocalDistillationJob(Resource, module="stratos", name="LocalDistillationJo
             "artifactPath": None,
             "manifestHash": None,
             "metrics": None,
-            "report": None,
             "logFile": None,
         }
         super().__init__(portable(LocalDistillationJobProvider), name, {**props, **outs}, opts)

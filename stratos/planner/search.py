@@ -35,7 +35,6 @@ from stratos.spec import DistillationRequest
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
-AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,12 @@ def test_job_writes_a_loadable_artifact_report_and_log(tmp_path):
     assert report["plan"]["mode"] == "injection" and report["cost"]["job_usd"] is None  # no plan: unpriced
     assert report["metrics"]["teacher_accuracy"] == 1.0
     assert 0.0 <= report["metrics"]["student_accuracy"] <= 1.0
-    assert report["metrics"]["by_difficulty"] and report["data"]["test"] == 24
+    student = report["evaluation"]["student"]
+    assert student["by_class"] and report["data"]["test"] == 24 == sum(report["data"]["test_classes"].values())
+    assert student["accuracy"] == report["metrics"]["student_accuracy"] and "single_suit_accuracy" in report["metrics"]
     assert report["synthesis"]["acceptance_rate"] == 1.0 and report["synthesis"]["teacher_asked"] == 4
     assert report["training"]["steps"] == 40 and report["training"]["tokens_per_s"] > 0
-    assert report["serving"]["student_p50_s"] > 0
+    assert report["serving"]["student_latency"]["p50_ms"] > 0
     assert (out / "curves.png").stat().st_size > 1000
 
     events = [json.loads(line) for line in log.read_text().splitlines()]
@@ -118,7 +120,7 @@ def test_sigkilled_run_resumes_to_the_same_result(tmp_path):
     assert [h.get("val_accuracy") for h in a] == [h.get("val_accuracy") for h in b]
     ra, rb = (json.loads((d / "report.json").read_text()) for d in (ref, out))
     assert ra["metrics"]["student_accuracy"] == rb["metrics"]["student_accuracy"]
-    assert ra["metrics"]["by_difficulty"] == rb["metrics"]["by_difficulty"]
+    assert ra["evaluation"]["student"]["by_class"] == rb["evaluation"]["student"]["by_class"]
 
 
 def test_a_plan_from_the_planner_runs_as_planned(tmp_path):

@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.local_project import FAST_CONFIG, LocalProject, free_port, needs_engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from test_local_stack import FAST_CONFIG, LocalProject, free_port, needs_engine  # noqa: E402
-
-from infra.providers import procs  # noqa: E402
+from infra.providers import procs
 
 #: Generous: the job's own time budget is enforced by the provider; this only stops a hung CLI.
 UP_TIMEOUT_S = 1800

@@ -39,7 +39,8 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path):
 
 
 def test_autocast_is_bf16_only_where_asked_or_supported():
-    from stratos.distill.train import autocast, bf16_supported
+    from stratos.device import bf16_supported
+    from stratos.distill.train import autocast
 
     w = torch.randn(8, 8)
     with autocast("fp32"):

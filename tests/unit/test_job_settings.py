@@ -14,7 +14,8 @@ import pytest
 from pydantic import BaseModel
 
 from stratos.distill.config import DistillConfig
-from stratos.distill.job import cost_section, decide_mode
+from stratos.distill.job import decide_mode
+from stratos.distill.report import cost_section
 from stratos.distill.settings import (
     FAST_PROFILE,
     JobOverrides,
@@ -108,10 +109,10 @@ def test_the_report_prices_the_run_from_the_plans_offerings(real_plan):
     serve = real_plan.serve.model_copy(update={"price_per_hour": 0.5})
     cfg = DistillConfig.for_plan(real_plan.model_copy(update={"train": train, "serve": serve}))
     cost = cost_section(cfg, job_s=1800)
-    assert cost["job_usd"] == pytest.approx(6.25) and cost["train_usd_per_hour"] == 12.5
-    assert cost["train_offering"] == train.label and cost["serve_usd_per_hour"] == 0.5
+    assert cost.job_usd == pytest.approx(6.25) and cost.train_usd_per_hour == 12.5
+    assert cost.train_offering == train.label and cost.serve_usd_per_hour == 0.5
     bare = DistillConfig(task="mahjong", teacher="rules", student="scratch-llama-3m", mode="injection")
-    assert cost_section(bare, 1800)["job_usd"] is None and "unpriced" in cost_section(bare, 1800)["source"]
+    assert cost_section(bare, 1800).job_usd is None and "unpriced" in cost_section(bare, 1800).source
 
 
 def test_the_job_runs_the_plans_mode_and_probes_only_under_auto():
