@@ -44,7 +44,7 @@ from infra.bootstrap.render import (
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
-from infra.policies.tags import ROLE, STACK, cost_tags
+from infra.policies.tags import ROLE, STACK, ZONE_ID, cost_tags
 from stratos.catalog.offering import Offering
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
@@ -114,15 +114,16 @@ class AwsBackend:
     def _opts(self, parent: pulumi.Resource, provider: aws.Provider, **kw) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, provider=provider, **kw)
 
-    def _zone_name(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
-        """The AZ name (``us-east-1b``); the catalog names zones by ID (``use1-az2``), which
-        maps to different names in different accounts, so it is looked up."""
+    def _zone(self, offering: Offering, provider: aws.Provider) -> tuple[pulumi.Input[str], dict[str, pulumi.Input[str]]]:
+        """The AZ name (``us-east-1b``) and the tag the policy pack checks it by: the catalog
+        names zones by ID (``use1-az2``), which maps to different names in different
+        accounts, so it is looked up, and the instance is tagged with the ID it got."""
         if not offering.zone:
             raise ConfigError(f"the plan gives no availability zone for {offering.label}; the planner must pick one")
         if offering.zone.startswith(offering.region or "\0"):
-            return pulumi.Output.from_input(offering.zone)
+            return offering.zone, {}
         az = aws.get_availability_zone_output(zone_id=offering.zone, opts=pulumi.InvokeOutputOptions(provider=provider))
-        return az.name
+        return az.name, {ZONE_ID: az.zone_id}
 
     def _ami(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
         arch = _ami_architecture(offering.instance_type)
@@ -188,10 +189,11 @@ class AwsBackend:
                     spot_instance_type="persistent", instance_interruption_behavior="stop"
                 ),
             )
+        zone, zone_tag = self._zone(offering, provider)
         return aws.ec2.Instance(
             f"{name}-instance",
             instance_type=offering.instance_type,
-            availability_zone=self._zone_name(offering, provider),
+            availability_zone=zone,
             ami=self._ami(offering, provider),
             iam_instance_profile=profile.name,
             vpc_security_group_ids=[sg.id],
@@ -208,7 +210,7 @@ class AwsBackend:
             user_data=user_data,
             # A new plan is a new job: replace the node rather than edit a running one.
             user_data_replace_on_change=True,
-            tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags},
+            tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags, **zone_tag},
             opts=self._opts(parent, provider),
         )
 

@@ -165,6 +165,7 @@ def test_pack_unwraps_sdk_props_like_the_engine_gives_them(monkeypatch) -> None:
     from pulumi_policy.secret import Secret
 
     from infra.policies.adapter import plain
+    from infra.policies.rules import UNKNOWN
 
     props = unknown_checking_proxy({"bucket": UNKNOWN_STRING_VALUE, "tags": {"a": "1"}, "content": Secret("{}"), "l": [1]})
-    assert plain(props) == {"bucket": None, "tags": {"a": "1"}, "content": "{}", "l": [1]}
+    assert plain(props) == {"bucket": UNKNOWN, "tags": {"a": "1"}, "content": "{}", "l": [1]}
