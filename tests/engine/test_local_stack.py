@@ -45,7 +45,9 @@ def pulumi_available() -> bool:
 class LocalProject:
     """A throwaway copy of the Stratos project with one stack, driven through the CLI."""
 
-    def __init__(self, tmp: Path, stack: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self, tmp: Path, stack: str, config: dict[str, Any], passphrase: str = "stratos-test"
+    ) -> None:
         self.stack = stack
         self.dir = tmp / "project"
         self.state = tmp / "state"
@@ -63,7 +65,7 @@ class LocalProject:
             "PATH": path,
             "PULUMI_HOME": str(tmp / "pulumi-home"),
             "PULUMI_BACKEND_URL": self.state.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "stratos-test",
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1",
             "STRATOS_RUNS_DIR": str(self.runs),
@@ -162,3 +164,21 @@ def test_bad_config_fails_preview_naming_the_key(
     assert out.returncode != 0
     assert named in out.stdout + out.stderr
     assert not project.runs.exists()
+
+
+@pytest.mark.engine
+@needs_engine
+def test_cloud_stack_with_the_public_passphrase_fails_preview(tmp_path: Path) -> None:
+    """scripts/env.sh's default passphrase is public: a cloud stack encrypted with it is refused
+    before planning; the same stack with a passphrase of its own gets past that check."""
+    from infra.config import PUBLIC_PASSPHRASE
+
+    config = {**FAST_CONFIG, "stratos:target": "aws"}
+    public = LocalProject(tmp_path / "public", "cloudpublic", config, passphrase=PUBLIC_PASSPHRASE)
+    out = public.pulumi("preview", check=False)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "PULUMI_CONFIG_PASSPHRASE" in text and "change-secrets-provider" in text
+    own = LocalProject(tmp_path / "own", "cloudown", config, passphrase="a-long-private-passphrase")
+    out = own.pulumi("preview", check=False)
+    assert "PULUMI_CONFIG_PASSPHRASE" not in out.stdout + out.stderr
