@@ -56,6 +56,9 @@ PUBLIC_PASSPHRASE = "stratos-local-dev"
 #: Secret keys the program reads itself (camelCase is the documented spelling).
 TEACHER_API_KEY = "teacherApiKey"
 ENDPOINT_TOKEN = "endpointToken"
+#: A user-supplied certificate for the cloud endpoint (plain) and its key (secret).
+TLS_CERTIFICATE = "tlsCertificate"
+TLS_PRIVATE_KEY = "tlsPrivateKey"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Settings:
     runs_dir: Path
     #: The interpreter that runs the job and the server locally (the project venv).
     python: str
+    #: ``stratos:tlsCertificate`` (PEM) and ``stratos:tlsPrivateKey`` (secret), or None: the
+    #: cloud endpoint then presents a self-signed certificate made by the stack.
+    tls_certificate: str | None = None
+    tls_private_key: pulumi.Output[str] | None = None
 
     @property
     def target(self) -> str:
@@ -199,6 +206,12 @@ def load_settings() -> Settings:
     stack = pulumi.get_stack()
     check_secrets_provider(request.target, stack)
     runs_dir = Path(os.environ.get("STRATOS_RUNS_DIR") or REPO_ROOT / "runs" / stack).resolve()
+    cert, key = cfg.get(TLS_CERTIFICATE) or None, _secret(cfg, TLS_PRIVATE_KEY)
+    if (cert is None) != (key is None) or (cert is not None and "-----BEGIN CERTIFICATE-----" not in cert):
+        raise ConfigError(
+            f"{NAMESPACE}:{TLS_CERTIFICATE} (a PEM certificate) and {NAMESPACE}:{TLS_PRIVATE_KEY} (its key, "
+            "--secret) go together; set both, or neither for a self-signed certificate."
+        )
     return Settings(
         project=pulumi.get_project(),
         stack=stack,
@@ -207,4 +220,6 @@ def load_settings() -> Settings:
         endpoint_token=_secret(cfg, ENDPOINT_TOKEN),
         runs_dir=runs_dir,
         python=sys.executable,
+        tls_certificate=cert,
+        tls_private_key=key,
     )

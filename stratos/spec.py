@@ -38,7 +38,9 @@ ModeChoice = Literal["alignment", "injection"]
 
 #: Stack-config keys under ``stratos:`` that are secrets read by the Pulumi program, never
 #: part of the request (``from_stack_config`` skips them and any ``secure:`` value).
-SECRET_KEYS = frozenset({"teacher_api_key", "endpoint_token", "teacherApiKey", "endpointToken"})
+SECRET_KEYS = frozenset(
+    {"teacher_api_key", "endpoint_token", "teacherApiKey", "endpointToken", "tlsCertificate", "tlsPrivateKey"}
+)
 
 
 #: Seeds the job accepts: it derives torch, NumPy and Python seeds from this one (times a

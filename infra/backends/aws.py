@@ -36,6 +36,7 @@ from infra.backends.cloud import (
     run_prefix,
     source_asset,
 )
+from infra.backends.tls import EndpointTls, endpoint_tls
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -386,7 +387,8 @@ class AwsBackend:
             description="Bearer token of the Stratos endpoint (read by the serving node)",
             opts=opts,
         )
-        resources: dict[str, pulumi.Resource] = {"token": param}
+        address, tls, tls_key = self._endpoint_tls(parent, name, provider, settings)
+        resources: dict[str, pulumi.Resource] = {"token": param, "address": address, "tlsKey": tls_key, **tls.resources}
         if plan.train.cloud == self.name:
             store_uri, store_region, env_ref = pulumi.Output.from_input(store.uri), plan.train.region or "", None
             bucket = store.resources["bucket"]
@@ -406,12 +408,12 @@ class AwsBackend:
             resources.update(reader.resources, storeCredentials=env_param)
             store_uri, store_region, env_ref = reader.uri, "auto", env_param.name
             reads = [env_param.arn.apply(lambda arn: [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}])]
-        policy = pulumi.Output.all(param.arn, *reads).apply(
+        policy = pulumi.Output.all(param.arn, tls_key.arn, *reads).apply(
             lambda a: json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": a[0]}]
-                    + [st for sts in a[1:] for st in sts],
+                    "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn} for arn in a[:2]]
+                    + [st for sts in a[2:] for st in sts],
                 }
             )
         )
@@ -420,7 +422,7 @@ class AwsBackend:
             parent, name, provider, port, settings.allowed_cidrs, check_ssh_cidrs(settings.ssh_cidrs), "endpoint"
         )
         model_name = f"stratos-{plan.task}"
-        user_data = pulumi.Output.all(store_uri, param.name, env_ref).apply(
+        user_data = pulumi.Output.all(store_uri, param.name, env_ref, tls.cert_pem, tls_key.name).apply(
             lambda a: render_serving(
                 plan,
                 NodeScript(
@@ -432,6 +434,8 @@ class AwsBackend:
                     token_ref=a[1],
                     model_name=model_name,
                     store_env_ref=a[2] or "",
+                    tls_cert=a[3],
+                    tls_key_ref=a[4],
                 ),
             )
         )
@@ -440,8 +444,31 @@ class AwsBackend:
             parent, name, provider, offering, profile, sg, serving_disk_gb(plan), user_data,
             cost_tags("serve", settings.stack, plan.cost.total_usd, budget),
         )
+        resources["addressAssociation"] = aws.ec2.EipAssociation(
+            f"{name}-ip-association", instance_id=instance.id, allocation_id=address.allocation_id,
+            opts=self._opts(parent, provider),
+        )
         return EndpointOutputs(
-            url=pulumi.Output.concat("http://", instance.public_ip, f":{port}/v1"),
+            url=pulumi.Output.concat("https://", address.public_ip, f":{port}/v1"),
             model_name=model_name,
             resources={**resources, "instance": instance, "securityGroup": sg, "instanceProfile": profile},
+            certificate=tls.cert_pem,
+            certificate_sha256=tls.sha256,
         )
+
+    def _endpoint_tls(
+        self, parent: pulumi.Resource, name: str, provider: aws.Provider, settings: Settings
+    ) -> tuple[aws.ec2.Eip, EndpointTls, aws.ssm.Parameter]:
+        """An Elastic IP for the endpoint (a stable URL the certificate names), the certificate,
+        and its key as a SecureString the node reads at boot."""
+        address = aws.ec2.Eip(f"{name}-ip", domain="vpc", opts=self._opts(parent, provider))
+        tls = endpoint_tls(parent, name, settings, address.public_ip)
+        key = aws.ssm.Parameter(
+            f"{name}-tls-key",
+            name=f"/stratos/{settings.stack}/endpoint-tls-key",
+            type="SecureString",
+            value=tls.key_pem,
+            description="Private key of the Stratos endpoint's TLS certificate (read by the serving node)",
+            opts=self._opts(parent, provider),
+        )
+        return address, tls, key
