@@ -66,7 +66,8 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
     scheme = node.store_uri.split("://", 1)[0]
     if scheme not in STORE_KIND:
         raise ValueError(f"store {node.store_uri!r} is neither s3:// nor gs://")
-    text = "".join((TEMPLATES / f).read_text() for f in ("header.sh", "common.sh", body))
+    parts = ("header.sh", "common.sh", *(("preempt.sh",) if role == "train" else ()), body)
+    text = "".join((TEMPLATES / f).read_text() for f in parts)
     q = shlex.quote
     slots = {
         "role": q(role),

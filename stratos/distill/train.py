@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from stratos.distill import preemption
 from stratos.distill.checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from stratos.distill.config import DistillConfig
 from stratos.distill.losses import kd_divergence_sum, token_ce_sum
@@ -195,6 +196,7 @@ def train(
 
     stopped = "steps"
     budget_s = cfg.max_train_minutes * 60
+    preemption.defer()  # SIGTERM (spot notice, shutdown) now stops at a step boundary, checkpointed
     while step < state["total_steps"]:
         t0 = time.perf_counter()
         idx = batch_indices(step, len(train_blocks), B, cfg.seed)
@@ -278,8 +280,13 @@ def train(
             stop, stopped = torch.tensor(1), "early_stopping"
         elif train_seconds > budget_s * 1.15:  # the machine got slower than measured: keep the cap
             stop, stopped = torch.tensor(1), "time"
+        if preemption.requested():
+            stop = torch.tensor(2)  # rank 0's notice stops every rank at this step (broadcast below)
         if world > 1:
             dist.broadcast(stop, 0)
+        if int(stop) == 2:
+            checkpoint()
+            preemption.exit_now(step)
         if int(stop) or last:
             break
         if step % cfg.ckpt_every == 0:
@@ -288,6 +295,7 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     checkpoint(done=True, stopped=stopped)
+    preemption.restore()
     return TrainResult(step, state["total_steps"], history, best, stopped, train_seconds, tokens)
 
 
