@@ -23,3 +23,19 @@ def fresh_event_loop() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def private_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "tests-only-private-passphrase")
+
+
+@pytest.fixture(scope="module")
+def aws_view() -> list:
+    """The AWS mock stack as the policy rules see it (helpers/policy_views.py)."""
+    from helpers.policy_views import stack_view
+
+    return stack_view("aws")
+
+
+@pytest.fixture(scope="module")
+def gcp_view() -> list:
+    """The GCP mock stack as the policy rules see it."""
+    from helpers.policy_views import stack_view
+
+    return stack_view("gcp")

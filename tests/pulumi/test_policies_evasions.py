@@ -4,46 +4,19 @@ another zone, and values the engine does not know during a preview."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from helpers.cloud_mocks import run_program
-from helpers.cloud_plans import aws_plan, gcp_plan
+from helpers.cloud_plans import aws_plan
+from helpers.policy_views import edit, policy_request
 
 from infra.backends.aws import AwsBackend
-from infra.backends.gcp import GcpBackend
-from infra.policies.rules import UNKNOWN, Res, budget_guard, instances_match_plan, no_open_ssh
+from infra.policies.rules import UNKNOWN, budget_guard, instances_match_plan, no_open_ssh
 from infra.policies.tags import ESTIMATED_CENTS, ZONE_ID
-from stratos.spec import DistillationRequest
 
 HALVES = ["0.0.0.0/1", "128.0.0.0/1"]
 
 
-def _request(target: str) -> DistillationRequest:
-    return DistillationRequest(
-        target=target, constraints={"budget_usd": 40},
-        network={"allowed_cidrs": ["203.0.113.0/24"], "ssh_cidrs": ["192.0.2.7/32"]},
-    )
-
-
-@pytest.fixture(scope="module")
-def aws_view() -> list[Res]:
-    return run_program(AwsBackend(), aws_plan(), _request("aws"), "mahjong-aws").policy_view()
-
-
-@pytest.fixture(scope="module")
-def gcp_view() -> list[Res]:
-    return run_program(GcpBackend(), gcp_plan(), _request("gcp"), "mahjong-gcp").policy_view()
-
-
-def _edit(view: list[Res], name: str, change) -> list[Res]:
-    out = []
-    for r in view:
-        props = copy.deepcopy(r.props)
-        if r.name == name:
-            change(props)
-        out.append(Res(r.type, r.urn, props, r.deps))
-    return out
+_edit = edit
 
 
 def test_the_stacks_the_backends_build_still_pass(aws_view, gcp_view) -> None:
@@ -115,7 +88,7 @@ def test_aws_instance_in_another_zone_fails_the_plan_check(aws_view) -> None:
 def test_aws_plan_with_a_zone_name_compares_it_directly() -> None:
     plan = aws_plan()
     plan = plan.model_copy(update={"train": plan.train.model_copy(update={"zone": "us-east-1c"})})
-    view = run_program(AwsBackend(), plan, _request("aws"), "mahjong-aws").policy_view()
+    view = run_program(AwsBackend(), plan, policy_request("aws"), "mahjong-aws").policy_view()
     assert instances_match_plan(view) == []
     moved = _edit(view, "trainer-instance", lambda p: p.update(availabilityZone="us-east-1d"))
     assert "availability zone us-east-1d != planned us-east-1c" in instances_match_plan(moved)[0]
