@@ -67,3 +67,6 @@ pulumi.export("accuracy", job.metrics.apply(outputs.accuracy_of))
 pulumi.export("endpoint", endpoint.url)
 pulumi.export("modelName", endpoint.model_name)
 pulumi.export("token", endpoint.token)
+# Cloud endpoints serve TLS: clients pin this certificate (or its fingerprint); null locally.
+pulumi.export("endpointCertificate", endpoint.certificate)
+pulumi.export("endpointCertificateSha256", endpoint.certificate_sha256)

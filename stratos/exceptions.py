@@ -47,3 +47,7 @@ class RequestError(StratosError, ValueError):
 
 class ServeError(StratosError):
     """The server cannot start (no token, port busy, bad model dir); says what to pass instead."""
+
+
+class CheckpointError(StratosError):
+    """A training checkpoint is unreadable or its pointer is empty; says how to restore or restart."""

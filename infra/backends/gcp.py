@@ -33,6 +33,7 @@ from infra.backends.cloud import (
     run_prefix,
     source_asset,
 )
+from infra.backends.tls import endpoint_tls
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -49,7 +50,8 @@ from stratos.planner.plan import Plan
 #: Google's Deep Learning VM images: NVIDIA driver (installed at first boot), CUDA, gcloud.
 IMAGE_PROJECT = "deeplearning-platform-release"
 IMAGE_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
-NETWORK = "default"
+#: Subnet of the stack's own network in the n-th region it uses (10.0.0.0/20, 10.1.0.0/20, ...).
+SUBNET_RANGE = "10.{}.0.0/20"
 #: GCS's S3-compatible (XML) API, read with HMAC keys by nodes on other clouds.
 GCS_S3_ENDPOINT = "https://storage.googleapis.com"
 
@@ -77,10 +79,35 @@ class GcpBackend:
 
     name = "gcp"
 
+    def __init__(self) -> None:
+        self._net: gcp.compute.Network | None = None
+        self._subnets: dict[str, gcp.compute.Subnetwork] = {}
+
+    def _network(self, parent, name: str, region: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
+        """The stack's own VPC (not ``default``, whose project-wide rules often admit SSH from
+        anywhere) and its subnet in ``region``: Private Google Access reaches GCS and Cloud NAT
+        the package indexes and model hubs, so nodes need no external address."""
+        opts = pulumi.ResourceOptions(parent=parent)
+        if self._net is None:
+            self._net = gcp.compute.Network(
+                f"{name}-network", auto_create_subnetworks=False, description="Stratos nodes only", opts=opts
+            )
+        if region not in self._subnets:
+            self._subnets[region] = gcp.compute.Subnetwork(
+                f"{name}-subnet-{region}", network=self._net.id, region=region,
+                ip_cidr_range=SUBNET_RANGE.format(len(self._subnets)), private_ip_google_access=True, opts=opts,
+            )
+            router = gcp.compute.Router(f"{name}-router-{region}", network=self._net.id, region=region, opts=opts)
+            gcp.compute.RouterNat(
+                f"{name}-nat-{region}", router=router.name, region=region, nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES", opts=opts,
+            )
+        return self._net, self._subnets[region]
+
     def _firewall(self, parent, name: str, port: int, cidrs: list[str], tag: str, what: str) -> gcp.compute.Firewall:
         return gcp.compute.Firewall(
             name,
-            network=NETWORK,
+            network=self._net.id,
             direction="INGRESS",
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(port)])],
             source_ranges=cidrs,
@@ -124,7 +151,18 @@ class GcpBackend:
         labels: dict[str, str],
         tag: str,
         depends_on: list[pulumi.Resource],
+        address: gcp.compute.Address | None = None,
+        external: bool = False,
     ) -> gcp.compute.Instance:
+        """A GPU VM on the stack's network; an external address only when ``address`` is an
+        EXTERNAL one (a public endpoint), its internal IP fixed when it is INTERNAL."""
+        net, subnet = self._network(parent, name, offering.region or "")
+        nic = gcp.compute.InstanceNetworkInterfaceArgs(
+            network=net.id,
+            subnetwork=subnet.id,
+            network_ip=address.address if address is not None and not external else None,
+            access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs(nat_ip=address.address)] if external else [],
+        )
         image = gcp.compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
         if offering.spot:
             scheduling = gcp.compute.InstanceSchedulingArgs(
@@ -154,12 +192,7 @@ class GcpBackend:
                     image=image.self_link, size=disk_gb, type="pd-balanced"
                 ),
             ),
-            network_interfaces=[
-                # An ephemeral external address: nodes download packages and models.
-                gcp.compute.InstanceNetworkInterfaceArgs(
-                    network=NETWORK, access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()]
-                )
-            ],
+            network_interfaces=[nic],
             service_account=gcp.compute.InstanceServiceAccountArgs(email=account.email, scopes=["cloud-platform"]),
             # A changed script (a new plan) replaces the VM: a new plan is a new job.
             metadata_startup_script=script,
@@ -233,6 +266,7 @@ class GcpBackend:
             opts=pulumi.ResourceOptions(parent=parent),
         )
         tag = f"{label_value(settings.stack)}-train"
+        self._network(parent, name, offering.region or "")
         ssh = self._ssh(parent, name, settings, tag)
         script = pulumi.Output.from_input(store.uri).apply(
             lambda uri: render_training(plan, NodeScript(cloud="gcp", region=offering.region or "", store_uri=uri))
@@ -353,29 +387,59 @@ class GcpBackend:
             store_uri, store_region, env_ref = reader.uri, plan.train.region or "", creds.secret_id
         tag = f"{label_value(settings.stack)}-serve"
         port = settings.serving_port
+        address, external = self._endpoint_address(parent, name, offering, settings)
+        tls = endpoint_tls(parent, name, settings, address.address)
+        tls_key, tls_version, tls_access = self._secret(
+            parent, f"{name}-tls-key", settings, "endpoint-tls-key", tls.key_pem, member
+        )
+        resources.update(tls.resources, address=address, tlsKey=tls_key, tlsKeyVersion=tls_version,
+                         tlsKeyAccess=tls_access)
+        boot_needs += [tls_version, tls_access]
         if settings.allowed_cidrs:
             resources["firewall"] = self._firewall(parent, f"{name}-fw", port, settings.allowed_cidrs, tag, "endpoint")
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
         model_name = plan.served_model_name
-        script = pulumi.Output.all(store_uri, secret.secret_id, env_ref).apply(
+        script = pulumi.Output.all(store_uri, secret.secret_id, env_ref, tls.cert_pem, tls_key.secret_id).apply(
             lambda a: render_serving(
                 plan,
                 NodeScript(
                     cloud="gcp", region=store_region, store_uri=a[0], port=port,
                     token_ref=a[1], model_name=model_name, store_env_ref=a[2] or "",
+                    tls_cert=a[3], tls_key_ref=a[4],
                 ),
             )
         )
         labels = cost_tags("serve", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
         instance = self._instance(
             parent, name, offering, account, serving_disk_gb(plan), script, labels, tag, boot_needs,
+            address=address, external=external,
         )
         resources["instance"] = instance
-        ip = instance.network_interfaces.apply(lambda nics: nics[0].access_configs[0].nat_ip or "")
         return EndpointOutputs(
-            url=pulumi.Output.concat("http://", ip, f":{port}/v1"),
+            url=pulumi.Output.concat("https://", address.address, f":{port}/v1"),
             model_name=model_name,
             resources=resources,
+            certificate=tls.cert_pem,
+            certificate_sha256=tls.sha256,
         )
+
+    def _endpoint_address(
+        self, parent, name: str, offering: Offering, settings: Settings
+    ) -> tuple[gcp.compute.Address, bool]:
+        """The endpoint's reserved address (the certificate names it): external only when the
+        request opens the endpoint to some CIDRs (network.allowed_cidrs), else internal, reached
+        from the VPC (a peering, a VPN, IAP)."""
+        region = offering.region or ""
+        _, subnet = self._network(parent, name, region)
+        external = bool(settings.allowed_cidrs)
+        address = gcp.compute.Address(
+            f"{name}-ip",
+            region=region,
+            address_type="EXTERNAL" if external else "INTERNAL",
+            subnetwork=None if external else subnet.id,
+            description=f"Stratos endpoint ({settings.stack})",
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        return address, external

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.planner.plan import Plan
-from stratos.serve.vllm import VllmServe
+from stratos.serve.vllm import UPSTREAM_PORT, VLLM_SPEC, VllmServe
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: Object name of the Stratos source archive Pulumi uploads next to the artifact.
 SOURCE_ARCHIVE = "stratos-src.zip"
 #: pip requirement the training node installs; ``@STRATOS_HOME@`` is filled in on the node.
 INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
-#: vLLM release the serving node installs when the image has none.
-VLLM_SPEC = "vllm>=0.11"
+#: What the serving node installs besides vLLM: the TLS gateway (``stratos-gateway``).
+SERVE_INSTALL_SPEC = f"stratos[serve] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 MODEL_DIR_SLOT = "@MODEL_DIR@"
 #: URI scheme -> the store commands the script uses (gs:// through gcloud, s3:// through aws).
 STORE_KIND = {"s3": "s3", "gs": "gs"}
@@ -50,6 +50,8 @@ class NodeScript:
     model_name: str = "stratos-student"
     secret_region: str = ""  # where the token secret lives (the serving region); default ``region``
     store_env_ref: str = ""  # secret with KEY=VALUE lines for a store on another cloud
+    tls_cert: str = ""  # PEM certificate (chain) the serving node's gateway presents (public)
+    tls_key_ref: str = ""  # secret holding that certificate's private key
 
 
 def source_archive() -> dict[str, Path]:
@@ -64,7 +66,8 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
     scheme = node.store_uri.split("://", 1)[0]
     if scheme not in STORE_KIND:
         raise ValueError(f"store {node.store_uri!r} is neither s3:// nor gs://")
-    text = "".join((TEMPLATES / f).read_text() for f in ("header.sh", "common.sh", body))
+    parts = ("header.sh", "common.sh", *(("preempt.sh",) if role == "train" else ()), body)
+    text = "".join((TEMPLATES / f).read_text() for f in parts)
     q = shlex.quote
     slots = {
         "role": q(role),
@@ -95,6 +98,11 @@ def render_training(plan: Plan, node: NodeScript) -> str:
     return _render(node, "train", "train.sh", {"plan_json": plan_json})
 
 
+def upstream_port(node: NodeScript) -> int:
+    """vLLM's loopback port: the usual one unless the endpoint itself took it."""
+    return UPSTREAM_PORT if node.port != UPSTREAM_PORT else UPSTREAM_PORT + 1
+
+
 def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
     """vLLM's OpenAI-compatible server on the downloaded artifact, as rendered by
     ``stratos.serve.vllm`` (the serving code owns the flags), and the name of the
@@ -102,7 +110,7 @@ def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
     vllm = VllmServe(
         model_dir=MODEL_DIR_SLOT,
         served_model_name=node.model_name,
-        port=node.port,
+        port=upstream_port(node),
         tensor_parallel_size=max(plan.serve.accelerator_count, 1),
     )
     # The model dir is a shell variable on the node (STRATOS_HOME may be overridden).
@@ -110,11 +118,16 @@ def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
 
 
 def render_serving(plan: Plan, node: NodeScript) -> str:
-    """The serving node's script: wait for the training marker, fetch and verify the
-    artifact, fetch the endpoint token from the secret store, ``exec`` vLLM
-    (command line from :mod:`stratos.serve.vllm`)."""
+    """The serving node's script: wait for the training marker (until a deadline, then
+    power off), fetch and verify the artifact, fetch the endpoint token and the TLS key
+    from the secret store, run vLLM on 127.0.0.1 (command line from
+    :mod:`stratos.serve.vllm`) behind the TLS gateway on ``node.port``."""
     if not node.token_ref:
         raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
+    if not node.tls_key_ref or "-----BEGIN CERTIFICATE-----" not in node.tls_cert:
+        raise ValueError("serving bootstrap needs tls_cert (PEM) and tls_key_ref (the secret holding its key)")
+    if "STRATOS_CERT_EOF" in node.tls_cert:
+        raise ValueError("tls_cert would end the heredoc")
     command, token_env = serve_command(plan, node)
     wait_s = plan.job_timeout_s(on_node=True)
     return _render(
@@ -123,8 +136,12 @@ def render_serving(plan: Plan, node: NodeScript) -> str:
         "serve.sh",
         {
             "port": str(int(node.port)),
+            "upstream_port": str(upstream_port(node)),
             "model_name": shlex.quote(node.model_name),
             "token_ref": shlex.quote(node.token_ref),
+            "tls_key_ref": shlex.quote(node.tls_key_ref),
+            "tls_cert": node.tls_cert.strip(),
+            "install_spec": shlex.quote(SERVE_INSTALL_SPEC),
             "wait_seconds": str(wait_s),
             "vllm_spec": shlex.quote(VLLM_SPEC),
             "serve_command": command,

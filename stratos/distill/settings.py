@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
+
+from stratos.strict import StrictModel
 
 #: What the job does with its teacher's data (the paper's adaptive dual mode):
 #: ``alignment`` trains on the teacher's verified outputs, ``injection`` on the task's
@@ -27,8 +29,12 @@ Profile = Literal["default", "fast"]
 SCRATCH_LR, LORA_LR = 1e-3, 2e-4
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+#: Seeds the job accepts: it derives torch, NumPy and Python seeds from this one (times a
+#: constant plus an epoch), which must stay within torch's 64-bit and NumPy's 32-bit range.
+SEED_MAX = 2**32 - 1
+
+
+_Frozen = StrictModel
 
 
 class ScratchArch(_Frozen):
@@ -46,7 +52,9 @@ class JobSettings(_Frozen):
     """How the distillation job runs: data sizes, time budget, optimisation, evaluation."""
 
     profile: Profile = Field("default", description="'fast' is tiny data and about a minute of training (what CI uses)")
-    seed: int = Field(0, description="random seed for data synthesis, splits, initialisation and batch order")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description=f"random seed for data synthesis, splits, initialisation and batch order, 0-{SEED_MAX}"
+    )
 
     # data
     n_train: int = Field(50000, gt=0, description="training examples to synthesise")

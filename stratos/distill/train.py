@@ -33,6 +33,7 @@ import torch
 import torch.distributed as dist
 
 from stratos.device import bf16_supported
+from stratos.distill import preemption
 from stratos.distill.checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from stratos.distill.config import DistillConfig
 from stratos.distill.losses import kd_divergence_sum, token_ce_sum
@@ -173,6 +174,7 @@ def train(
         barrier(world)
 
     stopped, budget_s = "steps", cfg.max_train_minutes * 60
+    preemption.defer()  # SIGTERM (spot notice, shutdown) now stops at a step boundary, checkpointed
     while s.step < s.total_steps:
         t0 = time.perf_counter()
         loss = train_step(net, ddp, train_blocks, s, cfg, teacher_model, rank, world)
@@ -190,9 +192,12 @@ def train(
         s.history.append(rec)
         if progress is not None and rank == 0:
             progress({**rec, "progress": s.step / s.total_steps, "total_steps": s.total_steps})
-        stop, why = stop_reason(s, cfg, budget_s, world)
+        why = stop_reason(s, cfg, budget_s, world)
+        if why == "preempted":
+            checkpoint()
+            preemption.exit_now(s.step)
         stopped = why or stopped
-        if stop or last:
+        if why or last:
             break
         if s.step % cfg.ckpt_every == 0:
             checkpoint()
@@ -200,6 +205,7 @@ def train(
     if s.best_state is not None:
         model.load_state_dict(s.best_state, strict=False)
     checkpoint(done=True, stopped=stopped)
+    preemption.restore()
     return s.result(stopped)
 
 
@@ -348,18 +354,24 @@ def validate(
     return rec
 
 
-def stop_reason(s: TrainState, cfg: DistillConfig, budget_s: float, world: int) -> tuple[bool, str | None]:
-    """(stop now, why): early stopping after ``patience`` bad passes, or 15% over the time cap
-    (the machine got slower than measured). Rank 0 decides for every rank."""
+STOP_REASONS = (None, "early_stopping", "time", "preempted")
+
+
+def stop_reason(s: TrainState, cfg: DistillConfig, budget_s: float, world: int) -> str | None:
+    """Why training stops now, or None: early stopping after ``patience`` bad passes, 15% over
+    the time cap (the machine got slower than measured), or a SIGTERM (``preemption``: the
+    caller checkpoints and exits). Rank 0 decides for every rank."""
     why = None
-    if cfg.patience and s.bad_evals >= cfg.patience:
+    if preemption.requested():
+        why = "preempted"
+    elif cfg.patience and s.bad_evals >= cfg.patience:
         why = "early_stopping"
     elif s.train_seconds > budget_s * 1.15:
         why = "time"
-    stop = torch.tensor(int(why is not None))
+    code = torch.tensor(STOP_REASONS.index(why))
     if world > 1:
-        dist.broadcast(stop, 0)
-    return bool(stop), why
+        dist.broadcast(code, 0)
+    return STOP_REASONS[int(code)]
 
 
 def compiled(net: Any) -> Any:

@@ -55,3 +55,21 @@ def test_bad_config_fails_preview_naming_the_key(
     assert out.returncode != 0
     assert named in out.stdout + out.stderr
     assert not project.runs.exists()
+
+
+@pytest.mark.engine
+@needs_engine
+def test_cloud_stack_with_the_public_passphrase_fails_preview(tmp_path: Path) -> None:
+    """scripts/env.sh's default passphrase is public: a cloud stack encrypted with it is refused
+    before planning; the same stack with a passphrase of its own gets past that check."""
+    from infra.config import PUBLIC_PASSPHRASE
+
+    config = {**FAST_CONFIG, "stratos:target": "aws"}
+    public = LocalProject(tmp_path / "public", "cloudpublic", config, passphrase=PUBLIC_PASSPHRASE)
+    out = public.pulumi("preview", check=False)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "PULUMI_CONFIG_PASSPHRASE" in text and "change-secrets-provider" in text
+    own = LocalProject(tmp_path / "own", "cloudown", config, passphrase="a-long-private-passphrase")
+    out = own.pulumi("preview", check=False)
+    assert "PULUMI_CONFIG_PASSPHRASE" not in out.stdout + out.stderr

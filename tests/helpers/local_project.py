@@ -44,7 +44,9 @@ def pulumi_available() -> bool:
 class LocalProject:
     """A throwaway copy of the Stratos project with one stack, driven through the CLI."""
 
-    def __init__(self, tmp: Path, stack: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self, tmp: Path, stack: str, config: dict[str, Any], passphrase: str = "stratos-test"
+    ) -> None:
         self.stack = stack
         self.dir = tmp / "project"
         self.state = tmp / "state"
@@ -62,7 +64,7 @@ class LocalProject:
             "PATH": path,
             "PULUMI_HOME": str(tmp / "pulumi-home"),
             "PULUMI_BACKEND_URL": self.state.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "stratos-test",
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1",
             "STRATOS_RUNS_DIR": str(self.runs),

@@ -17,13 +17,17 @@ from helpers.cloud_plans import aws_plan, gcp_plan
 
 from infra.bootstrap import NodeScript, render_serving, render_training
 
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBsandboxcert\n-----END CERTIFICATE-----"
+TLS_KEY = "-----BEGIN PRIVATE KEY-----\nsandbox-key\n-----END PRIVATE KEY-----"
 AWS_NODE = NodeScript(
     cloud="aws", region="us-east-1", store_uri="s3://stratos-artifacts-abc/runs/mahjong-aws",
     port=8000, token_ref="/stratos/mahjong-aws/endpoint-token", model_name="mahjong-student",
+    tls_cert=CERT, tls_key_ref="/stratos/mahjong-aws/endpoint-tls-key",
 )
 GCP_NODE = NodeScript(
     cloud="gcp", region="us-central1", store_uri="gs://stratos-artifacts-abc/runs/mahjong-gcp",
     port=8000, token_ref="stratos-mahjong-gcp-endpoint-token", model_name="mahjong-student",
+    tls_cert=CERT, tls_key_ref="stratos-mahjong-gcp-endpoint-tls-key",
 )
 TOKEN = "tok-3f9a-very-secret"
 
@@ -55,7 +59,14 @@ PY
 VLLM_STUB = """#!/bin/bash
 echo "$@" >"$SANDBOX/vllm-args"
 env | grep -E '^(AWS_|STRATOS_S3_ENDPOINT)' | sort >"$SANDBOX/vllm-env" || true
-printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/vllm-key"
+printf '%s' "$VLLM_API_KEY" >"$SANDBOX/vllm-key"
+sleep 1  # the gateway (stub) has started and written its arguments by then
+"""
+
+GATEWAY_STUB = """#!/bin/bash
+echo "$@" >"$SANDBOX/gateway-args"
+printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/gateway-token"
+exec sleep 30  # a gateway runs until stopped: vLLM ending first ends the service
 """
 
 
@@ -71,6 +82,9 @@ def sandbox(tmp_path: Path) -> Path:
     (tmp_path / "bucket").mkdir()
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "token").write_text(TOKEN)
+    for ref in (AWS_NODE.tls_key_ref, GCP_NODE.tls_key_ref, "stratos-x-endpoint-tls-key"):
+        (tmp_path / "secrets" / ref.rsplit("/", 1)[-1]).write_text(TLS_KEY)
+    _stub(tmp_path / "bin", "stratos-gateway", GATEWAY_STUB)
     return tmp_path
 
 
@@ -203,23 +217,32 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     _trained(sandbox, node, plan)
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     script = render_serving(plan, node)
-    assert TOKEN not in script
-    assert 'vllm serve "$MODEL_DIR"' in script and "--api-key" in script
+    assert TOKEN not in script and TLS_KEY not in script and CERT in script
+    assert 'vllm serve "$MODEL_DIR"' in script and "--api-key" not in script
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode != 0, "no token in the secret store must fail"
     (sandbox / "secrets-served").mkdir()
     (sandbox / "secrets-served" / node.token_ref.rsplit("/", 1)[-1]).write_text(TOKEN)
+    (sandbox / "secrets-served" / node.tls_key_ref.rsplit("/", 1)[-1]).write_text(TLS_KEY)
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode == 0, res.stdout + res.stderr
-    model = sandbox / "home-serve" / "model"
+    home = sandbox / "home-serve"
+    model = home / "model"
     args = (sandbox / "vllm-args").read_text().split()
     assert args[:2] == ["serve", str(model)]
     assert args[args.index("--served-model-name") + 1] == "mahjong-student"
-    assert args[args.index("--port") + 1] == "8000" and args[args.index("--host") + 1] == "0.0.0.0"
-    assert args[args.index("--api-key") + 1] == TOKEN
+    assert args[args.index("--port") + 1] == "8001" and args[args.index("--host") + 1] == "127.0.0.1"
+    assert "--api-key" not in args and TOKEN not in " ".join(args)
     assert args[args.index("--tensor-parallel-size") + 1] == str(plan.serve.accelerator_count)
     assert (model / "model.safetensors").read_text() == "weights"
-    assert (sandbox / "vllm-key").read_text() == TOKEN
+    assert (sandbox / "vllm-key").read_text() == TOKEN  # VLLM_API_KEY, from the environment
+    gw = (sandbox / "gateway-args").read_text().split()
+    assert gw == ["--port", "8000", "--upstream", "http://127.0.0.1:8001",
+                  "--cert", f"{home}/tls/cert.pem", "--key", f"{home}/tls/key.pem"]
+    assert (sandbox / "gateway-token").read_text() == TOKEN
+    assert (home / "tls" / "key.pem").read_text().strip() == TLS_KEY
+    assert (home / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    assert (home / "tls" / "cert.pem").read_text().strip() == CERT
     assert TOKEN not in (sandbox / "serve.log").read_text()
 
 
@@ -230,7 +253,7 @@ def test_serving_node_of_a_cross_cloud_plan_loads_the_store_keys(sandbox: Path) 
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     node = NodeScript(
         cloud="gcp", region="auto", store_uri=AWS_NODE.store_uri, token_ref="stratos-x-endpoint-token",
-        store_env_ref="stratos-x-store-credentials",
+        store_env_ref="stratos-x-store-credentials", tls_cert=CERT, tls_key_ref="stratos-x-endpoint-tls-key",
     )
     script = render_serving(plan, node)
     assert 'STRATOS_STORE_KIND="${STRATOS_STORE_KIND:-s3}"' in script, "an s3:// store is read with aws s3"
@@ -262,12 +285,14 @@ def test_serving_stops_waiting_on_failure_marker_or_timeout(sandbox: Path) -> No
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     script = render_serving(gcp_plan(), GCP_NODE)
     res = _run(sandbox, script, "serve", STRATOS_WAIT_SECONDS="2")
-    assert res.returncode != 0 and "after 2s" in res.stdout
+    assert res.returncode == 75 and "within 2s" in res.stdout
+    assert (sandbox / "serve-powered-off").exists()
+    shutil.rmtree(sandbox / "home-serve")  # a fresh node
     run = _run_dir(sandbox, GCP_NODE.store_uri)
     run.mkdir(parents=True, exist_ok=True)
     (run / "_FAILED.txt").write_text("boom")
     res = _run(sandbox, script, "serve")
-    assert res.returncode != 0 and "training failed" in res.stdout
+    assert res.returncode == 75 and "training failed" in res.stdout
     assert not (sandbox / "vllm-args").exists()
 
 

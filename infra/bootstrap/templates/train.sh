@@ -51,7 +51,7 @@ if store_exists "$RUN_URI/"; then
 fi
 install_stratos
 log "running: stratos distill --config $STRATOS_HOME/plan.json --out $RUN_DIR"
-stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR" --log-file "$RUN_DIR/job.log" --quiet
+run_interruptible stratos distill --config "$STRATOS_HOME/plan.json" --out "$RUN_DIR" --log-file "$RUN_DIR/job.log" --quiet
 [ -f "$ARTIFACT_DIR/manifest.json" ] || die "the job finished without $ARTIFACT_DIR/manifest.json"
 log "uploading the artifact to $ARTIFACT_URI"
 store_put_dir "$ARTIFACT_DIR" "$ARTIFACT_URI"
