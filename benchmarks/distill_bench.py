@@ -57,7 +57,7 @@ def part_main(args, res: dict) -> None:
         "teacher_accuracy": m["teacher_accuracy"],
         "single_suit_accuracy": m.get("single_suit_accuracy"),
         "four_plus_accuracy": m.get("four_plus_accuracy"),
-        "by_difficulty": m.get("by_difficulty"),
+        "by_class": report["evaluation"]["student"]["by_class"],
         "probe": {k: report["probe"][k] for k in ("accuracy", "mode", "n")},
         "synthesis": report["synthesis"],
         "train": report["training"],
@@ -71,10 +71,11 @@ def part_main(args, res: dict) -> None:
           f"4+ waits {m.get('four_plus_accuracy')}")
     sv = report["serving"]
     res["serving"] = sv
-    if sv.get("teacher_p50_s"):
-        print(f"[serving] p50 student {sv['student_p50_s']:.3f} s vs teacher {sv['teacher_p50_s']:.3f} s "
-              f"(x{sv['teacher_p50_s'] / max(sv['student_p50_s'], 1e-9):.1f} faster); $/1k questions "
-              f"{sv['student_usd_per_1k_questions']:.5f} vs {sv['teacher_usd_per_1k_questions']:.5f}")
+    s_ms, t_ms = sv["student_latency"]["p50_ms"], (sv["teacher_latency"] or {}).get("p50_ms")
+    if s_ms and t_ms:
+        print(f"[serving] p50 student {s_ms:.0f} ms vs teacher {t_ms:.0f} ms (x{t_ms / s_ms:.1f} faster); "
+              f"$/1k questions {sv['student_usd_per_1k_questions']} vs {sv['teacher_usd_per_1k_questions']} "
+              f"({report['cost']['serve_offering']})")
 
 
 def part_ablation(args, res: dict) -> None:
@@ -83,7 +84,7 @@ def part_ablation(args, res: dict) -> None:
     report, wall = run(cfg, args.out / "ablation")
     acc = report["metrics"]["student_accuracy"]
     res["ablation"] = {"student_accuracy": acc, "wall_s": wall, "train": report["training"],
-                       "by_difficulty": report["metrics"].get("by_difficulty")}
+                       "by_class": report["evaluation"]["student"]["by_class"]}
     main = res.get("main", {}).get("student_accuracy")
     ratio = f"x{main / acc:.1f}" if main is not None and acc else "ablation 0"
     print(f"[ablation] forward questions + answers only: {acc:.3f}"
@@ -123,7 +124,7 @@ def part_throughput(args, res: dict) -> None:
                              "completion": [{"role": "assistant", "content": c}]} for p, c in pairs])
     sft = SFTConfig(
         output_dir=str(args.out / "trl"), max_steps=steps, per_device_train_batch_size=cfg.batch_blocks,
-        learning_rate=cfg.lr, lr_scheduler_type="cosine", warmup_steps=5, weight_decay=cfg.weight_decay,
+        learning_rate=cfg.peak_lr, lr_scheduler_type="cosine", warmup_steps=5, weight_decay=cfg.weight_decay,
         adam_beta2=0.95, max_grad_norm=cfg.grad_clip, packing=True, max_length=cfg.seq_len,
         completion_only_loss=True, report_to=[], save_strategy="no", logging_steps=steps, use_cpu=True,
         dataloader_num_workers=0, seed=cfg.seed,

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from stratos.evaluate.local import local_server
-from stratos.evaluate.stats import percentile
+from stratos.metrics import percentile
 from stratos.serve.engine import resolve_dtype
 
 PROMPTS = [

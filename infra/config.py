@@ -25,6 +25,11 @@ Environment (not stack config, because it describes this machine, not the reques
 
 * ``STRATOS_RUNS_DIR`` -- where the ``local`` target keeps artifacts, default
   ``<repo>/runs/<stack>``.
+* ``PULUMI_CONFIG_PASSPHRASE`` -- ``scripts/env.sh`` sets the public
+  :data:`PUBLIC_PASSPHRASE` so the ``local`` stack works out of the box. A cloud
+  stack whose secrets that passphrase encrypts (teacher key, endpoint token,
+  cloud keys) is refused by :func:`check_secrets_provider`: anyone with the
+  repository could decrypt them.
 """
 
 from __future__ import annotations
@@ -47,10 +52,17 @@ NAMESPACE = "stratos"
 UNSET_VALUES = ("", [], {})
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: The passphrase scripts/env.sh exports by default: public (it is in the repository), so
+#: good for the local stack's throwaway token only.
+PUBLIC_PASSPHRASE = "stratos-local-dev"
+
 #: Secret keys the program reads itself (camelCase is the documented spelling).
 TEACHER_API_KEY = "teacherApiKey"
 HF_TOKEN = "hfToken"
 ENDPOINT_TOKEN = "endpointToken"
+#: A user-supplied certificate for the cloud endpoint (plain) and its key (secret).
+TLS_CERTIFICATE = "tlsCertificate"
+TLS_PRIVATE_KEY = "tlsPrivateKey"
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,10 @@ class Settings:
     runs_dir: Path
     #: The interpreter that runs the job and the server locally (the project venv).
     python: str
+    #: ``stratos:tlsCertificate`` (PEM) and ``stratos:tlsPrivateKey`` (secret), or None: the
+    #: cloud endpoint then presents a self-signed certificate made by the stack.
+    tls_certificate: str | None = None
+    tls_private_key: pulumi.Output[str] | None = None
 
     @property
     def target(self) -> str:
@@ -139,12 +155,69 @@ def _secret(cfg: pulumi.Config, key: str) -> pulumi.Output[str] | None:
     return cfg.get_secret(key)
 
 
+def _stack_file_settings(stack: str) -> dict[str, Any]:
+    """The stack settings file's top-level keys (``secretsprovider``, ``encryptionsalt``), or {}."""
+    import yaml
+
+    try:
+        root = Path(pulumi.get_root_directory())
+        project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+        folder = root / (project.get("stackConfigDir") or ".")
+        return yaml.safe_load((folder / f"Pulumi.{stack}.yaml").read_text()) or {}
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return {}
+
+
+def _uses_passphrase(stack_file: dict[str, Any], backend_url: str) -> bool:
+    """Whether the stack's secrets are encrypted with PULUMI_CONFIG_PASSPHRASE."""
+    provider = str(stack_file.get("secretsprovider") or "")
+    if provider:
+        return provider.startswith("passphrase")
+    if "encryptionsalt" in stack_file:
+        return True
+    # No provider recorded: Pulumi Cloud defaults to its own; every self-managed backend to the passphrase.
+    return not (backend_url == "" or backend_url.startswith(("https://api.pulumi.com", "https://app.pulumi.com")))
+
+
+def check_secrets_provider(
+    target: str, stack: str, env: dict[str, str] | None = None, stack_file: dict[str, Any] | None = None
+) -> None:
+    """Refuse a cloud stack whose secrets the public passphrase encrypts (see the module docstring)."""
+    env = dict(os.environ) if env is None else env
+    if target == "local":
+        return
+    passphrase = env.get("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is None and env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        try:
+            passphrase = Path(env["PULUMI_CONFIG_PASSPHRASE_FILE"]).read_text().strip()
+        except OSError:
+            passphrase = None
+    stack_file = _stack_file_settings(stack) if stack_file is None else stack_file
+    if passphrase != PUBLIC_PASSPHRASE or not _uses_passphrase(stack_file, env.get("PULUMI_BACKEND_URL", "")):
+        return
+    raise ConfigError(
+        f"stack {stack} (target {target}) would encrypt its secrets with PULUMI_CONFIG_PASSPHRASE="
+        f"{PUBLIC_PASSPHRASE!r}, the public default scripts/env.sh sets for the local stack only: anyone with "
+        "the repository could decrypt them. Export a passphrase of your own "
+        "(export PULUMI_CONFIG_PASSPHRASE=<long random string>) or use a cloud KMS "
+        "(`pulumi stack change-secrets-provider awskms://alias/<key>` or gcpkms://projects/<p>/locations/<l>/"
+        "keyRings/<r>/cryptoKeys/<k>; it re-encrypts the secrets already set), and rotate any secret set so far."
+    )
+
+
 def load_settings() -> Settings:
     """Read and validate the whole stack config (the only function that reads config)."""
     cfg = pulumi.Config(NAMESPACE)
     request = read_request()
     stack = pulumi.get_stack()
+    check_secrets_provider(request.target, stack)
     runs_dir = Path(os.environ.get("STRATOS_RUNS_DIR") or REPO_ROOT / "runs" / stack).resolve()
+    cert, key = cfg.get(TLS_CERTIFICATE) or None, _secret(cfg, TLS_PRIVATE_KEY)
+    if (cert is None) != (key is None) or (cert is not None and "-----BEGIN CERTIFICATE-----" not in cert):
+        raise ConfigError(
+            f"{NAMESPACE}:{TLS_CERTIFICATE} (a PEM certificate) and {NAMESPACE}:{TLS_PRIVATE_KEY} (its key, "
+            "--secret) go together; set both, or neither for a self-signed certificate."
+        )
     return Settings(
         project=pulumi.get_project(),
         stack=stack,
@@ -154,4 +227,6 @@ def load_settings() -> Settings:
         endpoint_token=_secret(cfg, ENDPOINT_TOKEN),
         runs_dir=runs_dir,
         python=sys.executable,
+        tls_certificate=cert,
+        tls_private_key=key,
     )

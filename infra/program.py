@@ -107,4 +107,7 @@ def build(
     pulumi.export("endpoint", endpoint.url)
     pulumi.export("modelName", endpoint.model_name)
     pulumi.export("token", endpoint.token)
+    # Cloud endpoints serve TLS: clients pin this certificate (or its fingerprint); null locally.
+    pulumi.export("endpointCertificate", endpoint.certificate)
+    pulumi.export("endpointCertificateSha256", endpoint.certificate_sha256)
     return Deployment(backend, store, cluster, job, endpoint)

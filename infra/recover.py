@@ -7,9 +7,13 @@ A killed CLI leaves two things behind in a file (``diy``) backend:
   when it was written on this host by a process that no longer exists; a live
   lock is left alone (another ``pulumi`` really is running).
 * pending operations in the checkpoint. A pending *create* is only cleared by
-  ``pulumi refresh --clear-pending-creates``; that is safe for Stratos because the
-  local job's create is idempotent (same inputs -> same run folder -> it attaches
-  to the still-running job or resumes it from its checkpoint).
+  ``pulumi refresh --clear-pending-creates``, after which the state no longer knows
+  what that create started. So first, for each pending local create
+  (``infra.providers.leftovers``): a server it started is stopped and its folder
+  removed (the next ``up`` starts a fresh one); a job is left running and written
+  into the runs folder's ledger, because the local job's create is idempotent (same
+  inputs -> same run folder -> the next ``up`` attaches to the still-running job or
+  resumes it from its checkpoint), and ``pulumi destroy`` removes what the ledger lists.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
+
+from infra.providers import leftovers
 
 PROJECT = "stratos"
 
@@ -80,6 +86,12 @@ def recover(stack: str, cwd: Path) -> None:
             op.get("resource", {}).get("urn", "?").rsplit("::", 1)[-1] for op in pending
         )
         print(f"[recover] clearing {len(pending)} interrupted operation(s): {names}")
+        for op in pending:
+            res = op.get("resource") or {}
+            if op.get("type") == "creating":
+                done = leftovers.settle(res.get("type", ""), res.get("inputs") or {})
+                if done:
+                    print(f"[recover] {res.get('urn', '?').rsplit('::', 1)[-1]}: {done}")
         subprocess.run(
             [
                 "pulumi",

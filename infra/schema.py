@@ -30,6 +30,8 @@ SECRETS = {
     "teacherApiKey": "API key of an OpenAI-compatible teacher endpoint; set with `pulumi config set --secret`; default unset (the offline teacher needs none)",
     "hfToken": "Hugging Face token for gated hub teachers/students (Llama, Gemma); set with `pulumi config set --secret`; reaches the training node through the cloud's secret store; default unset",
     "endpointToken": "bearer token clients send to the endpoint; set with `pulumi config set --secret`; default unset = generated once and kept in the stack state",
+    "tlsCertificate": "PEM certificate (chain) the cloud endpoint presents; set with `pulumi config set stratos:tlsCertificate -- \"$(cat cert.pem)\"`; default unset = a self-signed one made by the stack (its fingerprint is the endpointCertificateSha256 output)",
+    "tlsPrivateKey": "PEM private key of tlsCertificate; set with `pulumi config set --secret`; required with tlsCertificate",
 }
 
 PROJECT_HEAD: dict[str, Any] = {

@@ -6,7 +6,13 @@ export PATH="$STRATOS_ROOT/.venv/bin:$STRATOS_ROOT/.tools/pulumi/bin:$PATH"
 export VIRTUAL_ENV="$STRATOS_ROOT/.venv"
 # Pulumi: local file backend, passphrase secrets, no update checks or plugin downloads.
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$STRATOS_ROOT/.state}"
-export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-stratos-local-dev}"
+# The default passphrase is public (it is right here), so it is for the `local` stack only:
+# the program refuses a cloud stack whose secrets it would encrypt (infra/config.py).
+# For aws/gcp stacks export your own PULUMI_CONFIG_PASSPHRASE before sourcing this file,
+# or give the stack a KMS secrets provider (docs/cloud.md, "State and secrets").
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  export PULUMI_CONFIG_PASSPHRASE=stratos-local-dev
+fi
 export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="${PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK:-true}"

@@ -26,7 +26,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("plan", help="Choose GPUs, teacher, student and mode; show the Pareto front and cost.")(plan)
-app.command("synth", help="Synthesise a task dataset (JSONL) with known answers.")(synth)
+app.command(
+    "synth",
+    help="Synthesise a task dataset (JSONL) with known answers.",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},  # the task's own flags
+)(synth)
 app.command("distill", help="Run the distillation job for a request or plan.")(distill)
 app.command("serve", help="Serve a model dir behind an OpenAI-compatible API.")(serve)
 app.command("eval", help="Score a model dir or endpoint on task questions.")(eval_cmd)

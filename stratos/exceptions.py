@@ -39,10 +39,6 @@ class TeacherError(StratosError):
     """A teacher could not be loaded or reached."""
 
 
-class NotAvailableError(StratosError):
-    """A command whose subsystem is not built yet."""
-
-
 class RequestError(StratosError, ValueError):
     """A generation request is invalid (prompt over the context, parameter out of range); says the limit."""
 
@@ -51,3 +47,7 @@ class RequestError(StratosError, ValueError):
 
 class ServeError(StratosError):
     """The server cannot start (no token, port busy, bad model dir); says what to pass instead."""
+
+
+class CheckpointError(StratosError):
+    """A training checkpoint is unreadable or its pointer is empty; says how to restore or restart."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stratos.exceptions import ArtifactError
+from stratos.io import atomic_write_json
 
 MANIFEST = "manifest.json"
 FORMAT = "stratos-artifact/1"
@@ -40,9 +41,7 @@ def write_manifest(root: str | Path, extra: dict[str, Any] | None = None) -> Pat
     }
     body = {"format": FORMAT, "files": files, **(extra or {})}
     out = root / MANIFEST
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, indent=2, sort_keys=True))
-    tmp.replace(out)
+    atomic_write_json(out, body, sort_keys=True)
     return out
 
 

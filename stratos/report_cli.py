@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from stratos.distill.report import read_report
 from stratos.exceptions import ArtifactError
+from stratos.metrics import Latency
 
 
 def _pct(x: object) -> str:
     return f"{100 * float(x):.1f}%" if isinstance(x, int | float) else "-"
+
+
+def _usd(x: object) -> str:
+    return f"${float(x):.4f}" if isinstance(x, int | float) else "unpriced"
 
 
 def report(
@@ -27,25 +32,32 @@ def report(
             f"{path} not found: the run in {run_dir} has not finished. "
             f"Rerun `stratos distill --config ... --out {run_dir}` to resume it."
         )
-    r = json.loads(path.read_text())
     if as_json:
-        typer.echo(json.dumps(r, indent=2))
+        typer.echo(path.read_text())
         return
-    m, tr, sv = r["metrics"], r["training"], r["serving"]
+    r = read_report(path)
+    m, tr, sv, cost = r.metrics, r.training, r.serving, r.cost
     t = Table(title=f"Stratos run {run_dir}", show_header=False)
+    ev = r.evaluation.student
     rows = [
-        ("task / mode", f"{r['task']} / {r['mode']} (probe {_pct(r['probe']['accuracy'])} vs threshold {r['probe']['threshold']})"),
-        ("teacher -> student", f"{r['teacher']} -> {r['student']['id']} ({r['student']['parameters']:,} params)"),
-        ("student accuracy", _pct(m["student_accuracy"])),
-        ("teacher zero-shot", _pct(m["teacher_accuracy"])),
-        ("single-suit", _pct(m.get("single_suit_accuracy"))),
-        ("4+ answers", _pct(m.get("four_plus_accuracy"))),
-        ("by difficulty", ", ".join(f"{k} {_pct(v['accuracy'])}" for k, v in (m.get("by_difficulty") or {}).items())),
-        ("training", f"{tr['steps']} steps ({tr['stopped']}), {tr['train_s']:.0f} s, {tr['tokens_per_s']:.0f} tok/s"),
-        ("data", f"{r['data']['train_examples']} train, acceptance {_pct(r['synthesis'].get('acceptance_rate'))}"),
-        ("latency p50", f"student {sv['student_p50_s']:.3f} s, teacher {sv['teacher_p50_s'] or 0:.3f} s"),
-        ("job", f"{r['times'].get('job_s', 0):.0f} s, ${r['cost']['job_usd']:.4f}"),
+        ("task / mode", f"{r.task} / {r.mode} (plan: {r.plan.mode}; probe {_pct(r.probe.get('accuracy'))} "
+                        f"vs threshold {r.probe.get('threshold')}, assumed {_pct(r.plan.assumed_teacher_accuracy)})"),
+        ("teacher -> student", f"{r.teacher} -> {r.student.id} ({r.student.parameters:,} params)"),
+        ("student accuracy", f"{_pct(ev.accuracy)} (predicted {_pct(r.plan.predicted_accuracy)})"),
+        ("teacher zero-shot", _pct(m.get("teacher_accuracy"))),
+        ("evaluation mix", _pct(ev.mix_accuracy)),
+        *((k.replace("_", " "), _pct(v) if "accuracy" in k else str(v)) for k, v in ev.highlights.items()),
+        ("by class", ", ".join(f"{k} {_pct(v.accuracy)}" for k, v in ev.by_class.items())),
+        ("training", f"{tr.steps} steps ({tr.stopped}), {tr.train_s:.0f} s, {tr.tokens_per_s:.0f} tok/s"),
+        ("data", f"{r.data.train_examples} train, acceptance {_pct(r.synthesis.get('acceptance_rate'))}"),
+        ("latency p50", f"student {_ms(sv.student_latency)}, teacher {_ms(sv.teacher_latency)}"),
+        ("job", f"{r.times.get('job_s', 0):.0f} s, {_usd(cost.job_usd)} on {cost.train_offering or '-'} "
+                f"at {_usd(cost.train_usd_per_hour)}/h"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     Console().print(t)
+
+
+def _ms(lat: Latency | None) -> str:
+    return f"{lat.p50_ms:.0f} ms" if lat is not None and lat.p50_ms is not None else "-"

@@ -13,29 +13,53 @@ can be printed, hashed and shipped to a GPU node without leaking anything.
 
 from __future__ import annotations
 
+import ipaddress
 import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from stratos.distill.settings import JobOverrides, Mode
 from stratos.exceptions import ConfigError
+from stratos.strict import StrictModel
 
 Target = Literal["local", "aws", "gcp"]
 Cloud = Literal["aws", "gcp", "lambda", "runpod"]
-Profile = Literal["default", "fast"]
-ModeChoice = Literal["alignment", "injection"]
 
 #: Stack-config keys under ``stratos:`` that are secrets read by the Pulumi program, never
 #: part of the request (``from_stack_config`` skips them and any ``secure:`` value).
 SECRET_KEYS = frozenset(
-    {"teacher_api_key", "endpoint_token", "hf_token", "teacherApiKey", "endpointToken", "hfToken"}
+    {
+        "teacher_api_key", "endpoint_token", "hf_token",
+        "teacherApiKey", "endpointToken", "hfToken", "tlsCertificate", "tlsPrivateKey",
+    }
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+#: Ports the endpoint may not take: 22 is SSH, which the node's firewall treats apart.
+RESERVED_PORTS = {22: "SSH"}
+
+
+def covers_everything(cidrs: list[str]) -> bool:
+    """Whether these CIDRs together span a whole address family (0.0.0.0/1 + 128.0.0.0/1 do)."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    for version in (4, 6):
+        family = [n for n in nets if n.version == version]
+        if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(family)):
+            return True
+    return False
+
+
+_Strict = StrictModel
 
 
 class Constraints(_Strict):
@@ -79,30 +103,6 @@ class Weights(_Strict):
         return self
 
 
-class JobOverrides(_Strict):
-    """Knobs of the distillation job the planner passes through into ``Plan.job``."""
-
-    seed: int = Field(0, description="random seed for data synthesis and training; default 0")
-    n_train: int | None = Field(
-        None, gt=0, description="training examples to synthesise; default 50000 (profile fast: 1000)"
-    )
-    max_train_minutes: float | None = Field(
-        None, gt=0, description="wall-clock cap on training, minutes; default 16 (profile fast: 1)"
-    )
-    profile: Profile = Field(
-        "default", description="'default' or 'fast' (tiny data, about a minute of training; what CI uses)"
-    )
-
-
-class Train(_Strict):
-    """How training runs on the cloud."""
-
-    nodes: int | None = Field(
-        None, ge=1, le=64,
-        description="identical training instances (torchrun nodes); default: 1, or as many as the student's training state needs",
-    )
-
-
 class Network(_Strict):
     """Network settings for cloud targets (ignored by ``local``, which binds 127.0.0.1)."""
 
@@ -114,19 +114,30 @@ class Network(_Strict):
         default_factory=list, description="CIDRs allowed to SSH; default none (no SSH rule). 0.0.0.0/0 is refused"
     )
 
-    @model_validator(mode="after")
-    def _check_cidrs(self) -> Network:
-        import ipaddress
+    @field_validator("serving_port")
+    @classmethod
+    def _not_reserved(cls, port: int) -> int:
+        if port in RESERVED_PORTS:
+            raise ValueError(f"port {port} is {RESERVED_PORTS[port]}'s; choose another, e.g. 8000")
+        return port
 
-        for key in ("allowed_cidrs", "ssh_cidrs"):
-            for cidr in getattr(self, key):
-                try:
-                    ipaddress.ip_network(cidr, strict=False)
-                except ValueError as exc:
-                    raise ValueError(f"{key}: {cidr!r} is not a CIDR like 203.0.113.0/24") from exc
-        if any(ipaddress.ip_network(c, strict=False).prefixlen == 0 for c in self.ssh_cidrs):
-            raise ValueError("ssh_cidrs: 0.0.0.0/0 (SSH open to the world) is not allowed; name your own CIDR")
-        return self
+    @field_validator("allowed_cidrs", "ssh_cidrs")
+    @classmethod
+    def _ipv4_cidrs(cls, cidrs: list[str], info: ValidationInfo) -> list[str]:
+        for cidr in cidrs:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR like 203.0.113.0/24") from None
+            if net.version != 4:
+                raise ValueError(
+                    f"{cidr!r} is IPv6; the aws and gcp backends open IPv4 ranges only, so list IPv4 CIDRs"
+                )
+        if info.field_name == "ssh_cidrs" and covers_everything(cidrs):
+            raise ValueError(
+                f"{cidrs} together admit every address (SSH open to the world); name your own CIDR, e.g. 203.0.113.7/32"
+            )
+        return cidrs
 
 
 class LocalMachine(_Strict):
@@ -151,14 +162,37 @@ class DistillationRequest(_Strict):
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
     teacher: str | None = Field(None, description="model zoo id of the teacher; default: the planner chooses")
     student: str | None = Field(None, description="model zoo id of the student; default: the planner chooses")
-    mode: ModeChoice | None = Field(
-        None, description="alignment or injection; default: decided by the teacher's domain coverage"
+    mode: Mode | None = Field(
+        None,
+        description="alignment, injection, or auto (the job probes the teacher and aligns when it scores at least "
+        "job.probe_threshold); default: the planner picks alignment or injection from the teacher's expected accuracy",
     )
     weights: Weights = Field(default_factory=Weights, description="deployment-score preference weights")
-    job: JobOverrides = Field(default_factory=JobOverrides, description="job overrides (seed, sizes, profile)")
-    train: Train = Field(default_factory=Train, description="training nodes (cloud targets)")
+    job: JobOverrides = Field(  # type: ignore[valid-type]
+        default_factory=JobOverrides, description="job settings (any JobSettings knob: seed, sizes, profile, ...)"
+    )
     network: Network = Field(default_factory=Network, description="cloud network settings")
     local: LocalMachine = Field(default_factory=LocalMachine, description="local machine pricing")
+
+    @field_validator("clouds", "regions", "gpus")
+    @classmethod
+    def _not_empty(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError(f"an empty list allows no {info.field_name}; omit the key for any")
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _registered_task(cls, name: str) -> str:
+        from stratos.tasks.base import task_names
+
+        names = list(task_names())
+        if name not in names:
+            raise ValueError(
+                f"no task named {name!r}; registered: {', '.join(names)} "
+                "(register your own with stratos.tasks.register_task)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _target_clouds(self) -> DistillationRequest:
@@ -279,7 +313,7 @@ def _describe(model: type[BaseModel]) -> list[dict[str, Any]]:
     keys = []
     for name, field in model.model_fields.items():
         ann = field.annotation
-        default = field.get_default(call_default_factory=True)
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             default = default.model_dump(mode="json")
         entry: dict[str, Any] = {

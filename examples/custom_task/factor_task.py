@@ -1,9 +1,9 @@
 """A second, small Stratos task: prime factorisation ("Factor 84." -> 2 2 3 7).
 
-It shows everything a domain needs to be distilled by Stratos (the ``Task``
-protocol in ``stratos/tasks/base.py``): questions with known answers made in
+It shows everything a domain needs to be distilled by Stratos (a subclass of
+``Task`` in ``stratos/tasks/base.py``): questions with known answers made in
 both directions, one prompt, a tolerant parser, a checker, a scorer, rules as
-text, and a checkable rationale. Load it into the CLI with ``--task-module``:
+text, generation controls, and a checkable rationale. Load it into the CLI with ``--task-module``:
 
     stratos synth factor --task-module examples/custom_task/factor_task.py \
         --mode reverse --n 1000 --seed 0 --out factor.jsonl
@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from stratos.tasks.base import Example, register_task
+from stratos.tasks.base import Example, Task, register_task
 
 PRIMES = [p for p in range(2, 100) if all(p % d for d in range(2, int(math.isqrt(p)) + 1))]
 
@@ -38,11 +38,12 @@ def factorise(n: int) -> list[int]:
     return out
 
 
-class FactorTask:
+class FactorTask(Task):
     """Factor an integer into primes. Difficulty = number of prime factors."""
 
     name = "factor"
     record_aliases = {"number": "question", "factors": "answer"}
+    controls = {"max_factors": "reverse: at most this many prime factors", "max_value": "forward: largest number drawn"}
 
     def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
         """``reverse``: multiply random small primes (the answer is known by construction);

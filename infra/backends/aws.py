@@ -16,10 +16,12 @@ What ``pulumi up`` creates (all with an explicit provider in the planned region)
   training bootstrap as user-data (``infra/bootstrap``) - the job starts at boot.
 * ``distillation_job``: a ``CloudDistillationJob`` whose create waits for the node's
   completion marker in the bucket and exports the node's metrics.
-* ``serving_endpoint``: the token in SSM Parameter Store (SecureString, written as a
-  Pulumi secret), a role allowed to read the bucket and that parameter only, a
-  security group opening only the serving port to ``network.allowed_cidrs``, and the
-  serving instance (created once the job has finished) whose user-data runs vLLM.
+* ``serving_endpoint``: the token and the TLS key in SSM Parameter Store
+  (SecureStrings, written as Pulumi secrets), an Elastic IP the endpoint's certificate
+  names, a role allowed to read the bucket and those parameters only, a security group
+  opening only the serving port to ``network.allowed_cidrs``, and the serving instance
+  (created once the job has finished) whose user-data runs vLLM on 127.0.0.1 behind the
+  TLS gateway.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from infra.backends.cloud import (
     training_script,
     training_secrets,
 )
+from infra.backends.tls import EndpointTls, endpoint_tls
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -52,7 +55,7 @@ from infra.bootstrap.render import (
 )
 from infra.bootstrap.sizing import serving_disk_gb, training_disk_gb
 from infra.config import Settings
-from infra.policies.tags import ROLE, STACK, cost_tags
+from infra.policies.tags import ROLE, STACK, ZONE_ID, cost_tags
 from stratos.catalog.offering import Offering
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
@@ -132,15 +135,16 @@ class AwsBackend:
     def _opts(self, parent: pulumi.Resource, provider: aws.Provider, **kw) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, provider=provider, **kw)
 
-    def _zone_name(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
-        """The AZ name (``us-east-1b``); the catalog names zones by ID (``use1-az2``), which
-        maps to different names in different accounts, so it is looked up."""
+    def _zone(self, offering: Offering, provider: aws.Provider) -> tuple[pulumi.Input[str], dict[str, pulumi.Input[str]]]:
+        """The AZ name (``us-east-1b``) and the tag the policy pack checks it by: the catalog
+        names zones by ID (``use1-az2``), which maps to different names in different
+        accounts, so it is looked up, and the instance is tagged with the ID it got."""
         if not offering.zone:
             raise ConfigError(f"the plan gives no availability zone for {offering.label}; the planner must pick one")
         if offering.zone.startswith(offering.region or "\0"):
-            return pulumi.Output.from_input(offering.zone)
+            return offering.zone, {}
         az = aws.get_availability_zone_output(zone_id=offering.zone, opts=pulumi.InvokeOutputOptions(provider=provider))
-        return az.name
+        return az.name, {ZONE_ID: az.zone_id}
 
     def _ami(self, offering: Offering, provider: aws.Provider) -> pulumi.Output[str]:
         arch = _ami_architecture(offering.instance_type)
@@ -216,10 +220,11 @@ class AwsBackend:
                     spot_instance_type="persistent", instance_interruption_behavior="stop"
                 ),
             )
+        zone, zone_tag = self._zone(offering, provider)
         return aws.ec2.Instance(
             name,
             instance_type=offering.instance_type,
-            availability_zone=self._zone_name(offering, provider),
+            availability_zone=zone,
             ami=self._ami(offering, provider),
             iam_instance_profile=profile.name,
             vpc_security_group_ids=[sg.id],
@@ -237,7 +242,7 @@ class AwsBackend:
             user_data=user_data,
             # A new plan is a new job: replace the node rather than edit a running one.
             user_data_replace_on_change=True,
-            tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags},
+            tags={"Name": f"stratos-{tags[STACK]}-{tags[ROLE]}", **tags, **zone_tag},
             opts=self._opts(parent, provider, depends_on=depends_on or []),
         )
 
@@ -454,33 +459,25 @@ class AwsBackend:
         port = settings.serving_port
         param = self._parameter(parent, provider, settings, f"{name}-token", "endpoint-token", token,
                                 "Bearer token of the Stratos endpoint (read by the serving node)")
-        resources: dict[str, pulumi.Resource] = {"token": param}
+        address, tls, tls_key = self._endpoint_tls(parent, name, provider, settings)
+        resources: dict[str, pulumi.Resource] = {"token": param, "address": address, "tlsKey": tls_key, **tls.resources}
         store_uri, store_region, env_ref, reads, extra = self._store_for_serving(
             parent, name, plan, settings, store, provider
         )
         resources.update(extra)
-        policy = pulumi.Output.all(param.arn, *reads).apply(
-            lambda a: policy_of(read_parameters([a[0]]) + [st for sts in a[1:] for st in sts])
+        policy = pulumi.Output.all(param.arn, tls_key.arn, *reads).apply(
+            lambda a: policy_of(read_parameters(a[:2]) + [st for sts in a[2:] for st in sts])
         )
         profile = self._role(parent, name, provider, policy)
         sg = self._security_group(
             parent, name, provider, port, settings.allowed_cidrs, check_ssh_cidrs(settings.ssh_cidrs), "endpoint"
         )
-        model_name = f"stratos-{plan.task}"
-        user_data = pulumi.Output.all(store_uri, param.name, env_ref).apply(
-            lambda a: render_serving(
-                plan,
-                NodeScript(
-                    cloud="aws",
-                    region=store_region,
-                    secret_region=offering.region or "",
-                    store_uri=a[0],
-                    port=port,
-                    token_ref=a[1],
-                    model_name=model_name,
-                    store_env_ref=a[2] or "",
-                ),
-            )
+        model_name = plan.served_model_name
+        user_data = pulumi.Output.all(store_uri, param.name, env_ref, tls.cert_pem, tls_key.name).apply(
+            lambda a: render_serving(plan, NodeScript(
+                cloud="aws", region=store_region, secret_region=offering.region or "", store_uri=a[0], port=port,
+                token_ref=a[1], model_name=model_name, store_env_ref=a[2] or "", tls_cert=a[3], tls_key_ref=a[4],
+            ))
         )
         budget = settings.request.constraints.budget_usd
         instance = self._instance(
@@ -488,8 +485,25 @@ class AwsBackend:
             cost_tags("serve", settings.stack, plan.cost.total_usd, budget),
             depends_on=list(job.resources.values()),
         )
+        resources["addressAssociation"] = aws.ec2.EipAssociation(
+            f"{name}-ip-association", instance_id=instance.id, allocation_id=address.allocation_id,
+            opts=self._opts(parent, provider),
+        )
         return EndpointOutputs(
-            url=pulumi.Output.concat("http://", instance.public_ip, f":{port}/v1"),
+            url=pulumi.Output.concat("https://", address.public_ip, f":{port}/v1"),
             model_name=model_name,
             resources={**resources, "instance": instance, "securityGroup": sg, "instanceProfile": profile},
+            certificate=tls.cert_pem,
+            certificate_sha256=tls.sha256,
         )
+
+    def _endpoint_tls(
+        self, parent: pulumi.Resource, name: str, provider: aws.Provider, settings: Settings
+    ) -> tuple[aws.ec2.Eip, EndpointTls, aws.ssm.Parameter]:
+        """An Elastic IP for the endpoint (a stable URL the certificate names), the certificate,
+        and its key as a SecureString the node reads at boot."""
+        address = aws.ec2.Eip(f"{name}-ip", domain="vpc", opts=self._opts(parent, provider))
+        tls = endpoint_tls(parent, name, settings, address.public_ip)
+        key = self._parameter(parent, provider, settings, f"{name}-tls-key", "endpoint-tls-key", tls.key_pem,
+                              "Private key of the Stratos endpoint's TLS certificate (read by the serving node)")
+        return address, tls, key

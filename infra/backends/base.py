@@ -70,11 +70,14 @@ class JobOutputs:
 
 @dataclass(frozen=True)
 class EndpointOutputs:
-    """The OpenAI-compatible endpoint: ``url`` ends in ``/v1``; the token is a secret."""
+    """The OpenAI-compatible endpoint: ``url`` ends in ``/v1``; the token is a secret.
+    A TLS endpoint also gives its certificate (PEM) and that certificate's sha256."""
 
     url: pulumi.Input[str]
     model_name: pulumi.Input[str]
     resources: dict[str, pulumi.Resource] = field(default_factory=dict)
+    certificate: pulumi.Input[str] | None = None
+    certificate_sha256: pulumi.Input[str] | None = None
 
 
 class Backend(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from infra.backends.base import JobOutputs, StoreOutputs, child_urn, job_id
-from infra.bootstrap.render import NodeScript, node_timeout_s, render_training, source_archive
+from infra.bootstrap.render import NodeScript, render_training, source_archive
 from infra.components.distillation_job import TYPE as JOB_TYPE
 from infra.providers.cloud_job import CloudDistillationJob
 from stratos.exceptions import ConfigError
@@ -42,7 +42,7 @@ def cloud_job(
 ) -> JobOutputs:
     """The job resource whose create waits for the training node's completion marker
     (``infra/providers/cloud_job.py``), with the same outputs as the local job."""
-    timeout = node_timeout_s(plan)
+    timeout = plan.job_timeout_s(on_node=True)
     job = CloudDistillationJob(
         f"{name}-run",
         {
@@ -155,7 +155,7 @@ PLACEMENT = {
 
 def check_nodes(plan: Plan) -> None:
     """``train_nodes`` > 1 needs a placement group the instance type can join, and no more
-    nodes than it takes; the error names ``stratos:train.nodes``."""
+    nodes than it takes; the error names ``stratos:job.nodes``."""
     n, offering = plan.train_nodes, plan.train
     if n == 1:
         return
@@ -164,14 +164,14 @@ def check_nodes(plan: Plan) -> None:
     refused = family in rule.excluded or (rule.families is not None and family not in rule.families)
     if refused:
         raise ConfigError(
-            f"stratos:train.nodes = {n}: {offering.instance_type} cannot join a {offering.cloud} {rule.kind}, "
-            f"which the nodes need for their rendezvous and NCCL traffic. Set train.nodes to 1, or limit "
+            f"stratos:job.nodes = {n}: {offering.instance_type} cannot join a {offering.cloud} {rule.kind}, "
+            f"which the nodes need for their rendezvous and NCCL traffic. Set job.nodes to 1, or limit "
             f"stratos:gpus to GPUs sold on {', '.join(rule.families or ('current-generation',))} instances."
         )
     if rule.max_nodes is not None and n > rule.max_nodes:
         raise ConfigError(
-            f"stratos:train.nodes = {n} is above the {rule.max_nodes} instances a {offering.cloud} {rule.kind} "
-            f"takes; set train.nodes to at most {rule.max_nodes}."
+            f"stratos:job.nodes = {n} is above the {rule.max_nodes} instances a {offering.cloud} {rule.kind} "
+            f"takes; set job.nodes to at most {rule.max_nodes}."
         )
 
 

@@ -16,10 +16,14 @@ names its own region or zone from the plan):
   plan, a Deep Learning VM image, and the training bootstrap as its startup script.
 * ``distillation_job``: a ``CloudDistillationJob`` whose create waits for the node's
   completion marker in the bucket and exports the node's metrics.
-* ``serving_endpoint``: the token in Secret Manager (written as a Pulumi secret), a
-  service account that can read the bucket and that secret only, a firewall rule
-  opening only the serving port to ``network.allowed_cidrs``, and the serving VM
-  (created once the job has finished).
+* ``serving_endpoint``: the token and the TLS key in Secret Manager (written as Pulumi
+  secrets), a service account that can read the bucket and those secrets only, a
+  reserved address the certificate names (external only with ``network.allowed_cidrs``),
+  a firewall rule opening only the serving port to those CIDRs, and the serving VM
+  (created once the job has finished): vLLM on 127.0.0.1 behind the TLS gateway.
+
+Every VM is on the stack's own VPC (Private Google Access, Cloud NAT); training VMs
+have no external address.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from infra.backends.cloud import (
     training_script,
     training_secrets,
 )
+from infra.backends.tls import EndpointTls, endpoint_tls
 from infra.bootstrap.render import (
     SOURCE_ARCHIVE,
     NodeScript,
@@ -58,7 +63,8 @@ from stratos.planner.plan import Plan
 #: Google's Deep Learning VM images: NVIDIA driver (installed at first boot), CUDA, gcloud.
 IMAGE_PROJECT = "deeplearning-platform-release"
 IMAGE_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
-NETWORK = "default"
+#: Subnet of the stack's own network in the n-th region it uses (10.0.0.0/20, 10.1.0.0/20, ...).
+SUBNET_RANGE = "10.{}.0.0/20"
 #: GCS's S3-compatible (XML) API, read with HMAC keys by nodes on other clouds.
 GCS_S3_ENDPOINT = "https://storage.googleapis.com"
 
@@ -86,10 +92,35 @@ class GcpBackend:
 
     name = "gcp"
 
+    def __init__(self) -> None:
+        self._net: gcp.compute.Network | None = None
+        self._subnets: dict[str, gcp.compute.Subnetwork] = {}
+
+    def _network(self, parent, name: str, region: str) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
+        """The stack's own VPC (not ``default``, whose project-wide rules often admit SSH from
+        anywhere) and its subnet in ``region``: Private Google Access reaches GCS and Cloud NAT
+        the package indexes and model hubs, so nodes need no external address."""
+        opts = pulumi.ResourceOptions(parent=parent)
+        if self._net is None:
+            self._net = gcp.compute.Network(
+                f"{name}-network", auto_create_subnetworks=False, description="Stratos nodes only", opts=opts
+            )
+        if region not in self._subnets:
+            self._subnets[region] = gcp.compute.Subnetwork(
+                f"{name}-subnet-{region}", network=self._net.id, region=region,
+                ip_cidr_range=SUBNET_RANGE.format(len(self._subnets)), private_ip_google_access=True, opts=opts,
+            )
+            router = gcp.compute.Router(f"{name}-router-{region}", network=self._net.id, region=region, opts=opts)
+            gcp.compute.RouterNat(
+                f"{name}-nat-{region}", router=router.name, region=region, nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES", opts=opts,
+            )
+        return self._net, self._subnets[region]
+
     def _firewall(self, parent, name: str, port: int, cidrs: list[str], tag: str, what: str) -> gcp.compute.Firewall:
         return gcp.compute.Firewall(
             name,
-            network=NETWORK,
+            network=self._net.id,
             direction="INGRESS",
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(port)])],
             source_ranges=cidrs,
@@ -134,7 +165,18 @@ class GcpBackend:
         tag: str,
         depends_on: list[pulumi.Resource],
         resource_policy: pulumi.Input[str] | None = None,
+        address: gcp.compute.Address | None = None,
+        external: bool = False,
     ) -> gcp.compute.Instance:
+        """A GPU VM on the stack's network; an external address only when ``address`` is an
+        EXTERNAL one (a public endpoint), its internal IP fixed when it is INTERNAL."""
+        net, subnet = self._network(parent, name, offering.region or "")
+        nic = gcp.compute.InstanceNetworkInterfaceArgs(
+            network=net.id,
+            subnetwork=subnet.id,
+            network_ip=address.address if address is not None and not external else None,
+            access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs(nat_ip=address.address)] if external else [],
+        )
         image = gcp.compute.get_image_output(family=IMAGE_FAMILY, project=IMAGE_PROJECT)
         if offering.spot:
             scheduling = gcp.compute.InstanceSchedulingArgs(
@@ -164,12 +206,7 @@ class GcpBackend:
                     image=image.self_link, size=disk_gb, type="pd-balanced"
                 ),
             ),
-            network_interfaces=[
-                # An ephemeral external address: nodes download packages and models.
-                gcp.compute.InstanceNetworkInterfaceArgs(
-                    network=NETWORK, access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()]
-                )
-            ],
+            network_interfaces=[nic],
             service_account=gcp.compute.InstanceServiceAccountArgs(email=account.email, scopes=["cloud-platform"]),
             # A changed script (a new plan) replaces the VM: a new plan is a new job.
             metadata_startup_script=script,
@@ -242,7 +279,7 @@ class GcpBackend:
         )
         nodes_fw = gcp.compute.Firewall(
             f"{name}-nodes",
-            network=NETWORK,
+            network=self._network(parent, name, plan.train.region or "")[0].id,
             direction="INGRESS",
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["0-65535"])],
             source_tags=[tag],
@@ -277,6 +314,7 @@ class GcpBackend:
             resources.update({f"secret.{sec.env}": secret, f"secretVersion.{sec.env}": version, f"secretAccess.{sec.env}": grant})
             boot_needs += [version, grant]
         tag = f"{label_value(settings.stack)}-train"
+        self._network(parent, name, plan.train.region or "")  # named after the cluster: made before any VM
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
@@ -387,18 +425,13 @@ class GcpBackend:
         offering = plan.serve
         opts = pulumi.ResourceOptions(parent=parent)
         account = gcp.serviceaccount.Account(
-            f"{name}-sa",
-            account_id=account_id(settings.stack, "serve"),
-            display_name=f"Stratos serving node ({settings.stack})",
-            opts=opts,
+            f"{name}-sa", account_id=account_id(settings.stack, "serve"),
+            display_name=f"Stratos serving node ({settings.stack})", opts=opts,
         )
         member = account.email.apply(lambda e: f"serviceAccount:{e}")
         secret, version, secret_access = self._secret(parent, f"{name}-token", settings, "endpoint-token", token, member)
         resources: dict[str, pulumi.Resource] = {
-            "token": secret,
-            "tokenVersion": version,
-            "serviceAccount": account,
-            "tokenAccess": secret_access,
+            "token": secret, "tokenVersion": version, "serviceAccount": account, "tokenAccess": secret_access,
         }
         boot_needs: list[pulumi.Resource] = [secret_access, version, *job.resources.values()]
         store_uri, store_region, env_ref, reads = self._store_for_serving(
@@ -407,29 +440,61 @@ class GcpBackend:
         resources.update(reads)
         tag = f"{label_value(settings.stack)}-serve"
         port = settings.serving_port
+        address, external, tls, tls_key = self._endpoint_tls(parent, name, offering, settings, member, boot_needs)
+        resources.update(tls.resources, address=address, tlsKey=tls_key)
         if settings.allowed_cidrs:
             resources["firewall"] = self._firewall(parent, f"{name}-fw", port, settings.allowed_cidrs, tag, "endpoint")
         ssh = self._ssh(parent, name, settings, tag)
         if ssh is not None:
             resources["sshFirewall"] = ssh
-        model_name = f"stratos-{plan.task}"
-        script = pulumi.Output.all(store_uri, secret.secret_id, env_ref).apply(
-            lambda a: render_serving(
-                plan,
-                NodeScript(
-                    cloud="gcp", region=store_region, store_uri=a[0], port=port,
-                    token_ref=a[1], model_name=model_name, store_env_ref=a[2] or "",
-                ),
-            )
+        model_name = plan.served_model_name
+        script = pulumi.Output.all(store_uri, secret.secret_id, env_ref, tls.cert_pem, tls_key.secret_id).apply(
+            lambda a: render_serving(plan, NodeScript(
+                cloud="gcp", region=store_region, store_uri=a[0], port=port, token_ref=a[1], model_name=model_name,
+                store_env_ref=a[2] or "", tls_cert=a[3], tls_key_ref=a[4],
+            ))
         )
         labels = cost_tags("serve", settings.stack, plan.cost.total_usd, settings.request.constraints.budget_usd)
         instance = self._instance(
             parent, f"{name}-instance", offering, account, serving_disk_gb(plan), script, labels, tag, boot_needs,
+            address=address, external=external,
         )
         resources["instance"] = instance
-        ip = instance.network_interfaces.apply(lambda nics: nics[0].access_configs[0].nat_ip or "")
         return EndpointOutputs(
-            url=pulumi.Output.concat("http://", ip, f":{port}/v1"),
+            url=pulumi.Output.concat("https://", address.address, f":{port}/v1"),
             model_name=model_name,
             resources=resources,
+            certificate=tls.cert_pem,
+            certificate_sha256=tls.sha256,
         )
+
+    def _endpoint_tls(
+        self, parent, name: str, offering: Offering, settings: Settings, member: pulumi.Output[str],
+        boot_needs: list[pulumi.Resource],
+    ) -> tuple[gcp.compute.Address, bool, EndpointTls, gcp.secretmanager.Secret]:
+        """The endpoint's reserved address, whether it is external, the certificate naming it, and
+        its key in a secret only ``member`` reads (appends to ``boot_needs`` what the VM needs first)."""
+        address, external = self._endpoint_address(parent, name, offering, settings)
+        tls = endpoint_tls(parent, name, settings, address.address)
+        key, version, access = self._secret(parent, f"{name}-tls-key", settings, "endpoint-tls-key", tls.key_pem, member)
+        boot_needs += [version, access]
+        return address, external, tls, key
+
+    def _endpoint_address(
+        self, parent, name: str, offering: Offering, settings: Settings
+    ) -> tuple[gcp.compute.Address, bool]:
+        """The endpoint's reserved address (the certificate names it): external only when the
+        request opens the endpoint to some CIDRs (network.allowed_cidrs), else internal, reached
+        from the VPC (a peering, a VPN, IAP)."""
+        region = offering.region or ""
+        _, subnet = self._network(parent, name, region)
+        external = bool(settings.allowed_cidrs)
+        address = gcp.compute.Address(
+            f"{name}-ip",
+            region=region,
+            address_type="EXTERNAL" if external else "INTERNAL",
+            subnetwork=None if external else subnet.id,
+            description=f"Stratos endpoint ({settings.stack})",
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        return address, external

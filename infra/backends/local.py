@@ -25,16 +25,7 @@ from infra.providers.store import LocalDirectory
 from stratos.planner.plan import Plan
 
 HOST = "127.0.0.1"
-#: Time budget of the job = this many times the plan's estimate, plus the margin;
-#: generous because estimates are estimates, but finite so a hung job fails loudly.
-TIMEOUT_FACTOR = 3.0
-TIMEOUT_MARGIN_S = 15 * 60
 SERVER_READY_S = 300
-
-
-def job_timeout_s(plan: Plan) -> int:
-    """Seconds the job may run: ``TIMEOUT_FACTOR`` x estimated train hours + margin."""
-    return int(TIMEOUT_FACTOR * plan.objectives.train_hours * 3600 + TIMEOUT_MARGIN_S)
 
 
 class LocalBackend:
@@ -70,7 +61,7 @@ class LocalBackend:
         cluster: ClusterOutputs,
     ) -> JobOutputs:
         jid = job_id(plan, settings)
-        timeout = job_timeout_s(plan)
+        timeout = plan.job_timeout_s()
         props = {
             "jobId": jid,
             "planJson": plan.model_dump_json(),
@@ -112,7 +103,7 @@ class LocalBackend:
         token: pulumi.Input[str],
     ) -> EndpointOutputs:
         run = job.resources["job"]
-        model_name = f"stratos-{plan.task}"
+        model_name = plan.served_model_name
         server = LocalServer(
             f"{name}-server",
             {

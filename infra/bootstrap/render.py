@@ -17,8 +17,9 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.bootstrap.compact import compact
 from stratos.planner.plan import Plan
-from stratos.serve.vllm import VllmServe
+from stratos.serve.vllm import UPSTREAM_PORT, VLLM_SPEC, VllmServe
 from stratos.zoo.registry import get_model
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -26,12 +27,12 @@ TEMPLATES = Path(__file__).with_name("templates")
 SOURCE_ARCHIVE = "stratos-src.zip"
 #: pip requirement the training node installs; ``@STRATOS_HOME@`` is filled in on the node.
 INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
-#: vLLM release the serving node installs when the image has none.
-VLLM_SPEC = "vllm>=0.11"
+#: What the serving node installs besides vLLM: the TLS gateway (``stratos-gateway``).
+SERVE_INSTALL_SPEC = f"stratos[serve] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 MODEL_DIR_SLOT = "@MODEL_DIR@"
 #: Loopback port of a hub teacher's vLLM server on the training node during synthesis.
 TEACHER_PORT = 8100
-#: torchrun's c10d rendezvous on node 0 (NCCL picks its own ports between the nodes).
+#: torchrun's (static) rendezvous port on node 0 (NCCL picks its own ports between the nodes).
 RDZV_PORT = 29500
 #: Synthesis prompts are short; a teacher's full context would only shrink vLLM's KV cache.
 TEACHER_MAX_MODEL_LEN = 4096
@@ -62,12 +63,8 @@ class NodeScript:
     node_rank: int = 0  # training: 0 = the head (synthesis, upload, markers)
     head: str = ""  # training nodes 1..N-1: node 0's private address
     secret_refs: tuple[tuple[str, str], ...] = ()  # (env var, secret ref) the training job reads
-
-
-def node_timeout_s(plan: Plan) -> int:
-    """How long anything waits on the training job: 3x the plan's estimate + 2 h (boot, install,
-    downloads, spot restarts). The job resource's timeout and the serving node's wait."""
-    return int(plan.objectives.train_hours * 3 * 3600) + 2 * 3600
+    tls_cert: str = ""  # PEM certificate (chain) the serving node's gateway presents (public)
+    tls_key_ref: str = ""  # secret holding that certificate's private key
 
 
 def teacher_hub_id(plan: Plan) -> str:
@@ -106,26 +103,14 @@ def source_archive() -> dict[str, Path]:
     return files
 
 
-def _without_comment_lines(script: str) -> str:
-    """The script minus full-line comments after its opening comment block (shellcheck
-    directives stay): the templates explain themselves, the user-data only has to fit
-    AWS's 16 KiB. The templates' heredocs hold no comment lines."""
-    out, head = [], True
-    for line in script.splitlines(keepends=True):
-        text = line.lstrip()
-        head = head and text.startswith("#")
-        if head or not text.startswith("#") or text.startswith("# shellcheck"):
-            out.append(line)
-    return "".join(out)
-
-
 def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:
     if node.cloud not in USER_DATA_LIMIT:
         raise ValueError(f"no bootstrap for cloud {node.cloud!r}; expected one of {sorted(USER_DATA_LIMIT)}")
     scheme = node.store_uri.split("://", 1)[0]
     if scheme not in STORE_KIND:
         raise ValueError(f"store {node.store_uri!r} is neither s3:// nor gs://")
-    text = "".join((TEMPLATES / f).read_text() for f in ("header.sh", "common.sh", body))
+    parts = ("header.sh", "common.sh", *(("preempt.sh",) if role == "train" else ()), body)
+    text = "".join((TEMPLATES / f).read_text() for f in parts)
     q = shlex.quote
     slots = {
         "role": q(role),
@@ -139,7 +124,7 @@ def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> st
         "source_archive": q(SOURCE_ARCHIVE),
         **extra,
     }
-    script = _without_comment_lines(_Slots(text).substitute(slots))
+    script = compact(_Slots(text).substitute(slots))
     limit = USER_DATA_LIMIT[node.cloud]
     if len(script.encode()) > limit:
         raise ValueError(f"{role} bootstrap is {len(script.encode())} bytes, over {node.cloud}'s {limit}-byte limit")
@@ -170,8 +155,13 @@ def render_training(plan: Plan, node: NodeScript) -> str:
         "teacher_token_env": token_env,
         "vllm_spec": q(VLLM_SPEC),
         "secret_refs": q("".join(f"{env}={ref}\n" for env, ref in node.secret_refs)),
-        "wait_seconds": str(node_timeout_s(plan)),
+        "wait_seconds": str(plan.job_timeout_s(on_node=True)),
     })
+
+
+def upstream_port(node: NodeScript) -> int:
+    """vLLM's loopback port: the usual one unless the endpoint itself took it."""
+    return UPSTREAM_PORT if node.port != UPSTREAM_PORT else UPSTREAM_PORT + 1
 
 
 def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
@@ -181,7 +171,7 @@ def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
     vllm = VllmServe(
         model_dir=MODEL_DIR_SLOT,
         served_model_name=node.model_name,
-        port=node.port,
+        port=upstream_port(node),
         tensor_parallel_size=max(plan.serve.accelerator_count, 1),
     )
     # The model dir is a shell variable on the node (STRATOS_HOME may be overridden).
@@ -189,21 +179,30 @@ def serve_command(plan: Plan, node: NodeScript) -> tuple[str, str]:
 
 
 def render_serving(plan: Plan, node: NodeScript) -> str:
-    """The serving node's script: wait for the training marker, fetch and verify the
-    artifact, fetch the endpoint token from the secret store, ``exec`` vLLM
-    (command line from :mod:`stratos.serve.vllm`)."""
+    """The serving node's script: wait for the training marker (until a deadline, then
+    power off), fetch and verify the artifact, fetch the endpoint token and the TLS key
+    from the secret store, run vLLM on 127.0.0.1 (command line from
+    :mod:`stratos.serve.vllm`) behind the TLS gateway on ``node.port``."""
     if not node.token_ref:
         raise ValueError("serving bootstrap needs token_ref (the secret holding the endpoint token)")
+    if not node.tls_key_ref or "-----BEGIN CERTIFICATE-----" not in node.tls_cert:
+        raise ValueError("serving bootstrap needs tls_cert (PEM) and tls_key_ref (the secret holding its key)")
+    if "STRATOS_CERT_EOF" in node.tls_cert:
+        raise ValueError("tls_cert would end the heredoc")
     command, token_env = serve_command(plan, node)
-    wait_s = node_timeout_s(plan)
+    wait_s = plan.job_timeout_s(on_node=True)
     return _render(
         node,
         "serve",
         "serve.sh",
         {
             "port": str(int(node.port)),
+            "upstream_port": str(upstream_port(node)),
             "model_name": shlex.quote(node.model_name),
             "token_ref": shlex.quote(node.token_ref),
+            "tls_key_ref": shlex.quote(node.tls_key_ref),
+            "tls_cert": node.tls_cert.strip(),
+            "install_spec": shlex.quote(SERVE_INSTALL_SPEC),
             "wait_seconds": str(wait_s),
             "vllm_spec": shlex.quote(VLLM_SPEC),
             "serve_command": command,

@@ -44,4 +44,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         self.url: pulumi.Output[str] = pulumi.Output.from_input(self.outputs.url)
         self.model_name: pulumi.Output[str] = pulumi.Output.from_input(self.outputs.model_name)
-        self.register_outputs({"url": self.url, "modelName": self.model_name, "token": self.token})
+        self.certificate = pulumi.Output.from_input(self.outputs.certificate)
+        self.certificate_sha256 = pulumi.Output.from_input(self.outputs.certificate_sha256)
+        self.register_outputs(
+            {"url": self.url, "modelName": self.model_name, "token": self.token,
+             "certificate": self.certificate, "certificateSha256": self.certificate_sha256}
+        )

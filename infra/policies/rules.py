@@ -10,12 +10,20 @@ Rules:
 
 * ``budget_guard`` (mandatory): the plan's estimated total must not exceed the
   request's budget - read from the local ``DistillationJob`` (``estimatedTotalUsd``,
-  ``budgetUsd``) and from the cloud instances' tags/labels (whole cents).
+  ``budgetUsd``) and from the cloud instances' tags/labels (whole cents). An
+  instance without the estimate tag fails: its cost cannot be checked.
 * ``private_encrypted_buckets``: S3 buckets need a full public access block and
   default encryption; GCS buckets uniform access with public access prevention.
-* ``no_open_ssh``: no security group or firewall admits port 22 from 0.0.0.0/0 or ::/0.
+* ``no_open_ssh``: no security group or firewall admits port 22 from every address:
+  0.0.0.0/0, ::/0, or CIDRs that together span them (0.0.0.0/1 + 128.0.0.0/1); a
+  GCP firewall without ``sourceRanges`` (and no source tags or accounts) means
+  0.0.0.0/0; protocols match in any case and by number (``TCP``, ``6``).
 * ``instances_match_plan``: every GPU instance is the plan's type (zone, GPU model and
   count, spot) for its role; the plan is the ``runs/<stack>/plan.json`` the store holds.
+
+A value a rule needs that is unknown during a preview (computed from a resource not
+created yet) is reported as a violation naming it, never treated as absent: a rule
+cannot pass what it could not see.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.backends.cloud import ACCELERATOR_TYPES
-from infra.policies.tags import BUDGET_CENTS, ESTIMATED_CENTS, ROLE
+from infra.policies.tags import BUDGET_CENTS, ESTIMATED_CENTS, ROLE, ZONE_ID
+from stratos.spec import covers_everything
 
 AWS_BUCKET = "aws:s3/bucket:Bucket"
 AWS_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -43,6 +52,43 @@ GCP_FIREWALL = "gcp:compute/firewall:Firewall"
 GCP_INSTANCE = "gcp:compute/instance:Instance"
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+class _Unknown:
+    """A property value the engine does not know yet (a preview of a resource to be created)."""
+
+    def __repr__(self) -> str:
+        return "<unknown until apply>"
+
+
+UNKNOWN = _Unknown()
+
+
+def _has_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
+
+
+def unknown_props(r: Res, keys: Iterable[str]) -> list[str]:
+    """Which of ``keys`` hold a value (or part of one) that is unknown until apply."""
+    return [k for k in keys if _has_unknown(r.props.get(k))]
+
+
+def _unseen(r: Res, keys: Iterable[str], what: str) -> str | None:
+    """The violation for a resource whose ``keys`` a rule must read but cannot yet."""
+    missing = unknown_props(r, keys)
+    if not missing:
+        return None
+    return (
+        f"{r.urn}: {what} cannot be checked: {', '.join(missing)} unknown during the preview "
+        "(computed from a resource not created yet). Give the value directly, or run the "
+        "preview again once that resource exists."
+    )
 
 
 @dataclass(frozen=True)
@@ -73,17 +119,38 @@ def _num(value: Any) -> float | None:
 # -- budget -------------------------------------------------------------------------
 
 
+def _cost_numbers(r: Res) -> tuple[float | None, float | None, str | None]:
+    """(estimated total, budget) in USD that ``r`` carries, or why they cannot be read."""
+    if r.type not in (AWS_INSTANCE, GCP_INSTANCE):
+        return _num(r.props.get("estimatedTotalUsd")), _num(r.props.get("budgetUsd")), None
+    tags = r.props.get("tags" if r.type == AWS_INSTANCE else "labels")
+    cents = _num(tags.get(ESTIMATED_CENTS)) if isinstance(tags, dict) else None
+    if cents is None:
+        return None, None, (
+            f"{r.urn}: instance has no {ESTIMATED_CENTS} tag, so its cost cannot be checked against the "
+            "budget. Deploy it through the Stratos backends, which tag every instance with the plan's cost."
+        )
+    budget_cents = _num(tags.get(BUDGET_CENTS))
+    return cents / 100, None if budget_cents is None else budget_cents / 100, None
+
+
 def budget_guard(resources: Iterable[Res]) -> list[str]:
-    """Violations where a resource carries an estimated total above its budget."""
+    """Violations where a resource carries an estimated total above its budget, or an
+    instance carries no estimate at all."""
     out = []
     for r in resources:
-        est, budget = _num(r.props.get("estimatedTotalUsd")), _num(r.props.get("budgetUsd"))
-        tags = r.props.get("tags") if r.type == AWS_INSTANCE else r.props.get("labels") if r.type == GCP_INSTANCE else None
-        if isinstance(tags, dict) and est is None:
-            cents, budget_cents = _num(tags.get(ESTIMATED_CENTS)), _num(tags.get(BUDGET_CENTS))
-            est = cents / 100 if cents is not None else None
-            budget = budget_cents / 100 if budget_cents is not None else None
-        if est is not None and budget is not None and est > budget + 1e-9:
+        if r.type in (AWS_INSTANCE, GCP_INSTANCE):
+            reads: tuple[str, ...] = ("tags" if r.type == AWS_INSTANCE else "labels",)
+        else:
+            reads = tuple(k for k in ("estimatedTotalUsd", "budgetUsd") if k in r.props)
+        unseen = _unseen(r, reads, "the budget")
+        if unseen:
+            out.append(unseen)
+            continue
+        est, budget, problem = _cost_numbers(r)
+        if problem:
+            out.append(problem)
+        elif est is not None and budget is not None and est > budget + 1e-9:
             out.append(
                 f"{r.urn}: the plan's estimated total is {est:.2f} USD, over the budget of {budget:.2f} USD "
                 "(stratos:constraints.budget_usd). Raise the budget, shorten serving_hours, allow spot or "
@@ -135,19 +202,31 @@ def private_encrypted_buckets(resources: Iterable[Res]) -> list[str]:
 
 
 def _world(cidrs: Iterable[Any]) -> bool:
+    """Whether these CIDRs, together, admit every IPv4 or every IPv6 address."""
+    valid = []
     for c in cidrs or []:
         try:
-            if ipaddress.ip_network(str(c), strict=False).prefixlen == 0:
-                return True
+            ipaddress.ip_network(str(c), strict=False)
         except ValueError:
             continue
-    return False
+        valid.append(str(c))
+    return covers_everything(valid)
+
+
+#: Protocol spellings (any case) -> one name; providers take names, numbers and ``-1``.
+PROTOCOLS = {"6": "tcp", "tcp": "tcp", "-1": "all", "all": "all"}
+
+
+def _protocol(value: Any) -> str:
+    text = str(value).strip().lower()
+    return PROTOCOLS.get(text, text)
 
 
 def _covers_22(protocol: Any, from_port: Any, to_port: Any) -> bool:
-    if str(protocol) in ("-1", "all"):
+    proto = _protocol(protocol)
+    if proto == "all":
         return True
-    if str(protocol) not in ("tcp", "6"):
+    if proto != "tcp":
         return False
     lo, hi = _num(from_port), _num(to_port)
     return lo is not None and hi is not None and lo <= 22 <= hi
@@ -163,46 +242,111 @@ def _gcp_ports_cover_22(ports: list[Any] | None) -> bool:
     return False
 
 
+def _gcp_sources(p: dict[str, Any]) -> list[Any]:
+    """A firewall's source ranges; none listed and no source tags/accounts means 0.0.0.0/0."""
+    ranges = list(p.get("sourceRanges") or [])
+    if not ranges and not p.get("sourceTags") and not p.get("sourceServiceAccounts"):
+        return ["0.0.0.0/0"]
+    return ranges
+
+
+#: type -> (the properties the SSH check reads, a function giving (opens 22?, its CIDRs))
+_SSH_READS: dict[str, tuple[tuple[str, ...], Any]] = {
+    AWS_SG: (
+        ("ingress",),
+        lambda p: (
+            True,
+            [
+                c
+                for rule in p.get("ingress") or []
+                if _covers_22(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"))
+                for c in list(rule.get("cidrBlocks") or []) + list(rule.get("ipv6CidrBlocks") or [])
+            ],
+        ),
+    ),
+    AWS_SG_RULE: (
+        ("type", "protocol", "fromPort", "toPort", "cidrBlocks", "ipv6CidrBlocks"),
+        lambda p: (
+            p.get("type") == "ingress" and _covers_22(p.get("protocol"), p.get("fromPort"), p.get("toPort")),
+            list(p.get("cidrBlocks") or []) + list(p.get("ipv6CidrBlocks") or []),
+        ),
+    ),
+    AWS_SG_INGRESS: (
+        ("ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6"),
+        lambda p: (
+            _covers_22(p.get("ipProtocol"), p.get("fromPort"), p.get("toPort")),
+            [p.get("cidrIpv4"), p.get("cidrIpv6")],
+        ),
+    ),
+    GCP_FIREWALL: (
+        ("direction", "allows", "sourceRanges", "sourceTags", "sourceServiceAccounts"),
+        lambda p: (
+            str(p.get("direction") or "INGRESS").upper() == "INGRESS"
+            and any(
+                _protocol(a.get("protocol")) in ("tcp", "all") and _gcp_ports_cover_22(a.get("ports"))
+                for a in p.get("allows") or []
+            ),
+            _gcp_sources(p),
+        ),
+    ),
+}
+_SSH_WHAT = {AWS_SG: "security group", AWS_SG_RULE: "security group rule", AWS_SG_INGRESS: "ingress rule",
+             GCP_FIREWALL: "firewall"}
+
+
 def no_open_ssh(resources: Iterable[Res]) -> list[str]:
     """Violations for any rule admitting port 22 from the whole internet."""
     out = []
     msg = "admits SSH (port 22) from the whole internet; list your own CIDRs in stratos:network.ssh_cidrs."
     for r in resources:
-        p = r.props
-        if r.type == AWS_SG:
-            for rule in p.get("ingress") or []:
-                if _covers_22(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort")) and _world(
-                    list(rule.get("cidrBlocks") or []) + list(rule.get("ipv6CidrBlocks") or [])
-                ):
-                    out.append(f"{r.urn}: security group {msg}")
-        elif r.type == AWS_SG_RULE and p.get("type") == "ingress":
-            if _covers_22(p.get("protocol"), p.get("fromPort"), p.get("toPort")) and _world(
-                list(p.get("cidrBlocks") or []) + list(p.get("ipv6CidrBlocks") or [])
-            ):
-                out.append(f"{r.urn}: security group rule {msg}")
-        elif r.type == AWS_SG_INGRESS:
-            if _covers_22(p.get("ipProtocol"), p.get("fromPort"), p.get("toPort")) and _world(
-                [p.get("cidrIpv4"), p.get("cidrIpv6")]
-            ):
-                out.append(f"{r.urn}: ingress rule {msg}")
-        elif r.type == GCP_FIREWALL and (p.get("direction") or "INGRESS") == "INGRESS":
-            opens = any(
-                str(a.get("protocol")) in ("tcp", "all") and _gcp_ports_cover_22(a.get("ports"))
-                for a in p.get("allows") or []
-            )
-            if opens and _world(p.get("sourceRanges") or []):
-                out.append(f"{r.urn}: firewall {msg}")
+        if r.type not in _SSH_READS:
+            continue
+        reads, opening = _SSH_READS[r.type]
+        unseen = _unseen(r, reads, "SSH exposure")
+        if unseen:
+            out.append(unseen)
+            continue
+        opens, cidrs = opening(r.props)
+        if opens and _world(cidrs):
+            out.append(f"{r.urn}: {_SSH_WHAT[r.type]} {msg}")
     return out
 
 
 # -- instances = plan ---------------------------------------------------------------
 
 
-def _plan(resources: list[Res]) -> dict[str, Any] | None:
+def _plan(resources: list[Res]) -> dict[str, Any] | Res | None:
+    """The plan the store holds; the object itself when its content is unknown; None when absent."""
     for r in resources:
         key = r.props.get("key") if r.type == AWS_OBJECT else r.props.get("name") if r.type == GCP_OBJECT else None
-        if isinstance(key, str) and key.endswith("/plan.json") and isinstance(r.props.get("content"), str):
-            return json.loads(r.props["content"])
+        if isinstance(key, str) and key.endswith("/plan.json"):
+            if unknown_props(r, ("content",)):
+                return r
+            if isinstance(r.props.get("content"), str):
+                return json.loads(r.props["content"])
+    return None
+
+
+#: What the plan check reads from each instance type.
+_INSTANCE_READS = {
+    AWS_INSTANCE: ("instanceType", "availabilityZone", "instanceMarketOptions", "tags"),
+    GCP_INSTANCE: ("machineType", "zone", "guestAccelerators", "scheduling", "labels"),
+}
+
+
+def _aws_zone_problem(i: Res, want: dict[str, Any], tags: dict[str, Any]) -> str | None:
+    """The planned zone may be a name (us-east-1c) or, as the catalog gives it, a zone ID
+    (use1-az2), whose name differs per account: then the instance must sit in the planned
+    region and carry the ID of its zone (the backend tags it from the same lookup)."""
+    zone, region, az = want.get("zone"), want.get("region") or "", i.props.get("availabilityZone")
+    if not zone:
+        return None
+    if zone.startswith(region) and region:
+        return None if az == zone else f"availability zone {az} != planned {zone}"
+    if not (isinstance(az, str) and az.startswith(region)):
+        return f"availability zone {az} is not in the planned region {region}"
+    if tags.get(ZONE_ID) != zone:
+        return f"zone ID {tags.get(ZONE_ID)} (tag {ZONE_ID}) != planned {zone}"
     return None
 
 
@@ -213,10 +357,16 @@ def instances_match_plan(resources: Iterable[Res]) -> list[str]:
     if not instances:
         return []
     plan = _plan(resources)
+    if isinstance(plan, Res):
+        return [_unseen(plan, ("content",), "the plan the instances are checked against")]
     if plan is None:
         return [f"{i.urn}: no runs/<stack>/plan.json in the artifact store, so the instance cannot be checked against the plan." for i in instances]
     out = []
     for i in instances:
+        unseen = _unseen(i, _INSTANCE_READS[i.type], "the instance's match with the plan")
+        if unseen:
+            out.append(unseen)
+            continue
         tags = (i.props.get("tags") if i.type == AWS_INSTANCE else i.props.get("labels")) or {}
         role = tags.get(ROLE) if isinstance(tags, dict) else None
         if role not in ("train", "serve"):
@@ -227,6 +377,9 @@ def instances_match_plan(resources: Iterable[Res]) -> list[str]:
         if i.type == AWS_INSTANCE:
             if i.props.get("instanceType") != want["instance_type"]:
                 problems.append(f"type {i.props.get('instanceType')} != planned {want['instance_type']}")
+            zone_problem = _aws_zone_problem(i, want, tags)
+            if zone_problem:
+                problems.append(zone_problem)
             spot = (i.props.get("instanceMarketOptions") or {}).get("marketType") == "spot"
             if spot != bool(want["spot"]):
                 problems.append(f"spot={spot} but the plan says spot={want['spot']}")

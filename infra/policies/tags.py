@@ -13,6 +13,9 @@ ROLE = "stratos-role"
 STACK = "stratos-stack"
 ESTIMATED_CENTS = "stratos-estimated-total-cents"
 BUDGET_CENTS = "stratos-budget-cents"
+#: AWS only: the ID of the availability zone the instance was placed in (the plan names
+#: zones by ID, which map to different zone names in different accounts).
+ZONE_ID = "stratos-zone-id"
 
 
 def label_value(text: str) -> str:

@@ -31,7 +31,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from infra.bootstrap.layout import MARKER_FAILED, MARKER_OK, PROGRESS, REPORT
 from infra.providers import bucket, engine_log, procs
-from infra.providers.job import _format_event as format_event
+from infra.providers.job import format_event
 from infra.providers.portable import portable
 
 # Imported on the provider process's first call for this resource (any method): a killed

@@ -13,6 +13,12 @@ create again with the same inputs, so the same folder: it attaches to the job if
 it is still ours and running, returns at once if it finished, and otherwise re-runs
 the same command, which resumes from the last checkpoint in ``out``.
 
+An artifact altered or removed behind Pulumi's back is repaired by ``update`` in
+the same folder (the job reruns; only its export phase has work left), never by a
+replacement, whose old half's delete would remove the folder the new half just
+filled. The detached job gets only the environment it needs (``procs.child_env``
+plus the teacher key); its pid record is written the moment it starts.
+
 Delete stops the job if it is still running and removes exactly its run folder
 (checked by the ``.stratos-job`` marker holding the job id), nothing else.
 """
@@ -45,7 +51,9 @@ def _say(props: dict, msg: str, *, status: bool = False) -> None:
     )
 
 
-def _format_event(ev: dict[str, Any]) -> str:
+def format_event(ev: dict[str, Any]) -> str:
+    """One progress line from a job event (``phase 40% loss=1.2``), for the local job's log tail
+    and the cloud job's relay of the node's ``progress.json``."""
     phase = ev.get("phase", "?")
     parts = [str(phase)]
     if isinstance(ev.get("progress"), (int, float)):
@@ -116,6 +124,12 @@ def _finished(out_dir: Path) -> dict[str, Any] | None:
     }
 
 
+def _intact(olds: dict) -> bool:
+    """Whether the artifact the state records is still there, verified and unchanged."""
+    done = _finished(Path(olds["runDir"]) / "out")
+    return done is not None and done["manifestHash"] == olds.get("manifestHash")
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -133,24 +147,35 @@ class LocalDistillationJobProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = [k for k in REPLACE_ON if olds.get(k) != news.get(k)]
-        # The artifact is gone or altered behind Pulumi's back: make it again.
-        if not replaces and olds.get("manifestHash"):
-            done = _finished(Path(olds["runDir"]) / "out")
-            if done is None or done["manifestHash"] != olds["manifestHash"]:
-                replaces = ["manifestHash"]
-        changed = bool(replaces) or any(
+        # The artifact is gone or altered behind Pulumi's back: repair it in place (update).
+        # Not a replacement: that would create the new job in the same run folder and then
+        # let the old one's delete remove it.
+        damaged = not replaces and olds.get("manifestHash") and not _intact(olds)
+        changed = bool(replaces) or bool(damaged) or any(
             olds.get(k) != news.get(k) for k in ("timeoutSeconds", "estimatedTotalUsd", "budgetUsd")
         )
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        # Only non-replacing inputs changed (time budget, key): the artifact stands.
-        keep = {
-            k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "report", "logFile")
-        }
-        return UpdateResult(outs={**_public(news), **keep})
+        if _intact(olds):
+            # Only non-replacing inputs changed (time budget, key): the artifact stands.
+            keep = {
+                k: olds.get(k) for k in ("artifactPath", "manifestHash", "metrics", "logFile")
+            }
+            return UpdateResult(outs={**_public(news), **keep})
+        # Repair: drop what no longer matches the state, rerun the job in the same folder
+        # (every phase but the export is skipped: checkpoints, data and evaluations stand).
+        out_dir = Path(news["runDir"]) / "out"
+        shutil.rmtree(out_dir / "artifact", ignore_errors=True)
+        (out_dir / "report.json").unlink(missing_ok=True)
+        _say(news, "the artifact was missing or altered: re-exporting it from the run's checkpoints")
+        return UpdateResult(outs=self._create_or_attach(news))
 
     def create(self, props: dict) -> CreateResult:
+        return CreateResult(id_=props["jobId"], outs=self._create_or_attach(props))
+
+    def _create_or_attach(self, props: dict) -> dict[str, Any]:
+        """Run the job into its folder (or attach to / adopt what is there); the outputs."""
         procs.exit_with_parent()
         job_id, run = props["jobId"], Path(props["runDir"])
         run.mkdir(parents=True, exist_ok=True)
@@ -179,7 +204,7 @@ class LocalDistillationJobProvider(ResourceProvider):
             props,
             f"done: manifest {done['manifestHash'][:12]}, metrics {json.dumps(done['metrics'])[:200]}",
         )
-        return CreateResult(id_=job_id, outs={**_public(props), **done, "logFile": str(log_file)})
+        return {**_public(props), **done, "logFile": str(log_file)}
 
     def _run(
         self,
@@ -192,12 +217,7 @@ class LocalDistillationJobProvider(ResourceProvider):
     ) -> None:
         job_id = props["jobId"]
         pid_path = run / PID_FILE
-        rec = None
-        if pid_path.exists():
-            try:
-                rec = procs.ProcessRecord.from_json(pid_path.read_text())
-            except (ValueError, KeyError):
-                rec = None
+        rec = procs.ProcessRecord.read(pid_path)
         tail = _LogTail(log_file)
         if rec is not None and procs.is_ours(rec):
             _say(
@@ -217,12 +237,12 @@ class LocalDistillationJobProvider(ResourceProvider):
                 "--log-file",
                 str(log_file),
             ]
-            env = dict(os.environ)
-            if props.get("teacherApiKey"):
-                env["STRATOS_TEACHER_API_KEY"] = props["teacherApiKey"]
+            key = props.get("teacherApiKey")
+            secrets = {"STRATOS_TEACHER_API_KEY": key} if key else {}
+            if os.environ.get("HF_TOKEN"):  # gated hub teachers and students
+                secrets["HF_TOKEN"] = os.environ["HF_TOKEN"]
             resumed = out_dir.exists() and any(out_dir.rglob("LATEST"))
-            rec = procs.start_detached(argv, stdout_file, env=env, cwd=run)
-            pid_path.write_text(rec.to_json())
+            rec = procs.start_detached(argv, stdout_file, secrets, cwd=run, record_to=pid_path)
             _say(
                 props,
                 f"{'resuming from checkpoint' if resumed else 'started'} (pid {rec.pid}); log {log_file}",
@@ -233,7 +253,7 @@ class LocalDistillationJobProvider(ResourceProvider):
         while procs.is_ours(rec):
             events = tail.events()
             if events:
-                msg = _format_event(events[-1])
+                msg = format_event(events[-1])
                 now = time.monotonic()
                 phase_changed = msg.split(" ")[0] != last_msg.split(" ")[0]
                 # A kept line per phase (and every PROGRESS_EVERY_S), live status in between.
@@ -256,19 +276,14 @@ class LocalDistillationJobProvider(ResourceProvider):
                 os._exit(3)
             procs.wait_gone(rec, 1.0)
         for ev in tail.events()[-1:]:
-            _say(props, _format_event(ev))
+            _say(props, format_event(ev))
 
     def delete(self, _id: str, props: dict) -> None:
         run = Path(props["runDir"])
         marker = run / MARKER
         if not marker.exists() or marker.read_text().strip() != props["jobId"]:
             return  # not ours (or already gone): touch nothing
-        pid_path = run / PID_FILE
-        if pid_path.exists():
-            try:
-                procs.stop(procs.ProcessRecord.from_json(pid_path.read_text()))
-            except (ValueError, KeyError):
-                pass
+        procs.stop_recorded(run / PID_FILE)
         shutil.rmtree(run)
 
 
@@ -291,7 +306,6 @@ class LocalDistillationJob(Resource, module="stratos", name="LocalDistillationJo
             "artifactPath": None,
             "manifestHash": None,
             "metrics": None,
-            "report": None,
             "logFile": None,
         }
         super().__init__(portable(LocalDistillationJobProvider), name, {**props, **outs}, opts)

@@ -1,10 +1,13 @@
 """``LocalServer``: the OpenAI-compatible server on this machine, as a Pulumi resource.
 
-Create refuses a busy port, writes the token to a 0600 file, starts
-``python -m stratos.serve --model <artifact> --host --port --token-file --model-name``
-detached (own session), and returns once ``GET /health`` answers 200 (the server
-reports healthy only after verifying the artifact's manifest). It records the
-server's pid, start time and command line.
+Create first stops a server an interrupted create of the same endpoint left behind
+(its record is in the state dir), refuses a busy port, writes the token to a 0600
+file, starts ``python -m stratos.serve --model <artifact> --host --port --token-file
+--model-name`` detached (own session, only the environment it needs) and records its
+pid, start time and command line in ``server.pid.json`` *before* it waits for
+``GET /health`` to answer 200 (the server reports healthy only after verifying the
+artifact's manifest). So a ``pulumi up`` killed during that wait leaves a server the
+next create, ``infra.recover`` and ``pulumi destroy`` can all find and stop.
 
 Delete signals that process group only if the pid still has the recorded start
 time and command line (so a reused pid is never killed), waits for the port to be
@@ -27,13 +30,14 @@ from infra.providers.portable import portable
 
 REPLACE_ON = ("artifactPath", "manifestHash", "host", "port", "modelName", "token", "stateDir")
 MARKER = ".stratos-server"
+PID_FILE = "server.pid.json"
 
 
 def _record(props: dict) -> procs.ProcessRecord | None:
     if not props.get("pid"):
         return None
     return procs.ProcessRecord(
-        pid=int(props["pid"]), start_time=int(props["startTime"]), cmdline=list(props["cmdline"])
+        pid=int(props["pid"]), start_time=float(props["startTime"]), cmdline=list(props["cmdline"])
     )
 
 
@@ -60,13 +64,15 @@ class LocalServerProvider(ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         procs.exit_with_parent()
         host, port = props["host"], int(props["port"])
+        state = Path(props["stateDir"])
+        if procs.stop_recorded(state / PID_FILE):
+            procs.wait_port_free(host, port, 15.0)  # an interrupted create's server: ours to replace
         if not procs.port_free(host, port):
             raise RuntimeError(
                 f"port {host}:{port} is already in use, so the endpoint cannot start there. "
                 "Stop whatever listens on it, or choose another port: "
                 "`pulumi config set --path stratos:network.serving_port <port>`."
             )
-        state = Path(props["stateDir"])
         state.mkdir(parents=True, exist_ok=True)
         (state / MARKER).write_text(str(port))
         token_file = state / "token"
@@ -89,7 +95,7 @@ class LocalServerProvider(ResourceProvider):
             "--model-name",
             props["modelName"],
         ]
-        rec = procs.start_detached(argv, log)
+        rec = procs.start_detached(argv, log, record_to=state / PID_FILE)
         url = f"http://{host}:{port}"
         deadline = time.monotonic() + float(props["readyTimeoutSeconds"])
         while True:
@@ -124,6 +130,7 @@ class LocalServerProvider(ResourceProvider):
         rec = _record(props)
         if rec is not None:
             procs.stop(rec)
+        procs.stop_recorded(Path(props["stateDir"]) / PID_FILE)
         host, port = props["host"], int(props["port"])
         if rec is not None and not procs.wait_port_free(host, port, 15.0):
             raise RuntimeError(

@@ -1,7 +1,9 @@
 """``LocalDirectory``: the local artifact store, a folder this stack owns.
 
-Delete removes the folder only when we created it and it is empty: everything in
-it belongs to the job resources, which delete their own run folders first.
+Delete first removes what interrupted creates left there (the ledger
+``infra.recover`` writes, see ``leftovers``), then the folder itself, only when we
+created it and it is empty: everything else in it belongs to the job and server
+resources, which delete their own folders first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
+from infra.providers import leftovers
 from infra.providers.portable import portable
 
 
@@ -34,6 +37,7 @@ class LocalDirectoryProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict) -> None:
         path = Path(props["path"])
+        leftovers.sweep(path)
         if props.get("created") and path.is_dir() and not any(path.iterdir()):
             path.rmdir()
 

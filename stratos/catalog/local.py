@@ -7,7 +7,6 @@ estimators use the measured numbers the way they use a GPU's datasheet.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import cache_dir
+from stratos.io import atomic_write_json, read_json
 
 
 def _memory_gb() -> float:
@@ -57,12 +57,10 @@ def local_profile(refresh: bool = False) -> dict[str, float]:
     """Cores, memory and measured speeds of this machine (cached)."""
     cores = os.cpu_count() or 1
     path = cache_dir() / f"local-machine-{platform.node() or 'host'}-{cores}.json"
-    if path.is_file() and not refresh:
-        return json.loads(path.read_text())
-    prof = {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2), **measure()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(prof, indent=2))
-    return prof
+    cached = None if refresh else read_json(path)
+    if cached is not None:
+        return cached
+    return atomic_write_json(path, {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2), **measure()})
 
 
 def local_offering(price_per_hour: float = 0.0, profile: dict[str, float] | None = None) -> Offering:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from stratos.catalog.offering import Offering
 from stratos.exceptions import CatalogError
+from stratos.io import atomic_write_text
 
 SCHEMA = "v8"
 CLOUDS = ("aws", "gcp", "lambda", "runpod")
@@ -95,9 +96,7 @@ def _read_rows(tree: Path, clouds: list[str]) -> list[dict]:
         rows = json.loads(proc.stdout)
         for c in missing:
             paths[c].parent.mkdir(parents=True, exist_ok=True)
-            tmp = paths[c].with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps([r for r in rows if r["cloud"] == c]))
-            tmp.replace(paths[c])
+            atomic_write_text(paths[c], json.dumps([r for r in rows if r["cloud"] == c]))
     out: list[dict] = []
     for c in clouds:
         out.extend(json.loads(paths[c].read_text()))

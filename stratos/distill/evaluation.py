@@ -7,30 +7,12 @@ a time (what a single user sees), separately from batched accuracy runs.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from stratos.metrics import Evaluation, Latency, latency_of, score_examples
 from stratos.tasks.base import Example, Task
-
-
-def breakdowns(task: Task, examples: Sequence[Example], preds: Sequence[Any]) -> dict[str, Any]:
-    """The task's score plus breakdowns every list-answer task has: by answer size (1, 2, 3, 4+)."""
-    metrics = dict(task.score(examples, preds))
-    groups: dict[str, list[int]] = {}
-    for i, e in enumerate(examples):
-        if isinstance(e.answer, list):
-            k = len(e.answer)
-            groups.setdefault("4+" if k >= 4 else str(k), []).append(i)
-    metrics["by_answer_size"] = {
-        k: {
-            "n": len(ix),
-            "accuracy": sum(preds[i] is not None and task.check(examples[i].question, preds[i]) for i in ix) / len(ix),
-        }
-        for k, ix in sorted(groups.items())
-    }
-    return metrics
 
 
 def generate_answers(
@@ -56,38 +38,25 @@ def generate_answers(
 
 def evaluate_engine(
     engine: Any, task: Task, examples: Sequence[Example], *, max_new_tokens: int, batch_size: int = 64
-) -> dict[str, Any]:
-    """Accuracy metrics, throughput and a few transcripts for ``examples``."""
+) -> Evaluation:
+    """Scores, throughput and a few transcripts for ``examples``."""
     texts, secs, toks = generate_answers(
         engine, task, [e.question for e in examples], max_new_tokens=max_new_tokens, batch_size=batch_size
     )
-    preds = [task.parse_answer(t) for t in texts]
-    metrics = breakdowns(task, examples, preds)
-    metrics.update(
-        wall_s=secs,
-        generated_tokens=toks,
-        tokens_per_s=toks / secs if secs else 0.0,
-        samples=[
-            {"question": e.question, "expected": e.answer, "output": t[-300:]}
-            for e, t in list(zip(examples, texts, strict=True))[:3]
-        ],
-    )
-    return metrics
+    scores = score_examples(task, examples, [task.parse_answer(t) for t in texts])
+    samples = [
+        {"question": e.question, "expected": e.answer, "output": t[-300:]}
+        for e, t in list(zip(examples, texts, strict=True))[:3]
+    ]
+    return Evaluation(**scores.model_dump(), tokens_per_s=toks / secs if secs else 0.0, samples=samples)
 
 
-def latency(engine: Any, task: Task, questions: Sequence[str], *, max_new_tokens: int) -> dict[str, float]:
-    """Per-question latency (batch of one): p50/p90 seconds and mean generated tokens."""
-    times, toks = [], []
+def latency(engine: Any, task: Task, questions: Sequence[str], *, max_new_tokens: int) -> Latency:
+    """Per-question latency (batch of one, what a single user waits)."""
+    times = []
     for q in questions:
         prompt = engine.render_chat([{"role": "user", "content": task.prompt(q)}])
         t0 = time.perf_counter()
-        r = engine.generate([prompt], max_new_tokens=max_new_tokens)[0]
+        engine.generate([prompt], max_new_tokens=max_new_tokens)
         times.append(time.perf_counter() - t0)
-        toks.append(r.completion_tokens)
-    times.sort()
-    return {
-        "n": len(times),
-        "p50_s": statistics.median(times) if times else 0.0,
-        "p90_s": times[int(0.9 * (len(times) - 1))] if times else 0.0,
-        "mean_tokens": statistics.fmean(toks) if toks else 0.0,
-    }
+    return latency_of(times)

@@ -1,6 +1,6 @@
 """Write the model artifact: merged weights, tokenizer, generation config, card, adapter, manifest.
 
-Written into ``artifact.tmp/`` and renamed into place, with ``manifest.json``
+Written into a temporary dir and renamed into place, with ``manifest.json``
 last (``stratos.manifest``), so an artifact dir with a manifest is complete.
 The merged model is a plain transformers checkpoint (Llama for from-scratch
 students, the base architecture for LoRA ones): transformers and vLLM load it
@@ -10,21 +10,25 @@ without Stratos or peft installed.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from stratos.io import atomic_dir
 from stratos.manifest import write_manifest
 
 
 def export_artifact(model: Any, tokenizer: Any, out: str | Path, card: dict[str, Any], *, max_new_tokens: int) -> Path:
     """Save ``model`` (merging a LoRA adapter, also kept under ``adapter/``) and return the dir."""
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        _save(model, tokenizer, tmp, card, max_new_tokens)
+    write_manifest(out, extra={"task": card.get("task"), "base_model": card.get("student")})
+    return out
+
+
+def _save(model: Any, tokenizer: Any, tmp: Path, card: dict[str, Any], max_new_tokens: int) -> None:
     from transformers import GenerationConfig
 
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     if hasattr(model, "peft_config"):
         model.save_pretrained(tmp / "adapter")
         model = model.merge_and_unload()
@@ -39,11 +43,6 @@ def export_artifact(model: Any, tokenizer: Any, out: str | Path, card: dict[str,
     tokenizer.save_pretrained(tmp)
     (tmp / "README.md").write_text(model_card(card))
     (tmp / "stratos.json").write_text(json.dumps(card, indent=2, default=str))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    write_manifest(out, extra={"task": card.get("task"), "base_model": card.get("student")})
-    return out
 
 
 def model_card(c: dict[str, Any]) -> str:
@@ -83,5 +82,10 @@ Or serve it: `stratos serve --model PATH` (OpenAI-compatible), or vLLM.
 ## Training
 
 Data: {c.get('data')}. Hardware: {c.get('hardware')}. Wall time: {c.get('wall_s', 0):.0f} s.
-Estimated cost: ${c.get('cost_usd', 0):.4f}. Seed {c.get('seed')}.
+Cost: {_cost(c)}. Seed {c.get('seed')}.
 """
+
+
+def _cost(c: dict[str, Any]) -> str:
+    usd = c.get("cost_usd")
+    return f"${usd:.4f} at {c.get('priced_as')}" if usd is not None else "unpriced (no plan named an offering)"

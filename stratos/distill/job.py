@@ -1,10 +1,18 @@
-"""The distillation job, top to bottom: plan -> data -> probe -> synthesis -> training -> evaluation -> artifact.
+"""The distillation job, top to bottom: data -> probe -> synthesis -> the teacher's evaluation ->
+student -> training -> the student's evaluation -> artifact.
 
-Every phase leaves a file in the run dir before the next starts (datasets,
-``probe.json``, ``synth.json``, checkpoints, ``eval_*.json``, ``artifact/``,
-``report.json``), so rerunning the same command skips finished phases and the
-training phase resumes from its latest checkpoint. Under ``torchrun`` rank 0
-prepares data and evaluates; every rank trains.
+``run_job`` reads as the list of phases. Every phase leaves a file in the run dir
+before the next starts (datasets, ``probe.json``, ``synth.json``, checkpoints,
+``eval_*.json``, ``artifact/``, ``report.json``) and ``once`` skips a phase whose
+file exists, so rerunning the same command resumes; training resumes from its
+latest checkpoint. Under ``torchrun`` rank 0 prepares data and evaluates; every
+rank trains. The teacher is only needed up to its own evaluation, so a GPU node can
+run ``until="synth"`` against a vLLM server for a hub teacher (``teacher_url``), stop
+the server, and free every GPU for training.
+
+The job runs the plan's mode: it probes the teacher in every mode (the measured
+accuracy goes into the report beside the planner's assumption), but only a plan
+whose mode is ``auto`` lets the probe decide.
 
 Deterministic under ``cfg.seed``: data, splits, initialisation and batch order
 all derive from it.
@@ -16,48 +24,242 @@ import json
 import os
 import platform
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from stratos.distill.config import DistillConfig
 from stratos.distill.progress import JobProgress
+from stratos.distill.report import (
+    DataSizes,
+    Evaluations,
+    RunReport,
+    StudentInfo,
+    Training,
+    cost_section,
+    headline,
+    plan_check,
+    serving,
+)
 from stratos.exceptions import ArtifactError, StratosError
+from stratos.io import atomic_write_json, read_json
+from stratos.metrics import Evaluation
 from stratos.synth.dataset import read_jsonl, write_jsonl
 from stratos.tasks.base import Example, Task, get_task
 
-# What one hour of this kind of machine costs when the plan names none: AWS c7i.large
-# on-demand (2 vCPU), us-east-1 — the closest cloud twin of the 2-core box we measure on.
-DEFAULT_USD_PER_HOUR = 0.0893
 LATENCY_QUESTIONS = 10
+SPLITS = ("train", "val", "test")
+#: Phases a run may stop after (``stratos distill --until``): ``synth`` = everything that needs the teacher.
+StopAfter = Literal["synth"]
 
 
-def _json(path: Path, body: Any | None = None) -> Any:
-    """Read ``path`` (None if absent), or write ``body`` atomically."""
-    if body is None:
-        return json.loads(path.read_text()) if path.is_file() else None
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # one temp name per process (DDP ranks)
-    tmp.write_text(json.dumps(body, indent=2, default=str))
-    tmp.replace(path)
-    return body
+@dataclass
+class Run:
+    """One job's shared state: its config, run dir, progress, task, phase times and teacher.
+
+    ``teacher_url`` reaches the plan's teacher at an OpenAI-compatible endpoint instead of
+    loading it (the config, and so the report, still name the plan's teacher)."""
+
+    cfg: DistillConfig
+    out: Path
+    progress: JobProgress
+    task: Task
+    rank: int = 0
+    world: int = 1
+    times: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    teacher_url: str | None = None
+    _teacher: Any = None
+
+    @property
+    def data(self) -> Path:
+        return self.out / "data"
+
+    def teacher(self) -> Any:
+        """The teacher, built on first use (a resumed run that needs none never loads it)."""
+        if self._teacher is None:
+            self._teacher = make_job_teacher(self.cfg, self.task, self.teacher_url)
+        return self._teacher
 
 
-def make_splits(task: Task, cfg: DistillConfig) -> dict[str, list[Example]]:
-    """Reverse-synthesised train/val/test with no hand in two splits (the task's splitter if it has one)."""
-    fr = (0.8, 0.1, 0.1)
-    n = int(max(cfg.n_train / fr[0], cfg.n_val / fr[1], cfg.n_test / fr[2]) * 1.1) + 10
-    pool = task.generate(n, seed=cfg.seed, mode="reverse")
-    splitter = getattr(task, "splits", None)
-    if splitter is not None:
-        parts = splitter(pool, fr)
-    else:
-        import hashlib
+def run_job(
+    cfg: DistillConfig, out_dir: str | Path, progress: JobProgress, *, until: StopAfter | None = None,
+    teacher_url: str | None = None,
+) -> dict[str, Any]:
+    """Run (or resume, or confirm finished) the job into ``out_dir``; returns the report (rank 0).
 
-        parts = {"train": [], "val": [], "test": []}
-        for e in pool:
-            u = int(hashlib.sha256(e.question.encode()).hexdigest()[:8], 16) / 16**8
-            parts["train" if u < fr[0] else "val" if u < fr[0] + fr[1] else "test"].append(e)
-    return {"train": parts["train"][: cfg.n_train], "val": parts["val"][: cfg.n_val], "test": parts["test"][: cfg.n_test]}
+    ``until="synth"`` stops once every phase that needs the teacher is on disk (returns ``{}``);
+    ``teacher_url`` is where the teacher answers (see :class:`Run`)."""
+    run = open_run(cfg, Path(out_dir), progress, teacher_url)
+    finished = finished_report(run)
+    if finished is not None:
+        return finished
+    if run.rank == 0:
+        splits = data_phase(run)
+        probe = probe_phase(run, splits["val"])
+        synth_phase(run, splits, decide_mode(cfg.mode, probe))
+        teacher_eval_phase(run)  # while the teacher is reachable: a node stops its server before training
+        atomic_write_json(run.out / "times.json", run.times)
+    if until == "synth":
+        run.progress.message(f"stopped after synthesis as asked (--until synth); data in {run.data}")
+        return {}
+    barrier(run.world)
+    student = student_phase(run)
+    result = train_phase(run, student)
+    if run.rank != 0:
+        return {}
+    ev_student = student_eval_phase(run, student)
+    return export_phase(run, student, result, ev_student, teacher_eval_phase(run))
+
+
+# --- the shared rules ------------------------------------------------------------------------
+
+
+def once(run: Run, name: str, done: Path, make: Callable[[], dict[str, Any] | None], **start: Any) -> None:
+    """Run phase ``name`` unless ``done`` exists (a previous run finished it).
+
+    ``make`` writes the phase's files (``done`` last) and returns the progress summary.
+    """
+    if done.exists():
+        return
+    run.progress.start(name, **start)
+    t0 = time.perf_counter()
+    summary = make() or {}
+    run.times[f"{name}_s"] = time.perf_counter() - t0
+    run.progress.done(**summary)
+
+
+def decide_mode(planned: str, probe: dict[str, Any]) -> str:
+    """The plan's mode; only a plan that says ``auto`` lets the probe of the teacher decide."""
+    return probe["mode"] if planned == "auto" else planned
+
+
+def barrier(world: int) -> None:
+    """Wait for every rank (rank 0 prepares the data the others read)."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def make_job_teacher(cfg: DistillConfig, task: Task, url: str | None = None) -> Any:
+    """The plan's teacher, or the endpoint at ``url`` serving it; local models get the job's thread count."""
+    from stratos.synth.teachers import make_teacher
+
+    spec = url or cfg.teacher
+    if spec.startswith(("http", "openai:", "rules")):
+        return make_teacher(spec, task)
+    try:
+        return make_teacher(spec, task, threads=cfg.threads)
+    except TypeError:  # a zoo id naming an API teacher takes no thread count
+        return make_teacher(spec, task)
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+
+def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: str | None = None) -> Run:
+    """The run in ``out``; refuses a dir holding a run of a different config."""
+    from stratos.distill.train import dist_info
+
+    out.mkdir(parents=True, exist_ok=True)
+    rank, world = dist_info()
+    config = json.loads(cfg.model_dump_json())
+    saved = read_json(out / "config.json")
+    if saved is not None and saved != config:
+        raise StratosError(
+            f"{out} holds a run with a different config; use a new --out dir or delete {out} to start over."
+        )
+    if rank == 0:
+        atomic_write_json(out / "config.json", config)
+    times = read_json(out / "times.json") or {}
+    return Run(cfg, out, progress, get_task(cfg.task), rank, world, times, teacher_url=teacher_url)
+
+
+def finished_report(run: Run) -> dict[str, Any] | None:
+    """The report of a run that already finished with a verified artifact, else None."""
+    from stratos.manifest import verify_manifest
+
+    done = read_json(run.out / "report.json")
+    if done is None or not (run.out / "artifact" / "manifest.json").is_file():
+        return None
+    try:
+        verify_manifest(run.out / "artifact")
+    except ArtifactError:
+        run.progress.message("artifact failed verification: re-exporting")
+        return None
+    run.progress.message(f"run in {run.out} is already complete: nothing to do")
+    return done
+
+
+def data_phase(run: Run) -> dict[str, list[Example]]:
+    """The task's train/val/test questions with known answers (no question in two splits)."""
+    cfg = run.cfg
+
+    def make() -> dict[str, Any]:
+        splits = run.task.make_splits(cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed)
+        for name in SPLITS:  # test last: it marks the phase done
+            write_jsonl(run.data / f"{name}.jsonl", splits[name])
+        return {k: len(v) for k, v in splits.items()}
+
+    once(run, "data", run.data / "test.jsonl", make)
+    return {k: read_jsonl(run.data / f"{k}.jsonl") for k in SPLITS}
+
+
+def probe_phase(run: Run, val: list[Example]) -> dict[str, Any]:
+    """The teacher's accuracy on validation questions, and the mode that accuracy suggests."""
+    from stratos.synth.probe import probe_teacher
+
+    cfg = run.cfg
+
+    def make() -> dict[str, Any]:
+        res = probe_teacher(
+            run.teacher(), run.task, val[: cfg.probe_size], cfg.probe_threshold,
+            max_new_tokens=cfg.teacher_max_new_tokens,
+        )
+        atomic_write_json(run.out / "probe.json", {**res.to_dict(), "configured_mode": cfg.mode})
+        return {"accuracy": res.accuracy, "mode": res.mode}
+
+    once(run, "probe", run.out / "probe.json", make, teacher=cfg.teacher)
+    return read_json(run.out / "probe.json")
+
+
+def synth_phase(run: Run, splits: dict[str, list[Example]], mode: str) -> None:
+    """Verified training data for ``mode``: ``data/train_synth.jsonl`` and ``synth.json``."""
+
+    def make() -> dict[str, Any]:
+        rows, stats = synthesise(run, splits, mode)
+        if not rows:
+            raise StratosError(
+                f"synthesis kept no training examples in {mode} mode (teacher {run.cfg.teacher}); "
+                "use a stronger teacher or mode 'injection'."
+            )
+        atomic_write_json(run.out / "synth.json", {**stats, "mode": mode})
+        write_jsonl(run.data / "train_synth.jsonl", rows)
+        return {k: v for k, v in stats.items() if isinstance(v, int | float)}
+
+    once(run, "synth", run.data / "train_synth.jsonl", make, mode=mode)
+
+
+def synthesise(run: Run, splits: dict[str, list[Example]], mode: str) -> tuple[list[Example], dict[str, Any]]:
+    """Alignment: the teacher's verified answers to fresh forward questions; injection: the
+    task's verified questions with rule knowledge and (a budget of) teacher rationales."""
+    cfg, task = run.cfg, run.task
+    if mode == "alignment":
+        from stratos.synth.alignment import align
+
+        exclude = {e.question for e in splits["val"] + splits["test"]}
+        return align(
+            run.teacher(), task, forward_questions(task, cfg, exclude), samples_per_question=cfg.samples_per_question,
+            max_new_tokens=cfg.teacher_max_new_tokens, seed=cfg.seed,
+        )
+    from stratos.synth.injection import inject
+
+    return inject(
+        run.teacher(), task, splits["train"], rationale_budget=cfg.rationale_budget, style=cfg.target_style,
+        knowledge_examples=cfg.knowledge_examples, max_new_tokens=cfg.teacher_max_new_tokens * 2,
+    )
 
 
 def forward_questions(task: Task, cfg: DistillConfig, exclude: set[str]) -> list[Example]:
@@ -66,221 +268,127 @@ def forward_questions(task: Task, cfg: DistillConfig, exclude: set[str]) -> list
     return out[: cfg.n_train]
 
 
-def run_job(
-    cfg: DistillConfig, out_dir: str | Path, progress: JobProgress, *, until: str | None = None,
-    teacher_url: str | None = None,
-) -> dict[str, Any]:
-    """Run (or resume, or confirm finished) the job into ``out_dir``; returns the report.
+@dataclass
+class Student:
+    """The model being trained and what it is trained and judged on."""
 
-    ``until="synth"`` stops once the data, probe, synthesis and the teacher's evaluation
-    exist (a GPU node then stops the teacher's server before training); ``teacher_url``
-    reaches the plan's teacher at an OpenAI-compatible endpoint instead of loading it."""
-    from stratos.distill.train import dist_info
+    model: Any
+    tokenizer: Any
+    blocks: Any
+    val_blocks: Any
+    kd_teacher: Any
+    rows: list[Example]
+    val: list[Example]
+    test: list[Example]
+    mode: str
+    max_new_tokens: int  # decode budget: the longest training completion + 8
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rank, world = dist_info()
-    done = _json(out / "report.json")
-    if done is not None and (out / "artifact" / "manifest.json").is_file():
-        from stratos.manifest import verify_manifest
 
-        try:
-            verify_manifest(out / "artifact")
-            progress.message(f"run in {out} is already complete: nothing to do")
-            return done
-        except ArtifactError:
-            progress.message("artifact failed verification: re-exporting")
-    saved = _json(out / "config.json")
-    if saved is not None and saved != json.loads(cfg.model_dump_json()):
-        raise StratosError(
-            f"{out} holds a run with a different config; use a new --out dir or delete {out} to start over."
-        )
-    if rank == 0:
-        _json(out / "config.json", json.loads(cfg.model_dump_json()))
-    t_job = time.perf_counter()
-    times: dict[str, float] = _json(out / "times.json") or {}
-    task = get_task(cfg.task)
-    teacher = None
-
-    def get_teacher() -> Any:
-        nonlocal teacher
-        if teacher is None:
-            from stratos.synth.teachers import make_teacher
-
-            spec = teacher_url or cfg.teacher
-            opts: dict[str, Any] = {"threads": cfg.threads} if not spec.startswith(("http", "openai:", "rules")) else {}
-            try:
-                teacher = make_teacher(spec, task, **opts)
-            except TypeError:
-                teacher = make_teacher(spec, task)
-        return teacher
-
-    data = out / "data"
-    if rank == 0:
-        # ---- 1. data: reverse-synthesised splits with known answers
-        if not (data / "test.jsonl").is_file():
-            progress.start("data")
-            t0 = time.perf_counter()
-            splits = make_splits(task, cfg)
-            for name, rows in splits.items():
-                write_jsonl(data / f"{name}.jsonl", rows)
-            times["data_s"] = time.perf_counter() - t0
-            progress.done(**{k: len(v) for k, v in splits.items()})
-        splits = {k: read_jsonl(data / f"{k}.jsonl") for k in ("train", "val", "test")}
-
-        # ---- 2. probe the teacher -> mode
-        probe = _json(out / "probe.json")
-        if probe is None:
-            progress.start("probe", teacher=cfg.teacher)
-            from stratos.synth.probe import probe_teacher
-
-            res = probe_teacher(
-                get_teacher(), task, splits["val"][: cfg.probe_size], cfg.probe_threshold,
-                max_new_tokens=cfg.teacher_max_new_tokens,
-            )
-            probe = _json(out / "probe.json", {**res.to_dict(), "configured_mode": cfg.mode})
-            times["probe_s"] = res.wall_s
-            progress.done(accuracy=res.accuracy, mode=res.mode)
-        mode = probe["mode"] if cfg.mode == "auto" else cfg.mode
-
-        # ---- 3. synthesis: verified training data for the chosen mode
-        if not (data / "train_synth.jsonl").is_file():
-            progress.start("synth", mode=mode)
-            t0 = time.perf_counter()
-            if mode == "alignment":
-                from stratos.synth.alignment import align
-
-                exclude = {e.question for e in splits["val"] + splits["test"]}
-                qs = forward_questions(task, cfg, exclude)
-                rows, stats = align(
-                    get_teacher(), task, qs, samples_per_question=cfg.samples_per_question,
-                    max_new_tokens=cfg.teacher_max_new_tokens, seed=cfg.seed,
-                )
-            else:
-                from stratos.synth.injection import inject
-
-                rows, stats = inject(
-                    get_teacher(), task, splits["train"], rationale_budget=cfg.rationale_budget,
-                    style=cfg.target_style, knowledge_examples=cfg.knowledge_examples,
-                    max_new_tokens=cfg.teacher_max_new_tokens * 2,
-                )
-            if not rows:
-                raise StratosError(
-                    f"synthesis kept no training examples in {mode} mode (teacher {cfg.teacher}); "
-                    "use a stronger teacher or mode 'injection'."
-                )
-            stats["mode"] = mode
-            times["synth_s"] = time.perf_counter() - t0
-            stats["wall_s"] = times["synth_s"]
-            _json(out / "synth.json", stats)
-            write_jsonl(data / "train_synth.jsonl", rows)
-            progress.done(**{k: v for k, v in stats.items() if isinstance(v, int | float)})
-        # ---- 3b. the teacher's own score, while the teacher is reachable (a node's vLLM
-        # server for it is stopped before training)
-        if _json(out / "eval_teacher.json") is None and cfg.teacher_eval:
-            progress.start("eval_teacher", teacher=cfg.teacher)
-            res = teacher_eval(get_teacher(), task, splits["test"][: cfg.teacher_eval_size], cfg)
-            _json(out / "eval_teacher.json", res)
-            progress.done(accuracy=res["accuracy"])
-        _json(out / "times.json", times)
-        if until == "synth":
-            progress.message(f"stopped after synthesis as asked (--until synth); data in {data}")
-            return {}
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-    splits = {k: read_jsonl(data / f"{k}.jsonl") for k in ("val", "test")}
-    train_rows = read_jsonl(data / "train_synth.jsonl")
-    probe = _json(out / "probe.json")
-    synth_stats = _json(out / "synth.json")
-    mode = synth_stats["mode"]
-
-    # ---- 4. student + packed data
+def student_phase(run: Run) -> Student:
+    """The student (from scratch or LoRA) and its packed training data, built on every rank."""
     from stratos.distill.training_data import build_student_and_blocks
 
-    model, tokenizer, blocks, val_blocks, kd_teacher = build_student_and_blocks(
-        task, cfg, train_rows, splits["val"], out, mode
-    )
-    max_new = min(cfg.eval_max_new_tokens, _longest_completion(tokenizer, task, train_rows, cfg) + 8)
+    cfg = run.cfg
+    rows = read_jsonl(run.data / "train_synth.jsonl")
+    val, test = (read_jsonl(run.data / f"{k}.jsonl") for k in ("val", "test"))
+    mode = read_json(run.out / "synth.json")["mode"]
+    model, tokenizer, blocks, val_blocks, kd = build_student_and_blocks(run.task, cfg, rows, val, run.out, mode)
+    max_new = min(cfg.eval_max_new_tokens, longest_completion(tokenizer, run.task, rows, cfg) + 8)
+    return Student(model, tokenizer, blocks, val_blocks, kd, rows, val, test, mode, max_new)
 
-    # ---- 5. train (resumes from out/ckpt)
+
+def train_phase(run: Run, s: Student) -> Any:
+    """Train (resuming from ``ckpt/``), validating on decoded answers when ``eval_samples`` > 0."""
     from stratos.distill.evaluation import evaluate_engine
     from stratos.distill.train import train
     from stratos.serve.engine import GenerationEngine
 
-    val_q = splits["val"][: cfg.eval_samples]
+    cfg = run.cfg
+    val_q = s.val[: cfg.eval_samples]
 
     def val_accuracy(m: Any) -> float:
-        eng = GenerationEngine(m, tokenizer, name="student")
-        return float(evaluate_engine(eng, task, val_q, max_new_tokens=max_new)["accuracy"]) if val_q else 0.0
+        eng = GenerationEngine(m, s.tokenizer, name="student")
+        return evaluate_engine(eng, run.task, val_q, max_new_tokens=s.max_new_tokens).accuracy if val_q else 0.0
 
-    progress.start("train", steps=cfg.max_steps)
+    run.progress.start("train", steps=cfg.max_steps)
     result = train(
-        model, blocks, val_blocks, cfg, out / "ckpt",
-        evaluate=val_accuracy if cfg.eval_samples else None,
-        teacher_model=kd_teacher,
-        progress=lambda rec: progress.update(rec["progress"], **{k: v for k, v in rec.items() if k != "progress"}),
+        s.model, s.blocks, s.val_blocks, cfg, run.out / "ckpt",
+        evaluate=val_accuracy if cfg.eval_samples else None, teacher_model=s.kd_teacher,
+        progress=lambda rec: run.progress.update(rec["progress"], **{k: v for k, v in rec.items() if k != "progress"}),
     )
-    progress.done(steps=result.steps, stopped=result.stopped)
-    if rank != 0:
-        return {}
-    times["train_s"] = result.train_seconds
+    run.progress.done(steps=result.steps, stopped=result.stopped)
+    run.times["train_s"] = result.train_seconds
+    return result
 
-    # ---- 6. evaluate student and teacher on the same held-out test split
-    eval_student = _json(out / "eval_student.json")
-    if eval_student is None:
-        progress.start("eval")
-        eng = GenerationEngine(model, tokenizer, name="student")
-        eval_student = evaluate_engine(eng, task, splits["test"], max_new_tokens=max_new)
-        from stratos.distill.evaluation import latency
 
-        eval_student["latency"] = latency(eng, task, [e.question for e in splits["test"][:LATENCY_QUESTIONS]], max_new_tokens=max_new)
-        _json(out / "eval_student.json", eval_student)
-        progress.done(accuracy=eval_student["accuracy"])
-    eval_teacher = _json(out / "eval_teacher.json")
+def student_eval_phase(run: Run, s: Student) -> Evaluation:
+    """The student on the held-out test split: scores, then latency one question at a time."""
+    from stratos.distill.evaluation import evaluate_engine, latency
+    from stratos.serve.engine import GenerationEngine
 
-    # ---- 7. artifact + report
-    progress.start("export")
-    times["job_s"] = times.get("job_s_before", 0.0) + (time.perf_counter() - t_job)
-    report = build_report(cfg, mode, probe, synth_stats, result, eval_student, eval_teacher, times, model, len(train_rows), splits)
-    report["training"]["logit_kd"] = kd_teacher is not None
+    path = run.out / "eval_student.json"
+
+    def make() -> dict[str, Any]:
+        eng = GenerationEngine(s.model, s.tokenizer, name="student")
+        ev = evaluate_engine(eng, run.task, s.test, max_new_tokens=s.max_new_tokens)
+        lat = latency(eng, run.task, [e.question for e in s.test[:LATENCY_QUESTIONS]], max_new_tokens=s.max_new_tokens)
+        atomic_write_json(path, ev.model_copy(update={"latency": lat}).model_dump(mode="json"))
+        return {"accuracy": ev.accuracy}
+
+    once(run, "eval", path, make)
+    return Evaluation.model_validate(read_json(path))
+
+
+def teacher_eval_phase(run: Run) -> Evaluation | None:
+    """The teacher zero-shot on (a prefix of) the same test split, when ``teacher_eval``.
+
+    Runs right after synthesis (the last phase that needs the teacher); the report reads it back."""
+    if not run.cfg.teacher_eval:
+        return None
+    path = run.out / "eval_teacher.json"
+    test = read_jsonl(run.data / "test.jsonl")[: run.cfg.teacher_eval_size]
+
+    def make() -> dict[str, Any]:
+        ev = teacher_eval(run.teacher(), run.task, test, run.cfg)
+        atomic_write_json(path, ev.model_dump(mode="json"))
+        return {"accuracy": ev.accuracy}
+
+    once(run, "eval_teacher", path, make, teacher=run.cfg.teacher)
+    return Evaluation.model_validate(read_json(path))
+
+
+def teacher_eval(teacher: Any, task: Task, test: list[Example], cfg: DistillConfig) -> Evaluation:
+    """The teacher's zero-shot scores on ``test`` (and its per-question latency when local)."""
+    from stratos.distill.evaluation import latency
+    from stratos.metrics import score_examples
+    from stratos.synth.probe import ask
+
+    texts = [t[0] for t in ask(teacher, task, [e.question for e in test], max_new_tokens=cfg.teacher_max_new_tokens)]
+    scores = score_examples(task, test, [task.parse_answer(t) for t in texts])
+    samples = [{"question": e.question, "output": t[-300:]} for e, t in list(zip(test, texts, strict=True))[:3]]
+    engine = getattr(teacher, "engine", None)  # local teachers expose their engine; API teachers have none
+    lat = None
+    if engine is not None:
+        lat = latency(engine, task, [e.question for e in test[:LATENCY_QUESTIONS]], max_new_tokens=cfg.teacher_max_new_tokens)
+    return Evaluation(**scores.model_dump(), latency=lat, samples=samples)
+
+
+def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Evaluation | None) -> dict[str, Any]:
+    """The artifact (merged weights, tokenizer, card, manifest), the curves and ``report.json``."""
     from stratos.distill.export import export_artifact
     from stratos.distill.report import plot_curves, write_report
 
-    plot_curves(result.history, out / "curves.png")
-    card = {
-        "task": cfg.task, "teacher": cfg.teacher, "student": cfg.student, "mode": mode,
-        "parameters": report["student"]["parameters"], "metrics": report["metrics"],
-        "data": report["data"], "hardware": report["hardware"], "wall_s": times["job_s"],
-        "cost_usd": report["cost"]["job_usd"], "seed": cfg.seed, "max_new_tokens": max_new,
-        "table": {"single-suit accuracy": report["metrics"].get("single_suit_accuracy"),
-                  "4+ answers accuracy": report["metrics"].get("four_plus_accuracy")},
-    }
-    export_artifact(model, tokenizer, out / "artifact", card, max_new_tokens=max_new)
-    write_report(out, report)
-    progress.done(accuracy=eval_student["accuracy"])
-    return report
+    run.progress.start("export")
+    run.times["job_s"] = time.perf_counter() - run.started
+    report = build_report(run, s, result, ev_s, ev_t)
+    plot_curves(result.history, run.out / "curves.png")
+    export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s), max_new_tokens=s.max_new_tokens)
+    write_report(run.out, report)
+    run.progress.done(accuracy=ev_s.accuracy)
+    return report.model_dump(mode="json")
 
 
-def teacher_eval(teacher: Any, task: Task, test: list[Example], cfg: DistillConfig) -> dict[str, Any]:
-    """The teacher's zero-shot accuracy on ``test`` (and its per-question latency when local)."""
-    from stratos.distill.evaluation import breakdowns, latency
-    from stratos.synth.probe import ask
-
-    t0 = time.perf_counter()
-    texts = [t[0] for t in ask(teacher, task, [e.question for e in test], max_new_tokens=cfg.teacher_max_new_tokens)]
-    secs = time.perf_counter() - t0
-    preds = [task.parse_answer(t) for t in texts]
-    metrics = breakdowns(task, test, preds)
-    metrics.update(wall_s=secs, samples=[{"question": e.question, "output": t[-300:]} for e, t in list(zip(test, texts, strict=True))[:3]])
-    engine = getattr(teacher, "engine", None)
-    if engine is not None:
-        metrics["latency"] = latency(engine, task, [e.question for e in test[:LATENCY_QUESTIONS]], max_new_tokens=cfg.teacher_max_new_tokens)
-    return metrics
-
-
-def _longest_completion(tokenizer: Any, task: Task, rows: list[Example], cfg: DistillConfig) -> int:
+def longest_completion(tokenizer: Any, task: Task, rows: list[Example], cfg: DistillConfig) -> int:
     """Tokens in the longest training completion (of the first 3000): the decode budget."""
     from stratos.distill.training_data import prompt_target
 
@@ -292,56 +400,40 @@ def _longest_completion(tokenizer: Any, task: Task, rows: list[Example], cfg: Di
     return max(lens, default=64)
 
 
-def _single_suit(q: str) -> bool:
-    letters = {c for c in q if c.isalpha()}
-    return len(letters) == 1
+# --- the report --------------------------------------------------------------------------------
 
 
-def build_report(cfg, mode, probe, synth, result, ev_s, ev_t, times, model, n_train, splits) -> dict[str, Any]:  # noqa: ANN001
-    """Everything a reader of the run wants in one JSON object."""
-    test = splits["test"]
-    single = [i for i, e in enumerate(test) if _single_suit(e.question)]
-    usd_h = DEFAULT_USD_PER_HOUR
-    s_lat = (ev_s.get("latency") or {}).get("p50_s", 0.0)
-    t_lat = ((ev_t or {}).get("latency") or {}).get("p50_s")
-    params = sum(p.numel() for p in model.parameters())
-    metrics = {
-        "student_accuracy": ev_s["accuracy"],
-        "teacher_accuracy": (ev_t or {}).get("accuracy"),
-        "teacher_n": (ev_t or {}).get("n"),
-        "by_difficulty": ev_s.get("by_difficulty"),
-        "by_answer_size": ev_s.get("by_answer_size"),
-        "single_suit_accuracy": (ev_s.get("by_difficulty") or {}).get("chinitsu", {}).get("accuracy"),
-        "single_suit_n": len(single),
-        "four_plus_accuracy": (ev_s.get("by_answer_size") or {}).get("4+", {}).get("accuracy"),
-        "teacher_by_difficulty": (ev_t or {}).get("by_difficulty"),
-    }
+def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Evaluation | None) -> RunReport:
+    """Everything a reader of the run wants, in one validated object."""
+    cfg = run.cfg
+    return RunReport(
+        task=cfg.task, teacher=cfg.teacher,
+        student=StudentInfo(id=cfg.student, parameters=sum(p.numel() for p in s.model.parameters()),
+                            lora=hasattr(s.model, "peft_config")),
+        mode=s.mode, plan=plan_check(cfg), probe=read_json(run.out / "probe.json"),
+        synthesis=read_json(run.out / "synth.json"),
+        data=DataSizes(train_examples=len(s.rows), val=cfg.n_val, test=len(s.test), train_tokens=result.tokens,
+                       test_classes=run.task.class_counts(s.test)),
+        metrics=headline(cfg, ev_s, ev_t),
+        evaluation=Evaluations(student=ev_s, teacher=ev_t),
+        training=Training(steps=result.steps, planned_steps=result.total_steps, stopped=result.stopped,
+                          best_val=result.best_val, train_s=result.train_seconds, tokens_per_s=result.tokens_per_s,
+                          logit_kd=s.kd_teacher is not None),
+        serving=serving(cfg, ev_s, ev_t), times=run.times, cost=cost_section(cfg, run.times.get("job_s", 0.0)),
+        hardware=f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}",
+        config=json.loads(cfg.model_dump_json()),
+    )
+
+
+def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:
+    """What the artifact's model card and ``stratos.json`` say about the run."""
     return {
-        "task": cfg.task,
-        "teacher": cfg.teacher,
-        "student": {"id": cfg.student, "parameters": params, "lora": hasattr(model, "peft_config")},
-        "mode": mode,
-        "probe": probe,
-        "synthesis": synth,
-        "data": {"train_examples": n_train, "val": cfg.n_val, "test": len(test), "train_tokens": result.tokens},
-        "metrics": metrics,
-        "training": {
-            "steps": result.steps, "planned_steps": result.total_steps, "stopped": result.stopped,
-            "best_val": result.best_val, "train_s": result.train_seconds, "tokens_per_s": result.tokens_per_s,
-            "curves": "curves.png",
-        },
-        "serving": {
-            "student_p50_s": s_lat, "teacher_p50_s": t_lat,
-            "student_usd_per_1k_questions": s_lat * 1000 / 3600 * usd_h,
-            "teacher_usd_per_1k_questions": (t_lat * 1000 / 3600 * usd_h) if t_lat is not None else None,
-            "student_eval_tokens_per_s": ev_s.get("tokens_per_s"),
-        },
-        "times": times,
-        "cost": {"usd_per_hour": usd_h, "job_usd": times.get("job_s", 0) / 3600 * usd_h,
-                 "assumption": "this 2-core machine priced as AWS c7i.large on-demand"},
-        "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}",
-        "config": json.loads(cfg.model_dump_json()),
+        "task": report.task, "teacher": report.teacher, "student": report.student.id, "mode": report.mode,
+        "parameters": report.student.parameters, "metrics": report.metrics, "data": report.data.model_dump(),
+        "hardware": report.hardware, "wall_s": report.times.get("job_s"), "cost_usd": report.cost.job_usd,
+        "priced_as": report.cost.train_offering, "seed": report.config["seed"], "max_new_tokens": s.max_new_tokens,
+        "table": {k.replace("_", " "): v for k, v in report.evaluation.student.highlights.items()},
     }
 
 
-__all__ = ["run_job", "make_splits", "replace"]
+__all__ = ["run_job", "decide_mode"]

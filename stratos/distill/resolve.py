@@ -12,12 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from stratos.distill.config import DistillConfig
-from stratos.distill.student import ScratchArch
 from stratos.exceptions import ConfigError
 
 
 def load_config(path: str | Path, **overrides: Any) -> DistillConfig:
+    """The job's config from ``path`` (see module docstring); ``overrides`` replace fields (benchmarks)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass a plan JSON, request YAML or stack YAML.")
@@ -26,40 +28,21 @@ def load_config(path: str | Path, **overrides: Any) -> DistillConfig:
         if "chosen" in body:  # `stratos plan --json` output
             body = body["chosen"]
         if set(body) <= set(DistillConfig.model_fields):
-            return DistillConfig(**{**body, **overrides})
+            try:
+                return DistillConfig(**{**body, **overrides})
+            except ValidationError as exc:
+                raise ConfigError(f"{path} is not a valid DistillConfig: {exc}") from None
         from stratos.planner.plan import Plan
 
         try:
             plan = Plan.model_validate(body)
         except ValueError as exc:
             raise ConfigError(f"{path} is neither a Plan nor a DistillConfig: {exc}") from exc
-        return config_for_plan(plan, **overrides)
-    try:
-        from stratos.planner import make_plan  # type: ignore[attr-defined]
-        from stratos.spec import load_request
-    except ImportError as exc:  # pragma: no cover - while the planner is being built
-        raise ConfigError(f"planning {path} needs stratos.planner.make_plan ({exc}); pass a plan JSON instead.") from exc
-    result = make_plan(load_request(path))
-    return config_for_plan(result.chosen, **overrides)
+        return DistillConfig.for_plan(plan, **overrides)
+    from stratos.planner import make_plan
+    from stratos.spec import load_request
 
-
-def config_for_plan(plan: Any, **overrides: Any) -> DistillConfig:
-    """DistillConfig for a Plan, taking a scratch student's shape from the model zoo."""
-    extra: dict[str, Any] = {}
-    if str(plan.student).startswith("scratch"):
-        try:
-            from stratos.zoo import get_model
-
-            m = get_model(plan.student)
-            if plan.job.profile != "fast":
-                extra["scratch"] = ScratchArch(
-                    hidden_size=m.hidden, num_layers=m.layers, num_heads=m.heads,
-                    num_kv_heads=m.kv_heads or m.heads, intermediate_size=m.intermediate or 4 * m.hidden,
-                    max_positions=m.context,
-                )
-        except Exception:  # noqa: BLE001 - unknown scratch ids use the default shape
-            pass
-    return DistillConfig.for_plan(plan, **{**extra, **overrides})
+    return DistillConfig.for_plan(make_plan(load_request(path)).chosen, **overrides)
 
 
 def student_source(student: str) -> str:

@@ -20,11 +20,11 @@ inside the HF Trainer for users who want its ecosystem.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from stratos.device import bf16_supported
+from stratos.distill import preemption
 from stratos.distill.checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from stratos.distill.config import DistillConfig
 from stratos.distill.losses import kd_divergence_sum, token_ce_sum
@@ -107,6 +109,32 @@ def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
 
+@dataclass
+class TrainState:
+    """Where training stands; saved whole in every checkpoint, so a resume continues exactly."""
+
+    total_steps: int  # the step budget: max_steps until FITS fit it to the time cap
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: float | None = None  # best validation metric (accuracy, or -loss without an evaluator)
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals: int = 0  # validation passes in a row without improvement
+    train_seconds: float = 0.0
+    tokens: int = 0
+    fitted: int = 0  # how many of FITS have run
+    fit_marks: dict[int, float] = field(default_factory=dict)  # train_seconds at each fit's start step
+
+    def saved(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+    @classmethod
+    def restored(cls, ck: dict[str, Any]) -> TrainState:
+        return cls(**{f: ck[f] for f in cls.__dataclass_fields__ if f in ck})
+
+    def result(self, stopped: str) -> TrainResult:
+        return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds, self.tokens)
+
+
 def train(
     model: Any,
     train_blocks: Blocks,
@@ -118,177 +146,232 @@ def train(
     teacher_model: Any = None,
     progress: ProgressFn | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; resumes from ``ckpt_dir`` when it holds a checkpoint."""
+    """Train ``model`` in place; resumes from ``ckpt_dir`` when it holds a checkpoint.
+
+    Each step: one global batch (``train_step``), the step budget fitted to the time cap
+    (``fit_step_budget``), validation every ``eval_every`` steps (``validate``), then the
+    stop rules (``stop_reason``: early stopping, or a machine that got slower).
+    """
     rank, world = dist_info()
     torch.set_num_threads(cfg.threads)
-    B, micro = cfg.batch_blocks, min(cfg.micro_blocks, cfg.batch_blocks)
-    if B % world:
-        raise ValueError(f"batch_blocks={B} must be divisible by the number of processes ({world})")
-    params = [p for p in model.parameters() if p.requires_grad]
-    device = params[0].device.type
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-        fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
-    )
-    state: dict[str, Any] = {"total_steps": cfg.max_steps}
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, cfg.warmup_steps, state["total_steps"], cfg.min_lr_ratio)
-    )
+    if cfg.batch_blocks % world:
+        raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
+    opt, sched, state = _optimizer(model, cfg)
     torch.manual_seed(cfg.seed)
-    step, history, best, best_state, bad_evals = 0, [], None, None, 0
-    train_seconds, tokens = 0.0, 0
-    fitted, fit_marks = 0, {}  # how many of FITS have run; train_seconds at each fit's start step
-    ck = load_latest(ckpt_dir)
+    s, ck = TrainState(cfg.max_steps), load_latest(ckpt_dir)
     if ck is not None:
-        model.load_state_dict(ck["model"], strict=False)
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        set_rng_state(ck["rng"])
-        step, history, best, bad_evals = ck["step"], ck["history"], ck["best"], ck["bad_evals"]
-        best_state, train_seconds, tokens = ck["best_state"], ck["train_seconds"], ck["tokens"]
-        state["total_steps"], fitted = ck["total_steps"], int(ck["fitted"])
-        fit_marks = dict(ck.get("fit_marks", {}))
+        s = _resume(ck, model, opt, sched)
         if ck.get("done"):
-            if best_state is not None:
-                model.load_state_dict(best_state, strict=False)
-            return TrainResult(step, state["total_steps"], history, best, ck["stopped"], train_seconds, tokens)
-
-    ddp = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ddp = DDP(model)
+            return s.result(ck["stopped"])
+    state["total_steps"] = s.total_steps  # the LR schedule reads the (refitted) budget
+    ddp = _ddp(model, world)
     net = compiled(ddp) if cfg.compiles else ddp
     model.train()
 
     def checkpoint(done: bool = False, stopped: str = "") -> None:
         if rank == 0:
-            save_checkpoint(
-                ckpt_dir,
-                step,
-                {
-                    "model": model.state_dict() if not _is_peft(model) else _trainable_state(model),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "rng": rng_state(),
-                    "step": step,
-                    "total_steps": state["total_steps"],
-                    "fitted": fitted,
-                    "fit_marks": fit_marks,
-                    "history": history,
-                    "best": best,
-                    "best_state": best_state,
-                    "bad_evals": bad_evals,
-                    "train_seconds": train_seconds,
-                    "tokens": tokens,
-                    "done": done,
-                    "stopped": stopped,
-                    "config": cfg.model_dump(mode="json"),
-                },
-            )
-        if world > 1:
-            dist.barrier()
+            _save(ckpt_dir, s, model, opt, sched, cfg, done=done, stopped=stopped)
+        barrier(world)
 
-    stopped = "steps"
-    budget_s = cfg.max_train_minutes * 60
-    while step < state["total_steps"]:
+    stopped, budget_s = "steps", cfg.max_train_minutes * 60
+    preemption.defer()  # SIGTERM (spot notice, shutdown) now stops at a step boundary, checkpointed
+    while s.step < s.total_steps:
         t0 = time.perf_counter()
-        idx = batch_indices(step, len(train_blocks), B, cfg.seed)
-        n_tok = int((train_blocks.labels[idx][:, 1:] != IGNORE).sum())
-        mine = idx[rank::world]
-        loss_sum = torch.zeros(())
-        for m in range(0, len(mine), micro):
-            sl = mine[m : m + micro]
-            ids, pos, lab = train_blocks.input_ids[sl], train_blocks.position_ids[sl], train_blocks.labels[sl]
-            wts = None if train_blocks.weights is None else train_blocks.weights[sl]
-            sync = m + micro >= len(mine)
-            ctx = ddp.no_sync() if (world > 1 and not sync) else _null()
-            with ctx:
-                with autocast(cfg.precision, device):
-                    out = net(**model_inputs(ids, pos))
-                    ce, _ = token_ce_sum(out.logits, lab, wts)
-                    loss = ce
-                    if teacher_model is not None:
-                        with torch.no_grad():
-                            t_logits = teacher_model(**model_inputs(ids, pos)).logits
-                        kd = kd_divergence_sum(
-                            out.logits, t_logits, lab, temperature=cfg.kd_temperature, divergence=cfg.kd_divergence
-                        )
-                        loss = cfg.kd_alpha * ce + (1 - cfg.kd_alpha) * kd
-                (loss * world / max(1, n_tok)).backward()
-            loss_sum += ce.detach()
-            tokens += int((pos >= 0).sum()) * world
-        if world > 1:
-            dist.all_reduce(loss_sum)
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        loss = train_step(net, ddp, train_blocks, s, cfg, teacher_model, rank, world)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        step += 1
-        train_seconds += time.perf_counter() - t0
-        train_loss = float(loss_sum) / max(1, n_tok)
-        rec: dict[str, Any] = {"step": step, "loss": train_loss, "lr": sched.get_last_lr()[0]}
-
-        # Fit the step budget to the time cap once the speed is known (just past warm-up, so the
-        # LRs already used hardly depend on it), then refine it. Stored in the checkpoint: resumes keep it.
-        for k, (fit_from, fit_at) in enumerate(FITS):
-            if step == fit_from:
-                fit_marks[k] = train_seconds
-            if fitted == k and step == min(fit_at, state["total_steps"]):
-                # the first steps pay one-off costs (thread pools, allocator warm-up): time the later ones
-                t_from = fit_marks.get(k)
-                per_step = torch.tensor(
-                    (train_seconds - t_from) / (step - fit_from) if t_from is not None and step > fit_from else train_seconds / step
-                )
-                if world > 1:
-                    dist.broadcast(per_step, 0)
-                fit = int((budget_s - train_seconds) / float(per_step)) + step
-                state["total_steps"] = max(step, min(cfg.max_steps, fit))
-                fitted = k + 1
-
-        last = step >= state["total_steps"]
-        if step % cfg.eval_every == 0 or last:
-            vl = val_loss(model, val_blocks, micro)
-            rec["val_loss"] = vl
-            metric = -vl
-            if evaluate is not None and rank == 0:
-                acc = evaluate(model)
-                model.train()
-                rec["val_accuracy"] = acc
-                metric = acc
-            # Patience counts passes where neither the task metric nor the validation loss
-            # improved: early on, accuracy on a small validation set sits near 0 and is noise
-            # while the loss is still falling fast, and stopping then wastes the budget.
-            best_loss = min((r["val_loss"] for r in history if "val_loss" in r), default=None)
-            improved = best is None or metric > best or best_loss is None or vl < best_loss
-            if best is None or metric >= best:  # ties keep the later (lower-loss) weights
-                best, best_state = metric, _trainable_state(model)
-            bad_evals = 0 if improved else bad_evals + 1
-        history.append(rec)
+        s.step += 1
+        s.train_seconds += time.perf_counter() - t0
+        rec: dict[str, Any] = {"step": s.step, "loss": loss, "lr": sched.get_last_lr()[0]}
+        fit_step_budget(s, cfg.max_steps, budget_s, world)
+        state["total_steps"] = s.total_steps
+        last = s.step >= s.total_steps
+        if s.step % cfg.eval_every == 0 or last:
+            rec.update(validate(s, model, val_blocks, cfg, evaluate, rank))
+        s.history.append(rec)
         if progress is not None and rank == 0:
-            progress({**rec, "progress": step / state["total_steps"], "total_steps": state["total_steps"]})
-
-        stop = torch.tensor(0)
-        if cfg.patience and bad_evals >= cfg.patience:
-            stop, stopped = torch.tensor(1), "early_stopping"
-        elif train_seconds > budget_s * 1.15:  # the machine got slower than measured: keep the cap
-            stop, stopped = torch.tensor(1), "time"
-        if world > 1:
-            dist.broadcast(stop, 0)
-        if int(stop) or last:
+            progress({**rec, "progress": s.step / s.total_steps, "total_steps": s.total_steps})
+        why = stop_reason(s, cfg, budget_s, world)
+        if why == "preempted":
+            checkpoint()
+            preemption.exit_now(s.step)
+        stopped = why or stopped
+        if why or last:
             break
-        if step % cfg.ckpt_every == 0:
+        if s.step % cfg.ckpt_every == 0:
             checkpoint()
 
-    if best_state is not None:
-        model.load_state_dict(best_state, strict=False)
+    if s.best_state is not None:
+        model.load_state_dict(s.best_state, strict=False)
     checkpoint(done=True, stopped=stopped)
-    return TrainResult(step, state["total_steps"], history, best, stopped, train_seconds, tokens)
+    preemption.restore()
+    return s.result(stopped)
+
+
+def _resume(ck: dict[str, Any], model: Any, opt: Any, sched: Any) -> TrainState:
+    """Model, optimiser, schedule and RNG as the checkpoint left them (best weights if it was final)."""
+    model.load_state_dict(ck["model"], strict=False)
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    set_rng_state(ck["rng"])
+    s = TrainState.restored(ck)
+    if ck.get("done") and s.best_state is not None:
+        model.load_state_dict(s.best_state, strict=False)
+    return s
+
+
+def _save(ckpt_dir: str | Path, s: TrainState, model: Any, opt: Any, sched: Any, cfg: DistillConfig, *,
+          done: bool, stopped: str) -> None:
+    """A self-describing checkpoint: weights (LoRA: the adapter only), optimiser, RNG, state, config."""
+    weights = _trainable_state(model) if _is_peft(model) else model.state_dict()
+    save_checkpoint(ckpt_dir, s.step, {
+        "model": weights, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng_state(),
+        **s.saved(), "done": done, "stopped": stopped, "config": cfg.model_dump(mode="json"),
+    })
+
+
+def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]]:
+    """Fused AdamW (no decay on norms and biases) and the warm-up + cosine schedule.
+
+    The schedule reads the step budget from the returned dict, which the caller keeps
+    current as the budget is refitted.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device.type
+    opt = torch.optim.AdamW(
+        [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+        lr=cfg.peak_lr,
+        betas=(0.9, 0.95),
+        fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
+    )
+    state = {"total_steps": cfg.max_steps}
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: lr_factor(k, cfg.warmup_steps, state["total_steps"], cfg.min_lr_ratio)
+    )
+    return opt, sched, state
+
+
+def _ddp(model: Any, world: int) -> Any:
+    if world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(model)
+
+
+def barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def train_step(
+    net: Any, ddp: Any, blocks: Blocks, s: TrainState, cfg: DistillConfig, teacher_model: Any, rank: int, world: int
+) -> float:
+    """Forward/backward over this rank's share of global batch ``s.step``; the batch's mean CE loss.
+
+    The loss is summed over tokens and divided by the global batch's token count, so 1 and
+    N processes compute the same gradient; gradients sync only on the last micro-batch.
+    """
+    B, micro = cfg.batch_blocks, min(cfg.micro_blocks, cfg.batch_blocks)
+    device = next(p for p in net.parameters() if p.requires_grad).device.type
+    idx = batch_indices(s.step, len(blocks), B, cfg.seed)
+    n_tok = int((blocks.labels[idx][:, 1:] != IGNORE).sum())
+    mine = idx[rank::world]
+    loss_sum = torch.zeros(())
+    for m in range(0, len(mine), micro):
+        sl = mine[m : m + micro]
+        ids, pos, lab = blocks.input_ids[sl], blocks.position_ids[sl], blocks.labels[sl]
+        wts = None if blocks.weights is None else blocks.weights[sl]
+        sync = m + micro >= len(mine)
+        with ddp.no_sync() if (world > 1 and not sync) else nullcontext():
+            with autocast(cfg.precision, device):
+                out = net(**model_inputs(ids, pos))
+                ce, _ = token_ce_sum(out.logits, lab, wts)
+                loss = ce if teacher_model is None else _with_kd(ce, out.logits, teacher_model, ids, pos, lab, cfg)
+            (loss * world / max(1, n_tok)).backward()
+        loss_sum += ce.detach()
+        s.tokens += int((pos >= 0).sum()) * world
+    if world > 1:
+        dist.all_reduce(loss_sum)
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], cfg.grad_clip)
+    return float(loss_sum) / max(1, n_tok)
+
+
+def _with_kd(ce: Any, logits: Any, teacher_model: Any, ids: Any, pos: Any, lab: Any, cfg: DistillConfig) -> Any:
+    """``kd_alpha`` x CE + (1 - ``kd_alpha``) x the KD divergence to the teacher's logits."""
+    with torch.no_grad():
+        t_logits = teacher_model(**model_inputs(ids, pos)).logits
+    kd = kd_divergence_sum(logits, t_logits, lab, temperature=cfg.kd_temperature, divergence=cfg.kd_divergence)
+    return cfg.kd_alpha * ce + (1 - cfg.kd_alpha) * kd
+
+
+def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int) -> None:
+    """Fit ``s.total_steps`` to the time budget once the speed is known, then refine it (``FITS``).
+
+    Just past warm-up the LRs already used hardly depend on the budget. The first steps pay
+    one-off costs (thread pools, allocator warm-up), so each fit times only the steps since
+    its start mark. Rank 0's timing is broadcast: every rank stops at the same step.
+    """
+    for k, (fit_from, fit_at) in enumerate(FITS):
+        if s.step == fit_from:
+            s.fit_marks[k] = s.train_seconds
+        if s.fitted == k and s.step == min(fit_at, s.total_steps):
+            t_from = s.fit_marks.get(k)
+            per_step = torch.tensor(
+                (s.train_seconds - t_from) / (s.step - fit_from)
+                if t_from is not None and s.step > fit_from else s.train_seconds / s.step
+            )
+            if world > 1:
+                dist.broadcast(per_step, 0)
+            fit = int((budget_s - s.train_seconds) / float(per_step)) + s.step
+            s.total_steps = max(s.step, min(max_steps, fit))
+            s.fitted = k + 1
+
+
+def validate(
+    s: TrainState, model: Any, val_blocks: Blocks, cfg: DistillConfig, evaluate: EvalFn | None, rank: int
+) -> dict[str, float]:
+    """Validation loss (and accuracy from ``evaluate`` on rank 0); keeps the best weights.
+
+    Patience counts passes where neither the task metric nor the validation loss improved:
+    early on, accuracy on a small validation set sits near 0 and is noise while the loss is
+    still falling fast, and stopping then wastes the budget.
+    """
+    vl = val_loss(model, val_blocks, min(cfg.micro_blocks, cfg.batch_blocks))
+    rec = {"val_loss": vl}
+    metric = -vl
+    if evaluate is not None and rank == 0:
+        metric = rec["val_accuracy"] = evaluate(model)
+        model.train()
+    best_loss = min((r["val_loss"] for r in s.history if "val_loss" in r), default=None)
+    improved = s.best is None or metric > s.best or best_loss is None or vl < best_loss
+    if s.best is None or metric >= s.best:  # ties keep the later (lower-loss) weights
+        s.best, s.best_state = metric, _trainable_state(model)
+    s.bad_evals = 0 if improved else s.bad_evals + 1
+    return rec
+
+
+STOP_REASONS = (None, "early_stopping", "time", "preempted")
+
+
+def stop_reason(s: TrainState, cfg: DistillConfig, budget_s: float, world: int) -> str | None:
+    """Why training stops now, or None: early stopping after ``patience`` bad passes, 15% over
+    the time cap (the machine got slower than measured), or a SIGTERM (``preemption``: the
+    caller checkpoints and exits). Rank 0 decides for every rank."""
+    why = None
+    if preemption.requested():
+        why = "preempted"
+    elif cfg.patience and s.bad_evals >= cfg.patience:
+        why = "early_stopping"
+    elif s.train_seconds > budget_s * 1.15:
+        why = "time"
+    code = torch.tensor(STOP_REASONS.index(why))
+    if world > 1:
+        dist.broadcast(code, 0)
+    return STOP_REASONS[int(code)]
 
 
 def compiled(net: Any) -> Any:
@@ -317,29 +400,9 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 def autocast(precision: str, device: str = "cpu") -> Any:
     """The autocast context for ``precision`` on ``device`` (a no-op context for fp32)."""
     if resolve_precision(precision, device) == "fp32":
-        return _null()
+        return nullcontext()
     return torch.autocast(device, dtype=torch.bfloat16)
-
-
-@functools.lru_cache(maxsize=4)
-def bf16_supported(device: str = "cpu") -> bool:
-    """True where bf16 matmuls run on dedicated units (faster than fp32), not emulated."""
-    if device == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
 def _is_peft(model: Any) -> bool:
     return hasattr(model, "peft_config")
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: object) -> None:
-        return None

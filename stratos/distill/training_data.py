@@ -35,12 +35,12 @@ def build_student_and_blocks(
     kd_teacher = None
     if cfg.is_scratch:
         from stratos.distill.student import build_scratch
-        from stratos.distill.tokenizer import build_word_tokenizer, constant_lines, tile_words
+        from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
 
         task_prompts = [p for (p, _), e in zip(pairs, train_rows, strict=True) if e.source != "knowledge"]
         boiler = constant_lines(task_prompts[:2000])
         tokenizer = build_word_tokenizer(
-            [p for p, _ in pairs] + [t for _, t in pairs], tile_words(), boiler
+            [p for p, _ in pairs] + [t for _, t in pairs], task.vocabulary(), boiler, task.compact_units
         )
         model = build_scratch(tokenizer, cfg.scratch, cfg.seed)
     else:
@@ -57,7 +57,7 @@ def build_student_and_blocks(
     val_enc = [encode_pair(tokenizer, p, t) for p, t in val_pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     blocks, val_blocks = pack(enc, cfg.seq_len, pad), pack(val_enc, cfg.seq_len, pad)
-    markers = marker_token_ids(tokenizer, getattr(task, "decision_marker", None))
+    markers = marker_token_ids(tokenizer, task.decision_marker)
     for b in (blocks, val_blocks):
         b.weights = decision_weights(b.input_ids, b.labels, markers, cfg.decision_weight)
     return model, tokenizer, blocks, val_blocks, kd_teacher

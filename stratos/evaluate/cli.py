@@ -48,19 +48,22 @@ def eval_cmd(
         threads=threads,
     )
     if as_json:
-        print(json.dumps(report.model_dump(), indent=2))
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     table = Table(title=f"{report.task} on {report.model} ({report.endpoint})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("accuracy", f"{report.accuracy:.1%} ({report.correct}/{report.n})")
-    for level, row in report.per_difficulty.items():
-        table.add_row(f"  {level}", f"{row['accuracy']:.1%} (n={int(row['n'])})")
-    for q in ("p50", "p95", "p99"):
-        table.add_row(f"latency {q}", f"{report.latency_ms[q]:.0f} ms")
+    for level, row in report.by_class.items():
+        table.add_row(f"  {level}", f"{row.accuracy:.1%} (n={row.n})")
+    if report.mix_accuracy is not None:
+        table.add_row("evaluation mix", f"{report.mix_accuracy:.1%}")
+    lat = report.latency.model_dump() if report.latency else {}
+    for q in ("p50_ms", "p95_ms", "p99_ms"):
+        table.add_row(f"latency {q[:3]}", f"{lat[q]:.0f} ms" if lat.get(q) is not None else "-")
     table.add_row(
         "throughput",
-        f"{report.throughput_rps:.2f} req/s, {report.throughput_tokens_per_s:.1f} tok/s",
+        f"{report.throughput_rps:.2f} req/s, {report.tokens_per_s or 0:.1f} tok/s",
     )
     table.add_row("errors", str(report.errors))
     Console().print(table)

@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from stratos.evaluate.client import EndpointClient, Reply
-from stratos.evaluate.stats import latency_summary_ms
 from stratos.exceptions import ConfigError
+from stratos.metrics import Evaluation, Scores, latency_of, score_answers
 from stratos.tasks.base import Task
 
 # Field names tried, in order, when a task does not declare ``question_field``.
@@ -30,34 +28,28 @@ _QUESTION_FIELDS = ("question", "hand", "input", "prompt")
 @dataclass(frozen=True)
 class Question:
     text: str
-    difficulty: str | None = None
+    label: str | None = None  # the question's class (``class``, else ``difficulty``, in the file)
 
 
-class EvalReport(BaseModel):
-    """What ``stratos eval --json`` prints."""
+class EvalReport(Evaluation):
+    """What ``stratos eval --json`` prints: the scores and latency names of ``report.json``."""
 
     task: str
     model: str
     endpoint: str
-    n: int
-    correct: int
-    accuracy: float
-    per_difficulty: dict[str, dict[str, float]]
     errors: int
     error_examples: list[str]
-    latency_ms: dict[str, float]
     throughput_rps: float
-    throughput_tokens_per_s: float
     wall_s: float
-    concurrency: int
+    concurrency: int = Field(ge=1)
 
 
 def read_questions(path: str | Path, task: Task) -> list[Question]:
-    """Questions from JSONL: the task's question field (``question_field`` or a common name) + ``difficulty``."""
+    """Questions from JSONL: the task's question field (``question_field`` or a common name) + its class."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"questions file {path} does not exist; pass a JSONL file of questions.")
-    declared = getattr(task, "question_field", None)
+    declared = task.question_field
     out: list[Question] = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -76,29 +68,17 @@ def read_questions(path: str | Path, task: Task) -> list[Question]:
             raise ConfigError(
                 f"{path}:{lineno} has no question field (expected one of {list(fields)})."
             )
-        difficulty = row.get("difficulty")
-        out.append(Question(row[key], str(difficulty) if difficulty is not None else None))
+        label = row.get("class", row.get("difficulty"))
+        out.append(Question(row[key], str(label) if label is not None else None))
     if not out:
         raise ConfigError(f"{path} holds no questions.")
     return out
 
 
-def score_replies(
-    task: Task, questions: Sequence[Question], replies: Sequence[Reply]
-) -> dict[str, Any]:
-    """Accuracy over all questions (errors count as wrong) and per difficulty when given."""
-    by_level: dict[str, list[bool]] = defaultdict(list)
-    correct = 0
-    for q, r in zip(questions, replies, strict=True):
-        ok = False
-        if r.text is not None:
-            answer = task.parse_answer(r.text)
-            ok = answer is not None and bool(task.check(q.text, answer))
-        correct += ok
-        if q.difficulty is not None:
-            by_level[q.difficulty].append(ok)
-    per = {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(by_level.items())}
-    return {"correct": correct, "accuracy": correct / len(questions), "per_difficulty": per}
+def score_replies(task: Task, questions: Sequence[Question], replies: Sequence[Reply]) -> Scores:
+    """Scores over all questions (errors count as wrong), per class where the file names one."""
+    preds = [task.parse_answer(r.text) if r.text is not None else None for r in replies]
+    return score_answers(task, [q.text for q in questions], preds, [q.label for q in questions])
 
 
 async def evaluate_endpoint(
@@ -128,18 +108,15 @@ async def evaluate_endpoint(
     ok = [r for r in replies if r.error is None]
     errors = [r.error for r in replies if r.error is not None]
     return EvalReport(
+        **scored.model_dump(),
+        latency=latency_of([r.latency_s for r in ok]),
+        tokens_per_s=sum(r.completion_tokens for r in ok) / wall if wall > 0 else 0.0,
         task=task.name,
         model=model,
         endpoint=client.base_url,
-        n=len(questions),
-        correct=scored["correct"],
-        accuracy=scored["accuracy"],
-        per_difficulty=scored["per_difficulty"],
         errors=len(errors),
         error_examples=errors[:3],
-        latency_ms=latency_summary_ms([r.latency_s for r in ok]),
         throughput_rps=len(ok) / wall if wall > 0 else 0.0,
-        throughput_tokens_per_s=sum(r.completion_tokens for r in ok) / wall if wall > 0 else 0.0,
         wall_s=wall,
         concurrency=concurrency,
     )

@@ -40,7 +40,6 @@ class Match:
     student: ModelSpec
     modes: tuple[str, ...]
     kd_possible: bool
-    default_mode: str
 
 
 def size_ratio(teacher: ModelSpec, student: ModelSpec) -> float:
@@ -74,4 +73,4 @@ def match(
         modes = ("alignment", "injection")
     else:
         modes = ("injection",)
-    return Match(teacher, student, modes, kd_possible(teacher, student), dflt)
+    return Match(teacher, student, modes, kd_possible(teacher, student))

@@ -19,7 +19,7 @@ import numpy as np
 
 #: Fraction of linear scaling kept across nodes (gradient all-reduce over the instance network).
 INTER_NODE_EFFICIENCY = 0.85
-#: Most nodes the planner proposes by itself; ``stratos:train.nodes`` may ask for more.
+#: Most nodes the planner proposes by itself; ``stratos:job.nodes`` may ask for more.
 MAX_AUTO_NODES = 8
 
 

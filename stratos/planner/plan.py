@@ -8,13 +8,16 @@ as a file, so it holds only data.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratos.catalog.offering import Offering
+from stratos.distill.settings import JobSettings, Mode
 
-Mode = Literal["alignment", "injection"]
+__all__ = ["CostEstimate", "JobSettings", "Mode", "Objectives", "Plan"]
+
+#: The job timeout rule (``Plan.job_timeout_s``): this many times the plan's estimate, plus a margin.
+JOB_TIMEOUT_FACTOR = 3.0
+JOB_MARGIN_LOCAL_S, JOB_MARGIN_NODE_S = 15 * 60, 2 * 3600
 
 
 class CostEstimate(BaseModel):
@@ -46,24 +49,6 @@ class Objectives(BaseModel):
     train_hours: float = Field(ge=0)
 
 
-class JobSettings(BaseModel):
-    """How the distillation job runs: data sizes and time budget, resolved by the planner."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seed: int = 0
-    n_train: int = Field(50000, gt=0, description="training examples to synthesise")
-    n_val: int = Field(200, gt=0)
-    n_test: int = Field(500, gt=0, description="held-out questions for the final evaluation")
-    max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training")
-    probe_size: int = Field(50, gt=0, description="questions used to probe the teacher")
-    rationale_budget: int = Field(
-        16, ge=0, description="injection: questions whose rationale the teacher writes (the rest use the task's own)"
-    )
-    probe_threshold: float = Field(0.5, ge=0, le=1, description="teacher accuracy above which alignment is used")
-    profile: Literal["default", "fast"] = Field("default", description="'fast' shrinks everything for tests")
-
-
 class Plan(BaseModel):
     """The chosen option: where to train and serve, which teacher and student, which mode."""
 
@@ -74,12 +59,29 @@ class Plan(BaseModel):
     serve: Offering
     teacher: str = Field(description="model zoo id of the teacher")
     student: str = Field(description="model zoo id of the student")
-    mode: Mode
+    mode: Mode = Field(description="what the job runs; 'auto': the job's probe of the teacher decides")
     logit_kd: bool = Field(description="teacher and student share a tokenizer, so token-level KD is used")
     objectives: Objectives
     cost: CostEstimate
     job: JobSettings = Field(default_factory=JobSettings)
-    train_nodes: int = Field(
-        1, ge=1, description="identical training instances (torchrun nodes); training is priced for all of them"
-    )
     reasons: list[str] = Field(default_factory=list, description="why this option, in words")
+
+    @property
+    def train_nodes(self) -> int:
+        """Identical training instances (torchrun nodes), priced for all of them: ``job.nodes``,
+        which the planner sets to the count it chose."""
+        return self.job.nodes or 1
+
+    @property
+    def served_model_name(self) -> str:
+        """The model name the endpoint serves and clients send (``stratos-<task>``), on every backend."""
+        return f"stratos-{self.task}"
+
+    def job_timeout_s(self, on_node: bool = False) -> int:
+        """Seconds the job may run before it counts as hung: 3x the estimated hours plus a margin.
+
+        Generous because estimates are estimates, finite so a hung job fails loudly. The margin
+        is 15 min on this machine, 2 h on a cloud node (boot, package install, model download).
+        """
+        margin_s = JOB_MARGIN_NODE_S if on_node else JOB_MARGIN_LOCAL_S
+        return int(JOB_TIMEOUT_FACTOR * self.objectives.train_hours * 3600 + margin_s)

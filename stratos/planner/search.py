@@ -22,6 +22,7 @@ import numpy as np
 from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
+from stratos.distill.settings import resolve_job as job_settings
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
@@ -36,8 +37,6 @@ from stratos.spec import DistillationRequest
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
-FAST_JOB = {"n_train": 1000, "n_val": 50, "n_test": 100, "max_train_minutes": 1.0, "probe_size": 10, "rationale_budget": 4}
-AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
 
 
 @dataclass(frozen=True)
@@ -151,12 +150,7 @@ class PlanResult:
 
 def resolve_job(request: DistillationRequest) -> JobSettings:
     """JobSettings from the profile defaults and the request's overrides."""
-    base: dict[str, Any] = dict(FAST_JOB) if request.job.profile == "fast" else {}
-    if request.job.n_train is not None:
-        base["n_train"] = request.job.n_train
-    if request.job.max_train_minutes is not None:
-        base["max_train_minutes"] = request.job.max_train_minutes
-    return JobSettings(seed=request.job.seed, profile=request.job.profile, **base)
+    return job_settings(request.job)
 
 
 def _check_name(kind: str, name: str, valid: list[str]) -> None:
@@ -299,7 +293,7 @@ def _train_phase(
     lora = not s.is_scratch
     kd = m.kd_possible and mode == "alignment"
     kd_p = t.params if kd else 0.0
-    nodes, ok = _node_counts(s, lora, kd_p, hw, cloud, request)
+    nodes, ok = _node_counts(s, lora, kd_p, hw, cloud, job.nodes)
     ok &= est.fits(est.train_memory_gb(s.params, lora, hw.devices * nodes, kd_p), hw)
     if not t.is_api:
         teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
@@ -336,12 +330,12 @@ def _train_phase(
 
 
 def _node_counts(
-    s: ModelSpec, lora: bool, kd_p: float, hw: Hardware, cloud: np.ndarray, request: DistillationRequest
+    s: ModelSpec, lora: bool, kd_p: float, hw: Hardware, cloud: np.ndarray, asked: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training nodes per offering and whether that count is allowed: ``train.nodes`` when the
-    request sets it, else the fewest cloud instances whose GPUs hold the sharded training state."""
-    if request.train.nodes is not None:
-        n = np.where(cloud, request.train.nodes, 1)
+    """Training nodes per offering and whether that count is allowed: ``job.nodes`` (``asked``) when
+    the request sets it, else the fewest cloud instances whose GPUs hold the sharded training state."""
+    if asked is not None:
+        n = np.where(cloud, asked, 1)
         return n.astype(int), np.ones(len(n), dtype=bool)
     total_gb = est.train_memory_gb(s.params, lora, 1, kd_p) - est.RUNTIME_RESERVE_GB
     need = multi.nodes_needed(total_gb, hw.memory_gb, hw.devices, est.MEMORY_HEADROOM, est.RUNTIME_RESERVE_GB)
@@ -423,7 +417,7 @@ def make_plan(
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
-            m = match(t, s, request.task, job.probe_threshold, request.mode)
+            m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
                 if t.id != s.id:
                     rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
@@ -590,7 +584,8 @@ def _to_plan(
         f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
-        + (f"; mode forced to {request.mode} by the request" if request.mode else ""),
+        + (f"; mode forced to {request.mode} by the request" if request.mode else "")
+        + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + _kd_reason(x, t, s),
         f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
@@ -608,7 +603,7 @@ def _to_plan(
     ]
     return Plan(
         task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
-        mode=x.mode, logit_kd=x.logit_kd,
+        mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
             accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, train_hours=x.train_hours,
@@ -617,8 +612,7 @@ def _to_plan(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,
             storage_usd=x.storage_usd, total_usd=x.cost_usd, assumptions=assumptions,
         ),
-        job=job,
-        train_nodes=x.train_nodes,
+        job=job.model_copy(update={"nodes": x.train_nodes}),
         reasons=reasons,
     )
 

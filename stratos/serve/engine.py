@@ -491,11 +491,9 @@ def resolve_dtype(dtype: str) -> str:
     """
     if dtype != "auto":
         return dtype
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+    from stratos.device import bf16_supported
+
+    return "bfloat16" if bf16_supported("cpu") else "float32"
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -8,25 +8,27 @@ Output: JSONL, one object per line, with these fields:
 
 =============  ============================================================
 ``id``         unique within the file (``<task>-<mode>-<seed>-<n>``)
-``question``   the task's question (Mahjong: the canonical compact hand)
-``answer``     the verified answer (Mahjong: sorted wait codes, [] if none)
+``question``   the task's question
+``answer``     the verified answer
 ``difficulty`` the task's difficulty label
 ``source``     ``reverse`` or ``forward``
 ``rationale``  a verified step-by-step solution ending in the answer line,
                or null with ``--rationale none``
-``split``      ``train`` / ``val`` / ``test`` when the task defines splits
-               (a question never appears in two splits)
-``meta``       task-specific extras (Mahjong: ``n_waits``, ``rules``)
+``class``      the task's class of the question (``Task.class_of``)
+``split``      ``train`` / ``val`` / ``test`` (``Task.splits``: a question
+               never appears in two splits)
+``meta``       task-specific extras
 =============  ============================================================
 
-plus the task's own names for question and answer (``record_aliases``;
-Mahjong adds ``hand`` and ``waits``, the fields ``stratos eval`` reads).
-Every row is checked with the task's ``check`` (and ``check_rationale`` when
-the task has one) before it is written; a failing row aborts the run.
+plus the task's own names for question and answer (``record_aliases``,
+the fields ``stratos eval`` may read). Every row is checked with the task's
+``check`` and ``check_rationale`` before it is written; a failing row aborts
+the run. The task's generation controls are flags (``Task.controls``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -44,6 +46,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from stratos.exceptions import ConfigError, StratosError
+from stratos.io import atomic_open
 from stratos.tasks.base import Example, Task, get_task
 
 
@@ -88,10 +91,44 @@ def parse_controls(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def task_flags(task: Task, args: list[str]) -> dict[str, Any]:
+    """The task's own controls given as flags: ``--name VALUE``, ``--flag`` (true), ``--no-flag``.
+
+    Values are read as JSON when they parse (``3``, ``true``); a flag the task does not
+    declare (``Task.controls``) is refused with the list of those it does.
+    """
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.removeprefix("--").replace("-", "_")
+        negated = name.startswith("no_") and name[3:] in task.controls
+        key = name[3:] if negated else name
+        if not arg.startswith("--") or key not in task.controls:
+            offered = ", ".join(f"--{k.replace('_', '-')} ({h})" for k, h in task.controls.items()) or "none"
+            raise ConfigError(f"unknown option {arg!r} for task {task.name}; its controls: {offered}")
+        has_value = i + 1 < len(args) and not args[i + 1].startswith("--")
+        if negated or not has_value:
+            out[key] = not negated
+            i += 1
+            continue
+        out[key] = _json_or_text(args[i + 1])
+        i += 2
+    return out
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
 def to_record(task: Task, ex: Example, split: str | None) -> dict[str, Any]:
-    """One JSONL row: the Example's fields, the task's aliases, and the split."""
+    """One JSONL row: the Example's fields, its class, the task's aliases, and the split."""
     row = asdict(ex)
-    for alias, field in getattr(task, "record_aliases", {}).items():
+    row["class"] = task.class_of(ex)
+    for alias, field in task.record_aliases.items():
         row[alias] = row[field]
     if split is not None:
         row["split"] = split
@@ -108,14 +145,13 @@ def verify(task: Task, ex: Example) -> None:
         return
     if task.parse_answer(ex.rationale) != task.parse_answer(task.format_answer(ex.answer)):
         raise SynthesisError(f"{ex.id}: the rationale's answer line disagrees with the answer")
-    checker = getattr(task, "check_rationale", None)
-    if checker is not None:
-        errors = checker(ex.question, ex.rationale)
-        if errors:
-            raise SynthesisError(f"{ex.id}: rationale fails its checker: {'; '.join(errors[:3])}")
+    errors = task.check_rationale(ex.question, ex.rationale)
+    if errors:
+        raise SynthesisError(f"{ex.id}: rationale fails its checker: {'; '.join(errors[:3])}")
 
 
 def synth(
+    ctx: typer.Context,
     task_name: str = typer.Argument(..., metavar="TASK", help="A registered task, e.g. mahjong."),
     mode: str = typer.Option(
         "reverse", help="reverse (build answer first) | forward (draw, then solve)."
@@ -126,15 +162,6 @@ def synth(
     rationale: str = typer.Option(
         "short", help="Attach a verified rationale: short | full | none."
     ),
-    n_suits: int | None = typer.Option(
-        None, help="(mahjong) exact number of numbered suits (1-3)."
-    ),
-    honours: bool | None = typer.Option(
-        None, "--honours/--no-honours", help="(mahjong) require / forbid honours."
-    ),
-    chinitsu: bool = typer.Option(False, help="(mahjong) single-suit puzzles only."),
-    min_waits: int | None = typer.Option(None, help="(mahjong) at least this many waits."),
-    max_waits: int | None = typer.Option(None, help="(mahjong) at most this many waits."),
     control: list[str] = typer.Option(
         [], "--control", "-c", help="Any task control as KEY=VALUE (repeatable)."
     ),
@@ -143,7 +170,11 @@ def synth(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
-    """Synthesise a task dataset (JSONL) with known, verified answers and rationales."""
+    """Synthesise a task dataset (JSONL) with known, verified answers and rationales.
+
+    The task's own controls are flags too (``--NAME VALUE``, ``--FLAG``, ``--no-FLAG``);
+    an unknown one is refused with the list the task offers.
+    """
     if mode not in ("reverse", "forward"):
         raise ConfigError(f"--mode {mode!r}: use reverse or forward")
     if rationale not in ("short", "full", "none"):
@@ -151,11 +182,7 @@ def synth(
     if task_module:
         load_task_module(task_module)
     task = get_task(task_name)
-    controls = parse_controls(control)
-    named = {"n_suits": n_suits, "honours": honours, "min_waits": min_waits, "max_waits": max_waits}
-    controls.update({k: v for k, v in named.items() if v is not None})
-    if chinitsu:
-        controls["chinitsu"] = True
+    controls = {**parse_controls(control), **task_flags(task, list(ctx.args))}
     console = Console(stderr=True)
     t0 = time.perf_counter()
     try:
@@ -163,23 +190,8 @@ def synth(
             items = task.generate(n, seed, mode, **controls)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{task.name} could not generate: {exc}") from exc
-    splits_of: dict[str, str] = {}
-    if hasattr(task, "splits"):
-        for name, part in task.splits(items).items():
-            splits_of.update({e.id: name for e in part})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-    with Progress(console=console, transient=True) as progress, open(tmp, "w") as f:
-        bar = progress.add_task("verifying and writing", total=len(items))
-        for ex in items:
-            if rationale != "none":
-                ex = Example(
-                    **{**asdict(ex), "rationale": task.rationale(ex.question, ex.answer, rationale)}
-                )
-            verify(task, ex)
-            f.write(json.dumps(to_record(task, ex, splits_of.get(ex.id)), sort_keys=True) + "\n")
-            progress.advance(bar)
-    tmp.replace(out)
+    splits_of = {e.id: name for name, part in task.splits(items).items() for e in part}
+    write_verified(task, items, rationale, splits_of, out, console)
     summary = {
         "task": task.name,
         "mode": mode,
@@ -188,6 +200,7 @@ def synth(
         "out": str(out),
         "seconds": round(time.perf_counter() - t0, 3),
         "difficulty": dict(sorted(Counter(e.difficulty for e in items).items())),
+        "class": task.class_counts(items),
         "split": dict(sorted(Counter(splits_of.values()).items())),
     }
     if as_json:
@@ -199,3 +212,17 @@ def synth(
     for k, v in summary["difficulty"].items():
         table.add_row(k, str(v))
     Console().print(table)
+
+
+def write_verified(
+    task: Task, items: list[Example], rationale: str, splits_of: dict[str, str], out: Path, console: Console
+) -> None:
+    """Attach rationales, check every row, and write the file whole or not at all."""
+    with Progress(console=console, transient=True) as progress, atomic_open(out) as f:
+        bar = progress.add_task("verifying and writing", total=len(items))
+        for ex in items:
+            if rationale != "none":
+                ex = dataclasses.replace(ex, rationale=task.rationale(ex.question, ex.answer, rationale))
+            verify(task, ex)
+            f.write(json.dumps(to_record(task, ex, splits_of.get(ex.id)), sort_keys=True) + "\n")
+            progress.advance(bar)

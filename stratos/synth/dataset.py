@@ -7,25 +7,21 @@ half-written dataset that a resumed job would trust.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from stratos.io import atomic_open
 from stratos.tasks.base import Example
 
 SCHEMA = ["id", "question", "answer", "difficulty", "source", "rationale", "meta"]
 
 
 def write_jsonl(path: str | Path, examples: Iterable[Example]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w") as f:
+    with atomic_open(path) as f:
         for ex in examples:
             f.write(json.dumps(asdict(ex), sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def read_jsonl(path: str | Path) -> list[Example]:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from stratos.exceptions import TeacherError
+from stratos.io import atomic_dir
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -104,14 +105,18 @@ def convert_gguf(gguf: str | Path, name: str | None = None) -> Path:
     The conversion is written to a temporary dir and renamed, so an interrupted
     conversion never leaves a half-written model behind.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     gguf = Path(gguf)
     out = cache_root() / "hf" / (name or gguf.stem)
     if (out / "config.json").is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    with atomic_dir(out, replace=False) as tmp:  # a process that converted it meanwhile wins
+        _convert(gguf, tmp)
+    return out
+
+
+def _convert(gguf: Path, tmp: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -127,13 +132,6 @@ def convert_gguf(gguf: str | Path, name: str | None = None) -> Path:
             f"could not convert GGUF {gguf} to a HF model dir ({exc}). "
             "Check that `gguf` is installed (pip install 'stratos[train]')."
         ) from exc
-    if out.exists():  # another process won the race
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        return out
-    tmp.rename(out)
-    return out
 
 
 def resolve_model_source(name_or_path: str) -> str:

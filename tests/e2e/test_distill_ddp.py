@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_distill_job import TINY
+from helpers.configs import TINY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,20 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.configs import TINY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-TINY = {
-    "teacher": "rules",
-    "n_train": 240, "n_val": 20, "n_test": 24, "probe_size": 8,
-    "max_steps": 40, "warmup_steps": 4, "eval_every": 20, "eval_samples": 4, "ckpt_every": 5,
-    "seq_len": 256, "batch_blocks": 2, "micro_blocks": 2, "threads": 1,
-    "scratch": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
-                "intermediate_size": 64, "max_positions": 512},
-    "rationale_budget": 4, "knowledge_examples": 2, "eval_max_new_tokens": 200,
-    "mode": "injection", "patience": 0,
-}
-
 
 def _write(tmp: Path, **over) -> Path:
     p = tmp / "cfg.json"
@@ -55,12 +44,15 @@ def test_job_writes_a_loadable_artifact_report_and_log(tmp_path):
 
     report = json.loads((out / "report.json").read_text())
     assert report["mode"] == "injection" and report["probe"]["accuracy"] == 1.0  # forced mode, probe still run
+    assert report["plan"]["mode"] == "injection" and report["cost"]["job_usd"] is None  # no plan: unpriced
     assert report["metrics"]["teacher_accuracy"] == 1.0
     assert 0.0 <= report["metrics"]["student_accuracy"] <= 1.0
-    assert report["metrics"]["by_difficulty"] and report["data"]["test"] == 24
+    student = report["evaluation"]["student"]
+    assert student["by_class"] and report["data"]["test"] == 24 == sum(report["data"]["test_classes"].values())
+    assert student["accuracy"] == report["metrics"]["student_accuracy"] and "single_suit_accuracy" in report["metrics"]
     assert report["synthesis"]["acceptance_rate"] == 1.0 and report["synthesis"]["teacher_asked"] == 4
     assert report["training"]["steps"] == 40 and report["training"]["tokens_per_s"] > 0
-    assert report["serving"]["student_p50_s"] > 0
+    assert report["serving"]["student_latency"]["p50_ms"] > 0
     assert (out / "curves.png").stat().st_size > 1000
 
     events = [json.loads(line) for line in log.read_text().splitlines()]
@@ -128,7 +120,34 @@ def test_sigkilled_run_resumes_to_the_same_result(tmp_path):
     assert [h.get("val_accuracy") for h in a] == [h.get("val_accuracy") for h in b]
     ra, rb = (json.loads((d / "report.json").read_text()) for d in (ref, out))
     assert ra["metrics"]["student_accuracy"] == rb["metrics"]["student_accuracy"]
-    assert ra["metrics"]["by_difficulty"] == rb["metrics"]["by_difficulty"]
+    assert ra["evaluation"]["student"]["by_class"] == rb["evaluation"]["student"]["by_class"]
+
+
+def test_a_plan_from_the_planner_runs_as_planned(tmp_path):
+    """`stratos distill --config plan.json`: the plan's mode (auto: the probe decides), its job
+    settings (the fast profile, a seed) and its offerings' prices reach the run and its report."""
+    from stratos.planner import make_plan
+    from stratos.spec import parse_request
+
+    catalog = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
+    req = parse_request({"target": "aws", "student": "scratch-llama-3m", "mode": "auto",
+                         "job": {"profile": "fast", "seed": 3, "n_train": 200, "n_test": 20, "teacher_eval": False}})
+    plan = make_plan(req, catalog).chosen.model_copy(update={"teacher": "rules"})  # an instant, perfect teacher
+    assert plan.mode == "auto"
+    path = tmp_path / "plan.json"
+    path.write_text(plan.model_dump_json())
+    out = tmp_path / "run"
+    r = subprocess.run(_cmd(path, out), env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["plan"]["mode"] == "auto" and report["mode"] == "alignment"  # the probe scored 100%
+    assert report["probe"]["accuracy"] == 1.0 and report["synthesis"]["mode"] == "alignment"
+    assert report["training"]["planned_steps"] <= plan.job.max_steps == 12 and report["data"]["test"] == 20
+    assert report["config"]["seed"] == 3 and report["config"]["scratch"]["hidden_size"] == 32
+    cost = report["cost"]
+    assert cost["train_offering"] == plan.train.label and cost["train_usd_per_hour"] == plan.train.price_per_hour
+    assert cost["job_usd"] == pytest.approx(report["times"]["job_s"] / 3600 * plan.train.price_per_hour)
+    assert report["plan"]["predicted_accuracy"] == plan.objectives.accuracy
 
 
 def test_bad_config_exits_nonzero_with_a_message(tmp_path):

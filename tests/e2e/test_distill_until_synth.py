@@ -13,18 +13,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers.configs import DECISIONS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TINY = {
-    "teacher": "rules",
+    **DECISIONS,  # the rule teacher, the 3M scratch student, injection forced
     "n_train": 120, "n_val": 12, "n_test": 12, "probe_size": 4, "teacher_eval_size": 6,
     "max_steps": 6, "warmup_steps": 2, "eval_every": 6, "eval_samples": 2, "ckpt_every": 3,
     "seq_len": 256, "batch_blocks": 2, "micro_blocks": 2, "threads": 1,
     "scratch": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
                 "intermediate_size": 64, "max_positions": 512},
     "rationale_budget": 2, "knowledge_examples": 2, "eval_max_new_tokens": 64,
-    "mode": "injection", "patience": 0, "compile": False,
+    "patience": 0, "compile": False,
 }
 
 

@@ -8,7 +8,8 @@ training run, because a run is minutes on this machine:
    pending create, and the next ``up`` resumes from the checkpoint, not from scratch;
 2. the endpoint answers through the ``openai`` client, the outputs are there, the
    token is encrypted in the state;
-3. a second ``up`` changes nothing;
+3. a second ``up`` changes nothing; an artifact altered behind Pulumi's back is
+   repaired in place by the next ``up`` (re-exported, not retrained, not deleted);
 4. a constraint change makes the engine plan a replacement of the job (and of the
    endpoint serving it) - previewed here, not applied, to stay within the time budget
    (``tests/engine/test_local_stack_replace.py`` applies one, with pre-built artifacts);
@@ -26,11 +27,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.local_project import FAST_CONFIG, LocalProject, free_port, needs_engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from test_local_stack import FAST_CONFIG, LocalProject, free_port, needs_engine  # noqa: E402
-
-from infra.providers import procs  # noqa: E402
+from infra.providers import procs
+from stratos.manifest import manifest_hash, verify_manifest
 
 #: Generous: the job's own time budget is enforced by the provider; this only stops a hung CLI.
 UP_TIMEOUT_S = 1800
@@ -185,6 +185,16 @@ def _lifecycle(project: LocalProject, config: dict, port: int, timings: dict[str
 
     # 3. Same inputs: nothing to do.
     _, timings["second up (no changes)"] = project.timed("up", "--yes", "--expect-no-changes")
+
+    # 3b. The artifact altered behind Pulumi's back: `up` repairs it in place (re-export from
+    # the run's checkpoints, no retraining) and the `up` after it has nothing to do.
+    artifact = Path(outs["artifact"].removeprefix("file://"))
+    next(artifact.glob("*.safetensors")).write_bytes(b"tampered")
+    out, timings["up (repair)"] = project.timed("up", "--yes", "--skip-preview")
+    assert "re-exporting" in out.stdout + out.stderr
+    verify_manifest(artifact)
+    project.pulumi("up", "--yes", "--expect-no-changes")
+    assert project.outputs()["manifestHash"] == manifest_hash(artifact)
 
     # 4. A constraint change: the engine plans to replace the job and the endpoint on it.
     project.write_config(

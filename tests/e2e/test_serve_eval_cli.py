@@ -49,13 +49,13 @@ def test_eval_a_model_dir_prints_the_json_report(tmp_path):
         0,
     )
     # A random-weight model does not solve Mahjong: the checker, not the file, decides.
-    assert report["accuracy"] == 0.0 and set(report["per_difficulty"]) == {"easy", "hard"}
+    assert report["accuracy"] == 0.0 and set(report["by_class"]) == {"easy", "hard"}
     assert report["endpoint"].startswith("http://127.0.0.1:")
     assert (
         0
-        < report["latency_ms"]["p50"]
-        <= report["latency_ms"]["p95"]
-        <= report["latency_ms"]["p99"]
+        < report["latency"]["p50_ms"]
+        <= report["latency"]["p95_ms"]
+        <= report["latency"]["p99_ms"]
     )
     assert report["throughput_rps"] > 0
 

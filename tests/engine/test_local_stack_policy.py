@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_local_stack import FAST_CONFIG, ROOT, LocalProject, free_port, needs_engine
+from helpers.local_project import FAST_CONFIG, ROOT, LocalProject, free_port, needs_engine
 
 POLICIES = ROOT / "infra" / "policies"
 

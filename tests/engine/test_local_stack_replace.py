@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_local_stack import FAST_CONFIG, LocalProject, free_port, needs_engine
+from helpers.local_project import FAST_CONFIG, LocalProject, free_port, needs_engine
 
 from infra.backends.local import job_id
 from infra.providers import procs

@@ -20,6 +20,8 @@ from pulumi.runtime.mocks import MockMonitor
 from stratos.planner.plan import Plan
 from stratos.spec import DistillationRequest
 
+MOCK_CERT = "-----BEGIN CERTIFICATE-----\nMIIBmockcertificate\n-----END CERTIFICATE-----\n"
+MOCK_KEY = "-----BEGIN PRIVATE KEY-----\nmock-tls-private-key\n-----END PRIVATE KEY-----\n"
 AZ_NAMES = {"use1-az1": "us-east-1a", "use1-az2": "us-east-1c", "use1-az4": "us-east-1d"}
 ENDPOINT_TOKEN = "tok-9d1c-mock-endpoint-token"
 
@@ -62,7 +64,10 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "gcp:compute/instance:Instance":
             outs.setdefault("name", f"{name}-1a2b3c4")
             nics = outs.get("networkInterfaces") or [{}]
-            nics[0] = {**nics[0], "networkIp": "10.128.0.7", "accessConfigs": [{"natIp": "198.51.100.20"}]}
+            # Like the provider: an internal IP when none was reserved; an ephemeral external one
+            # only for an access config without a reserved natIp.
+            configs = [{**c, "natIp": c.get("natIp") or "198.51.100.20"} for c in nics[0].get("accessConfigs") or []]
+            nics[0] = {**nics[0], "networkIp": nics[0].get("networkIp") or "10.128.0.7", "accessConfigs": configs}
             outs["networkInterfaces"] = nics
             outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/zones/{outs.get('zone')}/instances/{name}"
         elif typ == "aws:iam/user:User":
@@ -81,6 +86,15 @@ class CloudMocks(pulumi.runtime.Mocks):
             outs["name"] = f"{name}-4e5f"
         elif typ == "gcp:compute/resourcePolicy:ResourcePolicy":
             outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/regions/{outs.get('region')}/resourcePolicies/{name}"
+        elif typ.startswith("pulumi-python:dynamic") and typ.endswith("SelfSignedCertificate"):
+            outs.update(certPem=MOCK_CERT, keyPem=MOCK_KEY, sha256="sha256:MOCK")
+        elif typ == "aws:ec2/eip:Eip":
+            rid = "eipalloc-0mock"
+            outs.update(publicIp="203.0.113.50", allocationId=rid)
+        elif typ == "gcp:compute/address:Address":
+            outs["address"] = "198.51.100.40" if outs.get("addressType") == "EXTERNAL" else "10.1.0.40"
+        elif typ == "gcp:compute/network:Network":
+            outs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/stratos-demo/global/networks/{name}"
         return rid, outs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

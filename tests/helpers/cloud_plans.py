@@ -26,6 +26,11 @@ def _plan(train: Offering, serve: Offering, total: float = 31.5) -> Plan:
     )
 
 
+def on_nodes(plan: Plan, nodes: int) -> Plan:
+    """``plan`` training on ``nodes`` identical instances (the count the planner writes to ``job.nodes``)."""
+    return plan.model_copy(update={"job": plan.job.model_copy(update={"nodes": nodes})})
+
+
 def aws_plan(spot: bool = True, total: float = 31.5) -> Plan:
     """Train on a spot g6.2xlarge (1x L4) in use1-az2, serve on an on-demand g6.xlarge."""
     train = Offering(

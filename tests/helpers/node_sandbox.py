@@ -127,7 +127,7 @@ exec "%(python)s" "$@"
 
 FAKE_VLLM = r'''#!%(python)s
 """Stand-in for `vllm serve`: OpenAI-compatible /v1/models and /v1/chat/completions behind
-the --api-key, or (VLLM_STAND_IN=serve) `stratos serve` on a tiny model."""
+the key in $VLLM_API_KEY (never argv), or (VLLM_STAND_IN=serve) `stratos serve` on a tiny model."""
 import json, os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -135,7 +135,7 @@ from pathlib import Path
 argv = sys.argv[1:]
 Path(os.environ["SANDBOX"], "vllm-args").write_text(" ".join(argv))
 opt = lambda k: argv[argv.index(k) + 1]
-key, host, port, name = opt("--api-key"), opt("--host"), int(opt("--port")), opt("--served-model-name")
+key, host, port, name = os.environ["VLLM_API_KEY"], opt("--host"), int(opt("--port")), opt("--served-model-name")
 if os.environ.get("VLLM_STAND_IN") == "serve":
     os.environ["STRATOS_API_TOKEN"] = key
     os.environ.pop("PYTHONPATH", None)  # the real stratos, not the trainer stand-in

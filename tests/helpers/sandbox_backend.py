@@ -157,4 +157,4 @@ class SandboxBackend:
     def serving_endpoint(self, parent, name, plan, settings, store, job: JobOutputs, token) -> EndpointOutputs:
         # Serving is not this test's subject; the URL waits for the job like a serving node would.
         url = pulumi.Output.from_input(job.manifest_hash).apply(lambda h: f"http://sandbox.invalid/{h[:8]}/v1")
-        return EndpointOutputs(url=url, model_name=f"stratos-{plan.task}")
+        return EndpointOutputs(url=url, model_name=plan.served_model_name)

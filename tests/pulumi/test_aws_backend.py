@@ -91,7 +91,8 @@ def test_iam_allows_only_the_bucket_and_the_token(spot_stack) -> None:
     assert resources == {arn, f"{arn}/runs/{STACK}/*"}
     assert "s3:PutObject" in json.dumps(train) and "*" not in {s["Resource"] for s in train["Statement"]}
     serve = json.loads(r[P + "stratos:index:ServingEndpoint$aws:iam/rolePolicy:RolePolicy::endpoint-policy"]["policy"])
-    assert {s["Resource"] for s in serve["Statement"]} == {arn, f"{arn}/runs/{STACK}/*", r[TOKEN_PARAM]["arn"]}
+    tls_key = r[P + "stratos:index:ServingEndpoint$aws:ssm/parameter:Parameter::endpoint-tls-key"]["arn"]
+    assert {s["Resource"] for s in serve["Statement"]} == {arn, f"{arn}/runs/{STACK}/*", r[TOKEN_PARAM]["arn"], tls_key}
     assert "s3:PutObject" not in json.dumps(serve), "the serving node only reads the artifact"
     role = json.loads(r[P + "stratos:index:TrainingCluster$aws:iam/role:Role::trainer-role"]["assumeRolePolicy"])
     assert role["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
@@ -186,7 +187,7 @@ def test_serving_instance_waits_for_marker_and_serves_behind_secret_token(spot_s
     assert "_COMPLETE.json" in ud and "vllm serve" in ud
     assert f"STRATOS_TOKEN_REF=/stratos/{STACK}/endpoint-token" in ud
     assert r[TOKEN_PARAM]["type"] == "SecureString"
-    assert spot_stack.values["url"] == "http://203.0.113.10:8000/v1"
+    assert spot_stack.values["url"] == "https://203.0.113.50:8000/v1"  # the Elastic IP the certificate names
 
 
 def test_token_stays_secret_and_out_of_every_other_resource(spot_stack) -> None:

@@ -70,7 +70,8 @@ def test_train_on_gcp_serve_on_aws() -> None:
     assert "STRATOS_S3_ENDPOINT=" + GCS_S3_ENDPOINT in unsecret(param["value"])
     role = json.loads(r[P + "ServingEndpoint$aws:iam/rolePolicy:RolePolicy::endpoint-policy"]["policy"])
     token_arn = r[P + "ServingEndpoint$aws:ssm/parameter:Parameter::endpoint-token"]["arn"]
-    assert {st["Resource"] for st in role["Statement"]} == {token_arn, param["arn"]}
+    tls_key = r[P + "ServingEndpoint$aws:ssm/parameter:Parameter::endpoint-tls-key"]["arn"]
+    assert {st["Resource"] for st in role["Statement"]} == {token_arn, param["arn"], tls_key}
     ud = r[P + "ServingEndpoint$aws:ec2/instance:Instance::endpoint-instance"]["userData"]
     assert f"STRATOS_STORE_URI=s3://{bucket}/runs/{STACK}" in ud
     assert f"STRATOS_STORE_ENV_REF=/stratos/{STACK}/store-credentials" in ud

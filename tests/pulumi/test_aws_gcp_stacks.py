@@ -137,7 +137,7 @@ def test_multicloud_plan_training_on_aws_and_serving_on_gcp_deploys_both(monkeyp
 
 def test_train_nodes_from_the_stack_config_reach_the_plan_the_price_and_the_instances(monkeypatch) -> None:
     one, one_exports = preview("mahjong-aws", monkeypatch)
-    two, exports = preview("mahjong-aws", monkeypatch, extra={"stratos:train": json.dumps({"nodes": 2})})
+    two, exports = preview("mahjong-aws", monkeypatch, extra={"stratos:job": json.dumps({"seed": 0, "nodes": 2})})
     assert exports["plan"]["train"]["instance_type"] == one_exports["plan"]["train"]["instance_type"]
     trains = [st for st in two.of_type(INSTANCE["aws"]).values() if st["tags"]["stratos-role"] == "train"]
     assert len(trains) == 2 and two.of_type("aws:ec2/placementGroup:PlacementGroup")
@@ -147,5 +147,5 @@ def test_train_nodes_from_the_stack_config_reach_the_plan_the_price_and_the_inst
 
 
 def test_train_nodes_beyond_the_request_limit_fail_naming_the_key(monkeypatch) -> None:
-    with pytest.raises(Exception, match=r"train.nodes"):
-        preview("mahjong-aws", monkeypatch, extra={"stratos:train": json.dumps({"nodes": 65})})
+    with pytest.raises(Exception, match=r"job.nodes"):
+        preview("mahjong-aws", monkeypatch, extra={"stratos:job": json.dumps({"nodes": 65})})

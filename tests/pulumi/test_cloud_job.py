@@ -7,7 +7,6 @@ import pytest
 from helpers.cloud_mocks import run_program
 from helpers.cloud_plans import aws_plan, gcp_plan
 
-from infra.bootstrap.render import node_timeout_s
 from stratos.spec import DistillationRequest
 
 JOB_TYPE = "pulumi-python:dynamic/stratos:CloudDistillationJob"
@@ -32,7 +31,7 @@ def test_job_resource_waits_on_the_head_node_under_the_runs_own_prefix(plan, clo
     # The node id the markers carry: EC2's instance id, or the VM's name on Compute Engine.
     assert job["nodeId"] == (f"i-{abs(hash('trainer-instance')) % 10**12:012d}" if cloud == "aws" else head.get("name"))
     assert job["instanceUrn"] == head_urn, "a failure names the instance to replace"
-    assert job["timeoutSeconds"] == node_timeout_s(plan)
+    assert job["timeoutSeconds"] == plan.job_timeout_s(on_node=True)
     assert job["region"] == plan.train.region
     assert head_urn in s.depends_on[job_urn]
     # Exactly the local job's outputs.

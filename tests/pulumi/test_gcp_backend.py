@@ -128,7 +128,7 @@ def test_on_demand_serving_vm_and_secret_token(stack) -> None:
     for urn, state in stack.resources.items():
         if urn != VERSION:
             assert ENDPOINT_TOKEN not in json.dumps(state, default=str), urn
-    assert stack.values["url"] == "http://198.51.100.20:8000/v1"
+    assert stack.values["url"] == "https://198.51.100.40:8000/v1"  # the reserved address the certificate names
 
 
 def test_unknown_gpu_and_foreign_plan_are_refused() -> None:

@@ -1,6 +1,6 @@
 """Several training nodes under mocks: N identical instances in a placement group, a rule
 open only between them, node scripts ranked and pointed at node 0; a node count the
-instance type's placement group cannot take fails the preview naming `train.nodes`."""
+instance type's placement group cannot take fails the preview naming `job.nodes`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 from helpers.cloud_mocks import run_program
-from helpers.cloud_plans import aws_plan, gcp_plan
+from helpers.cloud_plans import aws_plan, gcp_plan, on_nodes
 
 from infra.policies.rules import RULES
 from stratos.catalog.offering import Offering
@@ -27,7 +27,7 @@ def _slot(script: str, name: str) -> str:
 
 
 def test_aws_three_nodes_share_a_cluster_placement_group_and_talk_only_to_each_other() -> None:
-    s = run_program(aws_plan().model_copy(update={"train_nodes": 3}), _request("aws"), "mahjong-aws")
+    s = run_program(on_nodes(aws_plan(), 3), _request("aws"), "mahjong-aws")
     (_, group), = s.of_type("aws:ec2/placementGroup:PlacementGroup").items()
     assert group["strategy"] == "cluster"
     nodes = {u.rsplit("::", 1)[1]: st for u, st in s.of_type("aws:ec2/instance:Instance").items()
@@ -48,7 +48,7 @@ def test_aws_three_nodes_share_a_cluster_placement_group_and_talk_only_to_each_o
 
 
 def test_gcp_two_nodes_get_a_compact_policy_and_a_firewall_between_them_only() -> None:
-    s = run_program(gcp_plan().model_copy(update={"train_nodes": 2}), _request("gcp"), "mahjong-gcp")
+    s = run_program(on_nodes(gcp_plan(), 2), _request("gcp"), "mahjong-gcp")
     (_, policy), = s.of_type("gcp:compute/resourcePolicy:ResourcePolicy").items()
     assert policy["groupPlacementPolicy"] == {"collocation": "COLLOCATED", "vmCount": 2}
     assert policy["region"] == "us-central1"
@@ -72,13 +72,13 @@ def test_one_node_creates_no_placement_group_or_node_rule() -> None:
 
 def test_nodes_the_placement_group_cannot_take_fail_the_preview_naming_the_key() -> None:
     plan = gcp_plan()
-    n1 = plan.model_copy(update={"train_nodes": 2, "train": Offering(**{
+    n1 = on_nodes(plan, 2).model_copy(update={"train": Offering(**{
         **plan.train.model_dump(), "instance_type": "n1-standard-8", "accelerator": "T4"})})
-    with pytest.raises(ConfigError, match=r"stratos:train.nodes = 2: n1-standard-8 cannot join a gcp compact placement"):
+    with pytest.raises(ConfigError, match=r"stratos:job.nodes = 2: n1-standard-8 cannot join a gcp compact placement"):
         run_program(n1, _request("gcp"), "mahjong-gcp", preview=True)
-    with pytest.raises(ConfigError, match=r"stratos:train.nodes = 151 is above the 150"):
-        run_program(plan.model_copy(update={"train_nodes": 151}), _request("gcp"), "mahjong-gcp", preview=True)
-    burst = aws_plan().model_copy(update={"train_nodes": 2})
+    with pytest.raises(ConfigError, match=r"stratos:job.nodes = 151 is above the 150"):
+        run_program(on_nodes(plan, 151), _request("gcp"), "mahjong-gcp", preview=True)
+    burst = on_nodes(aws_plan(), 2)
     burst = burst.model_copy(update={"train": burst.train.model_copy(update={"instance_type": "t3.xlarge"})})
-    with pytest.raises(ConfigError, match=r"train.nodes = 2: t3.xlarge cannot join"):
+    with pytest.raises(ConfigError, match=r"job.nodes = 2: t3.xlarge cannot join"):
         run_program(burst, _request("aws"), "mahjong-aws", preview=True)

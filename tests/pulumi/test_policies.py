@@ -3,7 +3,6 @@ build pass every rule, and each rule catches the change it exists for."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers.cloud_mocks import run_program
 from helpers.cloud_plans import aws_plan, gcp_plan
+from helpers.policy_views import edit, policy_request
 
 from infra.policies.rules import (
     RULES,
@@ -20,36 +20,12 @@ from infra.policies.rules import (
     no_open_ssh,
     private_encrypted_buckets,
 )
-from stratos.spec import DistillationRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _request(target: str, budget: float = 40) -> DistillationRequest:
-    return DistillationRequest(
-        target=target, constraints={"budget_usd": budget}, network={"allowed_cidrs": ["203.0.113.0/24"], "ssh_cidrs": ["192.0.2.7/32"]}
-    )
-
-
-@pytest.fixture(scope="module")
-def aws_view() -> list[Res]:
-    return run_program(aws_plan(), _request("aws"), "mahjong-aws").policy_view()
-
-
-@pytest.fixture(scope="module")
-def gcp_view() -> list[Res]:
-    return run_program(gcp_plan(), _request("gcp"), "mahjong-gcp").policy_view()
-
-
-def _edit(view: list[Res], name: str, change) -> list[Res]:
-    """A copy of the stack with ``change(props)`` applied to the resource named ``name``."""
-    out = []
-    for r in view:
-        props = copy.deepcopy(r.props)
-        if r.name == name:
-            change(props)
-        out.append(Res(r.type, r.urn, props, r.deps))
-    return out
+_request = policy_request
+_edit = edit
 
 
 def _drop(view: list[Res], name: str) -> list[Res]:
@@ -164,6 +140,7 @@ def test_pack_unwraps_sdk_props_like_the_engine_gives_them(monkeypatch) -> None:
     from pulumi_policy.secret import Secret
 
     from infra.policies.adapter import plain
+    from infra.policies.rules import UNKNOWN
 
     props = unknown_checking_proxy({"bucket": UNKNOWN_STRING_VALUE, "tags": {"a": "1"}, "content": Secret("{}"), "l": [1]})
-    assert plain(props) == {"bucket": None, "tags": {"a": "1"}, "content": "{}", "l": [1]}
+    assert plain(props) == {"bucket": UNKNOWN, "tags": {"a": "1"}, "content": "{}", "l": [1]}

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers.cloud_plans import aws_plan, gcp_plan
+from helpers.cloud_plans import aws_plan, gcp_plan, on_nodes
 from helpers.node_sandbox import (
     NODE_ID,
     TOKEN,
@@ -31,14 +31,31 @@ from helpers.node_sandbox import (
 
 from infra.bootstrap import NodeScript, render_serving, render_training
 
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBsandboxcert\n-----END CERTIFICATE-----"
+TLS_KEY = "-----BEGIN PRIVATE KEY-----\nsandbox-key\n-----END PRIVATE KEY-----"
 AWS_NODE = NodeScript(
     cloud="aws", region="us-east-1", store_uri="s3://stratos-artifacts-abc/runs/mahjong-aws",
     port=8000, token_ref="/stratos/mahjong-aws/endpoint-token", model_name="mahjong-student",
+    tls_cert=CERT, tls_key_ref="/stratos/mahjong-aws/endpoint-tls-key",
 )
 GCP_NODE = NodeScript(
     cloud="gcp", region="us-central1", store_uri="gs://stratos-artifacts-abc/runs/mahjong-gcp",
     port=8000, token_ref="stratos-mahjong-gcp-endpoint-token", model_name="mahjong-student",
+    tls_cert=CERT, tls_key_ref="stratos-mahjong-gcp-endpoint-tls-key",
 )
+
+VLLM_STUB = """#!/bin/bash
+echo "$@" >"$SANDBOX/vllm-args"
+env | grep -E '^(AWS_|STRATOS_S3_ENDPOINT)' | sort >"$SANDBOX/vllm-env" || true
+printf '%s' "$VLLM_API_KEY" >"$SANDBOX/vllm-key"
+sleep 1  # the gateway (stub) has started and written its arguments by then
+"""
+
+GATEWAY_STUB = """#!/bin/bash
+echo "$@" >"$SANDBOX/gateway-args"
+printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/gateway-token"
+exec sleep 30  # a gateway runs until stopped: vLLM ending first ends the service
+"""
 
 
 def _stub(bin_dir: Path, name: str, text: str) -> None:
@@ -49,7 +66,11 @@ def _stub(bin_dir: Path, name: str, text: str) -> None:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Path:
-    return make_sandbox(tmp_path)
+    root = make_sandbox(tmp_path)
+    for ref in (AWS_NODE.tls_key_ref, GCP_NODE.tls_key_ref, "stratos-x-endpoint-tls-key"):
+        (root / "secrets" / ref.rsplit("/", 1)[-1]).write_text(TLS_KEY)
+    _stub(root / "bin", "stratos-gateway", GATEWAY_STUB)
+    return root
 
 
 def _run(sandbox: Path, script: str, node: str, **env: str) -> subprocess.CompletedProcess:
@@ -71,13 +92,6 @@ def test_rendered_scripts_are_shellcheck_clean(plan, node, tmp_path: Path) -> No
         assert res.returncode == 0, f"{node.cloud} {role}:\n{res.stdout}"
 
 
-VLLM_STUB = """#!/bin/bash
-echo "$@" >"$SANDBOX/vllm-args"
-env | grep -E '^(AWS_|STRATOS_S3_ENDPOINT)' | sort >"$SANDBOX/vllm-env" || true
-printf '%s' "$STRATOS_API_TOKEN" >"$SANDBOX/vllm-key"
-"""
-
-
 def _free_port() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,7 +107,9 @@ def test_training_script_fetches_the_plan_and_uses_cloud_commands() -> None:
     aws = render_training(plan, AWS_NODE)
     assert aws.startswith("#!/bin/bash\n")
     assert 'store_get_file "$STRATOS_STORE_URI/plan.json" "$STRATOS_HOME/plan.json"' in aws
-    assert 'stratos distill "${JOB[@]}" --until synth' in aws
+    # Both steps run beside the spot watcher, which turns a reclaim notice into a SIGTERM.
+    assert 'run_interruptible stratos distill "${JOB[@]}" --until synth' in aws
+    assert 'run_interruptible python3 -m torch.distributed.run' in aws
     assert "aws s3 sync" in aws and "STRATOS_STORE_KIND:-s3" in aws
     gcp = render_training(gcp_plan(), GCP_NODE)
     assert "gcloud storage rsync" in gcp and "STRATOS_STORE_KIND:-gs" in gcp
@@ -215,9 +231,9 @@ def test_teacher_server_stand_in_is_stratos_serve_on_a_tiny_model(sandbox: Path)
 @pytest.mark.slow
 def test_two_nodes_rendezvous_under_torchrun_over_gloo(sandbox: Path) -> None:
     """Two "nodes" (two process groups, each its own home) run their rendered scripts at once:
-    node 0 synthesises and shares the data, node 1 waits for it, both join torchrun's c10d
+    node 0 synthesises and shares the data, node 1 waits for it, both join torchrun's static
     rendezvous at node 0's address and all-reduce over gloo; node 0 uploads and marks."""
-    plan = aws_plan(spot=False).model_copy(update={"train_nodes": 2})
+    plan = on_nodes(aws_plan(spot=False), 2)
     put_plan(sandbox, AWS_NODE.store_uri, plan)
     env = {"STUB_TORCHRUN": "0", "STRATOS_RDZV_PORT": _free_port(), **_teacher_env()}
     head = start_node(sandbox, render_training(plan, replace(AWS_NODE, job_id="job-2n")), "node0",
@@ -251,13 +267,13 @@ def test_the_largest_training_script_fits_aws_user_data_with_room_to_spare() -> 
                    job_id="0123456789abcdef", node_rank=1, head="10.123.234.245",
                    secret_refs=(("STRATOS_TEACHER_API_KEY", "/stratos/a-long-stack-name/teacher-api-key"),
                                 ("HF_TOKEN", "/stratos/a-long-stack-name/hf-token")))
-    script = render_training(aws_plan().model_copy(update={"train_nodes": 2}), node)
+    script = render_training(on_nodes(aws_plan(), 2), node)
     assert len(script.encode()) < 16 * 1024 - 2048
     assert "# shellcheck disable=SC2086" in script, "directives stay; explanations live in the templates"
 
 
 def test_a_worker_node_needs_the_head_address() -> None:
-    plan = aws_plan().model_copy(update={"train_nodes": 2})
+    plan = on_nodes(aws_plan(), 2)
     with pytest.raises(ValueError, match="head"):
         render_training(plan, replace(AWS_NODE, node_rank=1))
     with pytest.raises(ValueError, match="rank 2 of 2"):
@@ -344,23 +360,32 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     _trained(sandbox, node, plan)
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     script = render_serving(plan, node)
-    assert TOKEN not in script
-    assert 'vllm serve "$MODEL_DIR"' in script and "--api-key" in script
+    assert TOKEN not in script and TLS_KEY not in script and CERT in script
+    assert 'vllm serve "$MODEL_DIR"' in script and "--api-key" not in script
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode != 0, "no token in the secret store must fail"
     (sandbox / "secrets-served").mkdir()
     (sandbox / "secrets-served" / node.token_ref.rsplit("/", 1)[-1]).write_text(TOKEN)
+    (sandbox / "secrets-served" / node.tls_key_ref.rsplit("/", 1)[-1]).write_text(TLS_KEY)
     res = _run(sandbox, script, "serve", STRATOS_SECRETS_DIR=str(sandbox / "secrets-served"))
     assert res.returncode == 0, res.stdout + res.stderr
-    model = sandbox / "home-serve" / "model"
+    home = sandbox / "home-serve"
+    model = home / "model"
     args = (sandbox / "vllm-args").read_text().split()
     assert args[:2] == ["serve", str(model)]
     assert args[args.index("--served-model-name") + 1] == "mahjong-student"
-    assert args[args.index("--port") + 1] == "8000" and args[args.index("--host") + 1] == "0.0.0.0"
-    assert args[args.index("--api-key") + 1] == TOKEN
+    assert args[args.index("--port") + 1] == "8001" and args[args.index("--host") + 1] == "127.0.0.1"
+    assert "--api-key" not in args and TOKEN not in " ".join(args)
     assert args[args.index("--tensor-parallel-size") + 1] == str(plan.serve.accelerator_count)
     assert (model / "model.safetensors").read_text() == "weights"
-    assert (sandbox / "vllm-key").read_text() == TOKEN
+    assert (sandbox / "vllm-key").read_text() == TOKEN  # VLLM_API_KEY, from the environment
+    gw = (sandbox / "gateway-args").read_text().split()
+    assert gw == ["--port", "8000", "--upstream", "http://127.0.0.1:8001",
+                  "--cert", f"{home}/tls/cert.pem", "--key", f"{home}/tls/key.pem"]
+    assert (sandbox / "gateway-token").read_text() == TOKEN
+    assert (home / "tls" / "key.pem").read_text().strip() == TLS_KEY
+    assert (home / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    assert (home / "tls" / "cert.pem").read_text().strip() == CERT
     assert TOKEN not in (sandbox / "serve.log").read_text()
 
 
@@ -371,7 +396,7 @@ def test_serving_node_of_a_cross_cloud_plan_loads_the_store_keys(sandbox: Path) 
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     node = NodeScript(
         cloud="gcp", region="auto", store_uri=AWS_NODE.store_uri, token_ref="stratos-x-endpoint-token",
-        store_env_ref="stratos-x-store-credentials",
+        store_env_ref="stratos-x-store-credentials", tls_cert=CERT, tls_key_ref="stratos-x-endpoint-tls-key",
     )
     script = render_serving(plan, node)
     assert 'STRATOS_STORE_KIND="${STRATOS_STORE_KIND:-s3}"' in script, "an s3:// store is read with aws s3"
@@ -403,12 +428,14 @@ def test_serving_stops_waiting_on_failure_marker_or_timeout(sandbox: Path) -> No
     _stub(sandbox / "bin", "vllm", VLLM_STUB)
     script = render_serving(gcp_plan(), GCP_NODE)
     res = _run(sandbox, script, "serve", STRATOS_WAIT_SECONDS="2")
-    assert res.returncode != 0 and "after 2s" in res.stdout
+    assert res.returncode == 75 and "within 2s" in res.stdout
+    assert (sandbox / "serve-powered-off").exists()
+    shutil.rmtree(sandbox / "home-serve")  # a fresh node
     run = _run_dir(sandbox, GCP_NODE.store_uri)
     run.mkdir(parents=True, exist_ok=True)
     (run / "_FAILED.txt").write_text("boom")
     res = _run(sandbox, script, "serve")
-    assert res.returncode != 0 and "training failed" in res.stdout
+    assert res.returncode == 75 and "training failed" in res.stdout
     assert not (sandbox / "vllm-args").exists()
 
 

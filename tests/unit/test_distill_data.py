@@ -1,11 +1,11 @@
-"""Student data: the one-token-per-tile tokenizer, completion-only labels, and exact packing."""
+"""Student data: the one-token-per-unit tokenizer (Mahjong tiles), completion-only labels, and exact packing."""
 
 from __future__ import annotations
 
 import torch
 
 from stratos.distill.packing import IGNORE, encode_pair, model_inputs, pack
-from stratos.distill.tokenizer import build_word_tokenizer, constant_lines, expand_tiles, tile_words
+from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
 from stratos.tasks.base import get_task
 
 TASK = get_task("mahjong")
@@ -15,7 +15,8 @@ EX = TASK.generate(30, seed=2)
 def _tok():
     prompts = [TASK.prompt(e.question) for e in EX]
     targets = [TASK.rationale(e.question, e.answer) for e in EX]
-    return build_word_tokenizer(prompts + targets, tile_words(), constant_lines(prompts)), prompts, targets
+    tok = build_word_tokenizer(prompts + targets, TASK.vocabulary(), constant_lines(prompts), TASK.compact_units)
+    return tok, prompts, targets
 
 
 def test_one_token_per_tile_and_boilerplate_dropped(tmp_path):
@@ -28,11 +29,11 @@ def test_one_token_per_tile_and_boilerplate_dropped(tmp_path):
     rendered = tok.apply_chat_template([{"role": "user", "content": prompts[0]}], tokenize=False, add_generation_prompt=True)
     ids = tok(rendered, add_special_tokens=False)["input_ids"]
     pieces = tok.convert_ids_to_tokens(ids)
-    tiles = [p for p in pieces if p in set(tile_words())]
+    tiles = [p for p in pieces if p in set(TASK.vocabulary())]
     assert len(tiles) == 13  # one token per tile, none from the instructions
     assert "Riichi" not in pieces and "<unk>" not in pieces
     assert len(ids) < 25
-    assert tiles == expand_tiles(hand).split()
+    assert tiles == TASK.compact_units.expand(hand).split()
     assert TASK.parse_answer(tok.decode(tok(targets[0])["input_ids"])) == EX[0].answer
 
 
@@ -80,9 +81,17 @@ def test_fast_renderer_matches_the_jinja_chat_template():
     items = task.generate(60, seed=3) + task.generate(20, seed=3, chinitsu=True)
     prompts = [task.prompt(e.question) for e in items]
     targets = [task.rationale(e.question, e.answer) for e in items]
-    tok = build_word_tokenizer(prompts + targets, boilerplate=constant_lines(prompts))
+    for units in (task.compact_units, None):  # Mahjong's notation, and none (a task without one)
+        tok = build_word_tokenizer(prompts + targets, boilerplate=constant_lines(prompts), units=units)
+        _renders_like_jinja(tok, prompts, targets)
+    assert fast_renderer("{{ messages }}") is None
+
+
+def _renders_like_jinja(tok, prompts, targets):
+    from stratos.distill.tokenizer import fast_renderer
+
     render = fast_renderer(tok.chat_template)
-    assert render is not None and fast_renderer("{{ messages }}") is None
+    assert render is not None
     for p, t in zip(prompts, targets, strict=True):
         user = [{"role": "user", "content": p}]
         convo = user + [{"role": "assistant", "content": t + "\nx12y 3"}]

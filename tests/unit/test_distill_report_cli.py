@@ -9,22 +9,46 @@ from typer.testing import CliRunner
 from stratos.cli import app
 
 
-def _report():
-    return {
-        "task": "mahjong", "teacher": "t", "student": {"id": "s", "parameters": 1000, "lora": False}, "mode": "injection",
-        "probe": {"accuracy": 0.02, "threshold": 0.5}, "synthesis": {"acceptance_rate": 1.0},
-        "data": {"train_examples": 10}, "metrics": {"student_accuracy": 0.91, "teacher_accuracy": 0.0,
-                                                    "by_difficulty": {"easy": {"accuracy": 1.0}}},
-        "training": {"steps": 5, "stopped": "steps", "train_s": 3.0, "tokens_per_s": 100.0},
-        "serving": {"student_p50_s": 0.1, "teacher_p50_s": 1.0}, "times": {"job_s": 9}, "cost": {"job_usd": 0.001},
-    }
+def _report() -> dict:
+    """A whole report.json as the job writes it (the models validate every field)."""
+    from stratos.distill.report import (
+        Cost,
+        DataSizes,
+        Evaluations,
+        PlanCheck,
+        RunReport,
+        Serving,
+        StudentInfo,
+        Training,
+    )
+    from stratos.metrics import ClassScore, Evaluation, latency_of
+
+    student = Evaluation(n=10, correct=9, accuracy=0.9, parsed=1.0, latency=latency_of([0.1, 0.12]),
+                         by_class={"easy": ClassScore(n=10, correct=9, accuracy=0.9)},
+                         highlights={"single_suit_accuracy": 0.5})
+    return RunReport(
+        task="mahjong", teacher="t", student=StudentInfo(id="s", parameters=1000, lora=False), mode="injection",
+        plan=PlanCheck(mode="auto", predicted_accuracy=0.88, assumed_teacher_accuracy=0.0),
+        probe={"accuracy": 0.02, "threshold": 0.5}, synthesis={"acceptance_rate": 1.0},
+        data=DataSizes(train_examples=10, val=2, test=10, train_tokens=500),
+        metrics={"student_accuracy": 0.91, "teacher_accuracy": 0.0},
+        evaluation=Evaluations(student=student),
+        training=Training(steps=5, planned_steps=5, stopped="steps", best_val=0.9, train_s=3.0, tokens_per_s=100.0,
+                          logit_kd=False),
+        serving=Serving(student_latency=student.latency), times={"job_s": 9.0},
+        cost=Cost(job_usd=0.001, train_offering="local:local", train_usd_per_hour=0.4, serve_offering="local:local",
+                  serve_usd_per_hour=0.4, source="plan"),
+        hardware="x86_64", config={},
+    ).model_dump(mode="json")
 
 
 def test_report_prints_summary_and_json(tmp_path):
     (tmp_path / "report.json").write_text(json.dumps(_report()))
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert "91.0%" in r.output and "injection" in r.output
+    out = " ".join(r.output.split())
+    assert "90.0% (predicted 88.0%)" in out and "injection (plan: auto" in out and "single suit accuracy" in out
+    assert "local:local" in out and "$0.0010" in out and "student 110 ms" in out
     r = CliRunner().invoke(app, ["report", str(tmp_path), "--json"])
     assert json.loads(r.output)["metrics"]["student_accuracy"] == 0.91
 

@@ -1,12 +1,14 @@
-"""Trainer building blocks: LR schedule, deterministic data order, atomic checkpoints, config mapping."""
+"""Trainer building blocks: LR schedule, deterministic data order, atomic checkpoints, step budget.
+
+The plan -> config mapping is tested in test_job_settings.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from helpers.configs import job_config
 
 from stratos.distill.checkpoint import load_latest, save_checkpoint
-from stratos.distill.config import DistillConfig
 from stratos.distill.train import batch_indices, lr_factor
 
 
@@ -36,24 +38,9 @@ def test_checkpoints_are_atomic_and_pruned(tmp_path):
     assert load_latest(tmp_path)["step"] == 15
 
 
-def test_config_for_a_plan_and_fast_profile():
-    from stratos.planner.plan import JobSettings
-
-    class P:  # the fields DistillConfig.for_plan reads
-        task, teacher, student, logit_kd = "mahjong", "smollm2-135m-instruct", "scratch-llama-3m", False
-        job = JobSettings(n_train=100, profile="fast", max_train_minutes=1.0)
-
-    cfg = DistillConfig.for_plan(P())
-    assert cfg.n_train == 100 and cfg.max_steps == 12 and cfg.scratch.hidden_size == 32
-    assert cfg.max_train_minutes == 1.0 and cfg.is_scratch
-    P.student = "smollm2-135m-instruct"
-    assert DistillConfig.for_plan(P()).lr == 2e-4  # LoRA learning rate
-    with pytest.raises(ValueError):
-        DistillConfig(batch_blocks=6, micro_blocks=4)
-
-
 def test_autocast_is_bf16_only_where_asked_or_supported():
-    from stratos.distill.train import autocast, bf16_supported
+    from stratos.device import bf16_supported
+    from stratos.distill.train import autocast
 
     w = torch.randn(8, 8)
     with autocast("fp32"):
@@ -63,7 +50,7 @@ def test_autocast_is_bf16_only_where_asked_or_supported():
     with autocast("auto"):
         assert (w @ w).dtype == (torch.bfloat16 if bf16_supported() else torch.float32)
     with pytest.raises(ValueError):
-        DistillConfig(precision="fp8")
+        job_config(precision="fp8")
 
 
 def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
@@ -74,7 +61,6 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     import stratos.distill.train as T
-    from stratos.distill.config import DistillConfig
     from stratos.distill.packing import Blocks
 
     class Clock:  # each step makes 2 calls (start, end): 0.5 s per step up to step 4, then 0.25 s
@@ -93,9 +79,9 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
                                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
     ids = torch.randint(0, 16, (4, 8))
     blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
-    cfg = DistillConfig(max_train_minutes=1.0, max_steps=10_000, eval_every=10_000, ckpt_every=10_000, patience=0,
-                        warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
-                        compile=False)
+    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, eval_every=10_000, ckpt_every=10_000, patience=0,
+                     warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
+                     compile=False)
     r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
     # fit 1 at step 4: 2 s spent, 0.5 s/step -> 4 + 58 / 0.5 = 120; fit 2 at step 8: 3 s spent,
     # 0.25 s/step -> 8 + 57 / 0.25 = 236 steps, which fill the 60 s exactly
@@ -119,8 +105,8 @@ def test_compiled_training_follows_the_eager_loss_curve(tmp_path):
         model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                              num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
                                              attn_implementation="eager"))
-        cfg = DistillConfig(max_steps=6, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0, lr=1e-2,
-                            batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32", compile=flag)
+        cfg = job_config(max_steps=6, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0, lr=1e-2,
+                         batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32", compile=flag)
         r = T.train(model, blocks, blocks, cfg, tmp_path / f"ckpt-{flag}")
         losses[flag] = [h["loss"] for h in r.history]
     assert len(losses[True]) == 6

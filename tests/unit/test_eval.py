@@ -1,4 +1,6 @@
-"""`stratos eval` pieces: percentiles, question files, scoring, and a run through a real HTTP server."""
+"""`stratos eval` pieces: percentiles, question files, scoring, and a run through a real HTTP server.
+
+Scores and latencies are the models of ``stratos.metrics``, the ones the job's report.json uses."""
 
 from __future__ import annotations
 
@@ -14,14 +16,14 @@ from pydantic import SecretStr
 
 from stratos.evaluate.client import Reply, normalise_base_url
 from stratos.evaluate.runner import Question, evaluate_endpoint, read_questions, score_replies
-from stratos.evaluate.stats import latency_summary_ms, percentile
 from stratos.exceptions import ConfigError
+from stratos.metrics import ClassScore, latency_of, percentile
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.server import ServeConfig, build_server_app
-from stratos.tasks.base import get_task, register_task
+from stratos.tasks.base import Task, get_task, register_task
 
 
-class EchoTask:
+class EchoTask(Task):
     """A fake task: the right answer to a question is whatever the tiny model says when greedy.
 
     ``expected`` maps question -> text; a question mapped to a wrong text must be scored wrong.
@@ -30,6 +32,9 @@ class EchoTask:
     name = "echo-test"
     question_field = "q"
     expected: dict[str, str] = {}
+
+    def generate(self, n, seed, mode="reverse", **controls):
+        raise NotImplementedError("questions come from the test")
 
     def prompt(self, question: str) -> str:
         return f"say {question}"
@@ -47,10 +52,10 @@ def test_percentile_matches_numpy(q):
     assert percentile(xs, q) == pytest.approx(np.percentile(xs, q))
 
 
-def test_latency_summary_is_in_ms_and_nan_when_empty():
-    s = latency_summary_ms([0.1, 0.2, 0.3])
-    assert s["p50"] == pytest.approx(200) and s["max"] == pytest.approx(300)
-    assert math.isnan(latency_summary_ms([])["p95"])
+def test_latency_is_in_ms_and_none_when_nothing_was_measured():
+    s = latency_of([0.1, 0.2, 0.3])
+    assert s.p50_ms == pytest.approx(200) and s.max_ms == pytest.approx(300) and s.n == 3
+    assert latency_of([]).p95_ms is None and math.isnan(percentile([], 50))
 
 
 def test_base_url_normalisation():
@@ -87,11 +92,12 @@ def test_scoring_uses_the_task_checker_and_counts_errors_as_wrong():
         Reply(None, 0.1, error="x"),
     ]
     scored = score_replies(task, qs, replies)
-    assert scored["correct"] == 1 and scored["accuracy"] == pytest.approx(1 / 3)
-    assert scored["per_difficulty"] == {
-        "easy": {"n": 1, "accuracy": 0.0},
-        "hard": {"n": 2, "accuracy": 0.5},
+    assert scored.correct == 1 and scored.accuracy == pytest.approx(1 / 3)
+    assert scored.by_class == {
+        "easy": ClassScore(n=1, correct=0, accuracy=0.0),
+        "hard": ClassScore(n=2, correct=1, accuracy=0.5),
     }
+    assert scored.highlights["single_suit_accuracy"] is None  # the task's own figures, here none asked
 
 
 def test_evaluate_through_a_live_server(tmp_path):
@@ -121,15 +127,13 @@ def test_evaluate_through_a_live_server(tmp_path):
             )
         )
     assert (report.n, report.correct, report.errors) == (4, 3, 0)
-    assert report.per_difficulty == {
-        "easy": {"n": 2, "accuracy": 1.0},
-        "hard": {"n": 2, "accuracy": 0.5},
+    assert report.by_class == {
+        "easy": ClassScore(n=2, correct=2, accuracy=1.0),
+        "hard": ClassScore(n=2, correct=1, accuracy=0.5),
     }
-    assert (
-        report.latency_ms["p50"] > 0
-        and report.latency_ms["p99"] >= report.latency_ms["p95"] >= report.latency_ms["p50"]
-    )
-    assert report.throughput_rps > 0 and report.throughput_tokens_per_s > 0
+    lat = report.latency
+    assert lat.p50_ms > 0 and lat.p99_ms >= lat.p95_ms >= lat.p50_ms
+    assert report.throughput_rps > 0 and report.tokens_per_s > 0
     assert json.loads(report.model_dump_json())["endpoint"] == f"{base}/v1"
     assert (
         bad_token.errors == 4 and bad_token.accuracy == 0 and "401" in bad_token.error_examples[0]

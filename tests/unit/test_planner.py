@@ -96,7 +96,7 @@ def test_matching_rules_mode_and_logit_kd():
 
     gpt, qwen05 = get_model("gpt-4o"), get_model("qwen2.5-0.5b-instruct")
     m = match(gpt, qwen05, "mahjong", 0.5)
-    assert m.modes == ("alignment", "injection") and m.default_mode == "alignment" and not m.kd_possible
+    assert m.modes == ("alignment", "injection") and not m.kd_possible
     assert match(get_model("smollm2-135m-instruct"), get_model("scratch-llama-3m"), "mahjong", 0.5).modes == (
         "injection",)
     r = plan(target="aws", teacher="gpt-4o", student="qwen2.5-0.5b-instruct", mode="alignment")

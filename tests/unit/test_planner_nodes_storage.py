@@ -56,7 +56,7 @@ def test_a_student_too_big_for_one_instance_gets_several_priced_as_several() -> 
     on_a100 = [c for c in result.candidates if c.train.instance_type == "a2-highgpu-1g"]
     assert on_t4 and on_a100
     assert {c.train_nodes for c in on_t4} == {2} and {c.train_nodes for c in on_a100} == {1}
-    forced = _plan([T4, A100], teacher="gpt-4o", student=student.id, train={"nodes": 3})
+    forced = _plan([T4, A100], teacher="gpt-4o", student=student.id, job={"nodes": 3})
     assert forced.train_nodes == 3
     assert any("3 training nodes" in a for a in forced.cost.assumptions)
 
@@ -64,7 +64,7 @@ def test_a_student_too_big_for_one_instance_gets_several_priced_as_several() -> 
 def test_forced_nodes_cost_n_times_the_instance_hours() -> None:
     one = _plan([L4_AWS], student="qwen2.5-0.5b-instruct", teacher="gpt-4o-mini", gpus=["L4"], clouds=["aws"])
     three = _plan([L4_AWS], student="qwen2.5-0.5b-instruct", teacher="gpt-4o-mini", gpus=["L4"], clouds=["aws"],
-                  train={"nodes": 3})
+                  job={"nodes": 3})
     assert (one.train_nodes, three.train_nodes) == (1, 3)
     hourly = L4_AWS.price_per_hour
     # Training dollars = nodes x price x hours (synthesis runs on the API, billed apart).

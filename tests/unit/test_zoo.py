@@ -36,9 +36,9 @@ def test_scratch_students_are_defined_by_shape():
     m = get_model("scratch-llama-3m")
     assert m.is_scratch and m.offline and "student" in m.roles and "teacher" not in m.roles
     # the zoo entry the planner prices is the shape the distillation job builds
-    from stratos.distill.student import ScratchArch
+    from stratos.distill.config import DistillConfig
 
-    a = ScratchArch()
+    a = DistillConfig(task="mahjong", teacher="rules", student=m.id, mode="injection").scratch
     assert (m.hidden, m.layers, m.heads, m.kv_heads, m.intermediate) == (
         a.hidden_size, a.num_layers, a.num_heads, a.num_kv_heads, a.intermediate_size
     )

@@ -3,6 +3,7 @@
 # Runs as cloud-init user-data (AWS) or the startup script (GCP). Every STRATOS_*
 # setting can be overridden from the environment, which is how the tests run this
 # file in a sandbox: STRATOS_STORE_KIND=dir points the bucket at a local folder.
+# shellcheck disable=SC2329  # common.sh's helpers serve both roles; each role uses some of them
 set -euo pipefail
 
 STRATOS_ROLE=@@{role}
@@ -29,5 +30,9 @@ MARKER_OK="$STRATOS_STORE_URI/_COMPLETE.json"
 MARKER_FAILED="$STRATOS_STORE_URI/_FAILED.txt"
 ARTIFACT_URI="$STRATOS_STORE_URI/artifact"
 
+# Everything this script writes is private: the log may hold a secret's name, a URL with
+# a signature, a stack trace with a request; set before the first file is created.
+umask 077
 mkdir -p "$STRATOS_HOME" "$(dirname "$STRATOS_LOG")"
+touch "$STRATOS_LOG" && chmod 600 "$STRATOS_LOG"
 exec > >(tee -a "$STRATOS_LOG") 2>&1

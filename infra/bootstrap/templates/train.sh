@@ -101,7 +101,7 @@ synthesise() {
     teacher=(--teacher-url "http://127.0.0.1:$STRATOS_TEACHER_PORT/v1#$STRATOS_TEACHER_HUB")
   fi
   log "running: stratos distill --until synth ${JOB[*]}"
-  stratos distill "${JOB[@]}" --until synth "${teacher[@]}"
+  run_interruptible stratos distill "${JOB[@]}" --until synth "${teacher[@]}"
   stop_teacher
   if [ "$STRATOS_NODES" -gt 1 ]; then
     log "sharing the synthesised data with the other nodes through $RUN_URI"
@@ -131,7 +131,7 @@ train() {
           --rdzv_conf "timeout=$STRATOS_WAIT_SECONDS")
   fi
   log "running: torchrun ${rdzv[*]} --nproc_per_node $STRATOS_NPROC -m stratos.distill"
-  python3 -m torch.distributed.run "${rdzv[@]}" --nproc_per_node "$STRATOS_NPROC" -m stratos.distill "${JOB[@]}"
+  run_interruptible python3 -m torch.distributed.run "${rdzv[@]}" --nproc_per_node "$STRATOS_NPROC" -m stratos.distill "${JOB[@]}"
 }
 
 upload_result() {

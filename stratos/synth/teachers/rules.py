@@ -2,9 +2,9 @@
 
 Why: for tasks with an exact solver (Mahjong's wait calculator) the rule
 engine is the strongest, cheapest teacher there is, and it gives the planner a
-baseline. The task exposes its solver as ``solve(question)``; questions are
-recovered from prompts through the ``questions`` map the caller passes, or
-through the task's ``question_from_prompt`` when it has one.
+baseline. The task exposes its solver as ``solve(question)`` (``Task.has_solver``);
+questions are recovered from prompts through the ``questions`` map the caller
+passes, else through the task's ``question_from_prompt``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ class RuleTeacher:
     tokenizer_id = None
 
     def __init__(self, task: Task, *, with_rationale: bool = False) -> None:
-        solve = getattr(task, "solve", None)
-        if solve is None:
+        if not task.has_solver:
             raise TeacherError(
                 f"task {task.name!r} has no rule engine (a `solve(question)` method); "
                 "choose an HTTP or local model teacher instead."
@@ -41,14 +40,13 @@ class RuleTeacher:
     def _question(self, prompt: str) -> str:
         q = self._prompt_to_question.get(prompt)
         if q is None:
-            finder = getattr(self.task, "question_from_prompt", None)
-            q = finder(prompt) if finder else None
+            q = self.task.question_from_prompt(prompt)
         if q is None:
             raise TeacherError("the rule teacher got a prompt it cannot map back to a question; call register().")
         return q
 
     def answer(self, question: str) -> Any:
-        return self.task.solve(question)  # type: ignore[attr-defined]
+        return self.task.solve(question)
 
     def generate(
         self,

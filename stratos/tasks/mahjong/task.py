@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from stratos.tasks.base import Example
+from stratos.tasks.base import CompactUnits, Example, Task
 from stratos.tasks.mahjong import answers, rationale, scoring
 from stratos.tasks.mahjong.generate import Controls, generate
 from stratos.tasks.mahjong.knowledge import knowledge
@@ -22,7 +22,7 @@ from stratos.tasks.mahjong.tiles import canonical_hand
 _CONTROL_FIELDS = {f.name for f in dataclasses.fields(Controls)}
 
 
-class MahjongTask:
+class MahjongTask(Task):
     """Which tiles complete this 13-tile hand? (see ``stratos.tasks.base.Task``)."""
 
     name = "mahjong"
@@ -30,6 +30,15 @@ class MahjongTask:
     record_aliases = {"hand": "question", "waits": "answer"}
     #: the short rationale's verdicts follow " : " (``try 5p : x``), the tokens training weights up
     decision_marker = ":"
+    controls = {
+        "n_suits": "exact number of numbered suits (1-3)",
+        "honours": "require (true) or forbid (false) honour tiles",
+        "chinitsu": "single-suit puzzles only",
+        "min_waits": "at least this many waits",
+        "max_waits": "at most this many waits",
+    }
+    #: mpsz notation: ``123m`` is the tiles 1m 2m 3m, one word each for a word-level student
+    compact_units = CompactUnits(suffixes="mpsz")
 
     def __init__(self, rules: Rules | str = "standard") -> None:
         self.rules = Rules.from_name(rules) if isinstance(rules, str) else rules
@@ -96,6 +105,20 @@ class MahjongTask:
                 f"answer {answer!r} is not the wait set of {question!r}; rationales are only written for true answers"
             )
         return text
+
+    def vocabulary(self) -> list[str]:
+        """The 34 tile codes: every hand is representable."""
+        return [f"{r}{s}" for s in "mps" for r in range(1, 10)] + [f"{r}z" for r in range(1, 8)]
+
+    def highlights(self, scores: Any) -> dict[str, float | None]:
+        """Single-suit (chinitsu) puzzles and hands with 4+ waits: the hard cases."""
+        single = scores.by_class.get("chinitsu")
+        four = (scores.task_metrics.get("by_waits") or {}).get("4+") or {}
+        return {
+            "single_suit_accuracy": single.accuracy if single else None,
+            "single_suit_n": single.n if single else 0,
+            "four_plus_accuracy": four.get("accuracy"),
+        }
 
     def check_rationale(self, question: str, text: str) -> list[str]:
         """Every wrong claim in a rationale (empty when it is fully correct)."""
