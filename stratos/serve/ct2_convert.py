@@ -23,6 +23,7 @@ evaluates the student it is training without writing it out first).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -89,15 +90,25 @@ def entry_name(source: str, quantization: str) -> str:
     return f"{quantization}-{source[:16]}-ct2v{_ct2().__version__}"
 
 
-def convert_model(model: Any, tokenizer: Any, out: Path, quantization: str) -> Path:
-    """Write ``model`` (a loaded transformers causal LM) as a CTranslate2 model dir at ``out``."""
+def convert_model(model: Any, tokenizer: Any, out: Path, quantization: str, *, consume: bool = False) -> Path:
+    """Write ``model`` (a loaded transformers causal LM) as a CTranslate2 model dir at ``out``.
+
+    The converter takes the model apart as it goes (it deletes each layer's
+    attention and MLP once copied), so it works on a copy unless ``consume``
+    says the caller has no further use for ``model``; a LoRA model is merged
+    into that copy first (the adapter's weights are part of the answers).
+    """
     import torch
 
     ct2 = _ct2()
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
-    loader = loader_for(model.config)
+    loader = loader_for(getattr(model, "config", None))
+    if not consume:
+        model = copy.deepcopy(model)
+    if hasattr(model, "peft_config"):
+        model = model.merge_and_unload()
     with torch.no_grad():
         spec = loader(model, tokenizer)
     if not isinstance(spec, ct2.specs.TransformerDecoderModelSpec):
@@ -149,10 +160,9 @@ def verify_entry(entry: Path, source: str) -> None:
         )
 
 
-def converted_dir(model_dir: str | Path, quantization: str, *, loaded: tuple[Any, Any] | None = None) -> Path:
+def converted_dir(model_dir: str | Path, quantization: str) -> Path:
     """The verified CTranslate2 dir for ``model_dir``, converting it first when the cache has none.
 
-    ``loaded`` is ``(model, tokenizer)`` when the caller already holds them (saves a load).
     Raises ``UnsupportedModel`` when CTranslate2 cannot run the model, ``ArtifactError``
     when the cached conversion is corrupted.
     """
@@ -162,11 +172,11 @@ def converted_dir(model_dir: str | Path, quantization: str, *, loaded: tuple[Any
     entry = root / entry_name(source, quantization)
     if not entry.is_dir():
         _prune(root, quantization)
-        model, tokenizer = loaded or _load_hf(model_dir)
+        model, tokenizer = _load_hf(model_dir)
         tmp = root / f".{entry.name}.tmp{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            convert_model(model, tokenizer, tmp, quantization)
+            convert_model(model, tokenizer, tmp, quantization, consume=True)
             write_entry_manifest(tmp, source, quantization)
             tmp.rename(entry)
         finally:

@@ -119,7 +119,7 @@ def choose_quantization(path: Path, threads: int | None) -> str:
             return str(saved["chosen"])
     except (OSError, ValueError):
         pass
-    rates = {q: _decode_rate(path, q, threads) for q in QUANTIZATIONS}
+    rates = measure_decode_rates(path, threads)
     chosen = "int8" if rates["int8"] >= INT8_MARGIN * rates["float32"] else "float32"
     log.info(
         "ctranslate2 quantization: %s (greedy decode float32 %.0f tok/s, int8 %.0f tok/s)",
@@ -130,23 +130,28 @@ def choose_quantization(path: Path, threads: int | None) -> str:
     return chosen
 
 
-def _decode_rate(path: Path, quantization: str, threads: int | None) -> float:
-    """Greedy tokens/s of one stream (best of 3 short bursts, after a warm-up)."""
+def measure_decode_rates(path: Path, threads: int | None, rounds: int = 3) -> dict[str, float]:
+    """Greedy tokens/s of one stream per quantization: best of ``rounds`` short bursts, interleaved.
+
+    Interleaving (float32, int8, float32, ...) makes a load change on a shared
+    machine hit both alike instead of whichever ran second.
+    """
     from stratos.serve.ct2_engine import CT2Engine
 
-    engine = CT2Engine.from_dir(path, quantization=quantization, threads=threads)
-    prompt = _PROBE_PROMPT[: max(8, engine.max_context // 2)]
-    ids = engine.encode(prompt)[: max(1, engine.max_context - _PROBE_TOKENS - 1)]
-    tokens = [engine.tokenizer.convert_ids_to_tokens(ids)]
-    engine.generator.generate_batch(tokens, max_length=4, include_prompt_in_result=False)
-    best = 0.0
-    for _ in range(3):
-        t0 = time.perf_counter()
-        out = engine.generator.generate_batch(
-            tokens, max_length=_PROBE_TOKENS, min_length=_PROBE_TOKENS, include_prompt_in_result=False
-        )
-        n = len(out[0].sequences_ids[0])
-        best = max(best, n / max(time.perf_counter() - t0, 1e-9))
+    engines = {q: CT2Engine.from_dir(path, quantization=q, threads=threads) for q in QUANTIZATIONS}
+    any_engine = engines["float32"]
+    ids = any_engine.encode(_PROBE_PROMPT)[: max(1, any_engine.max_context - _PROBE_TOKENS - 1)]
+    tokens = [any_engine.tokenizer.convert_ids_to_tokens(ids)]
+    best = dict.fromkeys(engines, 0.0)
+    for round_no in range(rounds + 1):  # round 0 warms up and is not counted
+        for q, engine in engines.items():
+            t0 = time.perf_counter()
+            out = engine.generator.generate_batch(
+                tokens, max_length=_PROBE_TOKENS, min_length=_PROBE_TOKENS, include_prompt_in_result=False
+            )
+            rate = len(out[0].sequences_ids[0]) / max(time.perf_counter() - t0, 1e-9)
+            if round_no:
+                best[q] = max(best[q], rate)
     return best
 
 
