@@ -189,12 +189,12 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     # ---- 5. train (resumes from out/ckpt)
     from stratos.distill.evaluation import evaluate_engine
     from stratos.distill.train import train
-    from stratos.serve.engine import GenerationEngine
+    from stratos.serve.engines import engine_for_model
 
     val_q = splits["val"][: cfg.eval_samples]
 
     def val_accuracy(m: Any) -> float:
-        eng = GenerationEngine(m, tokenizer, name="student")
+        eng = engine_for_model(m, tokenizer, name="student", threads=cfg.threads)
         return float(evaluate_engine(eng, task, val_q, max_new_tokens=max_new)["accuracy"]) if val_q else 0.0
 
     progress.start("train", steps=cfg.max_steps)
@@ -213,7 +213,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     eval_student = _json(out / "eval_student.json")
     if eval_student is None:
         progress.start("eval")
-        eng = GenerationEngine(model, tokenizer, name="student")
+        eng = engine_for_model(model, tokenizer, name="student", threads=cfg.threads)
         eval_student = evaluate_engine(eng, task, splits["test"], max_new_tokens=max_new)
         from stratos.distill.evaluation import latency
 
