@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from helpers.server import rss_mib
 from helpers.tiny_model import make_tiny_model_dir
 
 from stratos.evaluate.local import local_server
@@ -17,13 +18,6 @@ pytestmark = [pytest.mark.e2e]
 
 BODY_MB = 40
 MAX_GROWTH_MB = 15
-
-
-def rss_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def test_oversized_bodies_are_refused_before_parsing(tmp_path):
