@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stratos.exceptions import ConfigError
 from stratos.distill.settings import SEED_MAX
+from stratos.exceptions import ConfigError
 from stratos.spec import load_request, parse_request
 
 CASES = [
