@@ -45,7 +45,10 @@ def main() -> None:
     try:
         app()
     except StratosError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        # soft_wrap: one error, one line (rich must not break it up); escape: messages hold [lists].
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

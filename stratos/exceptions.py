@@ -45,6 +45,10 @@ class RequestError(StratosError, ValueError):
     exit_code = 2
 
 
+class EndpointError(StratosError):
+    """An endpoint could not be reached or refused us; says which URL and what to check."""
+
+
 class ServeError(StratosError):
     """The server cannot start (no token, port busy, bad model dir); says what to pass instead."""
 

@@ -301,13 +301,13 @@ def train_phase(run: Run, s: Student) -> Any:
     """Train (resuming from ``ckpt/``), validating on decoded answers when ``eval_samples`` > 0."""
     from stratos.distill.evaluation import evaluate_engine
     from stratos.distill.train import train
-    from stratos.serve.engine import GenerationEngine
+    from stratos.serve.engines import engine_for_model
 
     cfg = run.cfg
     val_q = s.val[: cfg.eval_samples]
 
     def val_accuracy(m: Any) -> float:
-        eng = GenerationEngine(m, s.tokenizer, name="student")
+        eng = engine_for_model(m, s.tokenizer, name="student", threads=run.cfg.threads)
         return evaluate_engine(eng, run.task, val_q, max_new_tokens=s.max_new_tokens).accuracy if val_q else 0.0
 
     run.progress.start("train", steps=cfg.max_steps)
@@ -324,12 +324,12 @@ def train_phase(run: Run, s: Student) -> Any:
 def student_eval_phase(run: Run, s: Student) -> Evaluation:
     """The student on the held-out test split: scores, then latency one question at a time."""
     from stratos.distill.evaluation import evaluate_engine, latency
-    from stratos.serve.engine import GenerationEngine
+    from stratos.serve.engines import engine_for_model
 
     path = run.out / "eval_student.json"
 
     def make() -> dict[str, Any]:
-        eng = GenerationEngine(s.model, s.tokenizer, name="student")
+        eng = engine_for_model(s.model, s.tokenizer, name="student", threads=run.cfg.threads)
         ev = evaluate_engine(eng, run.task, s.test, max_new_tokens=s.max_new_tokens)
         lat = latency(eng, run.task, [e.question for e in s.test[:LATENCY_QUESTIONS]], max_new_tokens=s.max_new_tokens)
         atomic_write_json(path, ev.model_copy(update={"latency": lat}).model_dump(mode="json"))

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 
@@ -38,15 +39,19 @@ def eval_cmd(
     the_task = get_task(task)
     items = read_questions(questions, the_task)
     secret = load_token(token_file)
-    report = evaluate(
-        model,
-        the_task,
-        items,
-        token=secret.get_secret_value() if secret else None,
-        concurrency=concurrency,
-        max_tokens=max_tokens,
-        threads=threads,
-    )
+    # On stderr, so `--json` keeps stdout to the one JSON object; gone once finished.
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        asked = bar.add_task(f"{len(items)} questions", total=len(items))
+        report = evaluate(
+            model,
+            the_task,
+            items,
+            token=secret.get_secret_value() if secret else None,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            threads=threads,
+            on_reply=lambda _reply: bar.advance(asked),
+        )
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), indent=2))
         return

@@ -2,17 +2,20 @@
 
 Plain httpx (not the openai client) so the measured latency is one HTTP round
 trip with no client-side retries hiding failures: a failed request is counted
-as an error, not retried.
+as an error, not retried. An endpoint that cannot be reached at all (or
+refuses the token) is one ``EndpointError`` line before any question is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
+
+from stratos.exceptions import EndpointError
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,27 @@ class EndpointClient:
 
     async def model_name(self) -> str:
         """The first model the endpoint serves (what requests name as ``model``)."""
-        r = await self._client.get(f"{self.base_url}/models")
-        r.raise_for_status()
-        return r.json()["data"][0]["id"]
+        url = f"{self.base_url}/models"
+        try:
+            r = await self._client.get(url)
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise EndpointError(
+                f"cannot reach {self.base_url} ({reason}); check that the server is running and the URL "
+                f"is right (try: curl {url})."
+            ) from None
+        if r.status_code == 401:
+            raise EndpointError(
+                f"{self.base_url} refused the API token (HTTP 401); pass --token-file or set $STRATOS_API_TOKEN."
+            )
+        try:
+            r.raise_for_status()
+            return r.json()["data"][0]["id"]
+        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            raise EndpointError(
+                f"{url} did not list a model (HTTP {r.status_code}: {r.text[:120]!r}); "
+                "is this an OpenAI-compatible endpoint?"
+            ) from exc
 
     async def chat(
         self, model: str, prompt: str, *, max_tokens: int, temperature: float = 0.0
@@ -80,13 +101,25 @@ class EndpointClient:
         )
 
     async def chat_many(
-        self, model: str, prompts: Sequence[str], *, concurrency: int, max_tokens: int
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int,
+        max_tokens: int,
+        on_reply: Callable[[Reply], None] | None = None,
     ) -> list[Reply]:
-        """All prompts, at most ``concurrency`` in flight; replies in prompt order."""
+        """All prompts, at most ``concurrency`` in flight; replies in prompt order.
+
+        ``on_reply`` sees each reply as it arrives (a progress bar).
+        """
         gate = asyncio.Semaphore(concurrency)
 
         async def one(p: str) -> Reply:
             async with gate:
-                return await self.chat(model, p, max_tokens=max_tokens)
+                reply = await self.chat(model, p, max_tokens=max_tokens)
+            if on_reply is not None:
+                on_reply(reply)
+            return reply
 
         return list(await asyncio.gather(*(one(p) for p in prompts)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +90,7 @@ async def evaluate_endpoint(
     concurrency: int = 8,
     max_tokens: int = 256,
     model: str | None = None,
+    on_reply: Callable[[Reply], None] | None = None,
 ) -> EvalReport:
     """Send every question's prompt (``concurrency`` in flight) and score the replies."""
     if concurrency < 1:
@@ -102,6 +103,7 @@ async def evaluate_endpoint(
             [task.prompt(q.text) for q in questions],
             concurrency=concurrency,
             max_tokens=max_tokens,
+            on_reply=on_reply,
         )
         wall = time.perf_counter() - start
     scored = score_replies(task, questions, replies)
@@ -131,12 +133,14 @@ def evaluate(
     concurrency: int = 8,
     max_tokens: int = 256,
     threads: int | None = None,
+    on_reply: Callable[[Reply], None] | None = None,
 ) -> EvalReport:
     """Evaluate a URL directly, or a model dir through a local server started for the run."""
     if target.startswith(("http://", "https://")):
         return asyncio.run(
             evaluate_endpoint(
-                target, token, task, questions, concurrency=concurrency, max_tokens=max_tokens
+                target, token, task, questions, concurrency=concurrency, max_tokens=max_tokens,
+                on_reply=on_reply,
             )
         )
     from stratos.evaluate.local import local_server
@@ -154,5 +158,6 @@ def evaluate(
                 questions,
                 concurrency=concurrency,
                 max_tokens=max_tokens,
+                on_reply=on_reply,
             )
         )

@@ -53,6 +53,14 @@ if CPU_CALIBRATION.is_file():
     MFU_DECODE_CPU = float(_cal.get("decode_efficiency", MFU_DECODE_CPU))
     DECODE_FLOOR_MS_CPU = float(_cal.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
     DECODE_FLOOR_MS_PER_LAYER_CPU = float(_cal.get("decode_floor_ms_per_layer", DECODE_FLOOR_MS_PER_LAYER_CPU))
+# Serving on CPU runs the CTranslate2 engine (stratos.serve.engines), not the torch loop the
+# factors above describe: its own fit, {"serving": {"prefill_efficiency", "decode_efficiency",
+# "decode_floor_ms", "runs"}}, is written by benchmarks/serving_bench.py calibrate --write.
+_serving = (_cal.get("serving") or {}) if CPU_CALIBRATION.is_file() else {}
+SERVE_MFU_PREFILL_CPU = float(_serving.get("prefill_efficiency", MFU_PREFILL_CPU))
+SERVE_MFU_DECODE_CPU = float(_serving.get("decode_efficiency", MFU_DECODE_CPU))
+SERVE_DECODE_FLOOR_MS_CPU = float(_serving.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
+SERVE_DECODE_FLOOR_MS_PER_LAYER_CPU = 0.0 if _serving else DECODE_FLOOR_MS_PER_LAYER_CPU
 
 
 @dataclass(frozen=True)
@@ -172,15 +180,15 @@ def serve_latency_ms(
     than the bandwidth roof. Single request, no batching interference.
     """
     bpp = np.where(hw.is_gpu, 2.0, 4.0)
-    mfu = np.where(hw.is_gpu, MFU_PREFILL, MFU_PREFILL_CPU)
+    mfu = np.where(hw.is_gpu, MFU_PREFILL, SERVE_MFU_PREFILL_CPU)
     prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * mfu) * 1e3
     kv_bytes = kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
     step_ms = (params * bpp + kv_bytes) / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
-    cpu_compute_ms = 2.0 * params / (hw.devices * hw.tflops * 1e12 * MFU_DECODE_CPU) * 1e3
+    cpu_compute_ms = 2.0 * params / (hw.devices * hw.tflops * 1e12 * SERVE_MFU_DECODE_CPU) * 1e3
     floor = np.where(
         hw.is_gpu,
         DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers,
-        DECODE_FLOOR_MS_CPU + DECODE_FLOOR_MS_PER_LAYER_CPU * layers + cpu_compute_ms,
+        SERVE_DECODE_FLOOR_MS_CPU + SERVE_DECODE_FLOOR_MS_PER_LAYER_CPU * layers + cpu_compute_ms,
     )
     return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.maximum(step_ms, floor)
 

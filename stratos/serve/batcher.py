@@ -9,13 +9,22 @@ to ``max_batch_size``), decodes them as one batch and resolves each caller's
 future. Continuous batching: while a batch decodes, requests that arrive
 join it at the next step (their prompts are prefilled as a small batch and
 their KV cache rows stacked onto the running one), and finished rows leave at
-once, so nobody waits for a whole batch to drain. ``observe_batch`` sees the
-number of rows in every forward pass (prefill or decode step).
+once, so nobody waits for a whole batch to drain. Engines that decode a whole
+batch in one call (CTranslate2) cannot take rows mid-decode; they declare
+``parallelism`` > 1 and get that many workers, so a request that arrives
+during a long batch starts at once on another replica. ``observe_batch`` sees
+the number of rows in every forward pass (prefill or decode step).
+
+Overload and failure: the queue is bounded (``submit`` raises ``QueueFull``,
+which the server answers with 429), a request whose caller went away is
+dropped from its batch at the next step, and a batch whose prefill fails is
+retried one request at a time so a poisoned request fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -23,13 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratos.serve.engine import (
-    DecodeBatch,
-    GenerationEngine,
-    GenerationResult,
-    Request,
-    SamplingParams,
-)
+from stratos.serve.decoding import GenerationResult, Request, SamplingParams
+from stratos.serve.engine_base import EngineBase
+
+log = logging.getLogger("stratos.serve")
 
 # Called with each new piece of text for one request (on the event loop).
 TextSink = Callable[[str], None]
@@ -43,23 +49,30 @@ class _Job:
     future: asyncio.Future
     on_text: TextSink | None = None
     enqueued: float = field(default_factory=time.perf_counter)
+    cancelled: bool = False  # set on the event loop when the caller stops waiting
 
 
 _STOP = object()
 
 
+class QueueFull(Exception):
+    """The batcher's queue holds ``max_queue`` requests already; retry after a moment."""
+
+
 class Batcher:
-    """Queue in front of a ``GenerationEngine``; ``await submit(...)`` returns the result.
+    """Queue in front of an engine; ``await submit(...)`` returns the result.
 
     ``observe_batch(rows)`` (optional) is told the rows of every forward pass, for metrics.
+    ``max_queue`` bounds the requests waiting to be admitted (0: unbounded).
     """
 
     def __init__(
         self,
-        engine: GenerationEngine,
+        engine: EngineBase,
         *,
         max_batch_size: int = 16,
         max_wait_s: float = 0.01,
+        max_queue: int = 0,
         observe_batch: Callable[[int], None] | None = None,
     ):
         if max_batch_size < 1:
@@ -68,33 +81,51 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self._observe = observe_batch
+        # The stop sentinels bypass the bound (put with block=False never happens for them).
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self.max_queue = max_queue
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="stratos-generate", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            for i in range(max(1, self.engine.parallelism)):
+                t = threading.Thread(target=self._run, name=f"stratos-generate-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the batch in flight, then stop the worker."""
-        if self._thread is not None:
+        """Finish the batches in flight, then stop the workers."""
+        for _ in self._threads:
             self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
+        for t in self._threads:
+            t.join(timeout)
+        self._threads = []
+
+    def full(self) -> bool:
+        """True when ``max_queue`` requests are waiting already."""
+        return bool(self.max_queue) and self._queue.qsize() >= self.max_queue
 
     async def submit(
         self, prompt: str, params: SamplingParams, on_text: TextSink | None = None
     ) -> GenerationResult:
-        """Queue one request and wait for its result (raises what the engine raised)."""
+        """Queue one request and wait for its result (raises what the engine raised, or ``QueueFull``).
+
+        Cancelling the awaiting task (a client that went away) ends the request's decoding.
+        """
+        if self.full():
+            raise QueueFull(f"{self._queue.qsize()} requests are waiting")
         loop = asyncio.get_running_loop()
         job = _Job(prompt, params, loop, loop.create_future(), on_text)
         self._queue.put(job)
-        return await job.future
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            job.cancelled = True
+            raise
 
     # ---------------------------------------------------------------- worker
     def _run(self) -> None:
-        running: DecodeBatch | None = None
+        running: Any = None
         while True:
             if running is None:
                 # Idle: block for a request, then give others max_wait to join it.
@@ -141,20 +172,19 @@ class Batcher:
             batch.append(job)
         return batch, False
 
-    def _prefill(self, jobs: list[_Job]) -> DecodeBatch | None:
+    def _prefill(self, jobs: list[_Job]) -> Any:
         """Validate each job (a bad one fails alone), then prefill the rest as one batch."""
         requests = []
         for job in jobs:
+            if job.cancelled:
+                continue
             try:
                 ids = self.engine.encode(job.prompt)
                 self.engine.check_length(len(ids), job.params)
             except Exception as exc:  # noqa: BLE001 - delivered to the caller, never kills the worker
                 _resolve(job, exc=exc)
                 continue
-            sink = None
-            if job.on_text is not None:
-                sink = lambda text, job=job: job.loop.call_soon_threadsafe(job.on_text, text)  # noqa: E731
-            requests.append(Request(ids, job.params, tag=job, on_text=sink))
+            requests.append(_request(job, ids))
         if not requests:
             return None
         if self._observe is not None:
@@ -162,14 +192,29 @@ class Batcher:
         try:
             batch, done = self.engine.prefill(requests)
         except Exception as exc:  # noqa: BLE001
-            for r in requests:
-                _resolve(r.tag, exc=exc)
+            if len(requests) == 1:
+                _resolve(requests[0].tag, exc=exc)
+                return None
+            # Someone in this batch is poisoned: retry alone so only that request fails.
+            log.warning("a batch of %d failed in prefill (%s); retrying one by one", len(requests), exc)
+            self._prefill_each(requests)
             return None
         for job, result in done:
             _resolve(job, result=result)
         return batch
 
-    def _step(self, batch: DecodeBatch) -> None:
+    def _prefill_each(self, requests: list[Request]) -> None:
+        """Decode each request of a failed batch alone, to the end (a rare path: simple over fast)."""
+        for r in requests:
+            try:
+                done = self.engine.run([r])
+            except Exception as exc:  # noqa: BLE001
+                _resolve(r.tag, exc=exc)
+                continue
+            for job, result in done:
+                _resolve(job, result=result)
+
+    def _step(self, batch: Any) -> None:
         if self._observe is not None:
             self._observe(len(batch))
         try:
@@ -181,6 +226,18 @@ class Batcher:
             return
         for job, result in done:
             _resolve(job, result=result)
+
+
+def _request(job: _Job, ids: list[int]) -> Request:
+    """The engine's view of a job: text goes back to the event loop, cancellation is polled."""
+    sink = None
+    if job.on_text is not None:
+        sink = lambda text: job.loop.call_soon_threadsafe(job.on_text, text)  # noqa: E731
+    return Request(
+        ids, job.params, tag=job, on_text=sink,
+        cancelled=lambda: job.cancelled,
+        on_done=lambda result: _resolve(job, result=result),
+    )
 
 
 def _resolve(

@@ -39,13 +39,28 @@ def serve(
     max_batch_size: Annotated[int, typer.Option(help="Requests decoded together.")] = 16,
     max_wait_ms: Annotated[float, typer.Option(help="How long a batch waits to fill, ms.")] = 10.0,
     max_tokens: Annotated[int, typer.Option(help="Ceiling on a request's max_tokens.")] = 512,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the engine.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="auto (vLLM on a GPU, CTranslate2 where it converts the model, else transformers), "
+            "ctranslate2, transformers, vllm."
+        ),
+    ] = "auto",
+    quantization: Annotated[
+        str, typer.Option(help="CTranslate2 weights: auto (faster of the two, measured), float32, int8.")
+    ] = "auto",
     dtype: Annotated[
         str,
         typer.Option(
-            help="Weights dtype: auto (bf16 on CPUs with native bf16), float32, bfloat16."
+            help="transformers dtype: auto (bf16 on CPUs with native bf16), float32, bfloat16."
         ),
     ] = "auto",
+    max_queue: Annotated[int, typer.Option(help="Waiting requests beyond this get 429.")] = 256,
+    docs: Annotated[
+        bool | None,
+        typer.Option("--docs/--no-docs", help="API docs pages; default: on for loopback binds only."),
+    ] = None,
 ) -> None:
     """Serve a model dir behind an OpenAI-compatible API (chat, completions, models, health, metrics)."""
     from stratos.serve.auth import TOKEN_ENV, load_token
@@ -74,7 +89,11 @@ def serve(
             max_wait_ms=max_wait_ms,
             max_tokens=max_tokens,
             threads=threads,
+            engine=engine,
+            quantization=quantization,
             dtype=dtype,
+            max_queue=max_queue,
+            docs=docs,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

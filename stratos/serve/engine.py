@@ -1,4 +1,4 @@
-"""A batched text-generation engine over a Hugging Face causal LM dir (CPU-first).
+"""The transformers engine: a batched decode loop over a Hugging Face causal LM (the fallback engine).
 
 Why our own decode loop instead of ``model.generate``: the server batches
 requests that each carry their own sampling parameters (temperature, top_p,
@@ -11,6 +11,10 @@ Batches are left-padded so every row's next token sits in the last column;
 position ids are computed from the attention mask so padding does not shift
 positions. ``temperature == 0`` is greedy decoding.
 
+It runs any architecture transformers loads, and rows can join a running batch
+(continuous batching); ``stratos.serve.engines.load_engine`` prefers CTranslate2
+on CPU where it can convert the model, and uses this engine otherwise.
+
 Reused by the distillation job (evaluate a student, run a local HF teacher)::
 
     engine = GenerationEngine.from_dir("artifacts/student", threads=2)
@@ -21,86 +25,24 @@ Reused by the distillation job (evaluate a student, run a local HF teacher)::
 
 from __future__ import annotations
 
-import copy
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from stratos.exceptions import ArtifactError, RequestError
-
-# Below this temperature, logits / T overflows to inf (NaN probabilities); sampling at such a
-# temperature is argmax anyway, so decode greedily. (Found by the schemathesis run.)
-_GREEDY_BELOW = 1e-4
-FinishReason = Literal["stop", "length"]
-Message = dict[str, str]
-# Called as on_text(row_index, new_text) whenever a row has new, final text.
-TextCallback = Callable[[int, str], None]
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How one prompt is decoded. ``temperature == 0`` means greedy; ``top_p`` is nucleus mass."""
-
-    max_new_tokens: int = 64
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise RequestError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}.")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise RequestError(f"temperature must be in [0, 2], got {self.temperature}.")
-        if not 0.0 < self.top_p <= 1.0:
-            raise RequestError(f"top_p must be in (0, 1], got {self.top_p}.")
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """One prompt's output: the text (stop string excluded) and token accounting."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: FinishReason
-    token_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class Request:
-    """One prompt to decode: its token ids, parameters, a caller's tag and an optional text sink."""
-
-    ids: Sequence[int]
-    params: SamplingParams
-    tag: Any = None
-    on_text: Callable[[str], None] | None = None
-
-
-@dataclass
-class _Row:
-    """Mutable per-row decode state."""
-
-    tag: Any
-    params: SamplingParams
-    prompt_tokens: int
-    ids: list[int] = field(default_factory=list)
-    emitted: int = 0  # characters of text already passed to the callback
-    text: str = ""
-    finish: FinishReason | None = None
-    generator: Any = None
-    on_text: Callable[[str], None] | None = None
-
-    def result(self) -> GenerationResult:
-        return GenerationResult(
-            text=self.text,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=len(self.ids),
-            finish_reason=self.finish or "length",
-            token_ids=tuple(self.ids),
-        )
+from stratos.exceptions import ArtifactError
+from stratos.serve.decoding import (  # noqa: F401 - re-exported: callers import them from here
+    FinishReason,
+    GenerationResult,
+    Message,
+    Request,
+    Row,
+    SamplingParams,
+    TextCallback,
+    eos_ids,
+)
+from stratos.serve.engine_base import EngineBase
 
 
 @dataclass
@@ -111,7 +53,7 @@ class DecodeBatch:
     position of its latest token, ``next_ids`` the tokens to feed next.
     """
 
-    rows: list[_Row]
+    rows: list[Row]
     cache: Any
     mask: Any
     last_pos: Any
@@ -121,12 +63,14 @@ class DecodeBatch:
         return len(self.rows)
 
 
-class GenerationEngine:
+class GenerationEngine(EngineBase):
     """A loaded model + tokenizer that decodes batches of prompts.
 
-    Thread-safety: one ``generate_batch`` runs at a time (a lock serialises
-    calls), which is what the server's single generation worker wants.
+    Thread-safety: one forward pass runs at a time (a lock serialises calls),
+    which is what the server's single generation worker wants.
     """
+
+    kind = "transformers"
 
     def __init__(
         self, model: Any, tokenizer: Any, *, name: str = "model", max_context: int | None = None
@@ -135,21 +79,16 @@ class GenerationEngine:
 
         # Neither the model nor the tokenizer is changed: the distillation job wraps the
         # model it is training (eval mode is entered per forward pass and restored).
-        self.model = model
-        self.tokenizer = tokenizer
-        self.name = name
         configured = getattr(model.config, "max_position_embeddings", None) or 2048
-        self.max_context = int(max_context or configured)
-        self.eos_ids = _eos_ids(model, tokenizer)
+        super().__init__(
+            tokenizer, name=name, max_context=max_context or configured, eos_ids=eos_ids(model, tokenizer)
+        )
+        self.model = model
         # Padded positions are masked out, so any id works; many chat models have no pad token.
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else min(self.eos_ids or {0}))
         self._lock = threading.Lock()
         self._torch = torch
-        # The Rust tokenizer refuses concurrent use ("Already borrowed") while the decode
-        # thread pads a batch, so callers on other threads count tokens with their own copy.
-        self._counter = copy.deepcopy(tokenizer)
-        self._counter_lock = threading.Lock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -193,98 +132,7 @@ class GenerationEngine:
             ) from exc
         return cls(model, tokenizer, name=name or path.name, max_context=max_context)
 
-    # ---------------------------------------------------------------- helpers
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` encodes to (as the engine would feed it); safe from any thread."""
-        with self._counter_lock:
-            return len(self._counter(text, add_special_tokens=True)["input_ids"])
-
-    def render_chat(self, messages: Sequence[Message]) -> str:
-        """The prompt for a chat: the tokenizer's chat template, or a plain role-prefixed fallback."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
-        lines = [f"{m['role']}: {m['content']}" for m in messages]
-        return "\n".join(lines) + "\nassistant:"
-
-    # ---------------------------------------------------------------- generation
-    def generate(
-        self,
-        prompts: Sequence[str],
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> list[GenerationResult]:
-        """Decode every prompt with the same parameters, as one batch."""
-        params = SamplingParams(max_new_tokens, temperature, top_p, tuple(stop or ()), seed)
-        return self.generate_batch(list(prompts), [params] * len(prompts))
-
-    def chat(
-        self,
-        conversations: Sequence[Sequence[Message]],
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        stop: Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> list[GenerationResult]:
-        """Like ``generate`` for chat conversations (each a list of ``{"role", "content"}``)."""
-        prompts = [self.render_chat(c) for c in conversations]
-        return self.generate(prompts, max_new_tokens, temperature, top_p, stop, seed)
-
-    def generate_batch(
-        self,
-        prompts: Sequence[str],
-        params: Sequence[SamplingParams],
-        on_text: TextCallback | None = None,
-    ) -> list[GenerationResult]:
-        """Decode ``prompts`` together, each with its own ``params``.
-
-        ``on_text(i, delta)`` receives row ``i``'s new text as it becomes final
-        (text that might still turn into a stop string is held back).
-        Raises ``RequestError`` if a prompt plus its ``max_new_tokens`` exceeds the context.
-        """
-        if len(prompts) != len(params):
-            raise ValueError("prompts and params must have the same length")
-        results: dict[int, GenerationResult] = {}
-        requests = []
-        for i, (prompt, p) in enumerate(zip(prompts, params, strict=True)):
-            ids = self.encode(prompt)
-            self.check_length(len(ids), p, label=f"prompt {i}")
-            emit = (lambda text, i=i: on_text(i, text)) if on_text is not None else None
-            requests.append(Request(ids, p, tag=i, on_text=emit))
-        batch, done = self.prefill(requests)
-        while True:
-            results.update(done)
-            if batch is None:
-                break
-            done = self.step(batch)
-            if len(batch) == 0:
-                batch = None
-        return [results[i] for i in range(len(prompts))]
-
     # ------------------------------------------------ step-wise API (continuous batching)
-    def encode(self, prompt: str) -> list[int]:
-        """Token ids for one prompt; an empty prompt starts from the BOS (or EOS) token, like HF generate."""
-        ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
-        if not ids:
-            start = self.tokenizer.bos_token_id
-            ids = [start if start is not None else min(self.eos_ids)]
-        return ids
-
-    def check_length(
-        self, prompt_tokens: int, params: SamplingParams, label: str = "the prompt"
-    ) -> None:
-        """Raise ``RequestError`` when prompt + ``max_new_tokens`` does not fit the context."""
-        if prompt_tokens + params.max_new_tokens > self.max_context:
-            raise RequestError(
-                f"{label} has {prompt_tokens} tokens; with max_tokens={params.max_new_tokens} that exceeds "
-                f"the model's context of {self.max_context} tokens. Shorten the prompt or lower max_tokens."
-            )
-
     def prefill(
         self, requests: Sequence[Request]
     ) -> tuple[DecodeBatch | None, list[tuple[Any, GenerationResult]]]:
@@ -303,7 +151,7 @@ class GenerationEngine:
                 gen = None
                 if r.params.temperature > 0 and r.params.seed is not None:
                     gen = torch.Generator().manual_seed(r.params.seed)
-                rows.append(_Row(r.tag, r.params, len(r.ids), generator=gen, on_text=r.on_text))
+                rows.append(Row.for_request(r, generator=gen))
             input_ids, mask = self._left_pad([list(r.ids) for r in requests])
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
             batch = DecodeBatch(rows, None, mask, positions[:, -1:], None)
@@ -380,16 +228,7 @@ class GenerationEngine:
         keep: list[int] = []
         done: list[tuple[Any, GenerationResult]] = []
         for b, row in enumerate(batch.rows):
-            tok = int(next_ids[b])
-            if tok in self.eos_ids:
-                row.finish = "stop"
-            else:
-                row.ids.append(tok)
-                self._update_text(row)
-                if row.finish is None and len(row.ids) >= row.params.max_new_tokens:
-                    row.finish = "length"
-            if row.on_text is not None:
-                self._emit(row)
+            row.accept(int(next_ids[b]), self.eos_ids, self.decode)
             if row.finish is None:
                 keep.append(b)
             else:
@@ -434,13 +273,13 @@ class GenerationEngine:
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], dtype=torch.long)
         return ids, mask
 
-    def _sample(self, logits: Any, rows: list[_Row]) -> Any:
+    def _sample(self, logits: Any, rows: list[Row]) -> Any:
         """Next token per row: argmax for greedy rows, top-p sampling for the others."""
         torch = self._torch
         out = logits.argmax(dim=-1)
         for b, row in enumerate(rows):
             p = row.params
-            if p.temperature < _GREEDY_BELOW:
+            if p.greedy:
                 continue
             probs = torch.softmax(logits[b] / p.temperature, dim=-1)
             if p.top_p < 1.0:
@@ -456,30 +295,6 @@ class GenerationEngine:
             out[b] = torch.multinomial(probs, 1, generator=row.generator)[0]
         return out
 
-    def _update_text(self, row: _Row) -> None:
-        """Re-decode the row; finish it at the first stop string."""
-        text = self.tokenizer.decode(row.ids, skip_special_tokens=True)
-        for s in row.params.stop:
-            at = text.find(s)
-            if s and at != -1:
-                text = text[:at]
-                row.finish = "stop"
-        row.text = text
-
-    @staticmethod
-    def _emit(row: _Row) -> None:
-        """Pass on text that can no longer change: not a partial UTF-8 char, not a stop-string prefix."""
-        text = row.text
-        if row.finish is None:
-            if text.endswith("\ufffd"):
-                text = text.rstrip("\ufffd")
-            hold = max((len(s) - 1 for s in row.params.stop), default=0)
-            if hold:
-                text = text[: max(row.emitted, len(text) - hold)]
-        if len(text) > row.emitted:
-            row.on_text(text[row.emitted :])
-            row.emitted = len(text)
-
 
 def resolve_dtype(dtype: str) -> str:
     """``"auto"`` -> ``bfloat16`` on CPUs with native bf16 dot products (AVX512-BF16 / AMX), else ``float32``.
@@ -494,15 +309,3 @@ def resolve_dtype(dtype: str) -> str:
     from stratos.device import bf16_supported
 
     return "bfloat16" if bf16_supported("cpu") else "float32"
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """Every id that ends a generation: the tokenizer's eos and the generation config's."""
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        value = getattr(source, "eos_token_id", None)
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, list | tuple):
-            ids.update(int(v) for v in value)
-    return ids

@@ -23,6 +23,8 @@ from pydantic import (
     StrictStr,
 )
 
+from stratos.serve.decoding import SEED_MAX, SEED_MIN
+
 
 class _Request(BaseModel):
     # OpenAI clients send fields we don't use (logprobs, presence_penalty...); ignore them
@@ -59,11 +61,19 @@ def _whole_number(value: object) -> object:
 
 
 Int = Annotated[StrictInt, BeforeValidator(_whole_number)]
+# Every integer field has both bounds in the schema (clients and fuzzers see them; an
+# unbounded seed of 2**64 used to reach torch and fail a whole batch).
+INT32_MAX = 2**31 - 1
+MAX_MESSAGES = 256
 Temperature = Annotated[StrictFloat, Field(ge=0, le=2, description="0 is greedy decoding.")]
 TopP = Annotated[StrictFloat, Field(gt=0, le=1, description="Nucleus probability mass.")]
 MaxTokens = Annotated[
-    Int, Field(ge=1, description="Capped by the server's limit and the model's context (else 400).")
+    Int,
+    Field(
+        ge=1, le=INT32_MAX, description="Capped by the server's limit and the model's context (else 400)."
+    ),
 ]
+Seed = Annotated[Int, Field(ge=SEED_MIN, le=SEED_MAX, description="Reproducible sampling (int64).")]
 Stop = StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None
 
 
@@ -74,7 +84,7 @@ class _Sampling(_Request):
     top_p: TopP = 1.0
     n: Annotated[Int, Field(ge=1, le=1, description="Only n=1 is supported.")] = 1
     stop: Stop = None
-    seed: Int | None = None
+    seed: Seed | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: StrictStr | None = None
@@ -86,7 +96,7 @@ class _Sampling(_Request):
 
 
 class ChatCompletionRequest(_Sampling):
-    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=MAX_MESSAGES)]
     max_completion_tokens: MaxTokens | None = None
 
 

@@ -6,7 +6,10 @@ become 400 instead of FastAPI's 422, unknown paths 404, and even an
 unexpected failure is answered in the same shape (500) rather than a bare
 traceback. ``/health`` and ``/metrics`` need no token (a load balancer and a
 Prometheus scraper poll them; neither reveals prompts or the token); every
-``/v1`` route does.
+``/v1`` route does, checked by ``RequestGuard`` before the body is read (the
+bearer dependency below only declares the scheme in the OpenAPI spec).
+``/docs``, ``/redoc`` and ``/openapi.json`` exist only when ``docs`` is on
+(the server turns them on for loopback binds only).
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the real types of the
@@ -23,6 +26,7 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stratos.serve.auth import token_matches
+from stratos.serve.guard import RequestGuard, unauthorized
 from stratos.serve.metrics import MetricsMiddleware
 from stratos.serve.protocol import (
     ChatCompletionRequest,
@@ -44,6 +48,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     404: {"model": ErrorResponse, "description": "Unknown model."},
+    413: {"model": ErrorResponse, "description": "Request body over the server's limit."},
+    429: {
+        "model": ErrorResponse,
+        "description": "The server's queue is full; retry after the Retry-After header's seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
 }
 # One server-sent event: `data` is a JSON chunk (chat.completion.chunk / text_completion),
 # an error object, or the final "[DONE]".
@@ -67,11 +77,17 @@ class _ApiErrorException(Exception):
 
 
 def _reply(err: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return JSONResponse(err.body.model_dump(), status_code=err.status, headers=headers)
+    return JSONResponse(err.body.model_dump(), status_code=err.status, headers=err.headers)
 
 
-def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool) -> FastAPI:
+def build_app(
+    serving: OpenAIServing,
+    *,
+    token: SecretStr | None,
+    verified: bool,
+    docs: bool = True,
+    max_body_bytes: int = 1 << 20,
+) -> FastAPI:
     """The ASGI app for one loaded model. ``token=None`` disables auth (only with --no-auth)."""
 
     @asynccontextmanager
@@ -82,7 +98,14 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
         finally:
             serving.batcher.stop()
 
-    app = FastAPI(title="Stratos OpenAI-compatible server", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Stratos OpenAI-compatible server",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.serving = serving
     bearer = HTTPBearer(
         auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file)."
@@ -92,14 +115,7 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
         request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> None:
         if token is not None and not token_matches(token, request.headers.get("authorization")):
-            raise _ApiErrorException(
-                error(
-                    401,
-                    "missing or invalid API token: send 'Authorization: Bearer <token>'.",
-                    type="authentication_error",
-                    code="invalid_api_key",
-                )
-            )
+            raise _ApiErrorException(unauthorized())
 
     auth = [Depends(require_token)]
 
@@ -169,6 +185,7 @@ def build_app(serving: OpenAIServing, *, token: SecretStr | None, verified: bool
         return _respond(await serving.completion(req))
 
     routes = {r.path for r in app.routes if hasattr(r, "path")}
+    app.add_middleware(RequestGuard, token=token, max_body_bytes=max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=serving.metrics, routes=routes)
     return app
 

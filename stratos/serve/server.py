@@ -8,6 +8,7 @@ instead of serving garbage.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from stratos.exceptions import ArtifactError, ServeError
 from stratos.manifest import MANIFEST, verify_manifest
 from stratos.serve.batcher import Batcher
-from stratos.serve.engine import GenerationEngine
+from stratos.serve.engine_base import EngineBase
+from stratos.serve.engines import load_engine
 from stratos.serve.metrics import ServerMetrics
 from stratos.serve.serving import Limits, OpenAIServing
 
@@ -44,15 +46,41 @@ class ServeConfig(BaseModel):
     max_tokens: int = Field(512, ge=1, description="Ceiling on a request's max_tokens.")
     default_max_tokens: int = Field(128, ge=1)
     threads: int | None = Field(
-        None, ge=1, description="torch CPU threads; None keeps torch's default."
+        None, ge=1, description="CPU threads for the engine; None: every core."
+    )
+    engine: Literal["auto", "ctranslate2", "transformers", "vllm"] = Field(
+        "auto",
+        description="auto: vLLM on a GPU, CTranslate2 where it converts the model, else transformers.",
+    )
+    quantization: Literal["auto", "float32", "int8"] = Field(
+        "auto", description="CTranslate2 weights; auto = the faster on a short measurement."
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="torch dtype; auto = bfloat16 where the CPU has native bf16."
+        "auto", description="transformers dtype; auto = bfloat16 where the CPU has native bf16."
+    )
+    max_queue: int = Field(256, ge=1, description="Requests waiting beyond this are answered 429.")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Larger request bodies get 413.")
+    docs: bool | None = Field(
+        None, description="/docs, /redoc, /openapi.json; None = on for loopback binds only."
     )
 
     @property
     def served_name(self) -> str:
         return self.model_name or self.model_dir.name
+
+    @property
+    def docs_enabled(self) -> bool:
+        return is_loopback(self.host) if self.docs is None else self.docs
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost (what only this machine can reach)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_artifact(model_dir: Path, verify: bool) -> bool:
@@ -72,20 +100,27 @@ def check_artifact(model_dir: Path, verify: bool) -> bool:
     return True
 
 
-def build_server_app(config: ServeConfig, engine: GenerationEngine | None = None):
+def build_server_app(config: ServeConfig, engine: EngineBase | None = None):
     """Verify and load (unless ``engine`` is given, as tests do) and return the ASGI app."""
     from stratos.serve.router import build_app
 
     verified = check_artifact(config.model_dir, config.verify)
     if engine is None:
-        engine = GenerationEngine.from_dir(
-            config.model_dir, threads=config.threads, dtype=config.dtype, name=config.served_name
+        engine = load_engine(
+            config.model_dir,
+            engine=config.engine,
+            quantization=config.quantization,
+            threads=config.threads,
+            dtype=config.dtype,
+            name=config.served_name,
         )
+    log.info("engine: %s", engine.describe())
     metrics = ServerMetrics()
     batcher = Batcher(
         engine,
         max_batch_size=config.max_batch_size,
         max_wait_s=config.max_wait_ms / 1000,
+        max_queue=config.max_queue,
         observe_batch=metrics.batch_size.observe,
     )
     limits = Limits(
@@ -93,7 +128,13 @@ def build_server_app(config: ServeConfig, engine: GenerationEngine | None = None
         default_max_tokens=min(config.default_max_tokens, engine.max_context),
     )
     serving = OpenAIServing(engine, batcher, metrics, model_name=config.served_name, limits=limits)
-    return build_app(serving, token=config.token, verified=verified)
+    return build_app(
+        serving,
+        token=config.token,
+        verified=verified,
+        docs=config.docs_enabled,
+        max_body_bytes=config.max_body_bytes,
+    )
 
 
 def run(config: ServeConfig) -> None:

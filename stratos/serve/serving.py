@@ -3,12 +3,18 @@
 Every failure a client can cause comes back as an ``ApiError`` value built by
 ``error()`` (OpenAI's error shape with an HTTP status), never as an exception
 that would surface as a 500. Streaming replies are async iterators of SSE
-``data:`` lines in OpenAI's chunk format, ending with ``data: [DONE]``.
+``data:`` lines in OpenAI's chunk format, ending with ``data: [DONE]`` even
+when generation fails (an error event comes first); a stream the client
+abandons cancels its generation.
+
+Chat templates and tokenisation run in worker threads: a long conversation
+must not stall the event loop that every other client is waiting on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,8 +23,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from stratos.exceptions import RequestError
-from stratos.serve.batcher import Batcher
-from stratos.serve.engine import GenerationEngine, GenerationResult, SamplingParams
+from stratos.serve.batcher import Batcher, QueueFull
+from stratos.serve.decoding import GenerationResult, SamplingParams
+from stratos.serve.engine_base import EngineBase
 from stratos.serve.metrics import ServerMetrics
 from stratos.serve.protocol import (
     AssistantMessage,
@@ -40,17 +47,22 @@ from stratos.serve.protocol import (
     Usage,
 )
 
+log = logging.getLogger("stratos.serve")
+
 # Characters per token is rarely above ~8; anything this much longer than the context
 # is rejected before it is tokenised, so a huge body cannot tie up the tokenizer.
 _MAX_CHARS_PER_TOKEN = 16
+# What a 429 tells the client to wait, seconds: a full queue of short requests drains in about this.
+RETRY_AFTER_S = 1
 
 
 @dataclass(frozen=True)
 class ApiError:
-    """An error reply: HTTP status + OpenAI's error body."""
+    """An error reply: HTTP status + OpenAI's error body (+ headers such as Retry-After)."""
 
     status: int
     body: ErrorResponse
+    headers: dict[str, str] | None = None
 
 
 def error(
@@ -62,8 +74,22 @@ def error(
     code: str | None = None,
 ) -> ApiError:
     """The one place error replies are built."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return ApiError(
-        status, ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code))
+        status,
+        ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code)),
+        headers,
+    )
+
+
+def overloaded() -> ApiError:
+    return error(
+        429,
+        f"the server's queue is full; retry after {RETRY_AFTER_S} s.",
+        type="rate_limit_error",
+        code="queue_full",
     )
 
 
@@ -83,7 +109,7 @@ class OpenAIServing:
 
     def __init__(
         self,
-        engine: GenerationEngine,
+        engine: EngineBase,
         batcher: Batcher,
         metrics: ServerMetrics,
         *,
@@ -101,15 +127,14 @@ class OpenAIServing:
 
     async def chat(self, req: ChatCompletionRequest) -> ChatCompletionResponse | Stream | ApiError:
         max_tokens = req.max_completion_tokens or req.max_tokens
+        messages = [{"role": m.role, "content": m.text()} for m in req.messages]
         try:
-            prompt = self.engine.render_chat(
-                [{"role": m.role, "content": m.text()} for m in req.messages]
-            )
+            prompt = await asyncio.to_thread(self.engine.render_chat, messages)
         except Exception as exc:  # noqa: BLE001 - a chat template rejecting the conversation is a client error
             return error(
                 400, f"the model's chat template rejected these messages: {exc}", param="messages"
             )
-        prepared = self._prepare(req, prompt, max_tokens)
+        prepared = await self._prepare(req, prompt, max_tokens)
         if isinstance(prepared, ApiError):
             return prepared
         params = prepared
@@ -132,7 +157,7 @@ class OpenAIServing:
 
     async def completion(self, req: CompletionRequest) -> CompletionResponse | Stream | ApiError:
         prompt = req.prompt_text()
-        prepared = self._prepare(req, prompt, req.max_tokens)
+        prepared = await self._prepare(req, prompt, req.max_tokens)
         if isinstance(prepared, ApiError):
             return prepared
         params = prepared
@@ -151,7 +176,7 @@ class OpenAIServing:
         )
 
     # ---------------------------------------------------------------- helpers
-    def _prepare(
+    async def _prepare(
         self, req: ChatCompletionRequest | CompletionRequest, prompt: str, max_tokens: int | None
     ) -> SamplingParams | ApiError:
         if req.model != self.model_name:
@@ -177,11 +202,12 @@ class OpenAIServing:
             param="messages" if isinstance(req, ChatCompletionRequest) else "prompt",
             code="context_length_exceeded",
         )
-        if (
-            len(prompt) > context * _MAX_CHARS_PER_TOKEN
-            or self.engine.count_tokens(prompt) + max_new > context
-        ):
+        if len(prompt) > context * _MAX_CHARS_PER_TOKEN:
             return too_long
+        if await asyncio.to_thread(self.engine.count_tokens, prompt) + max_new > context:
+            return too_long
+        if self.batcher.full():
+            return overloaded()
         try:
             return SamplingParams(
                 max_new, float(req.temperature), float(req.top_p), req.stop_list(), req.seed
@@ -194,6 +220,8 @@ class OpenAIServing:
             result = await self.batcher.submit(prompt, params)
         except RequestError as exc:
             return error(400, str(exc), code="context_length_exceeded")
+        except QueueFull:
+            return overloaded()
         self.metrics.observe_tokens(result.prompt_tokens, result.completion_tokens)
         return result
 
@@ -203,19 +231,36 @@ class OpenAIServing:
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
         task = asyncio.ensure_future(self.batcher.submit(prompt, params, on_text=pieces.put_nowait))
         task.add_done_callback(lambda _: pieces.put_nowait(None))
-        yield _sse(chunks.first())
-        while (piece := await pieces.get()) is not None:
-            yield _sse(chunks.delta(piece))
         try:
-            result = task.result()
-        except RequestError as exc:
-            yield _sse(error(400, str(exc), code="context_length_exceeded").body)
-        else:
-            self.metrics.observe_tokens(result.prompt_tokens, result.completion_tokens)
-            yield _sse(chunks.final(result.finish_reason))
-            if include_usage:
-                yield _sse(chunks.usage(_usage(result)))
-        yield "data: [DONE]\n\n"
+            yield _sse(chunks.first())
+            while (piece := await pieces.get()) is not None:
+                yield _sse(chunks.delta(piece))
+            failure = _stream_failure(task)
+            if failure is not None:
+                yield _sse(failure.body)
+            else:
+                result = task.result()
+                self.metrics.observe_tokens(result.prompt_tokens, result.completion_tokens)
+                yield _sse(chunks.final(result.finish_reason))
+                if include_usage:
+                    yield _sse(chunks.usage(_usage(result)))
+            yield "data: [DONE]\n\n"
+        finally:
+            # The client went away (or the stream ended): stop decoding for nobody.
+            task.cancel()
+
+
+def _stream_failure(task: asyncio.Future) -> ApiError | None:
+    """The error event for a stream whose generation failed (never a dropped connection)."""
+    exc = task.exception()
+    if exc is None:
+        return None
+    if isinstance(exc, RequestError):
+        return error(400, str(exc), code="context_length_exceeded")
+    if isinstance(exc, QueueFull):
+        return overloaded()
+    log.error("generation failed for a streamed request: %r", exc)
+    return error(500, f"generation failed: {type(exc).__name__}", type="server_error")
 
 
 def _usage(result: GenerationResult) -> Usage:

@@ -20,6 +20,7 @@ import time
 
 import httpx
 import pytest
+from helpers.server import rss_mib
 from helpers.tiny_model import make_tiny_model_dir
 
 from stratos.evaluate.local import local_server
@@ -32,14 +33,6 @@ WARMUP_ROUNDS = 2  # allocator pools, kernel caches per shape, metric label sets
 ROUNDS = WARMUP_ROUNDS + 3
 TIME_LIMIT_S = 120
 MAX_RSS_GROWTH_MB = 5
-
-
-def rss_mib(pid: int) -> float:
-    """Resident set size of a process in MiB (Linux /proc; no psutil dependency)."""
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 async def one_round(client: httpx.AsyncClient, token: str, round_no: int) -> list[int]:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from stratos.evaluate.client import Reply, normalise_base_url
 from stratos.evaluate.runner import Question, evaluate_endpoint, read_questions, score_replies
-from stratos.exceptions import ConfigError
+from stratos.exceptions import ConfigError, EndpointError
 from stratos.metrics import ClassScore, latency_of, percentile
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.server import ServeConfig, build_server_app
@@ -115,10 +115,12 @@ def test_evaluate_through_a_live_server(tmp_path):
     task.expected = {q.text: g.text for q, g in zip(questions, greedy, strict=True)}
     task.expected["dddd"] = "wrong on purpose"
     config = ServeConfig(model_dir=model_dir, model_name="tiny", token=SecretStr("tok"))
+    progress: list[Reply] = []
     with serve_in_thread(build_server_app(config, engine=engine)) as base:
         report = asyncio.run(
             evaluate_endpoint(
-                base, "tok", get_task("echo-test"), questions, concurrency=4, max_tokens=6
+                base, "tok", get_task("echo-test"), questions, concurrency=4, max_tokens=6,
+                on_reply=progress.append,
             )
         )
         bad_token = asyncio.run(
@@ -127,6 +129,7 @@ def test_evaluate_through_a_live_server(tmp_path):
             )
         )
     assert (report.n, report.correct, report.errors) == (4, 3, 0)
+    assert len(progress) == 4  # the CLI's progress bar advances once per reply
     assert report.by_class == {
         "easy": ClassScore(n=2, correct=2, accuracy=1.0),
         "hard": ClassScore(n=2, correct=1, accuracy=0.5),
@@ -138,3 +141,30 @@ def test_evaluate_through_a_live_server(tmp_path):
     assert (
         bad_token.errors == 4 and bad_token.accuracy == 0 and "401" in bad_token.error_examples[0]
     )
+
+
+def test_an_endpoint_that_is_down_is_one_line_and_exit_1(tmp_path):
+    import subprocess
+    import sys
+
+    from stratos.evaluate.local import free_port
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"hand": "1112345678999m"}) + "\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    p = subprocess.run(
+        [sys.executable, "-m", "stratos.cli", "eval", "--model", url, "--questions", str(questions), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert p.returncode == 1 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach " + url), p.stderr
+
+
+def test_a_refused_token_is_one_clear_error(tmp_path):
+    model_dir = make_tiny_model_dir(tmp_path / "tiny")
+    config = ServeConfig(model_dir=model_dir, model_name="tiny", token=SecretStr("tok"))
+    engine = GenerationEngine.from_dir(model_dir, threads=1)
+    with serve_in_thread(build_server_app(config, engine=engine)) as base:
+        with pytest.raises(EndpointError, match="refused the API token .*--token-file"):
+            asyncio.run(evaluate_endpoint(base, "nope", EchoTask(), [Question("a")], max_tokens=2))

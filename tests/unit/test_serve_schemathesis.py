@@ -6,7 +6,10 @@ a 5xx, that status codes, content types and bodies are the documented ones,
 that invalid data is rejected, and that auth is not ignored (not that every schema-valid
 request is accepted: see below). Bounded by
 ``MAX_EXAMPLES`` per operation and mode, derandomised, in-process (ASGI), so it
-takes seconds and runs in CI.
+takes seconds and runs in CI. Runs against both CPU engines. Every integer
+field is bounded in the schema, so the positive run also sends each bound
+(hypothesis tries the extremes of a bounded integer first) and the negative
+run the values just past them.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from stratos.serve.engine import GenerationEngine
+from stratos.serve.engines import load_engine
 from stratos.serve.server import ServeConfig, build_server_app
 
 TOKEN = "fuzz-token"
 MAX_EXAMPLES = 25
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
+@pytest.fixture(scope="module", params=["transformers", "ctranslate2"])
+def app(tmp_path_factory, request):
     model_dir = make_tiny_model_dir(tmp_path_factory.mktemp("fuzz"))
     config = ServeConfig(
         model_dir=model_dir,
@@ -37,7 +40,8 @@ def app(tmp_path_factory):
         default_max_tokens=4,
         max_wait_ms=0,
     )
-    app = build_server_app(config, engine=GenerationEngine.from_dir(model_dir, threads=1))
+    engine = load_engine(model_dir, engine=request.param, quantization="float32", threads=1)
+    app = build_server_app(config, engine=engine)
     batcher = app.state.serving.batcher
     batcher.start()  # the ASGI test transport may not run the app's lifespan
     yield app

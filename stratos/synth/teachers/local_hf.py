@@ -1,8 +1,9 @@
 """A local Hugging Face causal LM as a teacher: a model dir, a hub id, a GGUF file,
 or an offline zoo name (SmolLM2-135M-Instruct, Gemma 3 270M) converted once.
 
-Batched generation reuses the serving engine (left-padded batches, finished
-rows leave the batch), so the teacher and the served student decode the same way.
+Batched generation reuses the serving engine layer (CTranslate2 where it
+converts the model, else transformers), so the teacher and the served student
+decode the same way.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LocalHFTeacher:
     def engine(self) -> Any:
         if self._engine is None:
             from stratos.serve.engine import GenerationEngine
+            from stratos.serve.engines import load_engine
 
             path = self.model_dir
             if not Path(path).exists():
@@ -65,7 +67,7 @@ class LocalHFTeacher:
                     ) from exc
                 self._engine = GenerationEngine(model, tok, name=self.source)
             else:
-                self._engine = GenerationEngine.from_dir(path, threads=self.threads, dtype=self.dtype, name=self.source)
+                self._engine = load_engine(path, threads=self.threads, dtype=self.dtype, name=self.source)
         return self._engine
 
     def _render(self, prompt: str) -> str:

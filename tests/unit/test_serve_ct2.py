@@ -1,0 +1,255 @@
+"""The engine layer: selection and fallback, CTranslate2 conversion cache, parity with transformers, streaming."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from helpers.tiny_model import make_tiny_model_dir
+
+from stratos.exceptions import ArtifactError, ConfigError
+from stratos.serve import ct2_convert
+from stratos.serve.ct2_convert import CT2_MANIFEST
+from stratos.serve.ct2_engine import CT2Engine
+from stratos.serve.decoding import Request, SamplingParams
+from stratos.serve.engine import GenerationEngine
+from stratos.serve.engines import engine_for_model, load_engine
+
+# A fixed set of prompts of different lengths, including an empty one and one-token ones.
+PARITY_PROMPTS = [
+    "",
+    "a",
+    "hi",
+    "hello",
+    "2+2=",
+    "1112345678999m",
+    "123m456p789s1122z",
+    "a much longer prompt than the first few",
+    "What tiles complete 2345m?",
+    "The quick brown fox jumps over the lazy dog.",
+    "x" * 40,
+    "mid length prompt",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return make_tiny_model_dir(tmp_path_factory.mktemp("ct2") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def hf(model_dir):
+    return GenerationEngine.from_dir(model_dir, threads=1, dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def ct2(model_dir):
+    return CT2Engine.from_dir(model_dir, quantization="float32", threads=1)
+
+
+# ---------------------------------------------------------------- selection and fallback
+def test_auto_picks_ctranslate2_for_llama(model_dir):
+    engine = load_engine(model_dir, quantization="float32", threads=1)
+    assert engine.kind == "ctranslate2" and engine.quantization == "float32"
+
+
+def test_unknown_architecture_falls_back_with_a_log_line(tmp_path, caplog):
+    neo = make_tiny_model_dir(tmp_path / "neo", arch="gpt_neo")
+    with caplog.at_level(logging.WARNING, logger="stratos.serve"):
+        engine = load_engine(neo, threads=1, dtype="float32")
+    assert engine.kind == "transformers"
+    assert "ctranslate2 cannot serve" in caplog.text and "GPTNeoConfig" in caplog.text
+    # Asking for CTranslate2 by name is an error that says what to do, not a silent fallback.
+    with pytest.raises(ConfigError, match="--engine auto"):
+        load_engine(neo, engine="ctranslate2", threads=1)
+
+
+def test_in_memory_model_of_unknown_architecture_falls_back(tmp_path, caplog):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    neo = make_tiny_model_dir(tmp_path / "neo", arch="gpt_neo")
+    model, tok = AutoModelForCausalLM.from_pretrained(neo), AutoTokenizer.from_pretrained(neo)
+    with caplog.at_level(logging.WARNING, logger="stratos.serve"):
+        assert engine_for_model(model, tok, name="student").kind == "transformers"
+    assert "GPTNeoConfig" in caplog.text
+
+
+def test_explicit_transformers_engine_and_bad_names(model_dir):
+    assert load_engine(model_dir, engine="transformers", threads=1, dtype="float32").kind == "transformers"
+    with pytest.raises(ConfigError, match="engine 'tensorrt'"):
+        load_engine(model_dir, engine="tensorrt")
+    with pytest.raises(ConfigError, match="quantization 'int4'"):
+        load_engine(model_dir, quantization="int4")
+
+
+def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch):
+    d = make_tiny_model_dir(tmp_path / "m")
+    engine = load_engine(d, threads=1)
+    record = json.loads((tmp_path / "m.ct2" / "quantization.json").read_text())
+    assert engine.quantization == record["chosen"] in ("float32", "int8")
+    assert set(record["tokens_per_s"]) == {"float32", "int8"} and min(record["tokens_per_s"].values()) > 0
+
+    def no_measuring(*_a, **_k):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr("stratos.serve.engines.measure_decode_rates", no_measuring)
+    assert load_engine(d, threads=1).quantization == record["chosen"]
+
+
+# ---------------------------------------------------------------- conversion cache
+def _entries(model_dir, quantization="float32"):
+    return sorted((model_dir.parent / f"{model_dir.name}.ct2").glob(f"{quantization}-*"))
+
+
+def test_conversion_is_cached_and_reused(tmp_path, monkeypatch):
+    d = make_tiny_model_dir(tmp_path / "m")
+    CT2Engine.from_dir(d, threads=1)
+    [entry] = _entries(d)
+    body = json.loads((entry / CT2_MANIFEST).read_text())
+    assert body["source"] == ct2_convert.source_id(d) and set(body["files"]) >= {"model.bin", "config.json"}
+
+    def no_converting(*_a, **_k):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(ct2_convert, "convert_model", no_converting)
+    CT2Engine.from_dir(d, threads=1)
+    assert _entries(d) == [entry]
+
+
+def test_changed_artifact_invalidates_the_conversion(tmp_path):
+    d = make_tiny_model_dir(tmp_path / "m", seed=0)
+    CT2Engine.from_dir(d, threads=1)
+    [old] = _entries(d)
+    old_weights = json.loads((old / CT2_MANIFEST).read_text())["files"]["model.bin"]
+    make_tiny_model_dir(d, seed=1)  # new weights and a new manifest in the same dir
+    engine = CT2Engine.from_dir(d, threads=1)
+    [new] = _entries(d)
+    assert new != old and not old.exists()
+    assert json.loads((new / CT2_MANIFEST).read_text())["files"]["model.bin"] != old_weights
+    reference = GenerationEngine.from_dir(d, threads=1, dtype="float32")
+    assert engine.generate(PARITY_PROMPTS, max_new_tokens=8) == reference.generate(PARITY_PROMPTS, max_new_tokens=8)
+
+
+def test_plain_hf_dir_is_keyed_by_its_files(tmp_path):
+    d = make_tiny_model_dir(tmp_path / "plain", manifest=False)
+    before = ct2_convert.source_id(d)
+    (d / "generation_config.json").write_text((d / "generation_config.json").read_text() + " ")
+    assert ct2_convert.source_id(d) != before
+
+
+def test_corrupted_conversion_is_refused_at_start(tmp_path):
+    from pydantic import SecretStr
+
+    from stratos.serve.server import ServeConfig, build_server_app
+
+    d = make_tiny_model_dir(tmp_path / "m")
+    CT2Engine.from_dir(d, threads=1)
+    [entry] = _entries(d)
+    blob = bytearray((entry / "model.bin").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (entry / "model.bin").write_bytes(bytes(blob))
+    with pytest.raises(ArtifactError, match="model.bin.*corrupted: delete"):
+        CT2Engine.from_dir(d, threads=1)
+    config = ServeConfig(model_dir=d, token=SecretStr("t"), engine="ctranslate2", quantization="float32")
+    with pytest.raises(ArtifactError, match="failed verification"):
+        build_server_app(config)
+
+
+def test_read_only_parent_uses_the_stratos_cache(tmp_path, monkeypatch):
+    d = make_tiny_model_dir(tmp_path / "ro" / "m")
+    monkeypatch.setenv("STRATOS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ct2_convert.os, "access", lambda *_a: False)
+    assert ct2_convert.cache_root(d) == tmp_path / "cache" / "ct2" / "m"
+
+
+def test_tokenizer_without_bos_converts(tmp_path):
+    d = make_tiny_model_dir(tmp_path / "nb", bos=False)
+    engine = CT2Engine.from_dir(d, threads=1)
+    [entry] = _entries(d)
+    assert json.loads((entry / "config.json").read_text())["bos_token"] == "</s>"
+    reference = GenerationEngine.from_dir(d, threads=1, dtype="float32")
+    assert engine.generate(["hello"], max_new_tokens=6)[0].token_ids == reference.generate(
+        ["hello"], max_new_tokens=6
+    )[0].token_ids
+
+
+# ---------------------------------------------------------------- same answers
+def test_greedy_parity_with_transformers_on_a_fixed_set(hf, ct2):
+    ours = ct2.generate(PARITY_PROMPTS, max_new_tokens=16)
+    theirs = hf.generate(PARITY_PROMPTS, max_new_tokens=16)
+    differ = [p for p, a, b in zip(PARITY_PROMPTS, ours, theirs, strict=True) if a != b]
+    assert not differ, f"outputs differ for {differ}"
+    singles = [ct2.generate([p], max_new_tokens=16)[0] for p in PARITY_PROMPTS]
+    assert singles == ours
+
+
+def test_in_memory_conversion_matches_the_dir(model_dir, ct2, hf):
+    engine = engine_for_model(hf.model, hf.tokenizer, name="student")
+    assert engine.kind == "ctranslate2"
+    assert engine.generate(PARITY_PROMPTS, max_new_tokens=8) == ct2.generate(PARITY_PROMPTS, max_new_tokens=8)
+
+
+def test_int8_runs_and_mostly_agrees(model_dir, ct2):
+    int8 = CT2Engine.from_dir(model_dir, quantization="int8", threads=1)
+    out = int8.generate(PARITY_PROMPTS, max_new_tokens=8)
+    assert all(r.completion_tokens == 8 for r in out)
+
+
+def test_per_row_lengths_stop_strings_and_eos(hf, ct2):
+    params = [SamplingParams(n) for n in (3, 9, 1, 5)]
+    prompts = PARITY_PROMPTS[:4]
+    assert ct2.generate_batch(prompts, params) == hf.generate_batch(prompts, params)
+    text = hf.generate(["hello"], max_new_tokens=12)[0].text
+    stop = SamplingParams(12, stop=(text[3:5],))
+    assert ct2.generate_batch(["hello"], [stop]) == hf.generate_batch(["hello"], [stop])
+
+
+def test_eos_ends_a_row_without_counting_it(model_dir):
+    engine = CT2Engine.from_dir(model_dir, quantization="float32", threads=1)
+    first = engine.generate(["hello"], max_new_tokens=4)[0].token_ids[0]
+    engine.eos_ids.add(first)
+    engine._end = sorted(engine.eos_ids)
+    out = engine.generate(["hello"], max_new_tokens=4)[0]
+    assert out.finish_reason == "stop" and out.completion_tokens == 0 and out.text == ""
+
+
+def test_streamed_pieces_add_up_to_the_text(hf, ct2):
+    prompt = PARITY_PROMPTS[7]
+    text = hf.generate([prompt], max_new_tokens=12)[0].text
+    counts = []
+    for params in (SamplingParams(12), SamplingParams(12, stop=(text[5:7],))):
+        pieces: list[str] = []
+        out = ct2.generate_batch([prompt], [params], on_text=lambda _i, t, sink=pieces: sink.append(t))[0]
+        assert "".join(pieces) == out.text
+        assert out == hf.generate_batch([prompt], [params])[0]
+        counts.append(len(pieces))
+    assert counts[0] >= 2  # streamed token by token, not in one piece at the end
+
+
+def test_rows_finish_early_and_cancel(ct2):
+    finished = []
+    flag = {"stop": False}
+    seen = []
+
+    def sink(text):
+        seen.append(text)
+        flag["stop"] = len(seen) >= 3
+
+    reqs = [
+        Request(ct2.encode("hello"), SamplingParams(2), tag="short", on_done=finished.append),
+        Request(ct2.encode("hi"), SamplingParams(200), tag="long", on_text=sink, cancelled=lambda: flag["stop"]),
+    ]
+    done = dict(ct2.run(reqs))
+    assert done["short"].completion_tokens == 2 and finished == [done["short"]]
+    # Cancelled right after its third piece: the row stopped instead of decoding 200 tokens.
+    assert done["long"].finish_reason == "cancelled" and done["long"].completion_tokens <= 4
+
+
+def test_seeded_sampling_matches_the_transformers_engine(hf, ct2):
+    a = ct2.generate(["hello"] * 2, max_new_tokens=8, temperature=1.5, seed=7)
+    assert a == ct2.generate(["hello"] * 2, max_new_tokens=8, temperature=1.5, seed=7)
+    assert a == hf.generate(["hello"] * 2, max_new_tokens=8, temperature=1.5, seed=7)
+    unseeded = ct2.generate(["hello"] * 4, max_new_tokens=8, temperature=1.5)
+    greedy = ct2.generate(["hello"], max_new_tokens=8)[0]
+    assert any(r.token_ids != greedy.token_ids for r in unseeded)
