@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stratos.exceptions import ConfigError
+from stratos.names import did_you_mean
+from stratos.zoo.endpoint import TeacherEndpoint, as_endpoint
 
 Target = Literal["local", "aws", "gcp"]
 Cloud = Literal["aws", "gcp", "lambda", "runpod"]
@@ -138,7 +140,11 @@ class DistillationRequest(_Strict):
     regions: list[str] | None = Field(None, description="allowed regions; default any")
     gpus: list[str] | None = Field(None, description="allowed accelerators as SkyPilot names them (e.g. H100, L4); default any")
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
-    teacher: str | None = Field(None, description="model zoo id of the teacher; default: the planner chooses")
+    teacher: str | TeacherEndpoint | None = Field(
+        None,
+        description="the teacher: a model zoo id (e.g. gpt-4o) or any OpenAI-compatible endpoint as a mapping "
+        "(base_url and model required) or the string '<base_url>#<model>'; default: the planner chooses",
+    )
     student: str | None = Field(None, description="model zoo id of the student; default: the planner chooses")
     mode: ModeChoice | None = Field(
         None, description="alignment or injection; default: decided by the teacher's domain coverage"
@@ -147,6 +153,18 @@ class DistillationRequest(_Strict):
     job: JobOverrides = Field(default_factory=JobOverrides, description="job overrides (seed, sizes, profile)")
     network: Network = Field(default_factory=Network, description="cloud network settings")
     local: LocalMachine = Field(default_factory=LocalMachine, description="local machine pricing")
+
+    @field_validator("teacher", mode="before")
+    @classmethod
+    def _teacher_endpoint(cls, v: Any) -> Any:
+        """A mapping or an ``http(s)://...#model`` string is an endpoint; other strings are zoo ids."""
+        if isinstance(v, dict):
+            return TeacherEndpoint.from_mapping(v)
+        if isinstance(v, str):
+            return as_endpoint(v) or v
+        if v is None or isinstance(v, TeacherEndpoint):
+            return v
+        raise ValueError("must be a zoo id (e.g. gpt-4o) or a mapping {base_url, model, ...}")
 
     @model_validator(mode="after")
     def _target_clouds(self) -> DistillationRequest:
@@ -189,10 +207,19 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             parent = _model_at(err["loc"][:-1])
             valid = ", ".join(parent.model_fields) if parent else "?"
-            lines.append(f"unknown key '{key}'; valid keys here: {valid}")
+            hint = did_you_mean(str(err["loc"][-1]), parent.model_fields) if parent else ""
+            lines.append(f"unknown key '{key}'{hint}; valid keys here: {valid}")
         else:
-            lines.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
-    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos plan --help` and the README list every key."
+            lines.append(f"key '{key}': {err['msg'].removeprefix('Value error, ')} (got {_shown(err.get('input'))!r})")
+    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos keys` lists every key with its unit and default."
+
+
+def _shown(value: Any) -> Any:
+    """The bad input as the error echoes it, with anything that looks like a secret hidden."""
+    if isinstance(value, dict):
+        return {k: "***" if any(w in str(k).lower() for w in ("key", "token", "secret", "password")) and not str(k).endswith("_env") else v
+                for k, v in value.items()}
+    return value
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -256,6 +283,8 @@ def _type_name(ann: Any) -> str:
         return "array"
     if args:  # Optional[X] / unions
         non_none = [a for a in args if a is not type(None)]
+        if str in non_none and any(isinstance(a, type) and issubclass(a, BaseModel) for a in non_none):
+            return "string or object"
         if len(non_none) == 1:
             return _type_name(non_none[0])
     if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -267,7 +296,7 @@ def _describe(model: type[BaseModel]) -> list[dict[str, Any]]:
     keys = []
     for name, field in model.model_fields.items():
         ann = field.annotation
-        default = field.get_default(call_default_factory=True)
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             default = default.model_dump(mode="json")
         entry: dict[str, Any] = {

@@ -90,6 +90,7 @@ def register_task(name: str, factory: Callable[[], Task]) -> None:
 def get_task(name: str) -> Task:
     """The task registered under ``name``; unknown names list the valid ones."""
     from stratos.exceptions import UnknownNameError
+    from stratos.names import did_you_mean
 
     if not _REGISTRY:
         _load_builtin()
@@ -97,7 +98,7 @@ def get_task(name: str) -> Task:
         _load_builtin()
     if name not in _REGISTRY:
         raise UnknownNameError(
-            f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}. "
+            f"unknown task {name!r}{did_you_mean(name, _REGISTRY)}; known tasks: {', '.join(sorted(_REGISTRY))}. "
             "Register your own with stratos.tasks.register_task(name, factory)."
         )
     return _REGISTRY[name]()
