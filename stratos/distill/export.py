@@ -1,4 +1,4 @@
-"""Write the model artifact: merged weights, tokenizer, generation config, card, adapter, manifest.
+"""Write the model artifact: merged weights, tokenizer, generation config, card (``model_card``), adapter, manifest.
 
 Written into ``artifact.tmp/`` and renamed into place, with ``manifest.json``
 last (``stratos.manifest``), so an artifact dir with a manifest is complete.
@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from stratos.distill.model_card import model_card
 from stratos.manifest import write_manifest
 
 
@@ -37,51 +38,10 @@ def export_artifact(model: Any, tokenizer: Any, out: str | Path, card: dict[str,
     )
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    (tmp / "README.md").write_text(model_card(card))
+    (tmp / "README.md").write_text(model_card(card, model_ref=str(out.resolve())))
     (tmp / "stratos.json").write_text(json.dumps(card, indent=2, default=str))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     write_manifest(out, extra={"task": card.get("task"), "base_model": card.get("student")})
     return out
-
-
-def model_card(c: dict[str, Any]) -> str:
-    """A Hugging Face model card (YAML front matter + the facts a user asks first)."""
-    m = c.get("metrics", {})
-    rows = "\n".join(f"| {k} | {v} |" for k, v in c.get("table", {}).items())
-    return f"""---
-library_name: transformers
-pipeline_tag: text-generation
-tags: [stratos, distillation, {c.get('task')}]
----
-# {c.get('task')} student distilled by Stratos
-
-| | |
-|---|---|
-| task | {c.get('task')} |
-| teacher | {c.get('teacher')} |
-| student | {c.get('student')} ({c.get('parameters', 0):,} parameters) |
-| mode | {c.get('mode')} |
-| test accuracy (exact) | {m.get('student_accuracy')} |
-| teacher zero-shot accuracy | {m.get('teacher_accuracy')} |
-{rows}
-
-## Use
-
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-tok = AutoTokenizer.from_pretrained("PATH")
-model = AutoModelForCausalLM.from_pretrained("PATH")
-msgs = [{{"role": "user", "content": PROMPT}}]  # the task's canonical prompt
-ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt")
-print(tok.decode(model.generate(ids, max_new_tokens={c.get('max_new_tokens', 256)})[0][ids.shape[1]:]))
-```
-
-Or serve it: `stratos serve --model PATH` (OpenAI-compatible), or vLLM.
-
-## Training
-
-Data: {c.get('data')}. Hardware: {c.get('hardware')}. Wall time: {c.get('wall_s', 0):.0f} s.
-Estimated cost: ${c.get('cost_usd', 0):.4f}. Seed {c.get('seed')}.
-"""

@@ -233,6 +233,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
     report = build_report(cfg, mode, probe, synth_stats, result, eval_student, eval_teacher, times, model, len(train_rows), splits)
     report["training"]["logit_kd"] = kd_teacher is not None
     from stratos.distill.export import export_artifact
+    from stratos.distill.hf_dataset import export_run_dataset
     from stratos.distill.report import plot_curves, write_report
 
     plot_curves(result.history, out / "curves.png")
@@ -245,6 +246,7 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
                   "4+ answers accuracy": report["metrics"].get("four_plus_accuracy")},
     }
     export_artifact(model, tokenizer, out / "artifact", card, max_new_tokens=max_new)
+    export_run_dataset(out)  # the data in TRL's `messages` format + dataset card, for the Hub
     write_report(out, report)
     progress.done(accuracy=eval_student["accuracy"])
     return report

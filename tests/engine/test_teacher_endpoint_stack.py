@@ -7,7 +7,6 @@ untyped; this checks the engine accepts the mapping form and the plan names the 
 from __future__ import annotations
 
 import pytest
-
 from test_local_stack import FAST_CONFIG, LocalProject, free_port, needs_engine
 
 
