@@ -46,6 +46,8 @@ def report(
         ("latency p50", f"student {sv['student_p50_s']:.3f} s, teacher {sv['teacher_p50_s'] or 0:.3f} s"),
         ("job", f"{r['times'].get('job_s', 0):.0f} s, ${r['cost']['job_usd']:.4f}"),
     ]
+    curves = run_dir / tr.get("curves", "curves.png")
+    rows.append(("curves", f"{curves} (train and validation loss, validation accuracy per step)" if curves.is_file() else f"{curves} missing"))
     for k, v in rows:
         t.add_row(k, v)
     Console().print(t)
