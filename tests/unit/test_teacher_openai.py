@@ -202,3 +202,24 @@ def _ok(body):
     from helpers.openai_stub import completion
 
     return completion(body, int(body.get("n") or 1))
+
+
+@pytest.mark.slow
+def test_against_stratos_serve_which_takes_only_n_1(tmp_path):
+    from helpers.server import serve_in_thread
+    from helpers.tiny_model import make_tiny_model_dir
+    from pydantic import SecretStr
+
+    from stratos.serve.engine import GenerationEngine
+    from stratos.serve.server import ServeConfig, build_server_app
+
+    model_dir = make_tiny_model_dir(tmp_path / "student")
+    engine = GenerationEngine.from_dir(model_dir, threads=1)
+    config = ServeConfig(model_dir=model_dir, model_name="student", token=SecretStr("serve-token"))
+    with serve_in_thread(build_server_app(config, engine=engine)) as base:
+        t = OpenAITeacher(f"{base}/v1", "student", api_key="serve-token", cache_dir=tmp_path / "cache")
+        greedy = t.generate(["hello", "there"], max_new_tokens=6)
+        sampled = t.generate(["hello"], n=3, temperature=1.0, max_new_tokens=6)
+    expected = [r.text for r in engine.chat([[{"role": "user", "content": p}] for p in ("hello", "there")], max_new_tokens=6)]
+    assert [g[0] for g in greedy] == expected
+    assert len(sampled[0]) == 3 and t.stats["failed"] == 0 and t.ignores_n  # n=3 asked as three n=1 requests

@@ -42,7 +42,7 @@ def chat_body(
 
 
 def adaptation(error_body: Any, message: str) -> str | None:
-    """Which fix a 400 asks for: ``completion_tokens``, ``fixed_temperature`` or None.
+    """Which fix a 400 asks for: ``completion_tokens``, ``fixed_temperature``, ``single_n`` or None.
 
     Reads OpenAI's error shape (``{"error": {"param": ..., "code": ...}}``) and falls back
     to the message text for servers that only say it in words.
@@ -54,4 +54,6 @@ def adaptation(error_body: Any, message: str) -> str | None:
         return "completion_tokens"
     if "temperature" in text and ("unsupported" in text or "does not support" in text):
         return "fixed_temperature"
+    if param == "n" or message.lower().startswith("n:"):
+        return "single_n"  # the server takes one sample per request: the client emulates n
     return None

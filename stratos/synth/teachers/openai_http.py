@@ -265,6 +265,10 @@ class OpenAITeacher:
             self.fixed_temperature = True
             body.pop("temperature")
             return True
+        if fix == "single_n" and body.get("n", 1) > 1:
+            self.ignores_n = True  # the samples left out are asked for one by one
+            body["n"] = 1
+            return True
         return False
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
