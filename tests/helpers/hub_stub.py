@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from helpers.server import LoopbackStub
 
-class HubStub:
+
+class HubStub(LoopbackStub):
     """``with HubStub() as hub:`` then ``HfApi(endpoint=hub.url, token=hub.token)``."""
 
     token = "hf_stub_token"
@@ -24,18 +25,7 @@ class HubStub:
     def __init__(self) -> None:
         self.repos: dict[str, dict[str, Any]] = {}  # "model:org/name" -> {"private": bool, "files": {path: bytes}}
         self.requests: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> HubStub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._start_server("")
 
     def files(self, repo: str, repo_type: str = "model") -> dict[str, bytes]:
         return self.repos[f"{repo_type}:{repo}"]["files"]

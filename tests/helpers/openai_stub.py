@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import email
 import json
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from helpers.server import LoopbackStub
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -44,7 +45,7 @@ def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) ->
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
 
 
-class OpenAIStub:
+class OpenAIStub(LoopbackStub):
     """Start with ``with OpenAIStub(...) as stub:``; ``stub.url`` is the ``.../v1`` base URL.
 
     ``script``: replies for the first chat calls, in order (a ``Reply`` or a callable of the
@@ -71,18 +72,7 @@ class OpenAIStub:
         self.in_flight = self.max_in_flight = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> OpenAIStub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._start_server("/v1")
 
     @property
     def chat_calls(self) -> list[dict[str, Any]]:

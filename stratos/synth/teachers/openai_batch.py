@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratos.exceptions import TeacherError
+from stratos.synth.teachers.response_cache import json_lines
 
 if TYPE_CHECKING:
     from stratos.synth.teachers.openai_http import Job, OpenAITeacher
@@ -61,7 +62,7 @@ def _collect(teacher: OpenAITeacher, batch_id: str, mapping: dict[str, list[str]
         raise TeacherError(f"teacher batch {batch_id} at {teacher.base_url} failed: {reason}")
     answered: set[str] = set()
     if batch.output_file_id:
-        for row in _jsonl(teacher.client.files.content(batch.output_file_id, **teacher.extra).text):
+        for row in json_lines(teacher.client.files.content(batch.output_file_id, **teacher.extra).text):
             resp = row.get("response") or {}
             keys = mapping.get(str(row.get("custom_id")))
             if keys and resp.get("status_code") == 200 and teacher.store(keys, resp.get("body")):
@@ -81,18 +82,6 @@ def _wait(teacher: OpenAITeacher, batch_id: str) -> Any:
         except openai.APIConnectionError:
             pass
         time.sleep(teacher.batch_poll_s)
-
-
-def _jsonl(text: str) -> list[dict[str, Any]]:
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def _read(path: Path) -> dict[str, Any]:

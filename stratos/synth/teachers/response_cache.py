@@ -18,6 +18,19 @@ from pathlib import Path
 from typing import Any
 
 
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL text; lines that are not one (torn by a crash) are skipped."""
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 def request_key(body: dict[str, Any], sample: int) -> str:
     """Stable id of one sample of one request (everything that changes the answer)."""
     ident = {k: v for k, v in body.items() if k not in ("n", "stream")}
@@ -33,12 +46,9 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._data: dict[str, str] = {}
         if self.path is not None and self.path.is_file():
-            for line in self.path.read_text(errors="replace").splitlines():
-                try:
-                    row = json.loads(line)
+            for row in json_lines(self.path.read_text(errors="replace")):
+                if isinstance(row.get("key"), str) and isinstance(row.get("text"), str):
                     self._data[row["key"]] = row["text"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line torn by a crash mid-write
 
     def __len__(self) -> int:
         return len(self._data)
