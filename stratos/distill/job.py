@@ -100,7 +100,8 @@ def run_job(cfg: DistillConfig, out_dir: str | Path, progress: JobProgress) -> d
         if teacher is None:
             from stratos.synth.teachers import make_teacher
 
-            opts: dict[str, Any] = {"threads": cfg.threads} if not cfg.teacher.startswith(("http", "openai:", "rules")) else {}
+            # an API teacher keeps the answers it paid for in the run dir (resumed and uploaded with it)
+            opts: dict[str, Any] = {"threads": cfg.threads, "cache_dir": out / "teacher_answers"}
             try:
                 teacher = make_teacher(cfg.teacher, task, **opts)
             except TypeError:

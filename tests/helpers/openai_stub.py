@@ -49,8 +49,9 @@ class OpenAIStub(LoopbackStub):
     """Start with ``with OpenAIStub(...) as stub:``; ``stub.url`` is the ``.../v1`` base URL.
 
     ``script``: replies for the first chat calls, in order (a ``Reply`` or a callable of the
-    request body returning one); later calls are answered normally. ``batch_polls``: how many
-    retrieves a batch stays ``in_progress``.
+    request body returning one); later calls are answered normally, or by ``respond(body)``
+    (the text of the answer) when given. ``batch_polls``: how many retrieves a batch stays
+    ``in_progress``.
     """
 
     def __init__(
@@ -63,7 +64,9 @@ class OpenAIStub(LoopbackStub):
         reject_temperature: bool = False,
         batch_polls: int = 1,
         batch_fail_lines: int = 0,
+        respond: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
+        self.respond = respond
         self.script = list(script or [])
         self.delay, self.ignore_n = delay, ignore_n
         self.reject_max_tokens, self.reject_temperature = reject_max_tokens, reject_temperature
@@ -93,7 +96,11 @@ class OpenAIStub(LoopbackStub):
             return json_reply(400, {"error": {
                 "message": "Unsupported value: 'temperature' does not support 0.0 with this model.",
                 "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}})
-        return json_reply(200, completion(body, 1 if self.ignore_n else int(body.get("n") or 1)))
+        reply = completion(body, 1 if self.ignore_n else int(body.get("n") or 1))
+        if self.respond is not None:
+            for choice in reply["choices"]:
+                choice["message"]["content"] = self.respond(body)
+        return json_reply(200, reply)
 
     def upload(self, raw: bytes, content_type: str) -> Reply:
         msg = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)

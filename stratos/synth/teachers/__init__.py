@@ -22,13 +22,19 @@ from stratos.zoo.endpoint import PROVIDER_BASES, TeacherEndpoint, as_endpoint
 
 __all__ = ["Teacher", "LocalHFTeacher", "OpenAITeacher", "RuleTeacher", "make_teacher"]
 
-#: Options only a local model teacher takes (dropped for HTTP teachers).
+#: Options only a local model teacher takes (dropped for HTTP teachers), and the reverse:
+#: the job passes both kinds and each teacher keeps its own.
 LOCAL_ONLY = ("threads", "batch_size", "dtype")
+HTTP_ONLY = ("cache_dir", "api_key", "api_key_env", "concurrency", "max_retries", "timeout_s", "batch")
 
 
 def _http(base_url: str, model: str, options: dict[str, Any], **spec_options: Any) -> OpenAITeacher:
     opts = {k: v for k, v in options.items() if k not in LOCAL_ONLY}
     return OpenAITeacher(base_url, model, **{**spec_options, **opts})
+
+
+def _local(source: str, options: dict[str, Any]) -> LocalHFTeacher:
+    return LocalHFTeacher(source, **{k: v for k, v in options.items() if k not in HTTP_ONLY})
 
 
 def _provider_base(provider: str) -> str:
@@ -48,7 +54,7 @@ def _from_zoo(spec: str, options: dict[str, Any]) -> Teacher | None:
         provider, _, model = rest.partition("/")
         return _http(options.pop("base_url", None) or _provider_base(provider), model or provider, options)
     if kind in ("hub", "pypi-gguf"):
-        return LocalHFTeacher(m.hf_id or rest if kind == "pypi-gguf" else rest, **options)
+        return _local(m.hf_id or rest if kind == "pypi-gguf" else rest, options)
     return None
 
 
@@ -63,4 +69,4 @@ def make_teacher(spec: str | TeacherEndpoint, task: Task, **options: Any) -> Tea
     if spec.startswith("openai:"):
         return _http(options.pop("base_url", None) or openai_base_url(), spec.split(":", 1)[1], options)
     teacher = _from_zoo(spec, options)
-    return teacher if teacher is not None else LocalHFTeacher(spec, **options)
+    return teacher if teacher is not None else _local(spec, options)
