@@ -74,6 +74,7 @@ def test_pulumi_preview_needs_no_training_stack(tmp_path, light_env):
     assert "estimatedCost" in out.stdout
 
 
+@pytest.mark.e2e  # a real install: minutes (10 on the shared 2-core box)
 @pytest.mark.slow
 def test_a_venv_with_only_the_plan_extra_plans_a_cloud_stack(tmp_path):
     wheels = Path(os.environ.get("STRATOS_WHEELHOUSE", Path.home() / ".cache" / "stratos" / "wheels"))
