@@ -216,10 +216,14 @@ def _format_errors(exc: ValidationError, source: str) -> str:
 
 def _shown(value: Any) -> Any:
     """The bad input as the error echoes it, with anything that looks like a secret hidden."""
-    if isinstance(value, dict):
-        return {k: "***" if any(w in str(k).lower() for w in ("key", "token", "secret", "password")) and not str(k).endswith("_env") else v
-                for k, v in value.items()}
-    return value
+    if not isinstance(value, dict):
+        return value
+    return {k: "***" if _secret_like(str(k)) else v for k, v in value.items()}
+
+
+def _secret_like(key: str) -> bool:
+    """``api_key``, ``token``, ``password`` ... but not ``api_key_env`` (the name of a variable)."""
+    return any(w in key.lower() for w in ("key", "token", "secret", "password")) and not key.endswith("_env")
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
