@@ -28,6 +28,7 @@ from infra.components import (
 from infra.config import HF_TOKEN, NAMESPACE, TEACHER_API_KEY, Settings
 from stratos.exceptions import ConfigError
 from stratos.planner.plan import Plan
+from stratos.zoo.endpoint import as_endpoint, teacher_model
 from stratos.zoo.registry import get_model
 
 
@@ -58,12 +59,15 @@ def check_secrets(plan: Plan, settings: Settings) -> None:
     fails the preview, naming the key (locally the job also sees this shell's environment)."""
     if settings.target == "local":
         return
-    teacher = get_model(plan.teacher)
-    if teacher.is_api and settings.teacher_api_key is None:
+    teacher, endpoint = teacher_model(plan.teacher), as_endpoint(plan.teacher)
+    # A zoo API teacher always takes a key; an endpoint only when it names one (api_key_env),
+    # which on a node can only come from the stack secret (a keyless server needs none).
+    needs_key = endpoint.api_key_env is not None if endpoint is not None else teacher.is_api
+    if needs_key and settings.teacher_api_key is None:
         raise ConfigError(
-            f"the plan's teacher {plan.teacher} is an API model, and {NAMESPACE}:{TEACHER_API_KEY} is not set. "
-            f"Set it with `pulumi config set --secret {NAMESPACE}:{TEACHER_API_KEY} <key>`, or pick a hub "
-            "teacher with stratos:teacher."
+            f"the plan's teacher {teacher.id} is an API model that needs a key, and {NAMESPACE}:{TEACHER_API_KEY} "
+            f"is not set. Set it with `pulumi config set --secret {NAMESPACE}:{TEACHER_API_KEY} <key>`, or pick a "
+            "hub teacher with stratos:teacher."
         )
     gated = [m.id for m in (teacher, get_model(plan.student)) if m.gated]
     if gated and settings.hf_token is None:

@@ -45,6 +45,11 @@ PROJECT_HEAD: dict[str, Any] = {
 
 def _entry(key: dict[str, Any]) -> dict[str, Any]:
     typ = key["type"]
+    if typ == "string or object":
+        # Pulumi's schema has no unions: an untyped key is not type-checked by the engine
+        # (the request model validates it), and "" is its unset default.
+        desc = key.get("description", "") + "; keys: " + ", ".join(p["name"] for p in key.get("properties", []))
+        return {"description": desc, "default": ""}
     if typ not in ("string", "integer", "boolean", "array", "object"):
         raise ValueError(
             f"request key {key['name']!r} has type {typ!r}, which Pulumi's config schema cannot express"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The Pulumi engine for this checkout, called by scripts/setup.sh.
+# `build_pulumi.sh --check` only says whether it can (a recent enough CLI of your own, a
+# cached build, or Go to build one), changing nothing: setup.sh asks before any download.
 #
 # A `pulumi` of the user's own on PATH (at least the pinned Python SDK's version)
 # is kept and nothing is built; only pulumi-policy/ below is laid out. Otherwise
@@ -38,6 +40,39 @@ version_at_least() { # version_at_least 3.274.0 3.272.0
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
 }
 
+# Go >= the go.mod's `go` line (GOTOOLCHAIN=local: no toolchain download), or a message why not.
+go_min="$(awk '$1 == "go" { print $2; exit }' tools/pulumi/go.mod)"
+go="${STRATOS_GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+go_problem() {
+  local have
+  [ -x "$go" ] || { echo "no Go toolchain"; return; }
+  have="$("$go" env GOVERSION 2>/dev/null | sed 's/^go//')"
+  version_at_least "${have:-0}" "$go_min" || echo "Go ${have:-unknown} is older than $go_min"
+}
+
+# A CLI of the user's own, when it is at least the pinned SDK's version.
+own="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$TOOLS/bin" | paste -sd:)" command -v pulumi || true)"
+own_version="$([ -n "$own" ] && "$own" version 2>/dev/null | tr -d 'v\r' || true)"
+own_ok() { [ -n "$own_version" ] && version_at_least "$own_version" "$sdk_version"; }
+
+src_hash="$(cat tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go tools/pulumi/language-python/*.go \
+  | sha256sum | cut -c1-12)"
+cache="$CACHE_ROOT/$cli_version-$src_hash"
+
+if [ "${1:-}" = --check ]; then
+  if own_ok; then say "will use your $own (v$own_version)"; exit 0; fi
+  if [ -f "$cache/.complete" ]; then say "will use the cached build in $cache"; exit 0; fi
+  problem="$(go_problem)"
+  [ -z "$problem" ] || die "no pulumi CLI >= $sdk_version on PATH${own:+ (yours: v${own_version:-unknown})}, and $problem to build one.
+  Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= $go_min (https://go.dev/dl/), then re-run scripts/setup.sh"
+  gopath="$("$go" env GOMODCACHE)"
+  while [ ! -d "$gopath" ]; do gopath="$(dirname "$gopath")"; done
+  free="$(df -Pk "$gopath" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')"
+  [ "$free" -ge "${STRATOS_GO_BUILD_GB:-4}" ] || die "building Pulumi needs about 4 GB free for Go's module and build caches under $gopath; only $free GB are"
+  say "will build Pulumi $cli_version with $("$go" env GOVERSION) (first time: several minutes, about 3.5 GB of Go caches)"
+  exit 0
+fi
+
 # --- 1. The policy runtime: pulumi-policy pins protobuf 5 while the venv needs 6,
 # so it is installed beside the launchers (not into .venv, so `pip check` stays
 # clean), once per machine. Any CLI needs it to run infra/policies. -----------
@@ -53,10 +88,8 @@ if [ ! -f "$policy_cache/.complete" ]; then
 fi
 
 # --- 2. A CLI of the user's own wins when it is recent enough. ----------------
-own="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$TOOLS/bin" | paste -sd:)" command -v pulumi || true)"
 if [ -n "$own" ]; then
-  own_version="$("$own" version 2>/dev/null | tr -d 'v\r' || true)"
-  if [ -n "$own_version" ] && version_at_least "$own_version" "$sdk_version"; then
+  if own_ok; then
     if [ -d "$TOOLS/bin" ]; then
       say "removing the built engine in .tools/pulumi so yours comes first on PATH"
     fi
@@ -69,13 +102,10 @@ if [ -n "$own" ]; then
 fi
 
 # --- 3. Binaries: built once per source hash, kept outside the checkout. -----
-src_hash="$(cat tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go tools/pulumi/language-python/*.go \
-  | sha256sum | cut -c1-12)"
-cache="$CACHE_ROOT/$cli_version-$src_hash"
 if [ ! -f "$cache/.complete" ]; then
-  go="$(command -v go || echo /usr/local/go/bin/go)"
-  [ -x "$go" ] || die "no pulumi CLI on PATH and no Go toolchain to build one.
-  Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.26 (https://go.dev/dl/), then re-run scripts/setup.sh"
+  problem="$(go_problem)"
+  [ -z "$problem" ] || die "no pulumi CLI on PATH and $problem to build one.
+  Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= $go_min (https://go.dev/dl/), then re-run scripts/setup.sh"
   say "building Pulumi $cli_version from Go modules into $cache (first time: several minutes)"
   tmp="$cache.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp/bin"
@@ -109,4 +139,4 @@ install -m 755 tools/pulumi/launchers/pulumi-* "$TOOLS/bin/"
 install -m 644 tools/pulumi/launchers/lib/python.sh "$TOOLS/lib/"
 cp -r "$policy_cache" "$TOOLS/pulumi-policy"
 echo "$stamp" > "$TOOLS/.stamp"
-say "$("$TOOLS/bin/pulumi" version) ready in .tools/pulumi/bin (state: $PULUMI_BACKEND_URL)"
+say "$("$TOOLS/bin/pulumi" version) ready in .tools/pulumi/bin (state: ${PULUMI_BACKEND_URL:-your pulumi login})"

@@ -6,7 +6,7 @@
 # clears the dead lock / pending operation and the job resumes from its checkpoint.
 # Extra arguments go to `pulumi up` (e.g. --diff).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh" offline
 bash "$STRATOS_ROOT/scripts/setup.sh"
 cd "$STRATOS_ROOT"
 

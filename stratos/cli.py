@@ -12,6 +12,7 @@ from rich.console import Console
 
 from stratos.distill.cli import distill
 from stratos.evaluate.cli import eval_cmd
+from stratos.hub.cli import push
 from stratos.planner.cli import plan
 from stratos.report_cli import report
 from stratos.serve.cli import serve
@@ -35,7 +36,39 @@ app.command("distill", help="Run the distillation job for a request or plan.")(d
 app.command("serve", help="Serve a model dir behind an OpenAI-compatible API.")(serve)
 app.command("eval", help="Score a model dir or endpoint on task questions.")(eval_cmd)
 app.command("report", help="Summarise a finished run (metrics, curves, cost).")(report)
+app.command("push", help="Push a finished run (model card, training set) to the Hugging Face Hub.")(push)
 app.add_typer(mahjong_app, name="mahjong", help="The Mahjong reference task: solve hands.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from stratos import __version__  # the one version string (pyproject reads it too)
+
+        typer.echo(f"stratos {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Infrastructure-as-code for LLM distillation: plan, synthesise, distil, serve, evaluate."""
+
+
+@app.command("keys")
+def keys() -> None:
+    """List every stack-config / request key with its type, default and unit."""
+    from rich.table import Table
+
+    from stratos.spec import STACK_KEYS
+
+    table = Table("key", "type", "default", "meaning (unit)", title="stack config keys (stratos:<key>)")
+    for key in STACK_KEYS:
+        rows = [] if key["type"] == "object" else [(key["name"], key)]
+        rows += [(f"{key['name']}.{p['name']}", p) for p in key.get("properties") or []]
+        for name, entry in rows:
+            table.add_row(name, entry["type"], "-" if entry["default"] is None else str(entry["default"]), entry["description"])
+    Console().print(table)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ def report(
         ("job", f"{r.times.get('job_s', 0):.0f} s, {_usd(cost.job_usd)} on {cost.train_offering or '-'} "
                 f"at {_usd(cost.train_usd_per_hour)}/h"),
     ]
+    curves = run_dir / tr.curves
+    rows.append(("curves", f"{curves} (train and validation loss, validation accuracy per step)" if curves.is_file() else f"{curves} missing"))
     for k, v in rows:
         t.add_row(k, v)
     Console().print(t)

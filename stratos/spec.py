@@ -30,7 +30,9 @@ from pydantic import (
 
 from stratos.distill.settings import JobOverrides, Mode
 from stratos.exceptions import ConfigError
+from stratos.names import did_you_mean
 from stratos.strict import StrictModel
+from stratos.zoo.endpoint import TeacherEndpoint, as_endpoint
 
 Target = Literal["local", "aws", "gcp"]
 Cloud = Literal["aws", "gcp", "lambda", "runpod"]
@@ -160,7 +162,11 @@ class DistillationRequest(_Strict):
     regions: list[str] | None = Field(None, description="allowed regions; default any")
     gpus: list[str] | None = Field(None, description="allowed accelerators as SkyPilot names them (e.g. H100, L4); default any")
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
-    teacher: str | None = Field(None, description="model zoo id of the teacher; default: the planner chooses")
+    teacher: str | TeacherEndpoint | None = Field(
+        None,
+        description="the teacher: a model zoo id (e.g. gpt-4o) or any OpenAI-compatible endpoint as a mapping "
+        "(base_url and model required) or the string '<base_url>#<model>'; default: the planner chooses",
+    )
     student: str | None = Field(None, description="model zoo id of the student; default: the planner chooses")
     mode: Mode | None = Field(
         None,
@@ -193,6 +199,18 @@ class DistillationRequest(_Strict):
                 "(register your own with stratos.tasks.register_task)"
             )
         return name
+
+    @field_validator("teacher", mode="before")
+    @classmethod
+    def _teacher_endpoint(cls, v: Any) -> Any:
+        """A mapping or an ``http(s)://...#model`` string is an endpoint; other strings are zoo ids."""
+        if isinstance(v, dict):
+            return TeacherEndpoint.from_mapping(v)
+        if isinstance(v, str):
+            return as_endpoint(v) or v
+        if v is None or isinstance(v, TeacherEndpoint):
+            return v
+        raise ValueError("must be a zoo id (e.g. gpt-4o) or a mapping {base_url, model, ...}")
 
     @model_validator(mode="after")
     def _target_clouds(self) -> DistillationRequest:
@@ -235,10 +253,23 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         if err["type"] == "extra_forbidden":
             parent = _model_at(err["loc"][:-1])
             valid = ", ".join(parent.model_fields) if parent else "?"
-            lines.append(f"unknown key '{key}'; valid keys here: {valid}")
+            hint = did_you_mean(str(err["loc"][-1]), parent.model_fields) if parent else ""
+            lines.append(f"unknown key '{key}'{hint}; valid keys here: {valid}")
         else:
-            lines.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
-    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos plan --help` and the README list every key."
+            lines.append(f"key '{key}': {err['msg'].removeprefix('Value error, ')} (got {_shown(err.get('input'))!r})")
+    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos keys` lists every key with its unit and default."
+
+
+def _shown(value: Any) -> Any:
+    """The bad input as the error echoes it, with anything that looks like a secret hidden."""
+    if not isinstance(value, dict):
+        return value
+    return {k: "***" if _secret_like(str(k)) else v for k, v in value.items()}
+
+
+def _secret_like(key: str) -> bool:
+    """``api_key``, ``token``, ``password`` ... but not ``api_key_env`` (the name of a variable)."""
+    return any(w in key.lower() for w in ("key", "token", "secret", "password")) and not key.endswith("_env")
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -302,6 +333,8 @@ def _type_name(ann: Any) -> str:
         return "array"
     if args:  # Optional[X] / unions
         non_none = [a for a in args if a is not type(None)]
+        if str in non_none and any(isinstance(a, type) and issubclass(a, BaseModel) for a in non_none):
+            return "string or object"
         if len(non_none) == 1:
             return _type_name(non_none[0])
     if isinstance(ann, type) and issubclass(ann, BaseModel):

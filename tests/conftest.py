@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "1")
 os.environ.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "1")
+# Teacher answers the HTTP client keeps (stratos.synth.teachers.response_cache): per test session,
+# so one session's answers never stand in for a server another test expects to be asked.
+if "STRATOS_TEACHER_CACHE" not in os.environ:
+    os.environ["STRATOS_TEACHER_CACHE"] = tempfile.mkdtemp(prefix="stratos-teacher-cache-")
+    atexit.register(shutil.rmtree, os.environ["STRATOS_TEACHER_CACHE"], True)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pathlib import Path
 from infra.bootstrap.compact import compact
 from stratos.planner.plan import Plan
 from stratos.serve.vllm import UPSTREAM_PORT, VLLM_SPEC, VllmServe
-from stratos.zoo.registry import get_model
+from stratos.zoo.endpoint import teacher_model
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: Object name of the Stratos source archive Pulumi uploads next to the artifact.
@@ -70,7 +70,7 @@ class NodeScript:
 def teacher_hub_id(plan: Plan) -> str:
     """The hub id a GPU training node serves in vLLM for synthesis; "" when the job runs the
     teacher itself (an API, a PyPI GGUF, rules) or the node has no GPU."""
-    spec = get_model(plan.teacher)
+    spec = teacher_model(plan.teacher)  # a zoo id or an endpoint (which the job reaches itself)
     if plan.train.accelerator_count < 1 or not spec.source.startswith("hub:"):
         return ""
     return spec.source.split(":", 1)[1]

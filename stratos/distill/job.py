@@ -79,7 +79,7 @@ class Run:
     def teacher(self) -> Any:
         """The teacher, built on first use (a resumed run that needs none never loads it)."""
         if self._teacher is None:
-            self._teacher = make_job_teacher(self.cfg, self.task, self.teacher_url)
+            self._teacher = make_job_teacher(self.cfg, self.task, self.out, self.teacher_url)
         return self._teacher
 
 
@@ -143,17 +143,13 @@ def barrier(world: int) -> None:
         dist.barrier()
 
 
-def make_job_teacher(cfg: DistillConfig, task: Task, url: str | None = None) -> Any:
-    """The plan's teacher, or the endpoint at ``url`` serving it; local models get the job's thread count."""
+def make_job_teacher(cfg: DistillConfig, task: Task, out: Path, url: str | None = None) -> Any:
+    """The plan's teacher, or the endpoint at ``url`` serving it (a GPU node's vLLM server): a local
+    model gets the job's thread count, an API or endpoint teacher keeps the answers it paid for in
+    the run dir (resumed and uploaded with it)."""
     from stratos.synth.teachers import make_teacher
 
-    spec = url or cfg.teacher
-    if spec.startswith(("http", "openai:", "rules")):
-        return make_teacher(spec, task)
-    try:
-        return make_teacher(spec, task, threads=cfg.threads)
-    except TypeError:  # a zoo id naming an API teacher takes no thread count
-        return make_teacher(spec, task)
+    return make_teacher(url or cfg.teacher, task, threads=cfg.threads, cache_dir=out / "teacher_answers")
 
 
 # --- phases ----------------------------------------------------------------------------------
@@ -376,6 +372,7 @@ def teacher_eval(teacher: Any, task: Task, test: list[Example], cfg: DistillConf
 def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Evaluation | None) -> dict[str, Any]:
     """The artifact (merged weights, tokenizer, card, manifest), the curves and ``report.json``."""
     from stratos.distill.export import export_artifact
+    from stratos.distill.hf_dataset import export_run_dataset
     from stratos.distill.report import plot_curves, write_report
 
     run.progress.start("export")
@@ -383,6 +380,7 @@ def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
     report = build_report(run, s, result, ev_s, ev_t)
     plot_curves(result.history, run.out / "curves.png")
     export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s), max_new_tokens=s.max_new_tokens)
+    export_run_dataset(run.out)  # the data in TRL's `messages` format + dataset card, for the Hub
     write_report(run.out, report)
     run.progress.done(accuracy=ev_s.accuracy)
     return report.model_dump(mode="json")

@@ -24,6 +24,7 @@ from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.distill.settings import resolve_job as job_settings
 from stratos.exceptions import InfeasibleError, UnknownNameError
+from stratos.names import did_you_mean
 from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
 from stratos.planner import storage
@@ -34,6 +35,7 @@ from stratos.planner.pareto import pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
 from stratos.spec import DistillationRequest
+from stratos.zoo.endpoint import teacher_model, teacher_notes
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
@@ -155,7 +157,9 @@ def resolve_job(request: DistillationRequest) -> JobSettings:
 
 def _check_name(kind: str, name: str, valid: list[str]) -> None:
     if name not in valid:
-        raise UnknownNameError(f"unknown {kind} {name!r}; valid {kind}s here: {', '.join(sorted(set(valid)))}")
+        raise UnknownNameError(
+            f"unknown {kind} {name!r}{did_you_mean(name, valid)}; valid {kind}s here: {', '.join(sorted(set(valid)))}"
+        )
 
 
 def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Offering]:
@@ -203,17 +207,17 @@ def _hw_array(offs: list[Offering]) -> Hardware:
 def _models(request: DistillationRequest) -> tuple[list[ModelSpec], list[ModelSpec]]:
     teachers_all = [m.id for m in list_models("teacher")]
     students_all = [m.id for m in list_models("student")]
-    if request.teacher:
+    if isinstance(request.teacher, str):  # a zoo id (an endpoint is checked by the request model)
         _check_name("teacher", request.teacher, teachers_all)
     if request.student:
         _check_name("student", request.student, students_all)
     if request.target == "local":
-        teachers = [get_model(request.teacher or LOCAL_TEACHER)]
+        teachers = [teacher_model(request.teacher or LOCAL_TEACHER)]
         students = [get_model(request.student)] if request.student else [
             m for m in list_models("student") if m.is_scratch
         ]
         return teachers, students
-    teachers = [get_model(request.teacher)] if request.teacher else list_models("teacher")
+    teachers = [teacher_model(request.teacher)] if request.teacher else list_models("teacher")
     students = [get_model(request.student)] if request.student else list_models("student")
     return teachers, students
 
@@ -577,7 +581,7 @@ class _Table:
 def _to_plan(
     x: Candidate, request: DistillationRequest, job: JobSettings, role: str, alternatives: dict[str, list[str]]
 ) -> Plan:
-    t, s = get_model(x.teacher), get_model(x.student)
+    t, s = teacher_model(x.teacher), get_model(x.student)
     cov = t.task_coverage(request.task)
     reasons = [
         f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
@@ -600,6 +604,7 @@ def _to_plan(
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
         *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
         "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
+        *teacher_notes(x.teacher),
     ]
     return Plan(
         task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,

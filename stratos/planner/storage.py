@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from stratos.zoo.endpoint import teacher_model
 from stratos.zoo.registry import get_model
 
 #: The GPU image itself (DLAMI / Deep Learning VM: CUDA, drivers, conda) plus the
@@ -40,8 +41,8 @@ EGRESS_USD_PER_GB = {"aws": 0.09, "gcp": 0.12}
 
 
 def _weights_gb(model_id: str) -> float:
-    spec = get_model(model_id)
-    if spec.is_api:  # an API teacher has no weights on the node
+    spec = teacher_model(model_id)  # a zoo id, or a teacher endpoint's spec string
+    if spec.is_api:  # an API or endpoint teacher has no weights on the node
         return 0.0
     return spec.params * BF16_BYTES / 1e9
 

@@ -202,12 +202,13 @@ def register_task(name: str, factory: Callable[[], Task]) -> None:
 def get_task(name: str) -> Task:
     """The task registered under ``name``; unknown names list the valid ones."""
     from stratos.exceptions import ConfigError, UnknownNameError
+    from stratos.names import did_you_mean
 
     if name not in _REGISTRY:
         _load_builtin()
     if name not in _REGISTRY:
         raise UnknownNameError(
-            f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}. "
+            f"unknown task {name!r}{did_you_mean(name, _REGISTRY)}; known tasks: {', '.join(sorted(_REGISTRY))}. "
             "Register your own with stratos.tasks.register_task(name, factory)."
         )
     task = _REGISTRY[name]()

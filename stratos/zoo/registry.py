@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stratos.exceptions import UnknownNameError
+from stratos.names import did_you_mean
 
 _YAML = Path(__file__).with_name("data") / "models.yaml"
 
@@ -123,5 +124,7 @@ def get_model(model_id: str) -> ModelSpec:
     """The spec for ``model_id``; an unknown id lists the valid ones."""
     zoo = _zoo()
     if model_id not in zoo:
-        raise UnknownNameError(f"unknown model {model_id!r}; the zoo has: {', '.join(sorted(zoo))}")
+        raise UnknownNameError(
+            f"unknown model {model_id!r}{did_you_mean(model_id, zoo)}; the zoo has: {', '.join(sorted(zoo))}"
+        )
     return zoo[model_id]

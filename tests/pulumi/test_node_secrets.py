@@ -87,6 +87,18 @@ def test_api_teacher_without_its_key_fails_the_preview_naming_the_key(cloud) -> 
         run_program(plan, _request(cloud), f"mahjong-{cloud}", preview=True)
 
 
+def test_an_endpoint_teacher_needs_the_key_only_when_it_names_one() -> None:
+    """A teacher given as an endpoint (stratos:teacher: {base_url, model}) is reached by the
+    job itself: no vLLM on the node, and a keyless server needs no stratos:teacherApiKey."""
+    keyless = aws_plan().model_copy(update={"teacher": "http://10.0.0.5:8000/v1#Qwen/Qwen2.5-7B-Instruct"})
+    s = run_program(keyless, _request("aws"), "mahjong-aws", preview=True)
+    ud = next(st["userData"] for u, st in s.resources.items() if u.endswith("::trainer-instance"))
+    assert "STRATOS_TEACHER_HUB=''" in ud, "the endpoint serves the teacher: the node starts none"
+    keyed = keyless.model_copy(update={"teacher": keyless.teacher + "&api_key_env=VLLM_KEY"})
+    with pytest.raises(ConfigError, match=r"stratos:teacherApiKey"):
+        run_program(keyed, _request("aws"), "mahjong-aws", preview=True)
+
+
 def test_gated_hub_model_without_hf_token_fails_the_preview_naming_the_key() -> None:
     gated = aws_plan().model_copy(update={"teacher": "llama-3.1-8b-instruct", "student": "llama-3.2-1b-instruct"})
     with pytest.raises(ConfigError, match=r"llama-3.1-8b-instruct, llama-3.2-1b-instruct .*gated.*stratos:hfToken"):

@@ -21,7 +21,7 @@ def test_env_sh_default_is_the_passphrase_the_program_refuses() -> None:
     text = (ROOT / "scripts" / "env.sh").read_text()
     assert re.search(rf"PULUMI_CONFIG_PASSPHRASE={PUBLIC_PASSPHRASE}\b", text)
     out = subprocess.run(
-        ["bash", "-c", "unset PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE; source scripts/env.sh; "
+        ["bash", "-c", "unset PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE; source scripts/env.sh offline; "
          "printf %s \"$PULUMI_CONFIG_PASSPHRASE\""],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )

@@ -57,3 +57,12 @@ def test_report_on_unfinished_run_fails_clearly(tmp_path):
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code != 0
     assert "has not finished" in str(r.exception)
+
+
+def test_report_names_the_curves_image(tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps({**_report(), "training": {**_report()["training"], "curves": "curves.png"}}))
+    runner = CliRunner(env={"COLUMNS": "240"})
+    assert "curves.png missing" in runner.invoke(app, ["report", str(tmp_path)]).output
+    (tmp_path / "curves.png").write_bytes(b"\x89PNG")
+    out = runner.invoke(app, ["report", str(tmp_path)]).output
+    assert f"{tmp_path / 'curves.png'} (train and validation loss" in out

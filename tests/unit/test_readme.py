@@ -25,13 +25,13 @@ def rows() -> list[str]:
     out = []
     for key in STACK_KEYS:
         subs = key.get("properties")
+        if key["type"] != "object":  # a plain key, or one that is also a string (stratos:teacher)
+            out.append(f"| `stratos:{key['name']}` | {key['type']} | {_default(key['default'])} | {key['description']} |")
         if subs:
             for sub in subs:
                 out.append(
                     f"| `stratos:{key['name']}.{sub['name']}` | {sub['type']} | {_default(sub['default'])} | {sub['description']} |"
                 )
-        else:
-            out.append(f"| `stratos:{key['name']}` | {key['type']} | {_default(key['default'])} | {key['description']} |")
     return out
 
 

@@ -1,0 +1,1 @@
+"""Hugging Face Hub interop: push a finished run (model + training set) with ``huggingface_hub``."""
