@@ -49,14 +49,15 @@ def stratos_plan(stack: str, catalog: Path = CATALOG) -> dict[str, Any]:
 
 
 def preview(stack: str, monkeypatch: pytest.MonkeyPatch, catalog: Path = CATALOG,
-            extra: dict[str, str] | None = None) -> tuple[Stack, dict[str, Any]]:
+            extra: dict[str, str] | None = None, secrets: dict[str, str] | None = None) -> tuple[Stack, dict[str, Any]]:
+    """The program previewed under mocks; ``extra`` config keys as plain values, ``secrets`` as secrets."""
     monkeypatch.setenv("STRATOS_CATALOG_DIR", str(catalog))
     exports: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exports.__setitem__(name, value))
     mocks = CloudMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="stratos", stack=stack, preview=True, monitor=monitor)
-    pulumi.runtime.set_all_config({**stack_config(stack), **(extra or {})})
+    pulumi.runtime.set_all_config({**stack_config(stack), **(extra or {}), **(secrets or {})}, list(secrets or {}))
 
     @pulumi.runtime.test
     def program():
