@@ -189,7 +189,9 @@ class CT2Engine(EngineBase):
             end_token=self._end,
             include_prompt_in_result=False,
             sampling_topk=1 if temperature == 0.0 else 0,
-            sampling_topp=top_p,
+            # CTranslate2 reads top_p as float32, where a tiny positive value (5e-324) is 0 and
+            # refused; any mass below the top token's keeps only that token, as 1e-6 does.
+            sampling_topp=max(top_p, 1e-6),
             sampling_temperature=temperature or 1.0,
             callback=partial(self._on_step, rows) if hooks else None,
         )
