@@ -79,4 +79,17 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["atomic_dir", "atomic_open", "atomic_write_json", "atomic_write_text", "read_json"]
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL text; lines that are not one (torn by a crash) are skipped."""
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+__all__ = ["json_lines", "atomic_dir", "atomic_open", "atomic_write_json", "atomic_write_text", "read_json"]

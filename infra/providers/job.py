@@ -37,6 +37,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from infra.providers import engine_log, procs
 from infra.providers.portable import portable
+from stratos.io import json_lines
 
 MARKER = ".stratos-job"
 PID_FILE = "job.pid.json"
@@ -90,15 +91,7 @@ class _LogTail:
         if end < 0:
             return []
         self.offset += end + 1
-        out = []
-        for line in data[: end + 1].splitlines():
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(ev, dict):
-                out.append(ev)
-        return out
+        return json_lines(data[: end + 1].decode(errors="replace"))
 
 
 def _finished(out_dir: Path) -> dict[str, Any] | None:

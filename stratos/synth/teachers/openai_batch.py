@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratos.exceptions import TeacherError
-from stratos.synth.teachers.response_cache import json_lines
+from stratos.io import json_lines
 
 if TYPE_CHECKING:
     from stratos.synth.teachers.openai_http import Job, OpenAITeacher

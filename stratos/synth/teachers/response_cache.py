@@ -17,18 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL text; lines that are not one (torn by a crash) are skipped."""
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+from stratos.io import json_lines
 
 
 def request_key(body: dict[str, Any], sample: int) -> str:
