@@ -1,5 +1,5 @@
-"""``scripts/setup.sh`` fails early: no Pulumi and no Go, or too little disk, stops it before
-it downloads a single wheel or creates the venv; ``scripts/env.sh`` profiles.
+"""``scripts/setup.sh`` fails early: no Pulumi and no Go stops it before
+it downloads a single wheel or creates the venv (too little disk is only a warning); ``scripts/env.sh`` profiles.
 
 Each test runs setup.sh in a copy of the scripts and project files (no ``.venv``, an empty
 wheelhouse and Pulumi cache) with ``PATH`` reduced to the system tools.
@@ -54,14 +54,18 @@ def test_an_old_go_is_named(checkout, tmp_path):
     assert nothing_downloaded(checkout, tmp_path)
 
 
-def test_too_little_disk_stops_before_any_download(checkout, tmp_path):
-    fake = tmp_path / "go"  # a new enough Go, so that the disk check is the one that fails
+def test_too_little_disk_is_a_warning_not_a_stop(checkout, tmp_path):
+    """The GB figures are guesses (a CI host with 6 GB free ran the suite), so setup says what may
+    not fit and carries on; a disk that really fills is named by pip itself."""
+    fake = tmp_path / "go"  # a new enough Go, so that the disk check is reached
     fake.write_text(f'#!/bin/sh\n[ "$2" = GOVERSION ] && echo go1.99.0\n[ "$2" = GOMODCACHE ] && echo {tmp_path}/gomod\n')
     fake.chmod(0o755)
-    out = run_setup(checkout, tmp_path, STRATOS_GO=str(fake), STRATOS_WHEELS_GB="100000")
-    assert out.returncode == 1, out.stdout + out.stderr
-    assert "downloading the pinned wheels needs about 100000 GB free" in out.stderr
-    assert nothing_downloaded(checkout, tmp_path)
+    py = tmp_path / "python"  # stands in for the interpreter: records that setup went on, then stops it
+    py.write_text(f'#!/bin/sh\ntouch {tmp_path}/went-on\nexit 3\n')
+    py.chmod(0o755)
+    out = run_setup(checkout, tmp_path, STRATOS_GO=str(fake), STRATOS_WHEELS_GB="100000", STRATOS_PYTHON=str(py))
+    assert "downloading the pinned wheels may need up to 100000 GB free" in out.stderr
+    assert (tmp_path / "went-on").exists() and out.returncode == 3, out.stdout + out.stderr
 
 
 def _env_after(profile: list[str], **env: str) -> dict[str, str]:
