@@ -176,7 +176,7 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
 
 
 #: Settings a resumed run may change: where it runs, not what it computes.
-RUNTIME_SETTINGS = ("device",)
+RUNTIME_SETTINGS = ("device", "threads")
 
 
 def _what_must_match(config: dict[str, Any]) -> dict[str, Any]:
