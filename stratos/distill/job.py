@@ -430,19 +430,21 @@ def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
                           best_val=result.best_val, train_s=result.train_seconds, tokens_per_s=result.tokens_per_s,
                           logit_kd=s.kd_teacher is not None),
         serving=serving(cfg, ev_s, ev_t), times=run.times, cost=cost_section(cfg, run.times.get("job_s", 0.0)),
-        hardware=hardware_line(s.model, cfg.threads, run.world),
+        hardware=hardware_line(cfg, run.world),
         config=json.loads(cfg.model_dump_json()),
     )
 
 
-def hardware_line(model: Any, threads: int, world: int) -> str:
+def hardware_line(cfg: DistillConfig, world: int) -> str:
     """Where the student trained: the GPU and process count, or the CPU and its threads."""
-    dev = next(model.parameters()).device
-    if dev.type == "cuda":
+    from stratos.device import resolve_device
+
+    dev = resolve_device(cfg.device, setting="job.device")
+    if dev != "cpu":
         import torch
 
         return f"{torch.cuda.get_device_name(dev)} x {world} process(es)"
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {threads}"
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}"
 
 
 def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:

@@ -168,7 +168,11 @@ def full_state(model: Any, opt: Any, strategy: Strategy) -> tuple[dict[str, Any]
     (None, None): callers read the module's own. Collective: every rank calls it; rank 0 gets them."""
     if not strategy.sharded:
         return None, None
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_state_dict,
+    )
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
     if opt is None:
@@ -186,7 +190,11 @@ def load_state(model: Any, weights: dict[str, Any], strategy: Strategy | None, *
         if opt is not None:
             opt.load_state_dict(optim)
         return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_state_dict
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_state_dict,
+    )
 
     options = StateDictOptions(full_state_dict=True, strict=False, broadcast_from_rank0=opt is None)
     if opt is None:

@@ -47,10 +47,9 @@ def build_student_and_blocks(
     else:
         import torch
 
+        from stratos.device import resolve_device, weights_dtype
         from stratos.distill.resolve import student_source
         from stratos.distill.student import load_pretrained_lora
-
-        from stratos.device import resolve_device, weights_dtype
 
         frozen = weights_dtype(resolve_device(cfg.device, setting="job.device"))
         torch.manual_seed(cfg.seed)

@@ -52,10 +52,10 @@ def test_fsdp_shards_the_decoder_layers_the_model_declares():
     assert [type(m).__name__ for m in shard_units(model)] == ["LlamaDecoderLayer"] * 2
 
 
-def _tiny_model(layers: int = 1):
+def _tiny_model(layers: int = 1, seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     return LlamaForCausalLM(LlamaConfig(
         vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=layers, num_attention_heads=2,
         num_key_value_heads=2, max_position_embeddings=16, attn_implementation="eager",
@@ -70,13 +70,13 @@ def _blocks():
     return Blocks(ids, ids.clone(), torch.arange(8).repeat(8, 1))
 
 
-def _train(kind: str, world: int, ckpt: str):
+def _train(kind: str, world: int, ckpt: str, init_seed: int = 0):
     import stratos.distill.train as T
 
     cfg = job_config(max_steps=4, eval_every=2, ckpt_every=2, patience=0, warmup_steps=0, lr=1e-2,
                      batch_blocks=4, micro_blocks=1, seq_len=16, threads=1, precision="fp32", compile=False,
                      device="cpu")
-    model = _tiny_model(layers=2)
+    model = _tiny_model(layers=2, seed=init_seed)
     r = T.train(model, _blocks(), _blocks(), cfg, ckpt, strategy=Strategy(kind, world, 0.0))
     trained = r.model if r.model is not None else model
     return [h["loss"] for h in r.history], {k: v.detach().clone() for k, v in trained.state_dict().items()}
@@ -88,8 +88,17 @@ def _worker(rank: int, world: int, port: int, kind: str, ckpt: str, out: str) ->
     import torch.distributed as dist
 
     losses, weights = _train(kind, world, ckpt)
+    dist.barrier()
+    # resume from the middle: drop the final checkpoint, train again from step 2's (gathered) state
     if rank == 0:
-        torch.save({"losses": losses, "weights": weights}, out)
+        import shutil
+        from pathlib import Path
+
+        shutil.rmtree(max(Path(ckpt).glob("step-*")))
+    dist.barrier()
+    _, resumed = _train(kind, world, ckpt, init_seed=99)  # other initial weights: only a resume matches
+    if rank == 0:
+        torch.save({"losses": losses, "weights": weights, "resumed": resumed}, out)
     dist.barrier()
     dist.destroy_process_group()
 
@@ -104,7 +113,8 @@ def _free_port() -> int:
 @pytest.mark.parametrize("kind", ["ddp", "fsdp"])
 def test_two_processes_train_the_same_model_as_one(tmp_path, kind, monkeypatch):
     """The global batch split over 2 gloo ranks gives 1 process's losses and weights (DDP, and
-    FSDP2 ``fully_shard``, which torch runs on CPU/gloo); the sharded run hands rank 0 a plain model."""
+    FSDP2 ``fully_shard``, which torch runs on CPU/gloo); the sharded run hands rank 0 a plain model,
+    and a run resumed from a mid-run checkpoint ends with the same weights."""
     import torch.multiprocessing as mp
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
@@ -116,6 +126,7 @@ def test_two_processes_train_the_same_model_as_one(tmp_path, kind, monkeypatch):
     assert two["weights"].keys() == weights.keys()
     for k, v in weights.items():
         assert torch.allclose(two["weights"][k], v, atol=1e-5), k
+        assert torch.allclose(two["resumed"][k], two["weights"][k], atol=1e-6), k
     # rank 0's checkpoint holds the whole model (gathered from the shards under FSDP), resumable alone
     from stratos.distill.checkpoint import load_latest
 
