@@ -130,8 +130,8 @@ class JobSettings(_Frozen):
         None,
         description="compile the training steps with torch.compile (inductor); unset: on for from-scratch students "
         "on CPU (1.5x the steps/s of eager on the 2-core box, ~20 s of compiling once), off for LoRA students "
-        "(SmolLM2-135M: 117 s of compiling, no faster steps on CPU) and off on CUDA (not yet measured there: "
-        "benchmarks/gpu_smoke.py --compile times it). Falls back to eager if compiling fails",
+        "(SmolLM2-135M: 117 s of compiling, no faster steps on CPU) and off on CUDA (not yet measured there; "
+        "benchmarks/gpu_smoke.py times it). Falls back to eager if compiling fails",
     )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",

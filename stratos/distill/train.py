@@ -71,6 +71,8 @@ def dist_info() -> tuple[int, int]:
     tensors where CUDA is present, gloo for CPU tensors (the step-budget and stop broadcasts)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():  # before any collective: NCCL's barrier uses the current GPU
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
 
