@@ -70,24 +70,29 @@ def _blocks():
     return Blocks(ids, ids.clone(), torch.arange(8).repeat(8, 1))
 
 
-def _train(kind: str, world: int, ckpt: str, init_seed: int = 0):
+def _train(kind: str, world: int, ckpt: str, init_seed: int = 0, lora: bool = False):
     import stratos.distill.train as T
 
     cfg = job_config(max_steps=4, eval_every=2, ckpt_every=2, patience=0, warmup_steps=0, lr=1e-2,
                      batch_blocks=4, micro_blocks=1, seq_len=16, threads=1, precision="fp32", compile=False,
                      device="cpu")
     model = _tiny_model(layers=2, seed=init_seed)
+    if lora:  # a frozen base with trainable adapters: FSDP shards both, checkpoints hold the adapters only
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                 task_type="CAUSAL_LM", init_lora_weights="gaussian"))
     r = T.train(model, _blocks(), _blocks(), cfg, ckpt, strategy=Strategy(kind, world, 0.0))
     trained = r.model if r.model is not None else model
     return [h["loss"] for h in r.history], {k: v.detach().clone() for k, v in trained.state_dict().items()}
 
 
-def _worker(rank: int, world: int, port: int, kind: str, ckpt: str, out: str) -> None:
+def _worker(rank: int, world: int, port: int, kind: str, lora: bool, ckpt: str, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch.distributed as dist
 
-    losses, weights = _train(kind, world, ckpt)
+    losses, weights = _train(kind, world, ckpt, lora=lora)
     dist.barrier()
     # resume from the middle: drop the final checkpoint, train again from step 2's (gathered) state
     if rank == 0:
@@ -96,7 +101,7 @@ def _worker(rank: int, world: int, port: int, kind: str, ckpt: str, out: str) ->
 
         shutil.rmtree(max(Path(ckpt).glob("step-*")))
     dist.barrier()
-    _, resumed = _train(kind, world, ckpt, init_seed=99)  # other initial weights: only a resume matches
+    _, resumed = _train(kind, world, ckpt, init_seed=99 if not lora else 0, lora=lora)  # other initial weights: only a resume matches
     if rank == 0:
         torch.save({"losses": losses, "weights": weights, "resumed": resumed}, out)
     dist.barrier()
@@ -110,17 +115,18 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["ddp", "fsdp"])
-def test_two_processes_train_the_same_model_as_one(tmp_path, kind, monkeypatch):
+@pytest.mark.parametrize(("kind", "lora"), [("ddp", False), ("fsdp", False), ("fsdp", True)],
+                         ids=["ddp", "fsdp", "fsdp-lora"])
+def test_two_processes_train_the_same_model_as_one(tmp_path, kind, lora, monkeypatch):
     """The global batch split over 2 gloo ranks gives 1 process's losses and weights (DDP, and
     FSDP2 ``fully_shard``, which torch runs on CPU/gloo); the sharded run hands rank 0 a plain model,
     and a run resumed from a mid-run checkpoint ends with the same weights."""
     import torch.multiprocessing as mp
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    losses, weights = _train("single", 1, str(tmp_path / "one"))
+    losses, weights = _train("single", 1, str(tmp_path / "one"), lora=lora)
     out = tmp_path / "two.pt"
-    mp.spawn(_worker, args=(2, _free_port(), kind, str(tmp_path / "two"), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, _free_port(), kind, lora, str(tmp_path / "two"), str(out)), nprocs=2, join=True)
     two = torch.load(out, weights_only=True)
     assert two["losses"] == pytest.approx(losses, rel=1e-4)
     assert two["weights"].keys() == weights.keys()
@@ -131,5 +137,5 @@ def test_two_processes_train_the_same_model_as_one(tmp_path, kind, monkeypatch):
     from stratos.distill.checkpoint import load_latest
 
     saved = load_latest(tmp_path / "two")["model"]
-    for k, v in two["weights"].items():
-        assert torch.equal(saved[k], v), k
+    assert saved and all(k in two["weights"] and torch.equal(v, two["weights"][k]) for k, v in saved.items())
+    assert lora == all("lora_" in k for k in saved)  # a LoRA checkpoint holds the adapter only
