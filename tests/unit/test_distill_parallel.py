@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers.configs import job_config
 
+from stratos.catalog.gpus import gpu_spec
 from stratos.distill.parallel import Strategy, plan_parallelism, shard_units, training_state_gb
 from stratos.planner import estimators as est
 from stratos.planner.hardware import Hardware
@@ -29,9 +30,11 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "params", "lora", "kd", "gpu", "mem", "n", "kind"), CASES, ids=[c[0] for c in CASES])
 def test_the_strategy_table_agrees_with_the_planners_memory_estimate(name, params, lora, kd, gpu, mem, n, kind):
+    spec = gpu_spec(gpu)
+    assert spec.memory_gb == mem  # the table's memory is the catalog's
     s = plan_parallelism(params, lora, kd, mem, n)
     assert s.kind == kind
-    hw = Hardware(gpu, n, mem, 100.0, 1000.0, True)
+    hw = Hardware(gpu, n, spec.memory_gb, spec.bf16_tflops, spec.bandwidth_gbps, True)
     # the planner's figure for this offering is the strategy's, and "fits" means the same to both
     assert est.train_memory_gb(params, lora, n, kd, gpu_mem_gb=mem) == pytest.approx(s.mem_gb_per_device)
     assert bool(est.fits(est.train_memory_gb(params, lora, n, kd), hw)) == bool(est.fits(s.mem_gb_per_device, hw))
