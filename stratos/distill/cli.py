@@ -15,6 +15,10 @@ def distill(
     until: str | None = typer.Option(
         None, "--until", help="stop after a phase: 'synth' (data, probe, synthesis and the teacher's evaluation)"
     ),
+    device: str | None = typer.Option(
+        None, "--device",
+        help="override job.device: auto (CUDA when present), cpu, cuda (under torchrun: each process's GPU), cuda:N",
+    ),
     teacher_url: str | None = typer.Option(
         None, "--teacher-url",
         help="reach the plan's teacher at this OpenAI-compatible endpoint (http://host:port/v1#model), "
@@ -30,7 +34,13 @@ def distill(
 
     if until not in (None, "synth"):
         raise typer.BadParameter(f"--until {until!r}: the only phase to stop after is 'synth'")
+    if device is not None:
+        from stratos.device import resolve_device
+
+        resolve_device(device, setting="--device")  # one-line error before any work
     cfg = load_config(config)
+    if device is not None:
+        cfg = type(cfg).model_validate({**cfg.model_dump(), "device": device})
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports progress
     log = (log_file or out / "job.log") if main_rank else None
     with JobProgress(log, quiet=quiet or not main_rank) as progress:

@@ -56,9 +56,9 @@ class DistillConfig(JobSettings):
     def is_scratch(self) -> bool:
         return self.student.startswith("scratch")
 
-    @property
-    def compiles(self) -> bool:
-        return self.is_scratch if self.compile is None else self.compile
+    def compiles_on(self, device_type: str) -> bool:
+        """Whether training steps are compiled on ``device_type`` ('cpu' | 'cuda'); see ``compile``."""
+        return (self.is_scratch and device_type == "cpu") if self.compile is None else self.compile
 
     @property
     def peak_lr(self) -> float:

@@ -149,7 +149,9 @@ def make_job_teacher(cfg: DistillConfig, task: Task, out: Path, url: str | None 
     the run dir (resumed and uploaded with it)."""
     from stratos.synth.teachers import make_teacher
 
-    return make_teacher(url or cfg.teacher, task, threads=cfg.threads, cache_dir=out / "teacher_answers")
+    return make_teacher(
+        url or cfg.teacher, task, threads=cfg.threads, device=cfg.device, cache_dir=out / "teacher_answers"
+    )
 
 
 # --- phases ----------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
     rank, world = dist_info()
     config = json.loads(cfg.model_dump_json())
     saved = read_json(out / "config.json")
-    if saved is not None and saved != config:
+    if saved is not None and _what_must_match(saved) != _what_must_match(config):
         raise StratosError(
             f"{out} holds a run with a different config; use a new --out dir or delete {out} to start over."
         )
@@ -171,6 +173,14 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
         atomic_write_json(out / "config.json", config)
     times = read_json(out / "times.json") or {}
     return Run(cfg, out, progress, get_task(cfg.task), rank, world, times, teacher_url=teacher_url)
+
+
+#: Settings a resumed run may change: where it runs, not what it computes.
+RUNTIME_SETTINGS = ("device", "threads")
+
+
+def _what_must_match(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in RUNTIME_SETTINGS}
 
 
 def finished_report(run: Run) -> dict[str, Any] | None:
@@ -312,6 +322,8 @@ def train_phase(run: Run, s: Student) -> Any:
         evaluate=val_accuracy if cfg.eval_samples else None, teacher_model=s.kd_teacher,
         progress=lambda rec: run.progress.update(rec["progress"], **{k: v for k, v in rec.items() if k != "progress"}),
     )
+    if result.model is not None:  # a sharded run: rank 0 evaluates and exports the gathered weights
+        s.model = result.model
     run.progress.done(steps=result.steps, stopped=result.stopped)
     run.times["train_s"] = result.train_seconds
     return result
@@ -418,9 +430,21 @@ def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
                           best_val=result.best_val, train_s=result.train_seconds, tokens_per_s=result.tokens_per_s,
                           logit_kd=s.kd_teacher is not None),
         serving=serving(cfg, ev_s, ev_t), times=run.times, cost=cost_section(cfg, run.times.get("job_s", 0.0)),
-        hardware=f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}",
+        hardware=hardware_line(cfg, run.world),
         config=json.loads(cfg.model_dump_json()),
     )
+
+
+def hardware_line(cfg: DistillConfig, world: int) -> str:
+    """Where the student trained: the GPU and process count, or the CPU and its threads."""
+    from stratos.device import resolve_device
+
+    dev = resolve_device(cfg.device, setting="job.device")
+    if dev != "cpu":
+        import torch
+
+        return f"{torch.cuda.get_device_name(dev)} x {world} process(es)"
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}"
 
 
 def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:

@@ -120,11 +120,18 @@ class JobSettings(_Frozen):
     ckpt_every: int = Field(100, gt=0, description="steps between checkpoints")
     patience: int = Field(4, ge=0, description="validation passes without improvement before stopping; 0: never")
     threads: int = Field(2, gt=0, description="torch intra-op threads per process")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="where the student, a logit-KD teacher, a local teacher and evaluation run: auto (CUDA when "
+        "present, else CPU), cpu, cuda (under torchrun: the process's own GPU) or cuda:N; not part of what a "
+        "resumed run must match",
+    )
     compile: bool | None = Field(
         None,
         description="compile the training steps with torch.compile (inductor); unset: on for from-scratch students "
-        "(1.5x the steps/s of eager on the 2-core box, ~20 s of compiling once), off for LoRA students (SmolLM2-135M: "
-        "117 s of compiling, no faster steps on CPU). Falls back to eager if compiling fails",
+        "on CPU (1.5x the steps/s of eager on the 2-core box, ~20 s of compiling once), off for LoRA students "
+        "(SmolLM2-135M: 117 s of compiling, no faster steps on CPU) and off on CUDA (not yet measured there; "
+        "benchmarks/gpu_smoke.py times it). Falls back to eager if compiling fails",
     )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",

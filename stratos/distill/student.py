@@ -72,8 +72,14 @@ def build_scratch(tokenizer: Any, arch: ScratchArch, seed: int) -> Any:
     return model
 
 
-def load_pretrained_lora(source: str, *, r: int = 16, alpha: int = 32, dropout: float = 0.0) -> tuple[Any, Any]:
-    """A pretrained model wrapped in a fresh LoRA adapter, and its tokenizer."""
+def load_pretrained_lora(
+    source: str, *, r: int = 16, alpha: int = 32, dropout: float = 0.0, dtype: Any = None
+) -> tuple[Any, Any]:
+    """A pretrained model wrapped in a fresh LoRA adapter, and its tokenizer.
+
+    ``dtype`` is the frozen base's (bf16 on CUDA halves its memory, what the planner prices: see
+    ``stratos.distill.parallel``); PEFT keeps the adapter weights in fp32 either way.
+    """
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -83,6 +89,6 @@ def load_pretrained_lora(source: str, *, r: int = 16, alpha: int = 32, dropout: 
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}))
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=lora_targets(model), task_type="CAUSAL_LM")
     return get_peft_model(model, cfg), tokenizer

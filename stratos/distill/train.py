@@ -3,7 +3,10 @@
 Run recipes (the job calls ``train``; these show the processes it supports)::
 
     stratos distill --config plan.json --out runs/x                 # one process
-    torchrun --nproc_per_node 2 -m stratos.distill --config plan.json --out runs/x   # DDP, gloo on CPU
+    torchrun --nproc_per_node 8 -m stratos.distill --config plan.json --out runs/x   # all GPUs of a node
+
+Under torchrun each process takes its own GPU (``job.device``, see ``stratos.device``) and
+``stratos.distill.parallel`` picks DDP or FSDP2 sharding, the rule the planner priced.
 
 Determinism: the data order is a pure function of (seed, step): global batch
 ``k`` is blocks ``order[k*B:(k+1)*B]`` of an endless sequence of per-epoch
@@ -32,8 +35,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from stratos.device import bf16_supported
-from stratos.distill import preemption
+from stratos.device import bf16_supported, prepare, resolve_device
+from stratos.distill import parallel, preemption
 from stratos.distill.checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from stratos.distill.config import DistillConfig
 from stratos.distill.losses import kd_divergence_sum, token_ce_sum
@@ -56,6 +59,7 @@ class TrainResult:
     stopped: str = "steps"
     train_seconds: float = 0.0
     tokens: int = 0
+    model: Any = None  # rank 0 of a sharded run: the trained weights in a plain (unsharded) module
 
     @property
     def tokens_per_s(self) -> float:
@@ -63,10 +67,13 @@ class TrainResult:
 
 
 def dist_info() -> tuple[int, int]:
-    """(rank, world size), initialising the gloo process group under torchrun."""
+    """(rank, world size), initialising the process group under torchrun: NCCL for CUDA
+    tensors where CUDA is present, gloo for CPU tensors (the step-budget and stop broadcasts)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
+        if torch.cuda.is_available():  # before any collective: NCCL's barrier uses the current GPU
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
 
 
@@ -95,18 +102,16 @@ def batch_indices(step: int, n_blocks: int, batch: int, seed: int) -> list[int]:
 def val_loss(model: Any, blocks: Blocks, micro: int) -> float:
     """Mean completion-token loss (the training objective, weights included) over all validation blocks."""
     model.eval()
+    dev = next(model.parameters()).device
     tot, n = 0.0, 0
     for i in range(0, len(blocks), micro):
-        out = model(**model_inputs(blocks.input_ids[i : i + micro], blocks.position_ids[i : i + micro]))
-        w = None if blocks.weights is None else blocks.weights[i : i + micro]
-        s, c = token_ce_sum(out.logits, blocks.labels[i : i + micro], w)
+        ids, pos, lab = (t[i : i + micro].to(dev) for t in (blocks.input_ids, blocks.position_ids, blocks.labels))
+        out = model(**model_inputs(ids, pos))
+        w = None if blocks.weights is None else blocks.weights[i : i + micro].to(dev)
+        s, c = token_ce_sum(out.logits, lab, w)
         tot, n = tot + float(s), n + int(c)
     model.train()
     return tot / max(1, n)
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
 
 @dataclass
@@ -145,8 +150,14 @@ def train(
     evaluate: EvalFn | None = None,
     teacher_model: Any = None,
     progress: ProgressFn | None = None,
+    strategy: parallel.Strategy | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; resumes from ``ckpt_dir`` when it holds a checkpoint.
+
+    ``model`` (and ``teacher_model``) move to ``cfg.device``; ``strategy`` (default: what
+    ``parallel.job_strategy`` decides for these devices) says whether it is replicated or
+    sharded. A sharded run validates by loss only (decoding on rank 0 alone would wait for
+    the other ranks' shards) and returns the trained weights unsharded in ``result.model``.
 
     Each step: one global batch (``train_step``), the step budget fitted to the time cap
     (``fit_step_budget``), validation every ``eval_every`` steps (``validate``), then the
@@ -156,28 +167,36 @@ def train(
     torch.set_num_threads(cfg.threads)
     if cfg.batch_blocks % world:
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
-    opt, sched, state = _optimizer(model, cfg)
+    dev = prepare(resolve_device(cfg.device, setting="job.device"))
+    strategy = strategy or parallel.job_strategy(model, teacher_model, dev, world)
+    plain = parallel.plain_copy(model) if strategy.sharded and rank == 0 else None
+    model.to(dev)
+    if teacher_model is not None:
+        teacher_model.to(dev)
+    wrapped = parallel.wrap(model, teacher_model, strategy, dev)
+    evaluate = None if strategy.sharded else evaluate
+    opt, sched, state = _optimizer(model, cfg)  # after wrapping: FSDP replaces the parameters
     torch.manual_seed(cfg.seed)
     s, ck = TrainState(cfg.max_steps), load_latest(ckpt_dir)
     if ck is not None:
-        s = _resume(ck, model, opt, sched)
+        s = _resume(ck, model, opt, sched, strategy)
         if ck.get("done"):
-            return s.result(ck["stopped"])
+            return _finish(s, ck["stopped"], model, plain, strategy)
     state["total_steps"] = s.total_steps  # the LR schedule reads the (refitted) budget
-    ddp = _ddp(model, world)
-    net = compiled(ddp) if cfg.compiles else ddp
+    net = compiled(wrapped) if cfg.compiles_on(dev.type) else wrapped
     model.train()
 
     def checkpoint(done: bool = False, stopped: str = "") -> None:
+        weights, optim = parallel.full_state(model, opt, strategy)  # collective when sharded
         if rank == 0:
-            _save(ckpt_dir, s, model, opt, sched, cfg, done=done, stopped=stopped)
+            _save(ckpt_dir, s, model, opt, sched, cfg, done=done, stopped=stopped, weights=weights, optim=optim)
         barrier(world)
 
     stopped, budget_s = "steps", cfg.max_train_minutes * 60
     preemption.defer()  # SIGTERM (spot notice, shutdown) now stops at a step boundary, checkpointed
     while s.step < s.total_steps:
         t0 = time.perf_counter()
-        loss = train_step(net, ddp, train_blocks, s, cfg, teacher_model, rank, world)
+        loss = train_step(net, wrapped, train_blocks, s, cfg, teacher_model, rank, world, strategy)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -188,7 +207,7 @@ def train(
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
         if s.step % cfg.eval_every == 0 or last:
-            rec.update(validate(s, model, val_blocks, cfg, evaluate, rank))
+            rec.update(validate(s, model, val_blocks, cfg, evaluate, rank, strategy))
         s.history.append(rec)
         if progress is not None and rank == 0:
             progress({**rec, "progress": s.step / s.total_steps, "total_steps": s.total_steps})
@@ -203,30 +222,47 @@ def train(
             checkpoint()
 
     if s.best_state is not None:
-        model.load_state_dict(s.best_state, strict=False)
+        parallel.load_state(model, s.best_state, strategy)
     checkpoint(done=True, stopped=stopped)
     preemption.restore()
-    return s.result(stopped)
+    return _finish(s, stopped, model, plain, strategy)
 
 
-def _resume(ck: dict[str, Any], model: Any, opt: Any, sched: Any) -> TrainState:
+def _finish(s: TrainState, stopped: str, model: Any, plain: Any, strategy: parallel.Strategy) -> TrainResult:
+    """The result; a sharded run gathers its weights (every rank) into rank 0's plain copy."""
+    result = s.result(stopped)
+    if strategy.sharded:
+        weights, _ = parallel.full_state(model, None, strategy)
+        if plain is not None:
+            plain.load_state_dict(weights)
+            result.model = plain
+    return result
+
+
+def _resume(ck: dict[str, Any], model: Any, opt: Any, sched: Any, strategy: parallel.Strategy) -> TrainState:
     """Model, optimiser, schedule and RNG as the checkpoint left them (best weights if it was final)."""
-    model.load_state_dict(ck["model"], strict=False)
-    opt.load_state_dict(ck["optimizer"])
+    parallel.load_state(model, ck["model"], strategy, opt=opt, optim=ck["optimizer"])
     sched.load_state_dict(ck["scheduler"])
     set_rng_state(ck["rng"])
     s = TrainState.restored(ck)
     if ck.get("done") and s.best_state is not None:
-        model.load_state_dict(s.best_state, strict=False)
+        parallel.load_state(model, s.best_state, strategy)
     return s
 
 
 def _save(ckpt_dir: str | Path, s: TrainState, model: Any, opt: Any, sched: Any, cfg: DistillConfig, *,
-          done: bool, stopped: str) -> None:
-    """A self-describing checkpoint: weights (LoRA: the adapter only), optimiser, RNG, state, config."""
-    weights = _trainable_state(model) if _is_peft(model) else model.state_dict()
+          done: bool, stopped: str, weights: dict[str, Any] | None = None, optim: dict[str, Any] | None = None) -> None:
+    """A self-describing checkpoint: weights (LoRA: the adapter only), optimiser, RNG, state, config.
+
+    ``weights``/``optim``: a sharded run's gathered full state (else read from ``model``/``opt``)."""
+    if weights is None:
+        weights = model.state_dict()
+    if _is_peft(model):
+        trainable = {k for k, v in model.named_parameters() if v.requires_grad}
+        weights = {k: v for k, v in weights.items() if k in trainable}
     save_checkpoint(ckpt_dir, s.step, {
-        "model": weights, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng_state(),
+        "model": weights, "optimizer": optim if optim is not None else opt.state_dict(),
+        "scheduler": sched.state_dict(), "rng": rng_state(),
         **s.saved(), "done": done, "stopped": stopped, "config": cfg.model_dump(mode="json"),
     })
 
@@ -253,21 +289,14 @@ def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]
     return opt, sched, state
 
 
-def _ddp(model: Any, world: int) -> Any:
-    if world == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    return DDP(model)
-
-
 def barrier(world: int) -> None:
     if world > 1:
         dist.barrier()
 
 
 def train_step(
-    net: Any, ddp: Any, blocks: Blocks, s: TrainState, cfg: DistillConfig, teacher_model: Any, rank: int, world: int
+    net: Any, wrapped: Any, blocks: Blocks, s: TrainState, cfg: DistillConfig, teacher_model: Any, rank: int,
+    world: int, strategy: parallel.Strategy | None = None,
 ) -> float:
     """Forward/backward over this rank's share of global batch ``s.step``; the batch's mean CE loss.
 
@@ -275,24 +304,26 @@ def train_step(
     N processes compute the same gradient; gradients sync only on the last micro-batch.
     """
     B, micro = cfg.batch_blocks, min(cfg.micro_blocks, cfg.batch_blocks)
-    device = next(p for p in net.parameters() if p.requires_grad).device.type
+    strategy = strategy or parallel.Strategy("ddp" if world > 1 else "single", world, 0.0)
+    dev = next(p for p in net.parameters() if p.requires_grad).device
+    device = dev.type
     idx = batch_indices(s.step, len(blocks), B, cfg.seed)
     n_tok = int((blocks.labels[idx][:, 1:] != IGNORE).sum())
     mine = idx[rank::world]
-    loss_sum = torch.zeros(())
+    loss_sum = torch.zeros((), device=dev)
     for m in range(0, len(mine), micro):
         sl = mine[m : m + micro]
-        ids, pos, lab = blocks.input_ids[sl], blocks.position_ids[sl], blocks.labels[sl]
-        wts = None if blocks.weights is None else blocks.weights[sl]
+        s.tokens += int((blocks.position_ids[sl] >= 0).sum()) * world
+        ids, pos, lab = (t[sl].to(dev, non_blocking=True) for t in (blocks.input_ids, blocks.position_ids, blocks.labels))
+        wts = None if blocks.weights is None else blocks.weights[sl].to(dev, non_blocking=True)
         sync = m + micro >= len(mine)
-        with ddp.no_sync() if (world > 1 and not sync) else nullcontext():
+        with parallel.no_sync(wrapped, strategy, sync):
             with autocast(cfg.precision, device):
                 out = net(**model_inputs(ids, pos))
                 ce, _ = token_ce_sum(out.logits, lab, wts)
                 loss = ce if teacher_model is None else _with_kd(ce, out.logits, teacher_model, ids, pos, lab, cfg)
             (loss * world / max(1, n_tok)).backward()
         loss_sum += ce.detach()
-        s.tokens += int((pos >= 0).sum()) * world
     if world > 1:
         dist.all_reduce(loss_sum)
     if cfg.grad_clip:
@@ -332,7 +363,8 @@ def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int) 
 
 
 def validate(
-    s: TrainState, model: Any, val_blocks: Blocks, cfg: DistillConfig, evaluate: EvalFn | None, rank: int
+    s: TrainState, model: Any, val_blocks: Blocks, cfg: DistillConfig, evaluate: EvalFn | None, rank: int,
+    strategy: parallel.Strategy | None = None,
 ) -> dict[str, float]:
     """Validation loss (and accuracy from ``evaluate`` on rank 0); keeps the best weights.
 
@@ -349,7 +381,7 @@ def validate(
     best_loss = min((r["val_loss"] for r in s.history if "val_loss" in r), default=None)
     improved = s.best is None or metric > s.best or best_loss is None or vl < best_loss
     if s.best is None or metric >= s.best:  # ties keep the later (lower-loss) weights
-        s.best, s.best_state = metric, _trainable_state(model)
+        s.best, s.best_state = metric, parallel.trainable_state(model, strategy)
     s.bad_evals = 0 if improved else s.bad_evals + 1
     return rec
 

@@ -29,7 +29,8 @@ def prompt_target(task: Task, ex: Example, style: str) -> tuple[str, str]:
 def build_student_and_blocks(
     task: Task, cfg: DistillConfig, train_rows: list[Example], val: list[Example], out: Path, mode: str
 ) -> tuple[Any, Any, Blocks, Blocks, Any]:
-    """(model, tokenizer, train blocks, val blocks, KD teacher model or None)."""
+    """(model, tokenizer, train blocks, val blocks, KD teacher model or None), on the CPU: the
+    trainer places them on ``cfg.device`` (and shards them when the strategy says so)."""
     pairs = [prompt_target(task, e, cfg.target_style) for e in train_rows]
     val_pairs = [prompt_target(task, e, cfg.target_style) for e in val]
     kd_teacher = None
@@ -46,13 +47,17 @@ def build_student_and_blocks(
     else:
         import torch
 
+        from stratos.device import resolve_device, weights_dtype
         from stratos.distill.resolve import student_source
         from stratos.distill.student import load_pretrained_lora
 
+        frozen = weights_dtype(resolve_device(cfg.device, setting="job.device"))
         torch.manual_seed(cfg.seed)
-        model, tokenizer = load_pretrained_lora(student_source(cfg.student), r=cfg.lora_r, alpha=cfg.lora_alpha)
+        model, tokenizer = load_pretrained_lora(
+            student_source(cfg.student), r=cfg.lora_r, alpha=cfg.lora_alpha, dtype=frozen
+        )
         if cfg.logit_kd:
-            kd_teacher = _kd_teacher(cfg, tokenizer)
+            kd_teacher = _kd_teacher(cfg, tokenizer, frozen)
     enc = [encode_pair(tokenizer, p, t) for p, t in pairs]
     val_enc = [encode_pair(tokenizer, p, t) for p, t in val_pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -71,8 +76,9 @@ def marker_token_ids(tokenizer: Any, marker: str | None) -> list[int]:
     return sorted(i for t, i in vocab.items() if tokenizer.convert_tokens_to_string([t]).strip() == marker)
 
 
-def _kd_teacher(cfg: DistillConfig, student_tokenizer: Any) -> Any:
-    """The teacher's model for logits, when it shares the student's vocabulary (else None)."""
+def _kd_teacher(cfg: DistillConfig, student_tokenizer: Any, dtype: Any) -> Any:
+    """The teacher's model for logits (weights in ``dtype``), when it shares the student's vocabulary
+    (else None). The trainer moves it to the job's device beside the student."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from stratos.distill.resolve import student_source
@@ -86,4 +92,4 @@ def _kd_teacher(cfg: DistillConfig, student_tokenizer: Any) -> Any:
         return None
     if tokenizer_fingerprint(t_tok) != tokenizer_fingerprint(student_tokenizer):
         return None
-    return AutoModelForCausalLM.from_pretrained(path).eval()
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()

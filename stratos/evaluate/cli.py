@@ -29,6 +29,9 @@ def eval_cmd(
     threads: Annotated[
         int | None, typer.Option(help="torch threads for a locally served dir.")
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="Where a locally served dir runs: auto (CUDA when present), cpu, cuda, cuda:N.")
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Accuracy (the task's own checker), latency p50/p95/p99, throughput and errors."""
@@ -51,6 +54,7 @@ def eval_cmd(
             max_tokens=max_tokens,
             threads=threads,
             on_reply=lambda _reply: bar.advance(asked),
+            device=device,
         )
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), indent=2))

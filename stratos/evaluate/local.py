@@ -51,13 +51,20 @@ def local_server(
     startup_timeout_s: float = 180.0,
     extra_args: list[str] | None = None,
     log_path: str | Path | None = None,
+    device: str = "auto",
 ) -> Iterator[LocalServer]:
     """Start ``python -m stratos.serve`` on a free loopback port; yield a ``LocalServer``; stop it.
+
+    ``device`` is checked here (``stratos.device.resolve_device``), so asking for CUDA on a machine
+    without it fails with the setting's name instead of a server that died during startup.
 
     A dir with a manifest is verified (a corrupted artifact fails here with the
     server's message); a plain HF dir is served with ``--no-verify``.
     """
+    from stratos.device import resolve_device
+
     model_dir = Path(model_dir)
+    where = resolve_device(device, setting="--device")
     port = free_port()
     token = secrets.token_urlsafe(24)
     args = [
@@ -70,6 +77,8 @@ def local_server(
         str(port),
         "--max-batch-size",
         str(max_batch_size),
+        "--device",
+        where,
     ]
     if not (model_dir / MANIFEST).is_file():
         args.append("--no-verify")

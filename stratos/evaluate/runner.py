@@ -134,8 +134,9 @@ def evaluate(
     max_tokens: int = 256,
     threads: int | None = None,
     on_reply: Callable[[Reply], None] | None = None,
+    device: str = "auto",
 ) -> EvalReport:
-    """Evaluate a URL directly, or a model dir through a local server started for the run."""
+    """Evaluate a URL directly, or a model dir through a local server started for the run on ``device``."""
     if target.startswith(("http://", "https://")):
         return asyncio.run(
             evaluate_endpoint(
@@ -148,7 +149,7 @@ def evaluate(
     if not Path(target).is_dir():
         raise ConfigError(f"--model {target} is neither a URL nor a model dir.")
     with local_server(
-        target, threads=threads, max_batch_size=max(1, min(concurrency, 64))
+        target, threads=threads, max_batch_size=max(1, min(concurrency, 64)), device=device
     ) as server:
         return asyncio.run(
             evaluate_endpoint(

@@ -129,15 +129,19 @@ def train_flops(student_params: float, tokens: float, lora: bool, kd_teacher_par
     return per_token * tokens
 
 
-def train_memory_gb(student_params: float, lora: bool, devices: int, kd_teacher_params: float = 0.0) -> float:
-    """Per-device memory (GB) to train, sharded FSDP/ZeRO-3 style across ``devices``.
+def train_memory_gb(
+    student_params: float, lora: bool, devices: int, kd_teacher_params: float = 0.0, gpu_mem_gb: float | None = None
+) -> float:
+    """Per-device memory (GB) to train on ``devices`` devices, as the job will run it.
 
-    Full: 16 bytes/param (bf16 weights and grads, fp32 master and two Adam moments). LoRA:
-    2 bytes/param frozen bf16 weights + 16 bytes/param for ~1% adapters. Activations with
-    checkpointing: +20%. KD teacher: bf16 weights. Plus ``RUNTIME_RESERVE_GB`` per device.
+    The job's own strategy function decides (``stratos.distill.parallel.plan_parallelism``): a
+    replica per device (DDP) when the state fits one device of ``gpu_mem_gb``, else sharded
+    FSDP-style over all devices; ``gpu_mem_gb=None`` gives the sharded figure (the least a
+    device can need, so ``fits`` answers the same). Memory model and bytes/param: there.
     """
-    bytes_total = (2.0 + 0.16 if lora else 16.0) * student_params * 1.2 + 2.0 * kd_teacher_params
-    return bytes_total / np.maximum(devices, 1) / 1e9 + RUNTIME_RESERVE_GB
+    from stratos.distill.parallel import plan_parallelism
+
+    return plan_parallelism(student_params, lora, kd_teacher_params, gpu_mem_gb, devices).mem_gb_per_device
 
 
 def fits(need_gb_per_device: float, hw: Hardware) -> bool | np.ndarray:

@@ -56,6 +56,9 @@ def serve(
             help="transformers dtype: auto (bf16 on CPUs with native bf16), float32, bfloat16."
         ),
     ] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")
+    ] = "auto",
     max_queue: Annotated[int, typer.Option(help="Waiting requests beyond this get 429.")] = 256,
     docs: Annotated[
         bool | None,
@@ -92,6 +95,7 @@ def serve(
             engine=engine,
             quantization=quantization,
             dtype=dtype,
+            device=device,
             max_queue=max_queue,
             docs=docs,
         )

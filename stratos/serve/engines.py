@@ -1,11 +1,12 @@
 """Pick and load the engine for a model: vLLM on a GPU, CTranslate2 on CPU, transformers otherwise.
 
-``engine="auto"`` (the default everywhere) means:
+``device`` (``stratos.device.resolve_device``: auto, cpu, cuda, cuda:N) says where; with a
+CUDA device, ``engine="auto"`` is vLLM when installed, else the transformers engine on that
+GPU (bf16). On the CPU, ``engine="auto"`` (the default everywhere) means:
 
-1. vLLM when a CUDA device is present and vLLM is installed (GPU nodes);
-2. CTranslate2 when it converts the architecture (converted once, cached and
+1. CTranslate2 when it converts the architecture (converted once, cached and
    checked: ``stratos.serve.ct2_convert``);
-3. the transformers engine for anything else, with a log line saying why.
+2. the transformers engine for anything else, with a log line saying why.
 
 CTranslate2's weight format is ``float32`` or ``int8``; ``quantization="auto"``
 decodes a short greedy burst with each and keeps the faster (int8 must win by
@@ -48,15 +49,27 @@ def load_engine(
     dtype: str = "auto",
     name: str | None = None,
     max_context: int | None = None,
+    device: str = "auto",
 ) -> EngineBase:
-    """Load ``path`` (a HF model dir, or a ``.gguf`` file for transformers) into the chosen engine."""
+    """Load ``path`` (a HF model dir, or a ``.gguf`` file for transformers) into the chosen engine on ``device``."""
+    from stratos.device import resolve_device
+
     if engine not in ENGINES:
         raise ConfigError(f"engine {engine!r} is not one of {list(ENGINES)}; pick one of them.")
     if quantization not in ("auto", *QUANTIZATIONS):
         raise ConfigError(f"quantization {quantization!r} is not one of auto, float32, int8.")
     path = Path(path)
-    if engine == "auto" and gpu_engine_available():
-        engine = "vllm"
+    where = resolve_device(device, setting="--device")
+    if where != "cpu":
+        if engine == "auto":
+            engine = "vllm" if vllm_installed() else "transformers"
+        if engine == "transformers":
+            return GenerationEngine.from_dir(
+                path, threads=threads, dtype=dtype, name=name, max_context=max_context, device=where
+            )
+        if engine == "ctranslate2":
+            raise ConfigError(f"--engine ctranslate2 runs on the CPU here; with --device {device} use auto, "
+                              "transformers or vllm, or pass --device cpu.")
     if engine == "vllm":
         from stratos.serve.vllm_engine import VllmEngine
 
@@ -74,8 +87,12 @@ def load_engine(
 def engine_for_model(
     model: Any, tokenizer: Any, *, name: str = "model", quantization: str = "float32", threads: int | None = None
 ) -> EngineBase:
-    """An engine over a model held in memory (the job's student): CTranslate2 when it converts it."""
+    """An engine over a model held in memory (the job's student): on its GPU the transformers engine,
+    on the CPU CTranslate2 when it converts it."""
     from stratos.serve.ct2_engine import CT2Engine
+
+    if next(model.parameters()).device.type != "cpu":
+        return GenerationEngine(model, tokenizer, name=name)
 
     try:
         return CT2Engine.from_model(model, tokenizer, quantization=quantization, threads=threads, name=name)
@@ -84,9 +101,13 @@ def engine_for_model(
     return GenerationEngine(model, tokenizer, name=name)
 
 
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
 def gpu_engine_available() -> bool:
     """A CUDA device and an installed vLLM."""
-    if importlib.util.find_spec("vllm") is None:
+    if not vllm_installed():
         return False
     import torch
 

@@ -56,7 +56,12 @@ class ServeConfig(BaseModel):
         "auto", description="CTranslate2 weights; auto = the faster on a short measurement."
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="transformers dtype; auto = bfloat16 where the CPU has native bf16."
+        "auto", description="transformers dtype; auto = bfloat16 where the device has native bf16."
+    )
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto (CUDA when present, else CPU), cpu, cuda or cuda:N; CUDA serves with vLLM when "
+        "installed, else the transformers engine on the GPU",
     )
     max_queue: int = Field(256, ge=1, description="Requests waiting beyond this are answered 429.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Larger request bodies get 413.")
@@ -113,6 +118,7 @@ def build_server_app(config: ServeConfig, engine: EngineBase | None = None):
             threads=config.threads,
             dtype=config.dtype,
             name=config.served_name,
+            device=config.device,
         )
     log.info("engine: %s", engine.describe())
     metrics = ServerMetrics()

@@ -49,6 +49,8 @@ def changed(name: str, value: Any, field: Any) -> Any:
         return next(v for v in typing.get_args(literal[0]) if v != value)
     if value is None and ScratchArch in args:
         return ScratchArch(hidden_size=48, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=96)
+    if name == "device":
+        return "cpu" if value != "cpu" else "auto"
     if isinstance(value, bool) or bool in args:
         return not value
     if isinstance(value, int):

@@ -24,7 +24,7 @@ __all__ = ["Teacher", "LocalHFTeacher", "OpenAITeacher", "RuleTeacher", "make_te
 
 #: Options only a local model teacher takes (dropped for HTTP teachers), and the reverse:
 #: the job passes both kinds and each teacher keeps its own.
-LOCAL_ONLY = ("threads", "batch_size", "dtype")
+LOCAL_ONLY = ("threads", "batch_size", "dtype", "device")
 HTTP_ONLY = ("cache_dir", "api_key", "api_key_env", "concurrency", "max_retries", "timeout_s", "batch")
 
 
