@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from stratos.catalog.cli import gpus
 from stratos.distill.cli import distill
 from stratos.evaluate.cli import eval_cmd
 from stratos.hub.cli import push
@@ -32,6 +33,7 @@ app.command(
     help="Synthesise a task dataset (JSONL) with known answers.",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},  # the task's own flags
 )(synth)
+app.command("gpus", help="List accelerators, counts and prices from the catalog (like `sky show-gpus`).")(gpus)
 app.command("distill", help="Run the distillation job for a request or plan.")(distill)
 app.command("serve", help="Serve a model dir behind an OpenAI-compatible API.")(serve)
 app.command("eval", help="Score a model dir or endpoint on task questions.")(eval_cmd)

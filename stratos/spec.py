@@ -160,7 +160,11 @@ class DistillationRequest(_Strict):
         None, description="clouds the planner may choose from; default [target] (ignored for local). Listing more is what-if planning"
     )
     regions: list[str] | None = Field(None, description="allowed regions; default any")
-    gpus: list[str] | None = Field(None, description="allowed accelerators as SkyPilot names them (e.g. H100, L4); default any")
+    gpus: list[str] | None = Field(
+        None,
+        description="allowed accelerators as SkyPilot writes them, NAME or NAME:COUNT per instance, any case "
+        "(e.g. H100, l4, A100:8); default any",
+    )
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
     teacher: str | TeacherEndpoint | None = Field(
         None,
@@ -186,6 +190,22 @@ class DistillationRequest(_Strict):
         if value is not None and not value:
             raise ValueError(f"an empty list allows no {info.field_name}; omit the key for any")
         return value
+
+    @field_validator("gpus")
+    @classmethod
+    def _accelerator_syntax(cls, value: list[str] | None) -> list[str] | None:
+        from stratos.catalog.accelerators import parse_accelerator
+
+        for entry in value or []:
+            parse_accelerator(entry)
+        return value
+
+    @property
+    def accelerator_requests(self) -> list:
+        """``gpus`` parsed (``AcceleratorRequest`` each); empty for any."""
+        from stratos.catalog.accelerators import parse_accelerator
+
+        return [parse_accelerator(g) for g in self.gpus or []]
 
     @field_validator("task")
     @classmethod

@@ -1,6 +1,7 @@
-"""Cloud offerings from SkyPilot's price catalog (schema v8), offline.
+"""Cloud offerings from SkyPilot's price catalog (schema v8).
 
-``load_cloud_offerings(dir)`` finds the catalog tree, reads it through ``sky.catalog``
+``load_cloud_offerings(dir)`` finds the catalog tree (the one given, else SkyPilot's own,
+fetched by SkyPilot when online, see ``sky_fetch``), reads it through ``sky.catalog``
 (in a subprocess, see ``sky_dump``) and caches the rows as JSON under the Stratos cache,
 keyed by the files' size and mtime, so a plan after the first costs milliseconds.
 """
@@ -28,16 +29,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("STRATOS_CACHE") or Path.home() / ".cache" / "stratos")
 
 
-def resolve_catalog_dir(catalog_dir: str | os.PathLike | None = None) -> Path:
-    """The ``v8`` tree: from the argument, else ``$STRATOS_CATALOG_DIR``; accepts the tree or its parent."""
+def resolve_catalog_dir(catalog_dir: str | os.PathLike | None = None, clouds: list[str] | None = None) -> Path:
+    """The ``v8`` tree: from the argument, else ``$STRATOS_CATALOG_DIR``, else (online) SkyPilot's
+    own catalog for ``clouds``; accepts the tree or its parent."""
     raw = catalog_dir or os.environ.get("STRATOS_CATALOG_DIR")
     if not raw:
-        raise CatalogError(
-            "no price catalog: Stratos plans offline from a SkyPilot catalog tree "
-            f"(<dir>/{SCHEMA}/<cloud>/vms.csv). Pass --catalog DIR or set STRATOS_CATALOG_DIR "
-            "(scripts/env.sh sets it to ../shared/catalog when that snapshot exists), or use "
-            "target: local, which needs no catalog."
-        )
+        return _skypilot_tree(clouds or list(CLOUDS))
     root = Path(raw).expanduser()
     for cand in (root / SCHEMA, root):
         if cand.is_dir() and any((cand / c / "vms.csv").is_file() for c in CLOUDS):
@@ -46,6 +43,27 @@ def resolve_catalog_dir(catalog_dir: str | os.PathLike | None = None) -> Path:
         f"{root} holds no SkyPilot {SCHEMA} catalog (expected {root}/{SCHEMA}/<cloud>/vms.csv for "
         f"one of {', '.join(CLOUDS)}). Point --catalog / STRATOS_CATALOG_DIR at such a tree."
     )
+
+
+_NO_CATALOG = (
+    "Pass --catalog DIR or set STRATOS_CATALOG_DIR to a SkyPilot catalog tree (<dir>/{schema}/<cloud>/vms.csv; "
+    "scripts/env.sh offline sets it to ../shared/catalog when that snapshot exists), or use target: local, "
+    "which needs no catalog."
+).format(schema=SCHEMA)
+
+
+def _skypilot_tree(clouds: list[str]) -> Path:
+    """SkyPilot's own catalog, fetched or refreshed by SkyPilot; the offline profile never fetches."""
+    if os.environ.get("STRATOS_PROFILE") == "offline":
+        raise CatalogError(f"no price catalog: the offline profile does not download SkyPilot's. {_NO_CATALOG}")
+    env = dict(os.environ, SKYPILOT_DISABLE_USAGE_COLLECTION="1")
+    proc = subprocess.run([sys.executable, "-m", "stratos.catalog.sky_fetch", *clouds],
+                          env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CatalogError(f"no price catalog: SkyPilot could not fetch its catalog for {', '.join(clouds)} ({last}). "
+                           f"{_NO_CATALOG}")
+    return Path(proc.stdout.strip().splitlines()[-1]).resolve()
 
 
 def available_clouds(tree: Path) -> list[str]:
@@ -123,7 +141,7 @@ def load_cloud_offerings(
     catalog_dir: str | os.PathLike | None = None, clouds: list[str] | None = None
 ) -> list[Offering]:
     """GPU offerings (on-demand, plus spot where priced) for ``clouds`` (default: all in the tree)."""
-    tree = resolve_catalog_dir(catalog_dir)
+    tree = resolve_catalog_dir(catalog_dir, clouds)
     present = available_clouds(tree)
     wanted = list(clouds) if clouds else present
     missing = [c for c in wanted if c not in present]

@@ -25,6 +25,9 @@ def plan(
         str | None, typer.Option("--catalog", help="SkyPilot catalog tree (default $STRATOS_CATALOG_DIR).")
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the front to show in the table.")] = 15,
+    emit_sky: Annotated[
+        Path | None, typer.Option("--emit-sky", help="Write a SkyPilot task YAML for the chosen training offering.")
+    ] = None,
 ) -> None:
     """Choose where to train and serve, teacher, student and mode; show the Pareto front."""
     from stratos.planner.search import make_plan
@@ -36,10 +39,24 @@ def plan(
         from stratos.planner.plot import plot_front
 
         plot_front(result, plot)
+    if emit_sky is not None:
+        _emit_sky(result.chosen, emit_sky, quiet=as_json)
     if as_json:
         print(json.dumps(result.to_json()))
         return
     _print(result, top, plot)
+
+
+def _emit_sky(plan, path: Path, quiet: bool) -> None:
+    from stratos.exceptions import ConfigError
+    from stratos.planner.sky_task import write_sky_task
+
+    if plan.train.cloud == "local":
+        raise ConfigError("--emit-sky: the plan trains on this machine (target: local); SkyPilot launches cloud "
+                          "offerings, so plan with target: aws or gcp")
+    plan_path = write_sky_task(plan, path)
+    if not quiet:
+        Console().print(f"SkyPilot task written to {path} (plan: {plan_path}); launch it with `sky launch {path}`")
 
 
 def _print(result, top: int, plot: Path | None) -> None:

@@ -1,5 +1,5 @@
-"""PNG of the Pareto front: cost vs latency, coloured by predicted accuracy, with the chosen
-plan and both baselines marked (matplotlib, Agg backend: no display needed)."""
+"""PNG of the Pareto front: cost against latency and against training time, coloured by predicted
+accuracy, titled by the clouds searched, with the chosen plan and both baselines marked (matplotlib, Agg backend: no display needed)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,17 @@ from pathlib import Path
 from stratos.planner.search import Candidate, PlanResult
 
 
-def plot_front(result: PlanResult, path: str | Path) -> Path:
-    """Write the plot to ``path`` and return it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _panel(ax, result: PlanResult, y, ylabel: str):
+    """Cost (x) against one other objective ``y(candidate)``: feasible, front, chosen, baselines."""
     feasible = [c for c in result.candidates if c.feasible]
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
-    ax.scatter([c.cost_usd for c in feasible], [c.latency_ms for c in feasible], s=6, c="lightgrey",
+    ax.scatter([c.cost_usd for c in feasible], [y(c) for c in feasible], s=6, c="lightgrey",
                label=f"feasible ({len(feasible)})", zorder=1)
-    sc = ax.scatter([c.cost_usd for c in result.pareto], [c.latency_ms for c in result.pareto], s=18,
+    sc = ax.scatter([c.cost_usd for c in result.pareto], [y(c) for c in result.pareto], s=18,
                     c=[c.accuracy for c in result.pareto], cmap="viridis", label=f"Pareto front ({len(result.pareto)})",
                     zorder=2)
-    fig.colorbar(sc, ax=ax, label="predicted accuracy")
 
     def mark(c: Candidate, marker: str, color: str, label: str) -> None:
-        ax.scatter([c.cost_usd], [c.latency_ms], s=160, marker=marker, facecolors="none", edgecolors=color,
+        ax.scatter([c.cost_usd], [y(c)], s=160, marker=marker, facecolors="none", edgecolors=color,
                    linewidths=2, label=label, zorder=3)
 
     mark(result.chosen_candidate, "*", "red", f"chosen (score {result.chosen_score:.2f})")
@@ -34,11 +27,27 @@ def plot_front(result: PlanResult, path: str | Path) -> Path:
     costs = [c.cost_usd for c in feasible]
     if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
         ax.set_xscale("log")
-    ax.set_yscale("log")
+    if all(y(c) > 0 for c in feasible):
+        ax.set_yscale("log")
     ax.set_xlabel("total cost, USD (synthesis + training + serving horizon)")
-    ax.set_ylabel("serving latency p50, ms")
-    ax.set_title(f"stratos plan: {result.request.task} ({result.request.target})")
-    ax.legend(fontsize=8, loc="best")
+    ax.set_ylabel(ylabel)
+    return sc
+
+
+def plot_front(result: PlanResult, path: str | Path) -> Path:
+    """Write the plot to ``path`` (cost against latency, and against training time) and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
+    _panel(left, result, lambda c: c.latency_ms, "serving latency p50, ms")
+    sc = _panel(right, result, lambda c: c.train_hours, "training time (synthesis + training), hours")
+    fig.colorbar(sc, ax=right, label="predicted accuracy")
+    left.legend(fontsize=8, loc="best")
+    clouds = "+".join(result.request.search_clouds)
+    fig.suptitle(f"stratos plan: {result.request.task} on {clouds} ({result.stats['feasible']} feasible options)")
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

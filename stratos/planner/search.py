@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from stratos.catalog.accelerators import resolve_names
 from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
@@ -171,11 +172,15 @@ def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Of
         for r in request.regions:
             _check_name("region", r, valid)
         offs = [o for o in offs if o.region in request.regions]
-    if request.gpus:
-        valid = sorted({o.accelerator for o in offs if o.accelerator})
-        for g in request.gpus:
-            _check_name("GPU", g, valid)
-        offs = [o for o in offs if o.accelerator in request.gpus]
+    wanted = request.accelerator_requests
+    if wanted:
+        resolve_names(wanted, (o.accelerator for o in offs if o.accelerator))
+        offs = [o for o in offs if any(w.admits(o.accelerator, o.accelerator_count) for w in wanted)]
+        if not offs:
+            raise InfeasibleError(
+                f"gpus: no offering{' in ' + ', '.join(request.regions) if request.regions else ''} has "
+                f"{' or '.join(request.gpus)}; `stratos gpus` lists the counts each cloud offers"
+            )
     return offs
 
 

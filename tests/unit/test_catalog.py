@@ -83,6 +83,7 @@ def test_cloud_filter_and_missing_cloud(cache):
 
 def test_missing_catalog_says_how_to_provide_one(monkeypatch, tmp_path):
     monkeypatch.delenv("STRATOS_CATALOG_DIR", raising=False)
+    monkeypatch.setenv("STRATOS_PROFILE", "offline")
     with pytest.raises(CatalogError) as e:
         load_cloud_offerings(None)
     assert "--catalog" in str(e.value) and "STRATOS_CATALOG_DIR" in str(e.value)
@@ -113,3 +114,40 @@ def test_local_machine_is_measured_once_and_priced(cache):
     off = local_offering(0.5, prof)
     assert off.cloud == "local" and off.accelerator is None and off.gflops == prof["gflops"]
     assert off.cost(2.0) == 1.0 and local_offering(profile=prof).price_per_hour == 0
+
+
+@pytest.fixture
+def catalog_mirror(tmp_path):
+    """A local HTTP server laid out like SkyPilot's hosted catalog (``<url>/v8/<cloud>/vms.csv``)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(FIXTURE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_online_without_a_catalog_dir_uses_skypilots_own_fetch_and_cache(cache, monkeypatch, tmp_path, catalog_mirror):
+    monkeypatch.delenv("STRATOS_CATALOG_DIR", raising=False)
+    monkeypatch.setenv("STRATOS_PROFILE", "online")
+    monkeypatch.setenv("STRATOS_CATALOG_URL", catalog_mirror)
+    monkeypatch.setenv("SKY_RUNTIME_DIR", str(tmp_path / "sky"))
+    offs = load_cloud_offerings(None, ["aws"])
+    fetched = tmp_path / "sky" / ".sky" / "catalogs" / "v8" / "aws" / "vms.csv"
+    assert fetched.read_bytes() == (FIXTURE / "v8" / "aws" / "vms.csv").read_bytes()
+    assert offs and {o.cloud for o in offs} == {"aws"}
+    assert (tmp_path / "sky" / ".sky" / "catalogs" / "v8" / ".meta" / "aws" / "vms.csv.md5").is_file()
+
+
+def test_online_fetch_failure_is_one_clear_line(cache, monkeypatch, tmp_path):
+    monkeypatch.delenv("STRATOS_CATALOG_DIR", raising=False)
+    monkeypatch.setenv("STRATOS_PROFILE", "online")
+    monkeypatch.setenv("STRATOS_CATALOG_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("SKY_RUNTIME_DIR", str(tmp_path / "sky"))
+    with pytest.raises(CatalogError, match="SkyPilot could not fetch its catalog for aws") as e:
+        load_cloud_offerings(None, ["aws"])
+    assert "STRATOS_CATALOG_DIR" in str(e.value) and "\n" not in str(e.value)

@@ -158,7 +158,7 @@ def test_cli_json_plot_and_exit_codes(tmp_path, cache):
     bad.write_text("target: aws\nconstraints: {min_accuracy: 0.9999}\n")
     out = _cli("--config", str(bad), "--catalog", FIXTURE, env_extra={"STRATOS_CACHE": str(cache)})
     assert out.returncode == 2 and "min_accuracy" in out.stderr
-    out = _cli("--config", str(stack), env_extra={"STRATOS_CACHE": str(cache), "STRATOS_CATALOG_DIR": ""})
+    out = _cli("--config", str(stack), env_extra={"STRATOS_CACHE": str(cache), "STRATOS_CATALOG_DIR": "", "STRATOS_PROFILE": "offline"})
     assert out.returncode == 1 and "STRATOS_CATALOG_DIR" in out.stderr
 
 
