@@ -162,6 +162,11 @@ class DistillationRequest(_Strict):
     regions: list[str] | None = Field(None, description="allowed regions; default any")
     gpus: list[str] | None = Field(None, description="allowed accelerators as SkyPilot names them (e.g. H100, L4); default any")
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
+    edge_zones: bool = Field(
+        False,
+        description="allow AWS Local Zones and Wavelength Zones (zone IDs such as use1-atl2-az1): often cheaper "
+        "spot, but opt-in per account, with fewer instance types and services; default false (standard zones only)",
+    )
     teacher: str | TeacherEndpoint | None = Field(
         None,
         description="the teacher: a model zoo id (e.g. gpt-4o) or any OpenAI-compatible endpoint as a mapping "

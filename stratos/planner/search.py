@@ -166,6 +166,8 @@ def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Of
     if request.target == "local":
         return [local_offering(request.local.price_per_hour)]
     offs = load_cloud_offerings(catalog_dir, request.search_clouds)
+    if not request.edge_zones:
+        offs = [o for o in offs if not o.edge_zone]
     if request.regions:
         valid = sorted({o.region for o in offs if o.region})
         for r in request.regions:
@@ -186,7 +188,7 @@ def _dedupe(offs: list[Offering]) -> tuple[list[Offering], dict[str, list[str]]]
     for o in sorted(offs, key=lambda o: (o.cloud, o.instance_type, o.spot, o.region or "", o.zone or "")):
         key = (o.cloud, o.instance_type, o.accelerator, o.accelerator_count, o.price_per_hour, o.spot)
         if key in reps:
-            alts.setdefault(reps[key].label, []).append(o.region or "")
+            alts.setdefault(reps[key].label, []).append(f"{o.region}/{o.zone}" if o.spot and o.zone else o.region or "")
         else:
             reps[key] = o
     return list(reps.values()), alts
