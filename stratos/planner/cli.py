@@ -46,7 +46,10 @@ def _print(result, top: int, plot: Path | None) -> None:
     console = Console()
     if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
         console = Console(width=max(console.width, 160))
-    table = Table(title=f"Pareto front: {len(result.pareto)} of {result.stats['feasible']} feasible "
+    from stratos.planner.search import front_tolerance_text
+
+    table = Table(title=f"Pareto front: {len(result.pareto)} representatives (within {front_tolerance_text()}) of "
+                        f"{result.stats['pareto_exact']} exact, {result.stats['feasible']} feasible "
                         f"({result.stats['candidates']} evaluated), best score first")
     for col in ("score", "teacher", "student", "mode", "train", "serve", "cost $", "latency ms", "accuracy", "train h"):
         table.add_column(col, overflow="fold")

@@ -31,7 +31,7 @@ from stratos.planner import storage
 from stratos.planner.accuracy import model_for
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
-from stratos.planner.pareto import pareto_mask
+from stratos.planner.pareto import epsilon_front, pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
 from stratos.spec import DistillationRequest
@@ -39,6 +39,26 @@ from stratos.zoo.endpoint import teacher_model, teacher_notes
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
+
+#: The epsilon-front's tolerance per objective: two plans closer than this on every axis are
+#: one choice to a user (a cent per hundred dollars, a millisecond, a tenth of an accuracy point).
+#: Relative for cost and hours (fractions), absolute for latency (ms) and accuracy (fraction).
+FRONT_TOLERANCE = {
+    "cost_usd": {"relative": 0.01}, "latency_ms": {"absolute": 1.0},
+    "accuracy": {"absolute": 0.001}, "train_hours": {"relative": 0.01},
+}
+
+
+def front_tolerance_text() -> str:
+    """``FRONT_TOLERANCE`` in words, e.g. '1% cost, 1 ms latency, 0.1 accuracy points, 1% train hours'."""
+    t = FRONT_TOLERANCE
+    return (f"{t['cost_usd']['relative']:.0%} cost, {t['latency_ms']['absolute']:g} ms latency, "
+            f"{t['accuracy']['absolute'] * 100:g} accuracy points, {t['train_hours']['relative']:.0%} train hours")
+
+
+#: The same as arrays over the minimised objective vector (cost, latency, -accuracy, hours).
+_FRONT_ABS = np.array([FRONT_TOLERANCE[k].get("absolute", 0.0) for k in ("cost_usd", "latency_ms", "accuracy", "train_hours")])
+_FRONT_REL = np.array([FRONT_TOLERANCE[k].get("relative", 0.0) for k in ("cost_usd", "latency_ms", "accuracy", "train_hours")])
 
 
 @dataclass(frozen=True)
@@ -80,13 +100,15 @@ class Candidate:
             "student": self.student,
             "mode": self.mode,
             "logit_kd": self.logit_kd,
+            # Full precision (JSON floats round-trip exactly), so a consumer can verify the
+            # front's non-dominance; tables round for reading.
             "objectives": {
-                "cost_usd": round(self.cost_usd, 4),
-                "latency_ms": round(self.latency_ms, 3),
-                "accuracy": round(self.accuracy, 4),
-                "accuracy_low": round(self.accuracy_low, 4),
-                "accuracy_high": round(self.accuracy_high, 4),
-                "train_hours": round(self.train_hours, 4),
+                "cost_usd": self.cost_usd,
+                "latency_ms": self.latency_ms,
+                "accuracy": self.accuracy,
+                "accuracy_low": self.accuracy_low,
+                "accuracy_high": self.accuracy_high,
+                "train_hours": self.train_hours,
             },
             "cost": {
                 "synthesis_usd": round(self.synthesis_usd, 4),
@@ -141,6 +163,14 @@ class PlanResult:
                     "cost_usd": self.scale.cost, "latency_ms": self.scale.latency,
                     "accuracy": self.scale.accuracy, "train_hours": self.scale.train_hours,
                 },
+            },
+            "front": {
+                "definition": "the exact Pareto front of the feasible candidates (minimise cost_usd, latency_ms, "
+                "train_hours; maximise accuracy), thinned to an epsilon-front: visited best score first, a point is "
+                "dropped when a kept one is nowhere worse by more than the tolerance (see stratos/planner/pareto.py)",
+                "tolerance": FRONT_TOLERANCE,
+                "exact_size": self.stats.get("pareto_exact", len(self.pareto)),
+                "size": len(self.pareto),
             },
             "rules": self.rules,
             "stats": self.stats,
@@ -482,6 +512,8 @@ def make_plan(
     scores = deployment_score(obj, scale, (w.cost, w.latency, w.accuracy, w.train_time))
     front_idx = np.flatnonzero(front_mask)
     front_idx = front_idx[np.lexsort((obj[front_idx, 0], -scores[front_idx]))]
+    exact_front = len(front_idx)
+    front_idx = front_idx[epsilon_front(minimised[front_idx], np.arange(exact_front), _FRONT_ABS, _FRONT_REL)]
     chosen_i = int(front_idx[0])
     acc_i = int(np.lexsort((obj[:, 1], obj[:, 0], -obj[:, 2]))[0])
     cost_i = int(np.lexsort((obj[:, 1], -obj[:, 2], obj[:, 0]))[0])
@@ -508,7 +540,8 @@ def make_plan(
             "offerings": len(raw), "train_offerings": len(train_offs), "serve_offerings": len(serve_offs),
             "teachers": len(teachers), "students": len(students), "pairs": n_pairs,
             "phase_evaluations": n_phase_evals,
-            "candidates": len(cands), "feasible": len(feasible), "pareto": int(front_mask.sum()),
+            "candidates": len(cands), "feasible": len(feasible), "pareto": len(front_idx),
+            "pareto_exact": exact_front,
             "seconds": {"load": round(t_load - t0, 4), "evaluate": round(t_eval - t_load, 4),
                         "front_and_score": round(t_end - t_eval, 4), "total": round(t_end - t0, 4)},
         },

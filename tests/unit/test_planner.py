@@ -65,7 +65,8 @@ def test_cloud_plan_front_baselines_and_json_contract():
     feas = [c for c in r.candidates if c.feasible]
     obj = np.array([c.objectives() for c in feas]) * np.array([1, 1, -1, 1])
     brute = {id(feas[i]) for i in np.flatnonzero(brute_force_mask(obj))}
-    assert {id(c) for c in r.pareto} == brute
+    # the epsilon-front: representatives of the exact front, covering all of it
+    assert {id(c) for c in r.pareto} <= brute and r.stats["pareto_exact"] == len(brute) >= len(r.pareto)
     assert r.chosen_candidate in r.pareto
     assert r.chosen_score >= max(r.baseline_scores.values())
     acc_first, cost_first = r.baseline_candidates["accuracy_first"], r.baseline_candidates["cost_first"]
