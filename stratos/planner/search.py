@@ -25,10 +25,11 @@ from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.distill.settings import resolve_job as job_settings
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.names import did_you_mean
+from stratos.planner import calibration, storage
 from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
-from stratos.planner import storage
-from stratos.planner.accuracy import model_for
+from stratos.planner.accuracy import Prediction, model_for
+from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
 from stratos.planner.pareto import epsilon_front, pareto_mask
@@ -78,6 +79,7 @@ class Candidate:
     accuracy_high: float
     train_hours: float
     synthesis_usd: float
+    accuracy_prior: bool
     training_usd: float
     serving_usd: float
     tokens_seen: float
@@ -88,6 +90,11 @@ class Candidate:
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def accuracy_basis(self) -> str:
+        """``prior`` when no measured run supports the accuracy prediction, else ``measured``."""
+        return "prior" if self.accuracy_prior else "measured"
 
     def objectives(self) -> tuple[float, float, float, float]:
         return (self.cost_usd, self.latency_ms, self.accuracy, self.train_hours)
@@ -108,6 +115,7 @@ class Candidate:
                 "accuracy": self.accuracy,
                 "accuracy_low": self.accuracy_low,
                 "accuracy_high": self.accuracy_high,
+                "accuracy_basis": self.accuracy_basis,
                 "train_hours": self.train_hours,
             },
             "cost": {
@@ -274,6 +282,7 @@ class _TrainPhase:
     acc: np.ndarray
     acc_lo: np.ndarray
     acc_hi: np.ndarray
+    prior: np.ndarray  # the accuracy prediction rests on priors (no measured run near it)
     tokens: np.ndarray
     storage: np.ndarray  # the training nodes' disks and the bucket (included in ``cost``)
     nodes: np.ndarray
@@ -338,12 +347,13 @@ def _train_phase(
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(prices, nodes)  # every node boots with the job and bills throughout
+    # Sized from the task's data, not from the serving latency settings.
+    teacher_ex = example_tokens(request.task, job.target_style, word_level=False)
     syn = est.synthesis_estimate(
-        calls, c.prompt_tokens, c.output_tokens, api_usd_per_m=api, teacher_params=t.params, hw=hw,
-        usd_per_hour=price_n,
+        calls, teacher_ex.prompt, min(teacher_ex.target, job.teacher_max_new_tokens), api_usd_per_m=api,
+        teacher_params=t.params, hw=hw, usd_per_hour=price_n,
     )
-    ex_tokens = c.prompt_tokens + c.output_tokens
-    wanted = job.n_train * ex_tokens * est.EPOCHS
+    wanted = job.n_train * example_tokens(request.task, job.target_style, s.is_scratch).total * est.EPOCHS
     tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
     train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
@@ -352,8 +362,8 @@ def _train_phase(
     api_usd = syn.usd if api is not None else 0.0
     kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
     cost = hours * price_n + api_usd + kept
-    model = model_for(request.task)
-    acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
+    pred = _predict(request.task, t, s, job, mode, coverage, tokens, hw.is_gpu)
+    acc, lo, hi = pred.mean, pred.low, pred.high
     idx = np.flatnonzero(ok)
     if prune:
         names = clouds[idx]
@@ -361,8 +371,8 @@ def _train_phase(
         keep = _front_per_cloud(pts, names) if len(idx) else np.zeros(0, dtype=bool)
         idx = _first_of_duplicates(idx[keep], pts[keep], names[keep])
     synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * price_n, dtype=float), prices.shape)
-    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx],
-                       kept[idx], nodes[idx])
+    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], pred.prior[idx],
+                       tokens[idx], kept[idx], nodes[idx])
 
 
 def _node_counts(
@@ -396,17 +406,17 @@ def _kept_storage_usd(
                      + _per_cloud(clouds, storage.BUCKET_USD_PER_GB_MONTH) * kept_gb)
 
 
-def _predict(model, params: float, tokens: np.ndarray, mode: str, coverage: float):
-    z = (
-        model.coef[0] + model.coef[1] * np.log10(max(params, 1.0)) + model.coef[2] * np.log10(np.maximum(tokens, 1.0))
-        + (model.coef[3] + model.coef[4] * (1.0 - coverage)) * (mode == "alignment")
-    )
-    half = 1.2816 * model.sigma
-
-    def sig(v):
-        return 1.0 / (1.0 + np.exp(-v))
-
-    return sig(z), sig(z - half), sig(z + half)
+def _predict(task: str, t: ModelSpec, s: ModelSpec, job: JobSettings, mode: str, coverage: float,
+             tokens: np.ndarray, is_gpu: np.ndarray) -> Prediction:
+    """The accuracy model (fitted on the calibration rows and the user's measured runs) for one
+    pair and mode over every offering. In injection mode the teacher writes rationales for up to
+    ``rationale_budget`` questions; its acceptance rate (measured in earlier runs, else a prior
+    by size) sets how much a weak one hurts."""
+    acceptance, _ = calibration.rationale_acceptance(t.id, t.params, coverage, task)
+    share = min(job.rationale_budget, job.n_train) / job.n_train if mode == "injection" else 0.0
+    model = model_for(task, calibration.accuracy_rows(task))
+    return model.predict_many(s.params, tokens, mode, coverage, teacher_share=share, acceptance=acceptance,
+                              is_gpu=is_gpu)
 
 
 # --- the search ------------------------------------------------------------------------
@@ -484,6 +494,7 @@ def make_plan(
         cols["acc"].append(tp.acc[a])
         cols["acc_lo"].append(tp.acc_lo[a])
         cols["acc_hi"].append(tp.acc_hi[a])
+        cols["prior"].append(tp.prior[a])
         cols["hours"].append(tp.hours[a])
         cols["synth"].append(tp.synth_usd[a])
         cols["training"].append(tp.cost[a] - tp.synth_usd[a] - tp.storage[a])
@@ -548,7 +559,7 @@ def make_plan(
     )
 
 
-_COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "hours", "synth",
+_COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "prior", "hours", "synth",
             "training", "serving", "storage", "nodes", "tokens")
 
 
@@ -606,7 +617,8 @@ class _Table:
                 train=self.train_offs[int(lists["train"][i])], serve=self.serve_offs[int(lists["serve"][i])],
                 teacher=teacher, student=student, mode=mode, logit_kd=kd, cost_usd=lists["cost"][i],
                 latency_ms=lists["latency"][i], accuracy=lists["acc"][i], accuracy_low=lists["acc_lo"][i],
-                accuracy_high=lists["acc_hi"][i], train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
+                accuracy_high=lists["acc_hi"][i], accuracy_prior=bool(lists["prior"][i]),
+                train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
                 training_usd=lists["training"][i], serving_usd=lists["serving"][i], tokens_seen=lists["tokens"][i],
                 storage_usd=lists["storage"][i], train_nodes=int(lists["nodes"][i]), violations=tuple(viol),
             ))
@@ -620,7 +632,9 @@ def _to_plan(
     cov = t.task_coverage(request.task)
     reasons = [
         f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
-        f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
+        f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%}"
+        + (", prior: no measured run near this student size on this hardware, band widened)" if x.accuracy_prior
+           else ", fitted on measured runs)"),
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
@@ -633,7 +647,8 @@ def _to_plan(
     if alternatives.get(x.train.label):
         reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
     assumptions = [
-        f"{est.EPOCHS} epochs of {job.n_train} examples x {request.constraints.prompt_tokens + request.constraints.output_tokens} tokens, capped at {job.max_train_minutes:g} min",
+        f"{est.EPOCHS} epochs of {job.n_train} examples x {example_tokens(request.task, job.target_style, s.is_scratch).total:.0f} "
+        f"tokens (mean of the task's {job.target_style} examples), capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
@@ -646,7 +661,8 @@ def _to_plan(
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
-            accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, train_hours=x.train_hours,
+            accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, accuracy_basis=x.accuracy_basis,
+            train_hours=x.train_hours,
         ),
         cost=CostEstimate(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,

@@ -1,0 +1,134 @@
+"""The user's calibration cache: one JSON line per finished run, read by the next plan.
+
+``$STRATOS_CACHE/calibration.jsonl`` (``~/.cache/stratos`` by default). The distillation
+job appends its measured point after each run (``append_point``, from ``point_of``): the
+hardware it ran on (kind, CPU model, accelerator, training tokens/s), the student, the
+tokens it trained on, its accuracy and time, the teacher's measured probe accuracy and
+rationale acceptance, and the plan's predictions beside them. The planner's accuracy
+model fits these as measured rows (``accuracy_rows``); a teacher's measured acceptance
+replaces its size prior (``rationale_acceptance``); ``stratos report`` shows predicted
+vs measured from the same point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from stratos.catalog.sky_catalog import cache_dir
+
+FILE = "calibration.jsonl"
+
+
+def cache_path() -> Path:
+    """``$STRATOS_CACHE/calibration.jsonl`` (or ``~/.cache/stratos/calibration.jsonl``)."""
+    return cache_dir() / FILE
+
+
+def append_point(point: dict[str, Any], path: Path | None = None) -> Path:
+    """Append one measured point as a JSON line (created with its folder when missing)."""
+    path = path or cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(point, sort_keys=True) + "\n")
+    return path
+
+
+def read_points(task: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
+    """Points in the cache (lines that do not parse, or lack a field the model needs, are skipped)."""
+    path = path or cache_path()
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            p = json.loads(line)
+            float(p["student_params"]), float(p["train_tokens"]), float(p["accuracy"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if task is None or p.get("task") == task:
+            out.append(p)
+    return out
+
+
+def accuracy_rows(task: str, path: Path | None = None) -> tuple[dict[str, str], ...]:
+    """The cache's points as measured rows of the accuracy model (``accuracy.read_points`` shape)."""
+    return tuple(
+        {
+            "task": task, "student_params": str(p["student_params"]), "train_tokens": str(p["train_tokens"]),
+            "mode": p.get("mode") or "injection", "teacher_coverage": str(p.get("teacher_coverage") or 0.0),
+            "accuracy": str(p["accuracy"]), "measured": "1", "source": f"calibration cache {p.get('time', '')}",
+            "hardware": (p.get("hardware") or {}).get("kind") or "cpu",
+            "teacher_share": str(p.get("teacher_share") or 0.0),
+            "teacher_acceptance": str(p["teacher_acceptance"] if p.get("teacher_acceptance") is not None else 1.0),
+        }
+        for p in read_points(task, path)
+    )
+
+
+def acceptance_prior(teacher_params: float, coverage: float) -> float:
+    """Share of a teacher's answer-conditioned rationales that pass the checker, before any run.
+
+    Rises with size (0.18 at 135M, 0.52 at 7B, 0.72 at 70B, capped at 0.95) and is never below
+    the teacher's own accuracy on the task: a teacher that solves a question can justify its answer.
+    """
+    by_size = 0.15 + 0.2 * math.log10(max(teacher_params, 1e8) / 1e8)
+    return float(min(0.95, max(coverage, by_size, 0.05)))
+
+
+def rationale_acceptance(teacher: str, teacher_params: float, coverage: float, task: str,
+                         path: Path | None = None) -> tuple[float, str]:
+    """(acceptance, basis): the mean measured rate of ``teacher``'s earlier runs on ``task``
+    (where it was asked for rationales), else ``acceptance_prior``."""
+    rates = [float(p["teacher_acceptance"]) for p in read_points(task, path)
+             if p.get("teacher") == teacher and p.get("teacher_acceptance") is not None and p.get("teacher_asked")]
+    if rates:
+        return sum(rates) / len(rates), "measured"
+    return acceptance_prior(teacher_params, coverage), "prior"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def point_of(report: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
+    """The measured point of a finished run, from its ``report.json`` and the plan it ran
+    (``Planned`` as a mapping; None without a plan)."""
+    cfg, syn, tr = report.get("config") or {}, report.get("synthesis") or {}, report.get("training") or {}
+    train = (plan or {}).get("train") or {}
+    lat = ((report.get("serving") or {}).get("student_latency") or {}).get("p50_ms")
+    n_train = max(int((report.get("data") or {}).get("train_examples") or 0), 1)
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "task": report.get("task"), "student": (report.get("student") or {}).get("id"),
+        "student_params": (report.get("student") or {}).get("parameters"), "teacher": report.get("teacher"),
+        "mode": report.get("mode"), "train_tokens": (report.get("data") or {}).get("train_tokens"),
+        "accuracy": (report.get("metrics") or {}).get("student_accuracy"),
+        "teacher_coverage": (report.get("probe") or {}).get("accuracy"),
+        "teacher_asked": syn.get("teacher_asked"), "teacher_acceptance": syn.get("teacher_acceptance_rate"),
+        "teacher_share": (syn.get("teacher_asked") or 0) / n_train,
+        "hardware": {
+            "kind": "gpu" if train.get("accelerator") else "cpu", "cpu_model": cpu_model(),
+            "cores": os.cpu_count(), "threads": cfg.get("threads"), "accelerator": train.get("accelerator"),
+            "accelerator_count": train.get("accelerator_count"), "tokens_per_s": tr.get("tokens_per_s"),
+        },
+        "measured": {
+            "accuracy": (report.get("metrics") or {}).get("student_accuracy"),
+            "train_hours": (report.get("times") or {}).get("job_s", 0.0) / 3600,
+            "latency_ms": lat, "cost_usd": (report.get("cost") or {}).get("job_usd"),
+        },
+        "predicted": {k: (plan or {}).get(k) for k in ("accuracy", "accuracy_low", "accuracy_high", "train_hours",
+                                                       "latency_ms", "cost_usd", "accuracy_basis")},
+    }
