@@ -23,15 +23,14 @@ from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.distill.settings import resolve_job as job_settings
-from stratos.exceptions import InfeasibleError, UnknownNameError
-from stratos.names import did_you_mean
-from stratos.planner import calibration, storage
+from stratos.exceptions import InfeasibleError
+from stratos.planner import calibration, infeasible, storage
 from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
-from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
+from stratos.planner.matching import KD_MAX_RATIO, MIN_RATIO, RULES, Match, match, size_ratio
 from stratos.planner.pareto import epsilon_front, pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
@@ -193,28 +192,19 @@ def resolve_job(request: DistillationRequest) -> JobSettings:
     return job_settings(request.job)
 
 
-def _check_name(kind: str, name: str, valid: list[str]) -> None:
-    if name not in valid:
-        raise UnknownNameError(
-            f"unknown {kind} {name!r}{did_you_mean(name, valid)}; valid {kind}s here: {', '.join(sorted(set(valid)))}"
-        )
-
-
 def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Offering]:
     if request.target == "local":
         return [local_offering(request.local.price_per_hour)]
-    offs = load_cloud_offerings(catalog_dir, request.search_clouds)
-    if not request.edge_zones:
-        offs = [o for o in offs if not o.edge_zone]
+    every = load_cloud_offerings(catalog_dir, request.search_clouds)
+    edge = [] if request.edge_zones else [o for o in every if o.edge_zone]
+    offs = every if request.edge_zones else [o for o in every if not o.edge_zone]
+    standard = offs
     if request.regions:
-        valid = sorted({o.region for o in offs if o.region})
         for r in request.regions:
-            _check_name("region", r, valid)
+            infeasible.check_name("regions", "region", r, {o.region for o in offs if o.region})
         offs = [o for o in offs if o.region in request.regions]
     if request.gpus:
-        valid = sorted({o.accelerator for o in offs if o.accelerator})
-        for g in request.gpus:
-            _check_name("GPU", g, valid)
+        infeasible.check_gpus(request.gpus, offs, standard, request.regions, edge)
         offs = [o for o in offs if o.accelerator in request.gpus]
     return offs
 
@@ -248,9 +238,9 @@ def _models(request: DistillationRequest) -> tuple[list[ModelSpec], list[ModelSp
     teachers_all = [m.id for m in list_models("teacher")]
     students_all = [m.id for m in list_models("student")]
     if isinstance(request.teacher, str):  # a zoo id (an endpoint is checked by the request model)
-        _check_name("teacher", request.teacher, teachers_all)
+        infeasible.check_name("teacher", "teacher", request.teacher, teachers_all)
     if request.student:
-        _check_name("student", request.student, students_all)
+        infeasible.check_name("student", "student", request.student, students_all)
     if request.target == "local":
         teachers = [teacher_model(request.teacher or LOCAL_TEACHER)]
         students = [get_model(request.student)] if request.student else [
@@ -458,15 +448,14 @@ def make_plan(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
     combos: list[tuple[str, str, str, bool]] = []  # (teacher, student, mode, logit_kd)
     n_pairs = n_phase_evals = 0
-    rejected_pairs: list[str] = []
+    rejected_pairs: list[tuple[ModelSpec, ModelSpec]] = []
     for s in students:
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
             m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
-                if t.id != s.id:
-                    rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
+                rejected_pairs.append((t, s))
                 continue
             n_pairs += 1
             for mode in m.modes:
@@ -510,7 +499,8 @@ def make_plan(
     cands = table.candidates()
     feasible_rows = np.flatnonzero(table.feasible)
     if len(feasible_rows) == 0:
-        raise InfeasibleError(_infeasible_message(request, cands, n_pairs))
+        raise (infeasible.unsatisfiable(c, cands) if cands else infeasible.no_pairs(rejected_pairs) if not n_pairs
+               else infeasible.no_memory(n_pairs))
     feasible = [cands[i] for i in feasible_rows]
 
     obj = table.objectives()[feasible_rows]
@@ -545,7 +535,8 @@ def make_plan(
         chosen_candidate=feasible[chosen_i],
         baseline_candidates={"accuracy_first": feasible[acc_i], "cost_first": feasible[cost_i]},
         scale=scale,
-        rules=RULES + [f"rejected by size ratio: {r}" for r in rejected_pairs[:10]],
+        rules=RULES + [f"rejected by size ratio: {t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < {MIN_RATIO:g})"
+                       for t, s in rejected_pairs if t.id != s.id][:10],
         candidate_scores=_scatter(len(cands), feasible_rows, scores),
         stats={
             "offerings": len(raw), "train_offerings": len(train_offs), "serve_offerings": len(serve_offs),
@@ -683,47 +674,3 @@ def _kd_reason(x: Candidate, t: ModelSpec, s: ModelSpec) -> str:
     if size_ratio(t, s) > KD_MAX_RATIO:
         return f"off (capacity gap above {KD_MAX_RATIO:g}x)"
     return "off (injection mode trains on verified data only)"
-
-
-def _infeasible_message(request: DistillationRequest, cands: list[Candidate], n_pairs: int) -> str:
-    if not cands:
-        return (
-            f"no candidate could be evaluated: {n_pairs} teacher-student pairs passed the matching rules but "
-            "no offering fits their memory needs. Allow larger GPUs (`gpus`, `clouds`) or a smaller `student`."
-        )
-    c = request.constraints
-    bounds = {
-        "budget_usd": (c.budget_usd, lambda x: x.cost_usd, True),
-        "max_latency_ms": (c.max_latency_ms, lambda x: x.latency_ms, True),
-        "min_accuracy": (c.min_accuracy or None, lambda x: x.accuracy, False),
-        "max_train_hours": (c.max_train_hours, lambda x: x.train_hours, True),
-    }
-    binding = []
-    for key, (bound, get, upper) in bounds.items():
-        if bound is None:
-            continue
-        best = min(get(x) for x in cands) if upper else max(get(x) for x in cands)
-        if (upper and best > bound) or (not upper and best < bound):
-            binding.append(f"{key}={bound:g} (best any option reaches: {best:.4g})")
-
-    def shortfall(x: Candidate) -> float:
-        total = 0.0
-        for _key, (bound, get, upper) in bounds.items():
-            if bound is None:
-                continue
-            v = get(x)
-            total += max(0.0, (v - bound) / bound) if upper else max(0.0, (bound - v) / max(bound, 1e-9))
-        return total
-
-    nearest = sorted(cands, key=shortfall)[:3]
-    lines = [
-        f"- {x.student} from {x.teacher} ({x.mode}), train {x.train.label}, serve {x.serve.label}: "
-        f"${x.cost_usd:.2f}, {x.latency_ms:.0f} ms, acc {x.accuracy:.1%}, {x.train_hours:.2f} h; violates "
-        + "; ".join(x.violations)
-        for x in nearest
-    ]
-    why = "binding constraints: " + (", ".join(binding) if binding else "no single one; their combination")
-    return (
-        f"no plan satisfies the request ({len(cands)} options evaluated). {why}.\n"
-        "Nearest options:\n" + "\n".join(lines) + "\nRelax one of the binding constraints in the stack config."
-    )
