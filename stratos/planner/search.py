@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from stratos import calibration
 from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.distill.settings import resolve_job as job_settings
 from stratos.exceptions import InfeasibleError
-from stratos.planner import calibration, infeasible, storage
 from stratos.planner import estimators as est
+from stratos.planner import infeasible, storage
 from stratos.planner import nodes as multi
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens

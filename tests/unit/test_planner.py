@@ -28,6 +28,7 @@ def cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         d = tmp_path_factory.mktemp("stratos-cache")
         mp.setenv("STRATOS_CACHE", str(d))
+        mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))  # no measured runs but the CSV's
         import os
 
         (d / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(json.dumps(PROFILE))

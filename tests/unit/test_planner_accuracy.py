@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from infra.outputs import one_line
-from stratos.planner import calibration, make_plan
+from stratos import calibration
+from stratos.planner import make_plan
 from stratos.planner.accuracy import PRIOR_BAND_FACTOR, model_for
 from stratos.planner.examples import example_tokens
 from stratos.spec import parse_request
@@ -22,6 +23,7 @@ FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("STRATOS_CACHE", str(tmp_path))
+    monkeypatch.delenv("STRATOS_CALIBRATION", raising=False)
     return tmp_path
 
 

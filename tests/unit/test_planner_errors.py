@@ -20,7 +20,9 @@ FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
 @pytest.fixture(autouse=True, scope="module")
 def cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATOS_CACHE", str(tmp_path_factory.mktemp("stratos-cache")))
+        d = tmp_path_factory.mktemp("stratos-cache")
+        mp.setenv("STRATOS_CACHE", str(d))
+        mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))
         yield
 
 

@@ -20,7 +20,9 @@ AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
 @pytest.fixture(autouse=True, scope="module")
 def cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATOS_CACHE", str(tmp_path_factory.mktemp("stratos-cache")))
+        d = tmp_path_factory.mktemp("stratos-cache")
+        mp.setenv("STRATOS_CACHE", str(d))
+        mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))
         yield
 
 

@@ -1,6 +1,7 @@
 """The user's calibration cache: one JSON line per finished run, read by the next plan.
 
-``$STRATOS_CACHE/calibration.jsonl`` (``~/.cache/stratos`` by default). The distillation
+``$STRATOS_CACHE/calibration.jsonl`` (``~/.cache/stratos`` by default; ``$STRATOS_CALIBRATION``
+names another file). The distillation
 job appends its measured point after each run (``append_point``, from ``point_of``): the
 hardware it ran on (kind, CPU model, accelerator, training tokens/s), the student, the
 tokens it trained on, its accuracy and time, the teacher's measured probe accuracy and
@@ -16,7 +17,9 @@ import json
 import math
 import os
 import platform
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,9 @@ FILE = "calibration.jsonl"
 
 
 def cache_path() -> Path:
-    """``$STRATOS_CACHE/calibration.jsonl`` (or ``~/.cache/stratos/calibration.jsonl``)."""
-    return cache_dir() / FILE
+    """``$STRATOS_CALIBRATION`` when set (the test suite keeps its runs apart this way), else
+    ``$STRATOS_CACHE/calibration.jsonl`` (``~/.cache/stratos/calibration.jsonl``)."""
+    return Path(os.environ.get("STRATOS_CALIBRATION") or cache_dir() / FILE)
 
 
 def append_point(point: dict[str, Any], path: Path | None = None) -> Path:
@@ -103,32 +107,56 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def point_of(report: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
-    """The measured point of a finished run, from its ``report.json`` and the plan it ran
-    (``Planned`` as a mapping; None without a plan)."""
+def accelerator() -> tuple[str | None, int]:
+    """The GPU this process trained on (name, count), or (None, 0) on a CPU host. Asks torch
+    only when the job already imported it: the planner's process never pays for the import."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0), torch.cuda.device_count()
+    return None, 0
+
+
+def point_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The measured point of a finished run, from its ``report.json`` (as a mapping): what was
+    measured, the hardware, and the plan's predictions (``config.planned``) beside them."""
     cfg, syn, tr = report.get("config") or {}, report.get("synthesis") or {}, report.get("training") or {}
-    train = (plan or {}).get("train") or {}
+    planned = cfg.get("planned") or {}
+    train = planned.get("train") or {}
+    student, data, metrics = report.get("student") or {}, report.get("data") or {}, report.get("metrics") or {}
     lat = ((report.get("serving") or {}).get("student_latency") or {}).get("p50_ms")
-    n_train = max(int((report.get("data") or {}).get("train_examples") or 0), 1)
+    gpu, n_gpu = accelerator()
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "task": report.get("task"), "student": (report.get("student") or {}).get("id"),
-        "student_params": (report.get("student") or {}).get("parameters"), "teacher": report.get("teacher"),
-        "mode": report.get("mode"), "train_tokens": (report.get("data") or {}).get("train_tokens"),
-        "accuracy": (report.get("metrics") or {}).get("student_accuracy"),
+        "task": report.get("task"), "student": student.get("id"), "student_params": student.get("parameters"),
+        "teacher": report.get("teacher"), "mode": report.get("mode"), "train_tokens": data.get("train_tokens"),
+        "accuracy": metrics.get("student_accuracy"),
         "teacher_coverage": (report.get("probe") or {}).get("accuracy"),
         "teacher_asked": syn.get("teacher_asked"), "teacher_acceptance": syn.get("teacher_acceptance_rate"),
-        "teacher_share": (syn.get("teacher_asked") or 0) / n_train,
+        "teacher_share": (syn.get("teacher_asked") or 0) / max(int(data.get("train_examples") or 0), 1),
         "hardware": {
-            "kind": "gpu" if train.get("accelerator") else "cpu", "cpu_model": cpu_model(),
-            "cores": os.cpu_count(), "threads": cfg.get("threads"), "accelerator": train.get("accelerator"),
-            "accelerator_count": train.get("accelerator_count"), "tokens_per_s": tr.get("tokens_per_s"),
+            "kind": "gpu" if gpu else "cpu", "cpu_model": cpu_model(), "cores": os.cpu_count(),
+            "threads": cfg.get("threads"), "accelerator": gpu, "accelerator_count": n_gpu,
+            "planned_offering": train.get("instance_type"), "tokens_per_s": tr.get("tokens_per_s"),
         },
         "measured": {
-            "accuracy": (report.get("metrics") or {}).get("student_accuracy"),
+            "accuracy": metrics.get("student_accuracy"),
             "train_hours": (report.get("times") or {}).get("job_s", 0.0) / 3600,
-            "latency_ms": lat, "cost_usd": (report.get("cost") or {}).get("job_usd"),
+            "latency_ms": lat, "job_usd": (report.get("cost") or {}).get("job_usd"),
         },
-        "predicted": {k: (plan or {}).get(k) for k in ("accuracy", "accuracy_low", "accuracy_high", "train_hours",
-                                                       "latency_ms", "cost_usd", "accuracy_basis")},
+        "predicted": {k: planned.get(k) for k in COMPARED + ("accuracy_low", "accuracy_high", "accuracy_basis")},
     }
+
+
+#: What ``stratos report`` sets side by side: predicted (the plan) vs measured (the run).
+COMPARED = ("accuracy", "train_hours", "latency_ms", "job_usd")
+
+
+def record_run(report: dict[str, Any], path: Path | None = None) -> Path | None:
+    """Append a finished run's point to the calibration cache; the job's last step. A cache that
+    cannot be written costs the next plan a data point, not the run: warn and go on."""
+    try:
+        return append_point(point_of(report), path)
+    except OSError as exc:
+        warnings.warn(f"calibration cache {path or cache_path()} not written ({exc}); the next plan will not "
+                      "use this run. Set STRATOS_CACHE to a writable folder.", stacklevel=2)
+        return None
