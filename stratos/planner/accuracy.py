@@ -185,3 +185,40 @@ def model_for(task: str, extra: tuple[dict, ...] = ()) -> AccuracyModel:
 @lru_cache(maxsize=32)
 def _fit_cached(key: tuple) -> AccuracyModel:
     return fit([dict(p) for p in key])
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One measured run predicted by a model fitted without it (``leave_one_out``)."""
+
+    row: dict
+    mean: float
+    low: float
+    high: float
+    prior: bool
+
+    @property
+    def measured(self) -> float:
+        return float(self.row["accuracy"])
+
+    @property
+    def inside(self) -> bool:
+        return self.low <= self.measured <= self.high
+
+
+def leave_one_out(points: list[dict]) -> list[HeldOut]:
+    """Each measured row of ``points`` predicted by the model fitted on all the other rows
+    (priors and the remaining measured runs), with its 80% band: the honest check of the band,
+    since a run never helps predict itself. A calibrated model has ~80% of runs inside."""
+    out = []
+    for i, p in enumerate(points):
+        if str(p["measured"]) != "1":
+            continue
+        model = fit(points[:i] + points[i + 1 :])
+        pred = model.predict_many(
+            float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]),
+            teacher_share=float(p.get("teacher_share") or 0.0), acceptance=float(p.get("teacher_acceptance") or 1.0),
+            is_gpu=(p.get("hardware") or "cpu") == "gpu",
+        )
+        out.append(HeldOut(p, float(pred.mean[0]), float(pred.low[0]), float(pred.high[0]), bool(pred.prior[0])))
+    return out

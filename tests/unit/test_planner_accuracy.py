@@ -98,3 +98,25 @@ def test_a_measured_run_in_the_cache_makes_the_next_plan_measured(cache):
     assert after.accuracy < before.accuracy  # the fit follows the measured point
     (cache / "calibration.jsonl").write_text((cache / "calibration.jsonl").read_text() + "not json\n{}\n")
     assert len(calibration.read_points("mahjong")) == 1  # damaged lines are skipped
+
+
+def _row(params: float, tokens: float, acc: float) -> dict:
+    return {"task": "t", "student_params": str(params), "train_tokens": str(tokens), "mode": "injection",
+            "teacher_coverage": "0", "accuracy": str(acc), "measured": "1", "source": "synthetic",
+            "hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
+
+
+def test_leave_one_out_checks_each_run_against_a_model_fitted_without_it():
+    from stratos.planner.accuracy import leave_one_out
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for params in (1e6, 3e6, 1e7):
+        for tokens in (1e6, 3e6, 1e7, 3e7):
+            z = -9.0 + 0.6 * np.log10(params) + 0.9 * np.log10(tokens) + rng.normal(0, 0.3)
+            rows.append(_row(params, tokens, float(1 / (1 + np.exp(-z)))))
+    held = leave_one_out(rows)
+    assert len(held) == 12 and sum(h.inside for h in held) >= 8  # a model of the data's own shape holds
+    outlier = leave_one_out([*rows, _row(3e6, 1e7, 0.02)])[-1]
+    assert outlier.measured == 0.02 and not outlier.inside
+    assert leave_one_out([{**r, "measured": "0"} for r in rows]) == []  # priors are not held-out runs
