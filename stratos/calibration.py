@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,27 @@ def append_point(point: dict[str, Any], path: Path | None = None) -> Path:
 
 
 def read_points(task: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
-    """Points in the cache (lines that do not parse, or lack a field the model needs, are skipped)."""
+    """Points in the cache (lines that do not parse, or lack a field the model needs, are skipped).
+    Parsed once per file version: a plan asks for every teacher-student pair."""
     path = path or cache_path()
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
         return []
+    return [dict(p) for p in _parsed(str(path), st.st_mtime_ns, st.st_size) if task is None or p.get("task") == task]
+
+
+@lru_cache(maxsize=4)
+def _parsed(path: str, _mtime_ns: int, _size: int) -> tuple[dict[str, Any], ...]:
     out = []
-    for line in path.read_text().splitlines():
+    for line in Path(path).read_text().splitlines():
         try:
             p = json.loads(line)
             float(p["student_params"]), float(p["train_tokens"]), float(p["accuracy"])
         except (ValueError, KeyError, TypeError):
             continue
-        if task is None or p.get("task") == task:
-            out.append(p)
-    return out
+        out.append(p)
+    return tuple(out)
 
 
 def accuracy_rows(task: str, path: Path | None = None) -> tuple[dict[str, str], ...]:
