@@ -124,15 +124,18 @@ def accelerator() -> tuple[str | None, int]:
     return None, 0
 
 
-def point_of(report: dict[str, Any]) -> dict[str, Any]:
+def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any]:
     """The measured point of a finished run, from its ``report.json`` (as a mapping): what was
-    measured, the hardware, and the plan's predictions (``config.planned``) beside them."""
+    measured, the hardware, and the plan's predictions (``config.planned``) beside them.
+
+    ``on_this_host``: the run's process asks for its own CPU and GPU; otherwise (the Pulumi
+    provider recording a cloud node's run) the hardware is the plan's training offering."""
     cfg, syn, tr = report.get("config") or {}, report.get("synthesis") or {}, report.get("training") or {}
     planned = cfg.get("planned") or {}
     train = planned.get("train") or {}
     student, data, metrics = report.get("student") or {}, report.get("data") or {}, report.get("metrics") or {}
     lat = ((report.get("serving") or {}).get("student_latency") or {}).get("p50_ms")
-    gpu, n_gpu = accelerator()
+    gpu, n_gpu = accelerator() if on_this_host else (train.get("accelerator"), train.get("accelerator_count") or 0)
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "task": report.get("task"), "student": student.get("id"), "student_params": student.get("parameters"),
@@ -142,7 +145,8 @@ def point_of(report: dict[str, Any]) -> dict[str, Any]:
         "teacher_asked": syn.get("teacher_asked"), "teacher_acceptance": syn.get("teacher_acceptance_rate"),
         "teacher_share": (syn.get("teacher_asked") or 0) / max(int(data.get("train_examples") or 0), 1),
         "hardware": {
-            "kind": "gpu" if gpu else "cpu", "cpu_model": cpu_model(), "cores": os.cpu_count(),
+            "kind": "gpu" if gpu else "cpu", "cpu_model": cpu_model() if on_this_host else None,
+            "cores": os.cpu_count() if on_this_host else train.get("vcpus"),
             "threads": cfg.get("threads"), "accelerator": gpu, "accelerator_count": n_gpu,
             "planned_offering": train.get("instance_type"), "tokens_per_s": tr.get("tokens_per_s"),
         },
@@ -159,11 +163,12 @@ def point_of(report: dict[str, Any]) -> dict[str, Any]:
 COMPARED = ("accuracy", "train_hours", "latency_ms", "job_usd")
 
 
-def record_run(report: dict[str, Any], path: Path | None = None) -> Path | None:
-    """Append a finished run's point to the calibration cache; the job's last step. A cache that
-    cannot be written costs the next plan a data point, not the run: warn and go on."""
+def record_run(report: dict[str, Any], path: Path | None = None, on_this_host: bool = True) -> Path | None:
+    """Append a finished run's point to the calibration cache: the job's last step, and the cloud
+    job provider's on the user's machine when a node finishes. A cache that cannot be written
+    costs the next plan a data point, not the run: warn and go on."""
     try:
-        return append_point(point_of(report), path)
+        return append_point(point_of(report, on_this_host), path)
     except OSError as exc:
         warnings.warn(f"calibration cache {path or cache_path()} not written ({exc}); the next plan will not "
                       "use this run. Set STRATOS_CACHE to a writable folder.", stacklevel=2)
