@@ -104,6 +104,13 @@ def rationale_acceptance(teacher: str, teacher_params: float, coverage: float, t
     return acceptance_prior(teacher_params, coverage), "prior"
 
 
+def probe_accuracy(teacher: str, task: str, path: Path | None = None) -> float | None:
+    """The mean probe accuracy ``teacher`` measured on ``task`` in earlier runs, or None."""
+    rates = [float(p["teacher_coverage"]) for p in read_points(task, path)
+             if p.get("teacher") == teacher and p.get("teacher_coverage") is not None]
+    return sum(rates) / len(rates) if rates else None
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
     try:

@@ -402,7 +402,10 @@ def _predict(task: str, t: ModelSpec, s: ModelSpec, job: JobSettings, mode: str,
     """The accuracy model (fitted on the calibration rows and the user's measured runs) for one
     pair and mode over every offering. In injection mode the teacher writes rationales for up to
     ``rationale_budget`` questions; its acceptance rate (measured in earlier runs, else a prior
-    by size) sets how much a weak one hurts."""
+    by size) sets how much a weak one hurts. A teacher's probe accuracy measured in earlier runs
+    replaces the zoo's prior coverage."""
+    measured = calibration.probe_accuracy(t.id, task)
+    coverage = coverage if measured is None else measured
     acceptance, _ = calibration.rationale_acceptance(t.id, t.params, coverage, task)
     share = min(job.rationale_budget, job.n_train) / job.n_train if mode == "injection" else 0.0
     model = model_for(task, calibration.accuracy_rows(task))

@@ -120,3 +120,12 @@ def test_leave_one_out_checks_each_run_against_a_model_fitted_without_it():
     outlier = leave_one_out([*rows, _row(3e6, 1e7, 0.02)])[-1]
     assert outlier.measured == 0.02 and not outlier.inside
     assert leave_one_out([{**r, "measured": "0"} for r in rows]) == []  # priors are not held-out runs
+
+
+def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage():
+    aligned = {"teacher": "gpt-4o", "mode": "alignment"}
+    before = aws(**aligned).chosen.objectives.accuracy  # the zoo's prior: gpt-4o solves 55%
+    calibration.append_point({"task": "mahjong", "teacher": "gpt-4o", "student_params": 4.9e8, "train_tokens": 1e6,
+                              "accuracy": 0.5, "mode": "injection", "teacher_coverage": 0.95})
+    assert calibration.probe_accuracy("gpt-4o", "mahjong") == 0.95
+    assert aws(**aligned).chosen.objectives.accuracy > before  # alignment to a teacher that solves 95%
