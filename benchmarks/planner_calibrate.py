@@ -1,6 +1,15 @@
-"""Calibrate the planner's CPU estimators against measured runs on this machine.
+"""Calibrate the planner's CPU estimators against measured runs on this machine, and check the
+accuracy model's 80% band against measured runs.
 
     source scripts/env.sh && nice -n 10 python benchmarks/planner_calibrate.py [--write]
+    source scripts/env.sh && python benchmarks/planner_calibrate.py --accuracy [--cache] [--extra runs.csv]
+
+``--accuracy`` trains nothing: it takes the measured rows of
+``stratos/planner/data/accuracy_calibration.csv`` (plus the user's calibration cache with
+``--cache``, plus rows of ``--extra`` files in the same columns), predicts each with the
+model fitted on every other row (leave-one-out), and counts the runs whose measured accuracy
+lies inside the predicted 80% band. Target: at least 8 of 10 (80%) over at least 10 held-out
+runs; exit 0 when met, 1 when missed, 2 when there are fewer than 10 runs to judge by.
 
 Builds the zoo's from-scratch students with transformers (random weights: speed does not
 depend on them), measures training tokens/s (AdamW, full fine-tuning, batch 8 x 160 tokens),
@@ -24,9 +33,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
-
 from stratos.catalog.local import local_offering  # noqa: E402
 from stratos.planner import estimators as est  # noqa: E402
 from stratos.planner.hardware import hardware_of  # noqa: E402
@@ -35,7 +41,10 @@ from stratos.zoo import get_model  # noqa: E402
 CAL = ROOT / "stratos" / "planner" / "data" / "cpu_calibration.json"
 
 
-def build(model_id: str) -> LlamaForCausalLM:
+def build(model_id: str):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     m = get_model(model_id)
     cfg = LlamaConfig(hidden_size=m.hidden, num_hidden_layers=m.layers, num_attention_heads=m.heads,
                       num_key_value_heads=m.kv_heads, intermediate_size=m.intermediate, vocab_size=m.vocab,
@@ -45,6 +54,8 @@ def build(model_id: str) -> LlamaForCausalLM:
 
 
 def train_tps(model, vocab: int, steps: int = 6, batch: int = 8, seq: int = 160) -> float:
+    import torch
+
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randint(0, vocab, (batch, seq))
     times = []
@@ -59,8 +70,10 @@ def train_tps(model, vocab: int, steps: int = 6, batch: int = 8, seq: int = 160)
     return batch * seq / statistics.median(times)
 
 
-@torch.no_grad()
 def serve_times(model, vocab: int, prompt: int = 128, new: int = 32) -> tuple[float, float]:
+    import torch
+
+    torch.set_grad_enabled(False)
     model.eval()
     x = torch.randint(0, vocab, (1, prompt))
     pre = []
@@ -74,16 +87,59 @@ def serve_times(model, vocab: int, prompt: int = 128, new: int = 32) -> tuple[fl
         model.generate(x, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
         gen.append(time.perf_counter() - t)
     prefill = statistics.median(pre)
+    torch.set_grad_enabled(True)
     return prefill * 1e3, (statistics.median(gen) - prefill) / new * 1e3
+
+
+def _extra_rows(path: Path) -> list[dict]:
+    """Measured rows of another CSV in the calibration file's columns (the optional ones filled)."""
+    from stratos.planner.accuracy import read_points
+
+    return [r for r in read_points(path) if str(r["measured"]) == "1"]
+
+
+def accuracy_check(use_cache: bool, extra: list[Path], target: float = 0.8, min_runs: int = 10) -> int:
+    """Leave-one-out check of the accuracy model's 80% band; returns the exit code."""
+    from stratos.calibration import accuracy_rows
+    from stratos.planner.accuracy import leave_one_out, read_points
+
+    points = read_points(task="mahjong")
+    points += [r for p in extra for r in _extra_rows(p)]
+    if use_cache:
+        points += list(accuracy_rows("mahjong"))
+    held = leave_one_out(points)
+    print(f"{'student':>9} {'tokens':>9} {'hw':>4} {'measured':>9} {'predicted':>9} {'80% band':>15}  in?  source")
+    for h in held:
+        r = h.row
+        print(f"{float(r['student_params']):9.3g} {float(r['train_tokens']):9.3g} {r['hardware']:>4} {h.measured:9.3f} "
+              f"{h.mean:9.3f} {h.low:7.3f}-{h.high:.3f}  {'yes' if h.inside else 'NO ':3}  {r['source'][:60]}"
+              + ("  (prior)" if h.prior else ""))
+    inside = sum(h.inside for h in held)
+    share = inside / len(held) if held else 0.0
+    print(f"inside the 80% band: {inside} of {len(held)} held-out runs ({share:.0%}); target {target:.0%} "
+          f"over at least {min_runs} runs")
+    if len(held) < min_runs:
+        print(f"INCONCLUSIVE: only {len(held)} measured runs; add runs across student sizes, token budgets and host "
+              "speeds (the job appends each run to the calibration cache: use --cache)")
+        return 2
+    print("PASS" if share >= target else "FAIL")
+    return 0 if share >= target else 1
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--accuracy", action="store_true", help="leave-one-out check of the accuracy band (no training)")
+    ap.add_argument("--cache", action="store_true", help="with --accuracy: add the calibration cache's runs")
+    ap.add_argument("--extra", type=Path, action="append", default=[], help="with --accuracy: another CSV of runs")
     # One thread: on a shared, oversubscribed 2-core box torch's 2-thread pool spins and is
     # 10x slower than one thread (measured here); the Stratos server pins threads the same way.
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.accuracy:
+        sys.exit(accuracy_check(args.cache, args.extra))
+    import torch
+
     torch.set_num_threads(args.threads)
     off = local_offering()
     hw = hardware_of(off)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -59,6 +60,37 @@ def report(
     for k, v in rows:
         t.add_row(k, v)
     Console().print(t)
+    Console().print(predicted_vs_measured(json.loads(path.read_text())))
+
+
+#: Rows of the predicted-vs-measured table: (field, label, format).
+_COMPARED = {
+    "accuracy": ("student accuracy", _pct),
+    "train_hours": ("synthesis + training", lambda x: f"{float(x):.2f} h" if isinstance(x, int | float) else "-"),
+    "latency_ms": ("latency p50", lambda x: f"{float(x):.0f} ms" if isinstance(x, int | float) else "-"),
+    "job_usd": ("job cost", _usd),
+}
+
+
+def predicted_vs_measured(report: dict) -> Table:
+    """The plan's predictions beside the run's measurements (the point the job adds to the
+    calibration cache): accuracy, training time, latency, cost, and measured/predicted."""
+    from stratos.calibration import COMPARED, point_of
+
+    point = point_of(report)
+    pred, meas = point["predicted"], point["measured"]
+    t = Table(title="predicted (plan) vs measured (this run)")
+    for col in ("", "predicted", "measured", "measured / predicted"):
+        t.add_column(col)
+    for key in COMPARED:
+        label, fmt = _COMPARED[key]
+        p, m = pred.get(key), meas.get(key)
+        shown = fmt(p)
+        if key == "accuracy" and p is not None:
+            shown += f" ({_pct(pred.get('accuracy_low'))}-{_pct(pred.get('accuracy_high'))}, {pred.get('accuracy_basis')})"
+        ratio = f"{m / p:.2f}x" if isinstance(p, int | float) and isinstance(m, int | float) and p > 0 else "-"
+        t.add_row(label, shown, fmt(m), ratio)
+    return t
 
 
 def _ms(lat: Latency | None) -> str:

@@ -166,6 +166,11 @@ class DistillationRequest(_Strict):
         "(e.g. H100, l4, A100:8); default any",
     )
     spot: bool = Field(False, description="allow spot/preemptible instances for training; default false")
+    edge_zones: bool = Field(
+        False,
+        description="allow AWS Local Zones and Wavelength Zones (zone IDs such as use1-atl2-az1): often cheaper "
+        "spot, but opt-in per account, with fewer instance types and services; default false (standard zones only)",
+    )
     teacher: str | TeacherEndpoint | None = Field(
         None,
         description="the teacher: a model zoo id (e.g. gpt-4o) or any OpenAI-compatible endpoint as a mapping "
@@ -276,8 +281,10 @@ def _format_errors(exc: ValidationError, source: str) -> str:
             hint = did_you_mean(str(err["loc"][-1]), parent.model_fields) if parent else ""
             lines.append(f"unknown key '{key}'{hint}; valid keys here: {valid}")
         else:
-            lines.append(f"key '{key}': {err['msg'].removeprefix('Value error, ')} (got {_shown(err.get('input'))!r})")
-    return f"invalid request{source}:\n  " + "\n  ".join(lines) + "\nFix the key(s) above; `stratos keys` lists every key with its unit and default."
+            lines.append(f"key '{key}' = {_shown(err.get('input'))!r}: {err['msg'].removeprefix('Value error, ')}")
+    # One line (a log line, a CI annotation): what is wrong with which key and value, then the fix.
+    return (f"invalid request{source}: " + "; ".join(lines)
+            + ". Fix: change or remove that key; `stratos keys` lists every key with its unit and default.")
 
 
 def _shown(value: Any) -> Any:
@@ -327,7 +334,7 @@ def load_request(path: str | Path) -> DistillationRequest:
     try:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{p} is not valid YAML: {' '.join(str(exc).split())}. Fix the syntax at that line.") from None
     if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
         try:
             return DistillationRequest.from_stack_config(raw["config"])

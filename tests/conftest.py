@@ -23,6 +23,12 @@ os.environ.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "1")
 if "STRATOS_TEACHER_CACHE" not in os.environ:
     os.environ["STRATOS_TEACHER_CACHE"] = tempfile.mkdtemp(prefix="stratos-teacher-cache-")
     atexit.register(shutil.rmtree, os.environ["STRATOS_TEACHER_CACHE"], True)
+# The calibration cache every finished job appends to (stratos.calibration): per test session, so
+# test-sized runs never become calibration points of a developer's later plans.
+if "STRATOS_CALIBRATION" not in os.environ:
+    _cal = tempfile.mkdtemp(prefix="stratos-calibration-")
+    os.environ["STRATOS_CALIBRATION"] = os.path.join(_cal, "calibration.jsonl")
+    atexit.register(shutil.rmtree, _cal, True)
 
 
 @pytest.fixture(scope="session")

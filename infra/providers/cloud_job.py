@@ -33,6 +33,7 @@ from infra.bootstrap.layout import MARKER_FAILED, MARKER_OK, PROGRESS, REPORT
 from infra.providers import bucket, engine_log, procs
 from infra.providers.job import format_event
 from infra.providers.portable import portable
+from stratos import calibration
 
 # Imported on the provider process's first call for this resource (any method): a killed
 # CLI must not leave the process behind, polling (the next up resumes the wait itself).
@@ -131,6 +132,8 @@ class CloudDistillationJobProvider(ResourceProvider):
         prefix = bucket.open_prefix(props["storeUri"], props.get("region"))
         _say(props, f"waiting for the job's completion marker in {props['storeUri']}")
         done = wait(props, prefix, float(props.get("pollSeconds") or POLL_S))
+        # the node's measured point, for the user's next plan (the node's own cache goes with the node)
+        calibration.record_run(bucket.read_json(prefix, REPORT) or {}, on_this_host=False)
         _say(props, f"done: manifest {done['manifestHash'][:12]}, metrics {str(done['metrics'])[:200]}")
         return CreateResult(id_=props["jobId"], outs={**props, **done})
 

@@ -6,7 +6,20 @@ cost so estimators never multiply prices by hand.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
+
+#: AWS zone IDs of Local Zones (``use1-atl2-az1``) and Wavelength Zones (``use1-wl1-bos-wlz1``)
+#: carry a location segment between the region code and the AZ number; standard AZs
+#: (``use1-az1``), GCP zones (``us-central1-a``) and RunPod's (``CA-MTL-1``) do not.
+_EDGE_ZONE = re.compile(r"^[a-z]+\d+(-[a-z0-9]+)+-(az|wlz)\d+$")
+
+
+def is_edge_zone(zone: str | None) -> bool:
+    """Whether ``zone`` is a Local Zone or Wavelength Zone: opt-in per account, fewer instance
+    types and services, and priced apart from the region's standard zones."""
+    return bool(zone) and bool(_EDGE_ZONE.match(zone))
 
 
 class Offering(BaseModel):
@@ -33,13 +46,20 @@ class Offering(BaseModel):
         None, gt=0, description="measured memory bandwidth GB/s (local machine only)"
     )
 
+    @property
+    def edge_zone(self) -> bool:
+        """Launches in a Local Zone or Wavelength Zone (see ``is_edge_zone``)."""
+        return is_edge_zone(self.zone)
+
     def cost(self, hours: float) -> float:
         """USD for ``hours`` of this offering."""
         return self.price_per_hour * max(hours, 0.0)
 
     @property
     def label(self) -> str:
-        """Short human name, e.g. ``aws:us-east-1:p4d.24xlarge(8xA100)``."""
+        """Short human name, e.g. ``aws:us-east-1:p4d.24xlarge(8xA100)``; a spot offering names
+        its zone (``... spot use1-az2``), since its price is that zone's."""
         acc = f"({self.accelerator_count}x{self.accelerator})" if self.accelerator else ""
         where = f"{self.cloud}:{self.region}:" if self.region else f"{self.cloud}:"
-        return f"{where}{self.instance_type}{acc}{' spot' if self.spot else ''}"
+        spot = (f" spot {self.zone}" if self.zone else " spot") if self.spot else ""
+        return f"{where}{self.instance_type}{acc}{spot}"

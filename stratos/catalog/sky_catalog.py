@@ -21,6 +21,8 @@ from stratos.exceptions import CatalogError
 from stratos.io import atomic_write_text
 
 SCHEMA = "v8"
+#: Shape of the cached rows (``sky_dump``); part of the cache key, so a new shape is never read as an old one.
+ROW_FORMAT = 2
 CLOUDS = ("aws", "gcp", "lambda", "runpod")
 
 
@@ -72,7 +74,7 @@ def available_clouds(tree: Path) -> list[str]:
 
 
 def _fingerprint(tree: Path, clouds: list[str]) -> str:
-    h = hashlib.sha256(str(tree).encode())
+    h = hashlib.sha256(f"{tree}:{ROW_FORMAT}".encode())
     for c in clouds:
         st = (tree / c / "vms.csv").stat()
         h.update(f"{c}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -132,15 +134,19 @@ def _offerings(tree: Path, clouds: tuple[str, ...]) -> tuple[Offering, ...]:
             accelerator=r["accelerator"], accelerator_count=r["accelerator_count"], vcpus=vcpus, memory_gb=mem,
         )
         out.append(Offering(**base, price_per_hour=r["price"], spot=False))
-        if r["spot_price"] is not None and r["spot_price"] > 0:
-            out.append(Offering(**base, price_per_hour=r["spot_price"], spot=True))
+        # One spot offering per zone at that zone's price: AWS spot prices differ by zone, and the
+        # plan launches in the zone it names.
+        for zone, spot_price in r["spot_zones"]:
+            out.append(Offering(**{**base, "zone": zone}, price_per_hour=spot_price, spot=True))
     return tuple(out)
 
 
 def load_cloud_offerings(
     catalog_dir: str | os.PathLike | None = None, clouds: list[str] | None = None
 ) -> list[Offering]:
-    """GPU offerings (on-demand, plus spot where priced) for ``clouds`` (default: all in the tree)."""
+    """GPU offerings for ``clouds`` (default: all in the tree): on-demand per region (in its
+    preferred standard zone), spot per zone where priced. Edge zones are included; the planner
+    drops them unless the request allows them (``Offering.edge_zone``)."""
     tree = resolve_catalog_dir(catalog_dir, clouds)
     present = available_clouds(tree)
     wanted = list(clouds) if clouds else present

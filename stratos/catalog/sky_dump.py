@@ -14,44 +14,72 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 
-_STANDARD_AZ = re.compile(r"^([a-z]+\d?-az\d+|[a-z]+-[a-z]+\d+-[a-z])$")
+from stratos.catalog.offering import is_edge_zone
 
 
 def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _zones(cloud: str) -> dict[tuple[str, str], str]:
-    """(instance type, region) -> one availability zone, preferring standard (non local-zone) AZs."""
+def _preferred(zones: list[str]) -> str | None:
+    """The zone an on-demand offering names: a standard AZ first (the price is the region's),
+    then the shortest name, so the choice is stable."""
+    return min(zones, key=lambda z: (is_edge_zone(z), len(z), z)) if zones else None
+
+
+def _zone_rows(cloud: str) -> tuple[dict, dict]:
+    """Per-zone catalog rows, as ``((instance type, region) -> [(zone, spot, whole)])`` and
+    ``((accelerator, count, region) -> {zones})`` for clouds that price a GPU in its own row (GCP).
+
+    ``whole`` says the row prices the instance with its GPUs (AWS, RunPod); a host-only row (GCP)
+    has a spot price of the host alone, so its zone's price is SkyPilot's region price.
+    """
     from sky.catalog import common
 
     df = common.read_catalog(f"{cloud}/vms.csv")
     if "AvailabilityZone" not in df.columns:
-        return {}
-    out: dict[tuple[str, str], str] = {}
-    for itype, region, zone in zip(df["InstanceType"], df["Region"], df["AvailabilityZone"], strict=True):
+        return {}, {}
+    inst: dict[tuple[str, str], list[tuple[str, float | None, bool]]] = {}
+    gpu: dict[tuple[str, int, str], set[str]] = {}
+    for itype, acc, count, region, zone, spot in zip(
+        df["InstanceType"], df["AcceleratorName"], df["AcceleratorCount"], df["Region"],
+        df["AvailabilityZone"], df["SpotPrice"], strict=True,
+    ):
         if not isinstance(zone, str):
             continue
-        key = (itype, region)
-        best = out.get(key)
-        if best is None or (bool(_STANDARD_AZ.match(zone)), -len(zone)) > (
-            bool(_STANDARD_AZ.match(best)),
-            -len(best),
-        ):
-            out[key] = zone
+        if isinstance(itype, str) and itype:
+            inst.setdefault((itype, region), []).append((zone, _num(spot), isinstance(acc, str) and bool(acc)))
+        elif isinstance(acc, str) and acc and _num(count):
+            gpu.setdefault((acc, int(count), region), set()).add(zone)
+    return inst, gpu
+
+
+def _zones_of(info, inst: dict, gpu: dict) -> list[tuple[str, float | None]]:
+    """(zone, spot price in that zone) for one SkyPilot listing row; GPUs priced apart must exist
+    in the zone too."""
+    rows = inst.get((info.instance_type, info.region), [])
+    gpu_zones = gpu.get((info.accelerator_name, int(info.accelerator_count), info.region))
+    out = []
+    for zone, spot, whole in sorted(rows):
+        if gpu_zones is not None and zone not in gpu_zones:
+            continue
+        out.append((zone, spot if whole else _num(info.spot_price)))
     return out
 
 
 def dump(clouds: list[str]) -> list[dict]:
-    """Every GPU instance type in every region of ``clouds``, with prices, via sky.catalog."""
+    """Every GPU instance type in every region of ``clouds``, with prices, via sky.catalog.
+
+    On-demand prices are the region's (they do not vary by zone); spot prices are listed per
+    zone (``spot_zones``), because AWS spot prices do and a plan launches in the zone it names.
+    """
     import sky.catalog
 
     rows: list[dict] = []
     for cloud in clouds:
-        zones = _zones(cloud)
+        inst, gpu = _zone_rows(cloud)
         listing = sky.catalog.list_accelerators(gpus_only=True, clouds=cloud, all_regions=True)
         for infos in listing.values():
             for info in infos:
@@ -59,11 +87,13 @@ def dump(clouds: list[str]) -> list[dict]:
                 # Fractional GPUs (AWS g6f: 1/8 of an L4) are skipped: an Offering counts whole devices.
                 if price is None or info.instance_type is None or info.accelerator_count < 1:
                     continue
+                zones = _zones_of(info, inst, gpu)
+                spot = _num(info.spot_price)
                 rows.append(
                     {
                         "cloud": cloud,
                         "region": info.region,
-                        "zone": zones.get((info.instance_type, info.region)),
+                        "zone": _preferred([z for z, _ in zones]),
                         "instance_type": info.instance_type,
                         "accelerator": info.accelerator_name,
                         "accelerator_count": int(info.accelerator_count),
@@ -71,7 +101,8 @@ def dump(clouds: list[str]) -> list[dict]:
                         "memory_gb": _num(info.memory),
                         "device_memory_gb": _num(info.device_memory),
                         "price": price,
-                        "spot_price": _num(info.spot_price),
+                        "spot_zones": [[z, p] for z, p in zones if p is not None and p > 0]
+                        if zones else ([[None, spot]] if spot is not None and spot > 0 else []),
                     }
                 )
     return rows

@@ -32,6 +32,9 @@ class Planned(BaseModel):
     teacher_coverage: float | None = Field(
         None, ge=0, le=1, description="the teacher accuracy the planner assumed (zoo prior); None if unknown"
     )
+    accuracy_basis: str | None = Field(None, description="measured | prior: what the accuracy prediction rests on")
+    latency_ms: float | None = Field(None, ge=0, description="predicted p50 serving latency")
+    job_usd: float | None = Field(None, ge=0, description="predicted synthesis + training cost")
 
 
 class DistillConfig(JobSettings):
@@ -84,6 +87,8 @@ def planned_of(plan: Any) -> Planned:
     return Planned(
         train=plan.train, serve=plan.serve, accuracy=o.accuracy, accuracy_low=o.accuracy_low,
         accuracy_high=o.accuracy_high, train_hours=o.train_hours, teacher_coverage=_coverage(plan.teacher, plan.task),
+        accuracy_basis=o.accuracy_basis, latency_ms=o.latency_ms,
+        job_usd=plan.cost.synthesis_usd + plan.cost.training_usd,
     )
 
 

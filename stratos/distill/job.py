@@ -383,6 +383,7 @@ def teacher_eval(teacher: Any, task: Task, test: list[Example], cfg: DistillConf
 
 def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Evaluation | None) -> dict[str, Any]:
     """The artifact (merged weights, tokenizer, card, manifest), the curves and ``report.json``."""
+    from stratos.calibration import record_run
     from stratos.distill.export import export_artifact
     from stratos.distill.hf_dataset import export_run_dataset
     from stratos.distill.report import plot_curves, write_report
@@ -394,6 +395,7 @@ def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
     export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s), max_new_tokens=s.max_new_tokens)
     export_run_dataset(run.out)  # the data in TRL's `messages` format + dataset card, for the Hub
     write_report(run.out, report)
+    record_run(report.model_dump(mode="json"))  # the next plan's calibration point
     run.progress.done(accuracy=ev_s.accuracy)
     return report.model_dump(mode="json")
 

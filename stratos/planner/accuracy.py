@@ -1,14 +1,24 @@
-"""Predicted student accuracy: a logistic model of size x data x mode, fitted to data.
+"""Predicted student accuracy: a logistic model of size x data x mode x teacher, fitted to data.
 
     logit(acc) = b0 + b1·log10(student params) + b2·log10(training tokens)
                  + b3·[alignment] + b4·[alignment]·(1 - teacher coverage)
+                 + b5·[injection]·(share the teacher explains)·(1 - teacher rationale acceptance)
 
 Why this shape: accuracy saturates (logistic); scaling-law studies show log-linear gains
 in parameters and data; alignment learns only from what the teacher gets right, so its
-ceiling falls with the teacher's coverage. The coefficients are a ridge fit (towards a
-weak prior) to the rows of ``data/accuracy_calibration.csv``: measured runs weigh 4x the
-prior rows. The uncertainty is the weighted residual spread in logit space (never below
-``MIN_SIGMA``), reported as an 80% band. To refresh after a new run, append a row.
+ceiling falls with the teacher's coverage. In injection mode every label comes from the
+task's rule engine, and the teacher is asked to explain at most ``rationale_budget``
+questions (the rest get the task's own rationale): a teacher whose explanations often fail
+the checker (low acceptance) writes poorer ones even where they pass, and hurts in
+proportion to the share of the training questions it explains.
+
+The coefficients are a ridge fit (towards a weak prior) to the rows of
+``data/accuracy_calibration.csv`` plus the user's calibration cache (measured runs,
+``stratos.planner.calibration``): measured runs weigh 4x the prior rows. The uncertainty
+is the weighted residual spread in logit space (never below ``MIN_SIGMA``), reported as
+an 80% band. A prediction with no measured run near it (within ``NEAR_DECADES`` of the
+student's size, on the same kind of hardware) rests on priors: it is marked ``prior`` and
+its band is ``PRIOR_BAND_FACTOR`` times wider.
 """
 
 from __future__ import annotations
@@ -16,95 +26,199 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 _CSV = Path(__file__).with_name("data") / "accuracy_calibration.csv"
-PRIOR = np.array([-4.0, 0.35, 0.9, -0.5, -2.0])
+PRIOR = np.array([-4.0, 0.35, 0.9, -0.5, -2.0, -3.0])
 RIDGE = 0.5
 MIN_SIGMA = 0.35
 Z80 = 1.2816
 MEASURED_WEIGHT = 4.0
+#: A measured run supports predictions for students within this many decades of its size.
+NEAR_DECADES = 0.5
+#: How much wider (in logit units) the band of a prediction resting on priors is.
+PRIOR_BAND_FACTOR = 2.0
+#: Hardware kinds a calibration row can name; a measured row without one ran on a CPU host.
+HARDWARE = ("cpu", "gpu")
 
 
-def _features(params: float, tokens: float, mode: str, coverage: float) -> np.ndarray:
+def features(
+    params: float, tokens: np.ndarray | float, mode: str, coverage: float, teacher_share: float = 0.0,
+    acceptance: float = 1.0,
+) -> np.ndarray:
+    """The model's feature rows, shape (n, 6) for n token counts."""
+    t = np.atleast_1d(np.asarray(tokens, dtype=float))
     align = 1.0 if mode == "alignment" else 0.0
-    return np.array(
-        [1.0, math.log10(max(params, 1.0)), math.log10(max(tokens, 1.0)), align, align * (1.0 - coverage)]
-    )
+    cols = [
+        np.ones_like(t), np.full_like(t, math.log10(max(params, 1.0))), np.log10(np.maximum(t, 1.0)),
+        np.full_like(t, align), np.full_like(t, align * (1.0 - coverage)),
+        np.full_like(t, (1.0 - align) * teacher_share * (1.0 - acceptance)),
+    ]
+    return np.stack(cols, axis=1)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted exact accuracy per token count: mean, 80% band, and whether it rests on priors."""
+
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    prior: np.ndarray
+
+
+def _sig(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-v))
 
 
 @dataclass(frozen=True)
 class AccuracyModel:
-    """Fitted coefficients, residual sigma (logit units) and how many points they came from."""
+    """Fitted coefficients, residual sigma (logit units), the points they came from, and where
+    measured runs support them: (log10 student params, hardware) per measured run."""
 
     coef: tuple[float, ...]
     sigma: float
     n_points: int
     n_measured: int
+    support: tuple[tuple[float, str], ...] = ()
 
-    def predict(self, params: float, tokens: float, mode: str, coverage: float) -> tuple[float, float, float]:
-        """(mean, low, high) predicted exact accuracy, low/high an 80% band."""
-        z = float(np.dot(self.coef, _features(params, tokens, mode, coverage)))
+    def measured_near(self, params: float, hardware: str) -> bool:
+        """Whether a measured run on ``hardware`` had a student within ``NEAR_DECADES`` of ``params``."""
+        lp = math.log10(max(params, 1.0))
+        return any(abs(lp - p) <= NEAR_DECADES and hw == hardware for p, hw in self.support)
 
-        def sig(v: float) -> float:
-            return 1.0 / (1.0 + math.exp(-v))
+    def predict_many(
+        self, params: float, tokens: np.ndarray | float, mode: str, coverage: float, *,
+        teacher_share: float = 0.0, acceptance: float = 1.0, is_gpu: np.ndarray | bool = False,
+    ) -> Prediction:
+        """Vectorised over token counts (and hardware kinds): the planner's call."""
+        z = features(params, tokens, mode, coverage, teacher_share, acceptance) @ np.asarray(self.coef)
+        gpu = np.broadcast_to(np.asarray(is_gpu, dtype=bool), z.shape)
+        near = {hw: self.measured_near(params, hw) for hw in HARDWARE}
+        prior = np.where(gpu, not near["gpu"], not near["cpu"])
+        half = Z80 * self.sigma * np.where(prior, PRIOR_BAND_FACTOR, 1.0)
+        return Prediction(_sig(z), _sig(z - half), _sig(z + half), prior)
 
-        return sig(z), sig(z - Z80 * self.sigma), sig(z + Z80 * self.sigma)
+    def predict(
+        self, params: float, tokens: float, mode: str, coverage: float, *, teacher_share: float = 0.0,
+        acceptance: float = 1.0, is_gpu: bool = False,
+    ) -> tuple[float, float, float]:
+        """(mean, low, high) predicted exact accuracy for one option, low/high an 80% band."""
+        p = self.predict_many(params, tokens, mode, coverage, teacher_share=teacher_share, acceptance=acceptance,
+                              is_gpu=is_gpu)
+        return float(p.mean[0]), float(p.low[0]), float(p.high[0])
+
+
+FIELDS = ("task", "student_params", "train_tokens", "mode", "teacher_coverage", "accuracy", "measured", "source")
+#: Columns added later; rows written before them read as: hardware "cpu" (measured runs so far
+#: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales).
+OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
 
 
 def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
-    """Calibration rows (comment lines starting with '#' skipped)."""
+    """Calibration rows (comment lines starting with '#' skipped), optional columns filled in."""
     with path.open(newline="") as f:
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    rows = [{**r, **{k: r.get(k) or v for k, v in OPTIONAL.items()}} for r in rows]
     return [r for r in rows if task is None or r["task"] == task]
+
+
+def _row_features(p: dict) -> np.ndarray:
+    return features(
+        float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]),
+        float(p.get("teacher_share") or 0.0), float(p.get("teacher_acceptance") or 1.0),
+    )[0]
 
 
 def fit(points: list[dict]) -> AccuracyModel:
     """Weighted ridge regression in logit space towards ``PRIOR``."""
     if not points:
         return AccuracyModel(tuple(PRIOR), 1.0, 0, 0)
-    X = np.array([
-        _features(float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]))
-        for p in points
-    ])
+    X = np.array([_row_features(p) for p in points])
     acc = np.clip(np.array([float(p["accuracy"]) for p in points]), 0.01, 0.99)
     y = np.log(acc / (1 - acc))
-    w = np.array([MEASURED_WEIGHT if str(p["measured"]) == "1" else 1.0 for p in points])
-    W = np.diag(w)
-    A = X.T @ W @ X + RIDGE * np.eye(X.shape[1])
-    coef = np.linalg.solve(A, X.T @ W @ y + RIDGE * PRIOR)
+    measured = [str(p["measured"]) == "1" for p in points]
+    w = np.where(measured, MEASURED_WEIGHT, 1.0)
+    A = X.T @ (w[:, None] * X) + RIDGE * np.eye(X.shape[1])
+    coef = np.linalg.solve(A, X.T @ (w * y) + RIDGE * PRIOR)
     resid = y - X @ coef
     sigma = max(MIN_SIGMA, float(np.sqrt(np.sum(w * resid**2) / max(np.sum(w), 1e-9))))
-    n_meas = int(sum(1 for p in points if str(p["measured"]) == "1"))
-    return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), n_meas)
-
-
-FIELDS = ("task", "student_params", "train_tokens", "mode", "teacher_coverage", "accuracy", "measured", "source")
+    support = tuple(
+        (math.log10(max(float(p["student_params"]), 1.0)), str(p.get("hardware") or "cpu"))
+        for p, m in zip(points, measured, strict=True) if m
+    )
+    return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), int(sum(measured)), support)
 
 
 def record_run(
     task: str, student_params: float, train_tokens: float, mode: str, teacher_coverage: float, accuracy: float,
-    source: str, path: Path = _CSV,
+    source: str, path: Path = _CSV, hardware: str = "cpu",
 ) -> None:
-    """Append one measured run (weighs ``MEASURED_WEIGHT``x in the next fit) and refit.
+    """Append one measured run (weighs ``MEASURED_WEIGHT``x in the next fit) to a calibration CSV.
 
-    For the distillation job's benchmark: student parameters, training tokens actually seen,
-    mode, the teacher's probe accuracy, and the student's measured exact accuracy.
+    For the distillation benchmark: student parameters, training tokens actually seen, mode,
+    the teacher's probe accuracy, the student's measured exact accuracy, and the hardware kind.
     """
     if mode not in ("alignment", "injection") or not 0 <= accuracy <= 1 or not 0 <= teacher_coverage <= 1:
         raise ValueError("mode must be alignment|injection and accuracy, teacher_coverage in [0, 1]")
+    if hardware not in HARDWARE:
+        raise ValueError(f"hardware must be one of {', '.join(HARDWARE)}, got {hardware!r}")
+    with path.open(newline="") as f:
+        header = next(csv.reader(line for line in f if not line.startswith("#")))
     row = dict(zip(FIELDS, (task, f"{student_params:.4g}", f"{train_tokens:.4g}", mode, f"{teacher_coverage:.3f}",
                             f"{accuracy:.4f}", "1", source.replace(",", ";")), strict=True))
+    row.update({k: v for k, v in {"hardware": hardware}.items() if k in header})
     with path.open("a", newline="") as f:
-        csv.DictWriter(f, fieldnames=FIELDS).writerow(row)
-    model_for.cache_clear()
+        csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
 
 
-@cache
-def model_for(task: str) -> AccuracyModel:
-    """The model fitted on ``task``'s calibration rows (all rows when the task has none)."""
+def model_for(task: str, extra: tuple[dict, ...] = ()) -> AccuracyModel:
+    """The model fitted on ``task``'s calibration rows (all rows when the task has none) plus
+    ``extra`` measured points (the user's calibration cache)."""
     pts = read_points(task=task) or read_points()
-    return fit(pts)
+    return _fit_cached(tuple(tuple(sorted(p.items())) for p in [*pts, *extra]))
+
+
+@lru_cache(maxsize=32)
+def _fit_cached(key: tuple) -> AccuracyModel:
+    return fit([dict(p) for p in key])
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One measured run predicted by a model fitted without it (``leave_one_out``)."""
+
+    row: dict
+    mean: float
+    low: float
+    high: float
+    prior: bool
+
+    @property
+    def measured(self) -> float:
+        return float(self.row["accuracy"])
+
+    @property
+    def inside(self) -> bool:
+        return self.low <= self.measured <= self.high
+
+
+def leave_one_out(points: list[dict]) -> list[HeldOut]:
+    """Each measured row of ``points`` predicted by the model fitted on all the other rows
+    (priors and the remaining measured runs), with its 80% band: the honest check of the band,
+    since a run never helps predict itself. A calibrated model has ~80% of runs inside."""
+    out = []
+    for i, p in enumerate(points):
+        if str(p["measured"]) != "1":
+            continue
+        model = fit(points[:i] + points[i + 1 :])
+        pred = model.predict_many(
+            float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]),
+            teacher_share=float(p.get("teacher_share") or 0.0), acceptance=float(p.get("teacher_acceptance") or 1.0),
+            is_gpu=(p.get("hardware") or "cpu") == "gpu",
+        )
+        out.append(HeldOut(p, float(pred.mean[0]), float(pred.low[0]), float(pred.high[0]), bool(pred.prior[0])))
+    return out

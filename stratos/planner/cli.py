@@ -63,29 +63,34 @@ def _print(result, top: int, plot: Path | None) -> None:
     console = Console()
     if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
         console = Console(width=max(console.width, 160))
-    table = Table(title=f"Pareto front: {len(result.pareto)} of {result.stats['feasible']} feasible "
+    from stratos.planner.search import front_tolerance_text
+
+    table = Table(title=f"Pareto front: {len(result.pareto)} representatives (within {front_tolerance_text()}) of "
+                        f"{result.stats['pareto_exact']} exact, {result.stats['feasible']} feasible "
                         f"({result.stats['candidates']} evaluated), best score first")
-    for col in ("score", "teacher", "student", "mode", "train", "serve", "cost $", "latency ms", "accuracy", "train h"):
+    for col in ("score", "teacher", "student", "mode", "train", "serve", "cost $", "latency ms", "accuracy", "basis",
+                "train h"):
         table.add_column(col, overflow="fold")
 
     def row(c, s, style=None):
         table.add_row(f"{s:.3f}", c.teacher, c.student, c.mode + (" +KD" if c.logit_kd else ""), c.train.label,
                       c.serve.label, f"{c.cost_usd:,.2f}", f"{c.latency_ms:,.0f}",
-                      f"{c.accuracy:.1%} ({c.accuracy_low:.0%}-{c.accuracy_high:.0%})", f"{c.train_hours:.2f}",
+                      f"{c.accuracy:.1%} ({c.accuracy_low:.0%}-{c.accuracy_high:.0%})", c.accuracy_basis,
+                      f"{c.train_hours:.2f}",
                       style=style)
 
     for c, s in list(zip(result.pareto, result.pareto_scores, strict=True))[:top]:
         row(c, s, "bold green" if c is result.chosen_candidate else None)
     console.print(table)
     base = Table(title="chosen vs single-objective baselines (same constraints)")
-    for col in ("plan", "score", "student", "teacher", "cost $", "latency ms", "accuracy", "train h"):
+    for col in ("plan", "score", "student", "teacher", "cost $", "latency ms", "accuracy", "basis", "train h"):
         base.add_column(col)
     items = [("chosen", result.chosen_candidate, result.chosen_score)] + [
         (k, result.baseline_candidates[k], result.baseline_scores[k]) for k in ("accuracy_first", "cost_first")
     ]
     for name, c, s in items:
         base.add_row(name, f"{s:.3f}", c.student, c.teacher, f"{c.cost_usd:,.2f}", f"{c.latency_ms:,.0f}",
-                     f"{c.accuracy:.1%}", f"{c.train_hours:.2f}")
+                     f"{c.accuracy:.1%}", c.accuracy_basis, f"{c.train_hours:.2f}")
     console.print(base)
     p = result.chosen
     console.print(f"[bold]chosen:[/] {p.student} <- {p.teacher} ({p.mode}); train {p.train.label}; serve "

@@ -8,6 +8,8 @@ as a file, so it holds only data.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratos.catalog.offering import Offering
@@ -46,6 +48,10 @@ class Objectives(BaseModel):
     accuracy: float = Field(ge=0, le=1, description="predicted student exact accuracy")
     accuracy_low: float = Field(0.0, ge=0, le=1)
     accuracy_high: float = Field(1.0, ge=0, le=1)
+    accuracy_basis: Literal["measured", "prior"] = Field(
+        "prior", description="measured: fitted with measured runs near this student size on this hardware; "
+        "prior: rests on prior rows only (its band is wider)"
+    )
     train_hours: float = Field(ge=0)
 
 

@@ -19,20 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from stratos.catalog.accelerators import resolve_names
+from stratos import calibration
 from stratos.catalog.local import local_offering
 from stratos.catalog.offering import Offering
 from stratos.catalog.sky_catalog import load_cloud_offerings
 from stratos.distill.settings import resolve_job as job_settings
-from stratos.exceptions import InfeasibleError, UnknownNameError
-from stratos.names import did_you_mean
+from stratos.exceptions import InfeasibleError
 from stratos.planner import estimators as est
+from stratos.planner import infeasible, storage
 from stratos.planner import nodes as multi
-from stratos.planner import storage
-from stratos.planner.accuracy import model_for
+from stratos.planner.accuracy import Prediction, model_for
+from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
-from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
-from stratos.planner.pareto import pareto_mask
+from stratos.planner.matching import KD_MAX_RATIO, MIN_RATIO, RULES, Match, match, size_ratio
+from stratos.planner.pareto import epsilon_front, pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
 from stratos.spec import DistillationRequest
@@ -40,6 +40,26 @@ from stratos.zoo.endpoint import teacher_model, teacher_notes
 from stratos.zoo.registry import ModelSpec, get_model, list_models
 
 LOCAL_TEACHER = "smollm2-135m-instruct"
+
+#: The epsilon-front's tolerance per objective: two plans closer than this on every axis are
+#: one choice to a user (a cent per hundred dollars, a millisecond, a tenth of an accuracy point).
+#: Relative for cost and hours (fractions), absolute for latency (ms) and accuracy (fraction).
+FRONT_TOLERANCE = {
+    "cost_usd": {"relative": 0.01}, "latency_ms": {"absolute": 1.0},
+    "accuracy": {"absolute": 0.001}, "train_hours": {"relative": 0.01},
+}
+
+
+def front_tolerance_text() -> str:
+    """``FRONT_TOLERANCE`` in words, e.g. '1% cost, 1 ms latency, 0.1 accuracy points, 1% train hours'."""
+    t = FRONT_TOLERANCE
+    return (f"{t['cost_usd']['relative']:.0%} cost, {t['latency_ms']['absolute']:g} ms latency, "
+            f"{t['accuracy']['absolute'] * 100:g} accuracy points, {t['train_hours']['relative']:.0%} train hours")
+
+
+#: The same as arrays over the minimised objective vector (cost, latency, -accuracy, hours).
+_FRONT_ABS = np.array([FRONT_TOLERANCE[k].get("absolute", 0.0) for k in ("cost_usd", "latency_ms", "accuracy", "train_hours")])
+_FRONT_REL = np.array([FRONT_TOLERANCE[k].get("relative", 0.0) for k in ("cost_usd", "latency_ms", "accuracy", "train_hours")])
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class Candidate:
     accuracy_high: float
     train_hours: float
     synthesis_usd: float
+    accuracy_prior: bool
     training_usd: float
     serving_usd: float
     tokens_seen: float
@@ -69,6 +90,11 @@ class Candidate:
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def accuracy_basis(self) -> str:
+        """``prior`` when no measured run supports the accuracy prediction, else ``measured``."""
+        return "prior" if self.accuracy_prior else "measured"
 
     def objectives(self) -> tuple[float, float, float, float]:
         return (self.cost_usd, self.latency_ms, self.accuracy, self.train_hours)
@@ -81,13 +107,16 @@ class Candidate:
             "student": self.student,
             "mode": self.mode,
             "logit_kd": self.logit_kd,
+            # Full precision (JSON floats round-trip exactly), so a consumer can verify the
+            # front's non-dominance; tables round for reading.
             "objectives": {
-                "cost_usd": round(self.cost_usd, 4),
-                "latency_ms": round(self.latency_ms, 3),
-                "accuracy": round(self.accuracy, 4),
-                "accuracy_low": round(self.accuracy_low, 4),
-                "accuracy_high": round(self.accuracy_high, 4),
-                "train_hours": round(self.train_hours, 4),
+                "cost_usd": self.cost_usd,
+                "latency_ms": self.latency_ms,
+                "accuracy": self.accuracy,
+                "accuracy_low": self.accuracy_low,
+                "accuracy_high": self.accuracy_high,
+                "accuracy_basis": self.accuracy_basis,
+                "train_hours": self.train_hours,
             },
             "cost": {
                 "synthesis_usd": round(self.synthesis_usd, 4),
@@ -143,6 +172,14 @@ class PlanResult:
                     "accuracy": self.scale.accuracy, "train_hours": self.scale.train_hours,
                 },
             },
+            "front": {
+                "definition": "the exact Pareto front of the feasible candidates (minimise cost_usd, latency_ms, "
+                "train_hours; maximise accuracy), thinned to an epsilon-front: visited best score first, a point is "
+                "dropped when a kept one is nowhere worse by more than the tolerance (see stratos/planner/pareto.py)",
+                "tolerance": FRONT_TOLERANCE,
+                "exact_size": self.stats.get("pareto_exact", len(self.pareto)),
+                "size": len(self.pareto),
+            },
             "rules": self.rules,
             "stats": self.stats,
         }
@@ -156,31 +193,21 @@ def resolve_job(request: DistillationRequest) -> JobSettings:
     return job_settings(request.job)
 
 
-def _check_name(kind: str, name: str, valid: list[str]) -> None:
-    if name not in valid:
-        raise UnknownNameError(
-            f"unknown {kind} {name!r}{did_you_mean(name, valid)}; valid {kind}s here: {', '.join(sorted(set(valid)))}"
-        )
-
-
 def _offerings(request: DistillationRequest, catalog_dir: str | None) -> list[Offering]:
     if request.target == "local":
         return [local_offering(request.local.price_per_hour)]
-    offs = load_cloud_offerings(catalog_dir, request.search_clouds)
+    every = load_cloud_offerings(catalog_dir, request.search_clouds)
+    edge = [] if request.edge_zones else [o for o in every if o.edge_zone]
+    offs = every if request.edge_zones else [o for o in every if not o.edge_zone]
+    standard = offs
     if request.regions:
-        valid = sorted({o.region for o in offs if o.region})
         for r in request.regions:
-            _check_name("region", r, valid)
+            infeasible.check_name("regions", "region", r, {o.region for o in offs if o.region})
         offs = [o for o in offs if o.region in request.regions]
     wanted = request.accelerator_requests
     if wanted:
-        resolve_names(wanted, (o.accelerator for o in offs if o.accelerator))
+        infeasible.check_gpus(wanted, offs, standard, request.regions, edge)
         offs = [o for o in offs if any(w.admits(o.accelerator, o.accelerator_count) for w in wanted)]
-        if not offs:
-            raise InfeasibleError(
-                f"gpus: no offering{' in ' + ', '.join(request.regions) if request.regions else ''} has "
-                f"{' or '.join(request.gpus)}; `stratos gpus` lists the counts each cloud offers"
-            )
     return offs
 
 
@@ -191,7 +218,7 @@ def _dedupe(offs: list[Offering]) -> tuple[list[Offering], dict[str, list[str]]]
     for o in sorted(offs, key=lambda o: (o.cloud, o.instance_type, o.spot, o.region or "", o.zone or "")):
         key = (o.cloud, o.instance_type, o.accelerator, o.accelerator_count, o.price_per_hour, o.spot)
         if key in reps:
-            alts.setdefault(reps[key].label, []).append(o.region or "")
+            alts.setdefault(reps[key].label, []).append(f"{o.region}/{o.zone}" if o.spot and o.zone else o.region or "")
         else:
             reps[key] = o
     return list(reps.values()), alts
@@ -213,9 +240,9 @@ def _models(request: DistillationRequest) -> tuple[list[ModelSpec], list[ModelSp
     teachers_all = [m.id for m in list_models("teacher")]
     students_all = [m.id for m in list_models("student")]
     if isinstance(request.teacher, str):  # a zoo id (an endpoint is checked by the request model)
-        _check_name("teacher", request.teacher, teachers_all)
+        infeasible.check_name("teacher", "teacher", request.teacher, teachers_all)
     if request.student:
-        _check_name("student", request.student, students_all)
+        infeasible.check_name("student", "student", request.student, students_all)
     if request.target == "local":
         teachers = [teacher_model(request.teacher or LOCAL_TEACHER)]
         students = [get_model(request.student)] if request.student else [
@@ -247,6 +274,7 @@ class _TrainPhase:
     acc: np.ndarray
     acc_lo: np.ndarray
     acc_hi: np.ndarray
+    prior: np.ndarray  # the accuracy prediction rests on priors (no measured run near it)
     tokens: np.ndarray
     storage: np.ndarray  # the training nodes' disks and the bucket (included in ``cost``)
     nodes: np.ndarray
@@ -311,12 +339,13 @@ def _train_phase(
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(prices, nodes)  # every node boots with the job and bills throughout
+    # Sized from the task's data, not from the serving latency settings.
+    teacher_ex = example_tokens(request.task, job.target_style, word_level=False)
     syn = est.synthesis_estimate(
-        calls, c.prompt_tokens, c.output_tokens, api_usd_per_m=api, teacher_params=t.params, hw=hw,
-        usd_per_hour=price_n,
+        calls, teacher_ex.prompt, min(teacher_ex.target, job.teacher_max_new_tokens), api_usd_per_m=api,
+        teacher_params=t.params, hw=hw, usd_per_hour=price_n,
     )
-    ex_tokens = c.prompt_tokens + c.output_tokens
-    wanted = job.n_train * ex_tokens * est.EPOCHS
+    wanted = job.n_train * example_tokens(request.task, job.target_style, s.is_scratch).total * est.EPOCHS
     tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
     train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
@@ -325,8 +354,8 @@ def _train_phase(
     api_usd = syn.usd if api is not None else 0.0
     kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
     cost = hours * price_n + api_usd + kept
-    model = model_for(request.task)
-    acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
+    pred = _predict(request.task, t, s, job, mode, coverage, tokens, hw.is_gpu)
+    acc, lo, hi = pred.mean, pred.low, pred.high
     idx = np.flatnonzero(ok)
     if prune:
         names = clouds[idx]
@@ -334,8 +363,8 @@ def _train_phase(
         keep = _front_per_cloud(pts, names) if len(idx) else np.zeros(0, dtype=bool)
         idx = _first_of_duplicates(idx[keep], pts[keep], names[keep])
     synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * price_n, dtype=float), prices.shape)
-    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], tokens[idx],
-                       kept[idx], nodes[idx])
+    return _TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], acc[idx], lo[idx], hi[idx], pred.prior[idx],
+                       tokens[idx], kept[idx], nodes[idx])
 
 
 def _node_counts(
@@ -369,17 +398,20 @@ def _kept_storage_usd(
                      + _per_cloud(clouds, storage.BUCKET_USD_PER_GB_MONTH) * kept_gb)
 
 
-def _predict(model, params: float, tokens: np.ndarray, mode: str, coverage: float):
-    z = (
-        model.coef[0] + model.coef[1] * np.log10(max(params, 1.0)) + model.coef[2] * np.log10(np.maximum(tokens, 1.0))
-        + (model.coef[3] + model.coef[4] * (1.0 - coverage)) * (mode == "alignment")
-    )
-    half = 1.2816 * model.sigma
-
-    def sig(v):
-        return 1.0 / (1.0 + np.exp(-v))
-
-    return sig(z), sig(z - half), sig(z + half)
+def _predict(task: str, t: ModelSpec, s: ModelSpec, job: JobSettings, mode: str, coverage: float,
+             tokens: np.ndarray, is_gpu: np.ndarray) -> Prediction:
+    """The accuracy model (fitted on the calibration rows and the user's measured runs) for one
+    pair and mode over every offering. In injection mode the teacher writes rationales for up to
+    ``rationale_budget`` questions; its acceptance rate (measured in earlier runs, else a prior
+    by size) sets how much a weak one hurts. A teacher's probe accuracy measured in earlier runs
+    replaces the zoo's prior coverage."""
+    measured = calibration.probe_accuracy(t.id, task)
+    coverage = coverage if measured is None else measured
+    acceptance, _ = calibration.rationale_acceptance(t.id, t.params, coverage, task)
+    share = min(job.rationale_budget, job.n_train) / job.n_train if mode == "injection" else 0.0
+    model = model_for(task, calibration.accuracy_rows(task))
+    return model.predict_many(s.params, tokens, mode, coverage, teacher_share=share, acceptance=acceptance,
+                              is_gpu=is_gpu)
 
 
 # --- the search ------------------------------------------------------------------------
@@ -421,15 +453,14 @@ def make_plan(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
     combos: list[tuple[str, str, str, bool]] = []  # (teacher, student, mode, logit_kd)
     n_pairs = n_phase_evals = 0
-    rejected_pairs: list[str] = []
+    rejected_pairs: list[tuple[ModelSpec, ModelSpec]] = []
     for s in students:
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
             m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
-                if t.id != s.id:
-                    rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
+                rejected_pairs.append((t, s))
                 continue
             n_pairs += 1
             for mode in m.modes:
@@ -457,6 +488,7 @@ def make_plan(
         cols["acc"].append(tp.acc[a])
         cols["acc_lo"].append(tp.acc_lo[a])
         cols["acc_hi"].append(tp.acc_hi[a])
+        cols["prior"].append(tp.prior[a])
         cols["hours"].append(tp.hours[a])
         cols["synth"].append(tp.synth_usd[a])
         cols["training"].append(tp.cost[a] - tp.synth_usd[a] - tp.storage[a])
@@ -472,7 +504,8 @@ def make_plan(
     cands = table.candidates()
     feasible_rows = np.flatnonzero(table.feasible)
     if len(feasible_rows) == 0:
-        raise InfeasibleError(_infeasible_message(request, cands, n_pairs))
+        raise (infeasible.unsatisfiable(c, cands) if cands else infeasible.no_pairs(rejected_pairs) if not n_pairs
+               else infeasible.no_memory(n_pairs))
     feasible = [cands[i] for i in feasible_rows]
 
     obj = table.objectives()[feasible_rows]
@@ -485,6 +518,8 @@ def make_plan(
     scores = deployment_score(obj, scale, (w.cost, w.latency, w.accuracy, w.train_time))
     front_idx = np.flatnonzero(front_mask)
     front_idx = front_idx[np.lexsort((obj[front_idx, 0], -scores[front_idx]))]
+    exact_front = len(front_idx)
+    front_idx = front_idx[epsilon_front(minimised[front_idx], np.arange(exact_front), _FRONT_ABS, _FRONT_REL)]
     chosen_i = int(front_idx[0])
     acc_i = int(np.lexsort((obj[:, 1], obj[:, 0], -obj[:, 2]))[0])
     cost_i = int(np.lexsort((obj[:, 1], -obj[:, 2], obj[:, 0]))[0])
@@ -505,20 +540,22 @@ def make_plan(
         chosen_candidate=feasible[chosen_i],
         baseline_candidates={"accuracy_first": feasible[acc_i], "cost_first": feasible[cost_i]},
         scale=scale,
-        rules=RULES + [f"rejected by size ratio: {r}" for r in rejected_pairs[:10]],
+        rules=RULES + [f"rejected by size ratio: {t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < {MIN_RATIO:g})"
+                       for t, s in rejected_pairs if t.id != s.id][:10],
         candidate_scores=_scatter(len(cands), feasible_rows, scores),
         stats={
             "offerings": len(raw), "train_offerings": len(train_offs), "serve_offerings": len(serve_offs),
             "teachers": len(teachers), "students": len(students), "pairs": n_pairs,
             "phase_evaluations": n_phase_evals,
-            "candidates": len(cands), "feasible": len(feasible), "pareto": int(front_mask.sum()),
+            "candidates": len(cands), "feasible": len(feasible), "pareto": len(front_idx),
+            "pareto_exact": exact_front,
             "seconds": {"load": round(t_load - t0, 4), "evaluate": round(t_eval - t_load, 4),
                         "front_and_score": round(t_end - t_eval, 4), "total": round(t_end - t0, 4)},
         },
     )
 
 
-_COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "hours", "synth",
+_COLUMNS = ("combo", "train", "serve", "cost", "latency", "acc", "acc_lo", "acc_hi", "prior", "hours", "synth",
             "training", "serving", "storage", "nodes", "tokens")
 
 
@@ -576,7 +613,8 @@ class _Table:
                 train=self.train_offs[int(lists["train"][i])], serve=self.serve_offs[int(lists["serve"][i])],
                 teacher=teacher, student=student, mode=mode, logit_kd=kd, cost_usd=lists["cost"][i],
                 latency_ms=lists["latency"][i], accuracy=lists["acc"][i], accuracy_low=lists["acc_lo"][i],
-                accuracy_high=lists["acc_hi"][i], train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
+                accuracy_high=lists["acc_hi"][i], accuracy_prior=bool(lists["prior"][i]),
+                train_hours=lists["hours"][i], synthesis_usd=lists["synth"][i],
                 training_usd=lists["training"][i], serving_usd=lists["serving"][i], tokens_seen=lists["tokens"][i],
                 storage_usd=lists["storage"][i], train_nodes=int(lists["nodes"][i]), violations=tuple(viol),
             ))
@@ -590,7 +628,9 @@ def _to_plan(
     cov = t.task_coverage(request.task)
     reasons = [
         f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
-        f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
+        f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%}"
+        + (", prior: no measured run near this student size on this hardware, band widened)" if x.accuracy_prior
+           else ", fitted on measured runs)"),
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
@@ -603,7 +643,8 @@ def _to_plan(
     if alternatives.get(x.train.label):
         reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
     assumptions = [
-        f"{est.EPOCHS} epochs of {job.n_train} examples x {request.constraints.prompt_tokens + request.constraints.output_tokens} tokens, capped at {job.max_train_minutes:g} min",
+        f"{est.EPOCHS} epochs of {job.n_train} examples x {example_tokens(request.task, job.target_style, s.is_scratch).total:.0f} "
+        f"tokens (mean of the task's {job.target_style} examples), capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
@@ -616,7 +657,8 @@ def _to_plan(
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
-            accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, train_hours=x.train_hours,
+            accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, accuracy_basis=x.accuracy_basis,
+            train_hours=x.train_hours,
         ),
         cost=CostEstimate(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,
@@ -637,47 +679,3 @@ def _kd_reason(x: Candidate, t: ModelSpec, s: ModelSpec) -> str:
     if size_ratio(t, s) > KD_MAX_RATIO:
         return f"off (capacity gap above {KD_MAX_RATIO:g}x)"
     return "off (injection mode trains on verified data only)"
-
-
-def _infeasible_message(request: DistillationRequest, cands: list[Candidate], n_pairs: int) -> str:
-    if not cands:
-        return (
-            f"no candidate could be evaluated: {n_pairs} teacher-student pairs passed the matching rules but "
-            "no offering fits their memory needs. Allow larger GPUs (`gpus`, `clouds`) or a smaller `student`."
-        )
-    c = request.constraints
-    bounds = {
-        "budget_usd": (c.budget_usd, lambda x: x.cost_usd, True),
-        "max_latency_ms": (c.max_latency_ms, lambda x: x.latency_ms, True),
-        "min_accuracy": (c.min_accuracy or None, lambda x: x.accuracy, False),
-        "max_train_hours": (c.max_train_hours, lambda x: x.train_hours, True),
-    }
-    binding = []
-    for key, (bound, get, upper) in bounds.items():
-        if bound is None:
-            continue
-        best = min(get(x) for x in cands) if upper else max(get(x) for x in cands)
-        if (upper and best > bound) or (not upper and best < bound):
-            binding.append(f"{key}={bound:g} (best any option reaches: {best:.4g})")
-
-    def shortfall(x: Candidate) -> float:
-        total = 0.0
-        for _key, (bound, get, upper) in bounds.items():
-            if bound is None:
-                continue
-            v = get(x)
-            total += max(0.0, (v - bound) / bound) if upper else max(0.0, (bound - v) / max(bound, 1e-9))
-        return total
-
-    nearest = sorted(cands, key=shortfall)[:3]
-    lines = [
-        f"- {x.student} from {x.teacher} ({x.mode}), train {x.train.label}, serve {x.serve.label}: "
-        f"${x.cost_usd:.2f}, {x.latency_ms:.0f} ms, acc {x.accuracy:.1%}, {x.train_hours:.2f} h; violates "
-        + "; ".join(x.violations)
-        for x in nearest
-    ]
-    why = "binding constraints: " + (", ".join(binding) if binding else "no single one; their combination")
-    return (
-        f"no plan satisfies the request ({len(cands)} options evaluated). {why}.\n"
-        "Nearest options:\n" + "\n".join(lines) + "\nRelax one of the binding constraints in the stack config."
-    )

@@ -20,6 +20,7 @@ figures), ``vocabulary``/``compact_units`` (a word-level student's tokens) and
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -79,6 +80,21 @@ class CompactUnits:
                 out.append(run + ch)
                 run = ""
         return "".join(out) + run
+
+
+@dataclass(frozen=True)
+class ExampleSize:
+    """Mean size of one training example: the canonical prompt and its target (rationale or
+    answer line), in characters (what a BPE tokenizer sees, ~4 per token) and in words as a
+    word-level student reads them (lines common to every prompt dropped, compact units spread)."""
+
+    prompt_chars: float
+    target_chars: float
+    prompt_words: float
+    target_words: float
+
+
+_WORD = re.compile(r"\w+|[^\w\s]+")
 
 
 class Task(ABC):
@@ -185,6 +201,30 @@ class Task(ABC):
         n = int(max(n_train / fr[0], n_val / fr[1], n_test / fr[2]) * 1.1) + 10
         parts = self.splits(self.generate(n, seed=seed, mode="reverse"), fr)
         return {"train": parts["train"][:n_train], "val": parts["val"][:n_val], "test": parts["test"][:n_test]}
+
+    def example_size(self, style: str = "short", n: int = 64, seed: int = 0) -> ExampleSize:
+        """Mean prompt and target size of ``n`` generated examples in the job's ``style``.
+
+        The planner sizes training (tokens per example) and synthesis (the teacher's prompt and
+        answer) from this, not from the serving latency settings. Override when generating is slow.
+        """
+        examples = self.generate(n, seed=seed, mode="reverse")
+        prompts = [self.prompt(e.question) for e in examples]
+        targets = [
+            self.format_answer(e.answer) if style == "answer" else self.rationale(e.question, e.answer, style=style)
+            for e in examples
+        ]
+        common = set(prompts[0].split("\n")).intersection(*(p.split("\n") for p in prompts[1:])) if prompts else set()
+        units = self.compact_units.expand if self.compact_units else (lambda t: t)
+
+        def words(text: str, drop: set[str] = frozenset()) -> int:
+            return len(_WORD.findall(units("\n".join(ln for ln in text.split("\n") if ln not in drop))))
+
+        k = max(len(examples), 1)
+        return ExampleSize(
+            prompt_chars=sum(map(len, prompts)) / k, target_chars=sum(map(len, targets)) / k,
+            prompt_words=sum(words(p, common) for p in prompts) / k, target_words=sum(map(words, targets)) / k,
+        )
 
     def class_counts(self, examples: Iterable[Example]) -> dict[str, int]:
         """How many examples of each class (written into reports beside accuracies)."""

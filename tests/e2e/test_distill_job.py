@@ -137,10 +137,16 @@ def test_a_plan_from_the_planner_runs_as_planned(tmp_path):
     path = tmp_path / "plan.json"
     path.write_text(plan.model_dump_json())
     out = tmp_path / "run"
-    r = subprocess.run(_cmd(path, out), env=_env(), capture_output=True, text=True, timeout=300)
+    cal = tmp_path / "calibration.jsonl"
+    env = {**_env(), "STRATOS_CALIBRATION": str(cal)}
+    r = subprocess.run(_cmd(path, out), env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["plan"]["mode"] == "auto" and report["mode"] == "alignment"  # the probe scored 100%
+    # the run's measured point went to the calibration cache, the plan's predictions beside it
+    (point,) = [json.loads(line) for line in cal.read_text().splitlines()]
+    assert point["accuracy"] == report["metrics"]["student_accuracy"] and point["train_tokens"] > 0
+    assert point["predicted"]["accuracy"] == plan.objectives.accuracy and point["hardware"]["tokens_per_s"] > 0
     assert report["probe"]["accuracy"] == 1.0 and report["synthesis"]["mode"] == "alignment"
     assert report["training"]["planned_steps"] <= plan.job.max_steps == 12 and report["data"]["test"] == 20
     assert report["config"]["seed"] == 3 and report["config"]["scratch"]["hidden_size"] == 32

@@ -46,8 +46,9 @@ def test_offerings_come_from_sky_catalog_with_prices_and_shapes(offerings):
     by = {(o.cloud, o.region, o.instance_type, o.spot): o for o in offerings}
     g6 = by[("aws", "us-east-1", "g6.xlarge", False)]
     assert (g6.accelerator, g6.accelerator_count, g6.vcpus, g6.memory_gb, g6.price_per_hour) == ("L4", 1, 4, 16, 0.8)
-    # SkyPilot reports the cheapest spot price across zones
-    assert by[("aws", "us-east-1", "g6.xlarge", True)].price_per_hour == 0.30
+    # spot: one offering per zone at that zone's price (SkyPilot's listing has only the cheapest)
+    spot = {o.zone: o.price_per_hour for o in offerings if o.instance_type == "g6.xlarge" and o.spot}
+    assert spot == {"use1-az1": 0.30, "use1-az2": 0.35}
     # no spot price in the catalog -> no spot offering
     assert ("aws", "us-west-2", "p5.48xlarge", True) not in by
     # CPU-only rows are not GPU offerings

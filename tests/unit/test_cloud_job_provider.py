@@ -97,3 +97,18 @@ def test_diff_is_inputs_only_and_a_new_node_or_run_replaces() -> None:
     d = p.diff("id", outs, {**PROPS, "timeoutSeconds": 99})
     assert d.changes and not d.replaces
     assert p.update("id", outs, {**PROPS, "timeoutSeconds": 99}).outs["manifestHash"] == "y"
+
+
+def test_a_finished_nodes_run_becomes_a_point_of_the_users_calibration_cache(said, monkeypatch, tmp_path) -> None:
+    cal = tmp_path / "calibration.jsonl"
+    monkeypatch.setenv("STRATOS_CALIBRATION", str(cal))
+    report = {**REPORT, "student": {"id": "qwen2.5-0.5b-instruct", "parameters": 494_000_000},
+              "data": {"train_examples": 2000, "train_tokens": 4_000_000}, "training": {"tokens_per_s": 9000.0},
+              "config": {"planned": {"accuracy": 0.9, "train": {"accelerator": "L4", "accelerator_count": 1,
+                                                                "vcpus": 4, "instance_type": "g6.xlarge"}}}}
+    store = Timeline({1: {"report.json": report, "_COMPLETE.json": COMPLETE}})
+    monkeypatch.setattr(cloud_job.bucket, "open_prefix", lambda uri, region=None: store)
+    CloudDistillationJobProvider().create({**PROPS, "pollSeconds": 0})
+    (point,) = [json.loads(line) for line in cal.read_text().splitlines()]
+    assert point["hardware"]["kind"] == "gpu" and point["hardware"]["accelerator"] == "L4"  # the node's, not ours
+    assert point["accuracy"] == 0.84 and point["student_params"] == 494_000_000 and point["predicted"]["accuracy"] == 0.9

@@ -38,7 +38,10 @@ def _report() -> dict:
         serving=Serving(student_latency=student.latency), times={"job_s": 9.0},
         cost=Cost(job_usd=0.001, train_offering="local:local", train_usd_per_hour=0.4, serve_offering="local:local",
                   serve_usd_per_hour=0.4, source="plan"),
-        hardware="x86_64", config={},
+        hardware="x86_64", config={"planned": {
+            "accuracy": 0.88, "accuracy_low": 0.8, "accuracy_high": 0.93, "accuracy_basis": "prior",
+            "train_hours": 0.004, "latency_ms": 100.0, "job_usd": 0.002, "train": {"accelerator": None},
+        }},
     ).model_dump(mode="json")
 
 
@@ -51,6 +54,17 @@ def test_report_prints_summary_and_json(tmp_path):
     assert "local:local" in out and "$0.0010" in out and "student 110 ms" in out
     r = CliRunner().invoke(app, ["report", str(tmp_path), "--json"])
     assert json.loads(r.output)["metrics"]["student_accuracy"] == 0.91
+
+
+def test_report_sets_predicted_beside_measured(tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps(_report()))
+    out = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["report", str(tmp_path)]).output
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
+            for line in out.splitlines() if line.count("│") >= 5}
+    assert rows["student accuracy"] == ["88.0% (80.0%-93.0%, prior)", "91.0%", "1.03x"]
+    assert rows["synthesis + training"] == ["0.00 h", "0.00 h", "0.62x"]  # 9 s measured vs 14.4 s predicted
+    assert rows["latency p50"] == ["100 ms", "110 ms", "1.10x"]
+    assert rows["job cost"] == ["$0.0020", "$0.0010", "0.50x"]
 
 
 def test_report_on_unfinished_run_fails_clearly(tmp_path):

@@ -1,0 +1,131 @@
+"""Honest accuracy predictions: priors marked and widened, example length from the task's data,
+injection depending on the teacher, the user's calibration cache used by the next plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infra.outputs import one_line
+from stratos import calibration
+from stratos.planner import make_plan
+from stratos.planner.accuracy import PRIOR_BAND_FACTOR, model_for
+from stratos.planner.examples import example_tokens
+from stratos.spec import parse_request
+from stratos.tasks.base import get_task
+
+FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRATOS_CACHE", str(tmp_path))
+    monkeypatch.delenv("STRATOS_CALIBRATION", raising=False)
+    return tmp_path
+
+
+def aws(**req):
+    base = {"target": "aws", "gpus": ["L4"], "regions": ["us-east-1"], "student": "qwen2.5-0.5b-instruct",
+            "teacher": "qwen2.5-7b-instruct", "mode": "injection", "constraints": {"serving_hours": 24}}
+    return make_plan(parse_request({**base, **req}), FIXTURE)
+
+
+def test_gpu_predictions_rest_on_priors_and_are_marked_with_a_wider_band():
+    m = model_for("mahjong")
+    cpu = m.predict_many(2.9e6, np.array([1e6]), "injection", 0.0, is_gpu=False)
+    gpu = m.predict_many(2.9e6, np.array([1e6]), "injection", 0.0, is_gpu=True)
+    assert not cpu.prior[0] and gpu.prior[0]  # the measured runs were 3M students on a CPU
+    assert gpu.mean[0] == pytest.approx(cpu.mean[0])
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    width = lambda p: logit(p.high[0]) - logit(p.low[0])  # noqa: E731
+    assert width(gpu) == pytest.approx(PRIOR_BAND_FACTOR * width(cpu))
+
+    r = aws()
+    j = json.loads(json.dumps(r.to_json()))
+    assert r.chosen.objectives.accuracy_basis == "prior" and j["chosen"]["objectives"]["accuracy_basis"] == "prior"
+    assert all(c["objectives"]["accuracy_basis"] == "prior" for c in j["pareto"])
+    assert "prior" in one_line(r.chosen)  # what `pulumi preview` logs
+    assert any("prior: no measured run" in x for x in r.chosen.reasons)
+
+
+def test_training_length_comes_from_the_task_not_the_latency_settings():
+    short = aws()
+    long = aws(constraints={"serving_hours": 24, "prompt_tokens": 1024, "output_tokens": 256})
+    assert long.chosen.objectives.accuracy == short.chosen.objectives.accuracy
+    assert long.chosen.objectives.train_hours == pytest.approx(short.chosen.objectives.train_hours)
+    assert long.chosen.objectives.latency_ms > short.chosen.objectives.latency_ms  # serving does use them
+    size = get_task("mahjong").example_size("short")
+    tok = example_tokens("mahjong", "short", False)
+    assert tok.total == pytest.approx((size.prompt_chars + size.target_chars) / 4 + 6)
+    assert example_tokens("mahjong", "full", False).total > tok.total  # a longer target style trains on more
+    assert any(f"x {tok.total:.0f} tokens" in a for a in short.chosen.cost.assumptions)
+
+
+def _injection_accuracy(teacher: str, **job) -> float:
+    return aws(teacher=teacher, job=job).chosen.objectives.accuracy
+
+
+def test_injection_predictions_depend_on_the_teacher():
+    # the teacher writes every rationale: a 7B teacher's are accepted far more often than a 0.5B's
+    full = {"n_train": 2000, "rationale_budget": 2000}
+    strong, weak = _injection_accuracy("qwen2.5-7b-instruct", **full), _injection_accuracy("qwen2.5-1.5b-instruct", **full)
+    assert strong > weak + 0.01
+    # a rate measured in an earlier run replaces the size prior
+    assert calibration.rationale_acceptance("qwen2.5-1.5b-instruct", 1.5e9, 0.0, "mahjong")[1] == "prior"
+    calibration.append_point({"task": "mahjong", "teacher": "qwen2.5-1.5b-instruct", "student_params": 4.9e8,
+                              "train_tokens": 1e6, "accuracy": 0.5, "teacher_asked": 50, "teacher_acceptance": 0.95})
+    assert calibration.rationale_acceptance("qwen2.5-1.5b-instruct", 1.5e9, 0.0, "mahjong") == (0.95, "measured")
+    assert _injection_accuracy("qwen2.5-1.5b-instruct", **full) > weak
+
+
+def test_acceptance_prior_rises_with_size_and_coverage():
+    p = calibration.acceptance_prior
+    assert p(1.35e8, 0.0) < p(7e9, 0.0) < p(7e10, 0.0) <= 0.95
+    assert p(1.35e8, 0.9) == 0.9
+
+
+def test_a_measured_run_in_the_cache_makes_the_next_plan_measured(cache):
+    before = aws().chosen.objectives
+    calibration.append_point({
+        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 1.2e7,
+        "mode": "injection", "teacher_coverage": 0.0, "accuracy": 0.55, "hardware": {"kind": "gpu"},
+    })
+    after = aws().chosen.objectives
+    assert (before.accuracy_basis, after.accuracy_basis) == ("prior", "measured")
+    assert after.accuracy < before.accuracy  # the fit follows the measured point
+    (cache / "calibration.jsonl").write_text((cache / "calibration.jsonl").read_text() + "not json\n{}\n")
+    assert len(calibration.read_points("mahjong")) == 1  # damaged lines are skipped
+
+
+def _row(params: float, tokens: float, acc: float) -> dict:
+    return {"task": "t", "student_params": str(params), "train_tokens": str(tokens), "mode": "injection",
+            "teacher_coverage": "0", "accuracy": str(acc), "measured": "1", "source": "synthetic",
+            "hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
+
+
+def test_leave_one_out_checks_each_run_against_a_model_fitted_without_it():
+    from stratos.planner.accuracy import leave_one_out
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for params in (1e6, 3e6, 1e7):
+        for tokens in (1e6, 3e6, 1e7, 3e7):
+            z = -9.0 + 0.6 * np.log10(params) + 0.9 * np.log10(tokens) + rng.normal(0, 0.3)
+            rows.append(_row(params, tokens, float(1 / (1 + np.exp(-z)))))
+    held = leave_one_out(rows)
+    assert len(held) == 12 and sum(h.inside for h in held) >= 8  # a model of the data's own shape holds
+    outlier = leave_one_out([*rows, _row(3e6, 1e7, 0.02)])[-1]
+    assert outlier.measured == 0.02 and not outlier.inside
+    assert leave_one_out([{**r, "measured": "0"} for r in rows]) == []  # priors are not held-out runs
+
+
+def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage():
+    aligned = {"teacher": "gpt-4o", "mode": "alignment"}
+    before = aws(**aligned).chosen.objectives.accuracy  # the zoo's prior: gpt-4o solves 55%
+    calibration.append_point({"task": "mahjong", "teacher": "gpt-4o", "student_params": 4.9e8, "train_tokens": 1e6,
+                              "accuracy": 0.5, "mode": "injection", "teacher_coverage": 0.95})
+    assert calibration.probe_accuracy("gpt-4o", "mahjong") == 0.95
+    assert aws(**aligned).chosen.objectives.accuracy > before  # alignment to a teacher that solves 95%
