@@ -46,7 +46,7 @@ from stratos.exceptions import ArtifactError, StratosError
 from stratos.io import atomic_write_json, read_json
 from stratos.metrics import Evaluation
 from stratos.synth.dataset import read_jsonl, write_jsonl
-from stratos.tasks.base import Example, Task, get_task
+from stratos.tasks.base import Example, Task
 
 LATENCY_QUESTIONS = 10
 SPLITS = ("train", "val", "test")
@@ -170,7 +170,7 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
     if rank == 0:
         atomic_write_json(out / "config.json", config)
     times = read_json(out / "times.json") or {}
-    return Run(cfg, out, progress, get_task(cfg.task), rank, world, times, teacher_url=teacher_url)
+    return Run(cfg, out, progress, cfg.load_task(), rank, world, times, teacher_url=teacher_url)
 
 
 def finished_report(run: Run) -> dict[str, Any] | None:
@@ -190,17 +190,49 @@ def finished_report(run: Run) -> dict[str, Any] | None:
 
 
 def data_phase(run: Run) -> dict[str, list[Example]]:
-    """The task's train/val/test questions with known answers (no question in two splits)."""
+    """The task's train/val/test questions with known answers (no question in two splits).
+
+    A task without references gets the teacher's majority answers as its labels
+    (``labels.json`` says how many questions the teacher answered consistently)."""
     cfg = run.cfg
 
     def make() -> dict[str, Any]:
         splits = run.task.make_splits(cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed)
+        if not run.task.has_references:
+            splits = label_splits(run, splits)
         for name in SPLITS:  # test last: it marks the phase done
             write_jsonl(run.data / f"{name}.jsonl", splits[name])
         return {k: len(v) for k, v in splits.items()}
 
     once(run, "data", run.data / "test.jsonl", make)
-    return {k: read_jsonl(run.data / f"{k}.jsonl") for k in SPLITS}
+    splits = {k: read_jsonl(run.data / f"{k}.jsonl") for k in SPLITS}
+    adopt_labels(run.task, [e for k in SPLITS for e in splits[k]])
+    return splits
+
+
+def label_splits(run: Run, splits: dict[str, list[Example]]) -> dict[str, list[Example]]:
+    """Every split labelled by the teacher's majority over ``samples_per_question`` samples."""
+    from stratos.synth.labels import teacher_labels
+
+    cfg, out, stats = run.cfg, {}, {}
+    for name in SPLITS:
+        out[name], stats[name] = teacher_labels(
+            run.teacher(), run.task, splits[name], k=max(cfg.samples_per_question, 3),
+            max_new_tokens=cfg.teacher_max_new_tokens, seed=cfg.seed,
+        )
+        if not out[name]:
+            raise StratosError(
+                f"the teacher {cfg.teacher} agreed with itself on none of the {len(splits[name])} {name} questions "
+                "(majority over samples); use a stronger teacher or give reference answers (task.answer_field)"
+            )
+    atomic_write_json(run.out / "labels.json", stats)
+    return out
+
+
+def adopt_labels(task: Task, examples: list[Example]) -> None:
+    """A task without references takes the run's teacher labels as its references."""
+    if not task.has_references:
+        task.adopt_labels(examples)
 
 
 def probe_phase(run: Run, val: list[Example]) -> dict[str, Any]:
@@ -287,6 +319,7 @@ def student_phase(run: Run) -> Student:
     cfg = run.cfg
     rows = read_jsonl(run.data / "train_synth.jsonl")
     val, test = (read_jsonl(run.data / f"{k}.jsonl") for k in ("val", "test"))
+    adopt_labels(run.task, val + test)
     mode = read_json(run.out / "synth.json")["mode"]
     model, tokenizer, blocks, val_blocks, kd = build_student_and_blocks(run.task, cfg, rows, val, run.out, mode)
     max_new = min(cfg.eval_max_new_tokens, longest_completion(tokenizer, run.task, rows, cfg) + 8)

@@ -18,6 +18,13 @@ def eval_cmd(
     ],
     questions: Annotated[Path, typer.Option("--questions", help="JSONL, one question per line.")],
     task: Annotated[str, typer.Option("--task", help="Registered task name.")] = "mahjong",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Take the task from this request or stack file (a dataset task, a taskModule)."),
+    ] = None,
+    task_module: Annotated[
+        str | None, typer.Option("--task-module", help="Module or .py file that registers the task.")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", help="Completion cap per question.")
@@ -34,9 +41,11 @@ def eval_cmd(
     """Accuracy (the task's own checker), latency p50/p95/p99, throughput and errors."""
     from stratos.evaluate.runner import evaluate, read_questions
     from stratos.serve.auth import load_token
-    from stratos.tasks.base import get_task
+    from stratos.spec import load_request
+    from stratos.tasks.loading import TaskRef
 
-    the_task = get_task(task)
+    ref = load_request(config).task_ref if config is not None else TaskRef(name=task, module=task_module)
+    the_task = ref.load()
     items = read_questions(questions, the_task)
     secret = load_token(token_file)
     # On stderr, so `--json` keeps stdout to the one JSON object; gone once finished.

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stratos.catalog.offering import Offering
 from stratos.distill.settings import JobSettings, Mode
+from stratos.tasks.loading import TaskRef
 
 __all__ = ["CostEstimate", "JobSettings", "Mode", "Objectives", "Plan"]
 
@@ -54,7 +55,10 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task: str
+    task: str = Field(description="the task's name (a dataset task's own name)")
+    task_ref: TaskRef | None = Field(
+        None, description="how to load the task (its module, or its dataset); None: the registered task `task`"
+    )
     train: Offering
     serve: Offering
     teacher: str = Field(description="model zoo id of the teacher")

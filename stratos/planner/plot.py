@@ -37,7 +37,7 @@ def plot_front(result: PlanResult, path: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("total cost, USD (synthesis + training + serving horizon)")
     ax.set_ylabel("serving latency p50, ms")
-    ax.set_title(f"stratos plan: {result.request.task} ({result.request.target})")
+    ax.set_title(f"stratos plan: {result.request.task_name} ({result.request.target})")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     out = Path(path)

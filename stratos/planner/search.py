@@ -302,7 +302,7 @@ def _train_phase(
     if not t.is_api:
         teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
         ok &= est.fits(teacher_mem, hw)
-    coverage = t.task_coverage(request.task)
+    coverage = t.task_coverage(request.task_name)
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(prices, nodes)  # every node boots with the job and bills throughout
@@ -320,7 +320,7 @@ def _train_phase(
     api_usd = syn.usd if api is not None else 0.0
     kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
     cost = hours * price_n + api_usd + kept
-    model = model_for(request.task)
+    model = model_for(request.task_name)
     acc, lo, hi = _predict(model, s.params, tokens, mode, coverage)
     idx = np.flatnonzero(ok)
     if prune:
@@ -421,7 +421,7 @@ def make_plan(
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
-            m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
+            m = match(t, s, request.task_name, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
                 if t.id != s.id:
                     rejected_pairs.append(f"{t.id}->{s.id} (ratio {size_ratio(t, s):.2g} < 2)")
@@ -582,11 +582,11 @@ def _to_plan(
     x: Candidate, request: DistillationRequest, job: JobSettings, role: str, alternatives: dict[str, list[str]]
 ) -> Plan:
     t, s = teacher_model(x.teacher), get_model(x.student)
-    cov = t.task_coverage(request.task)
+    cov = t.task_coverage(request.task_name)
     reasons = [
         f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
         f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})",
-        f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
+        f"mode: teacher's expected {request.task_name} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
         + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
@@ -607,7 +607,7 @@ def _to_plan(
         *teacher_notes(x.teacher),
     ]
     return Plan(
-        task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
+        task=request.task_name, task_ref=request.task_ref, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
