@@ -120,8 +120,8 @@ def enter_task_dir() -> str:
     archive = '"$STRATOS_HOME/$STRATOS_SOURCE_ARCHIVE"'
     return (
         f'[ -f {archive} ] || store_get_file "$STRATOS_STORE_URI/$STRATOS_SOURCE_ARCHIVE" {archive}; '
-        f'python3 -c "{code}" {archive} "$STRATOS_HOME" && cd "$STRATOS_HOME/{TASK_DIR}" '
-        '|| die "cannot unpack the task files of the source archive"'
+        f'python3 -c "{code}" {archive} "$STRATOS_HOME" || die "cannot unpack the task files of the source archive"; '
+        f'cd "$STRATOS_HOME/{TASK_DIR}" || die "no task files in the source archive"'
     )
 
 
