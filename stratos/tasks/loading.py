@@ -9,6 +9,7 @@ names go to the node in the source archive (:meth:`TaskRef.files`).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -49,18 +50,36 @@ def load_task_module(spec: str) -> None:
         raise ConfigError(f"taskModule {spec!r}: {exc}; is it on PYTHONPATH (or give the .py path)?") from None
 
 
+def files_digest(names: list[str]) -> str:
+    """sha256 over the named files' paths and bytes (files that do not exist count as empty)."""
+    h = hashlib.sha256()
+    for name in names:
+        path = Path(name)
+        h.update(name.encode() + b"\0")
+        if path.is_file():
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
 class TaskRef(StrictModel):
     """A registered task by name (after importing ``module``), or a dataset task."""
 
     name: str = Field("mahjong", description="the task's name (a dataset task's own name)")
     dataset: DatasetTaskSpec | None = Field(None, description="the dataset task, when the task is one")
     module: str | None = Field(None, description="a .py file or dotted module to import first (it registers the task)")
+    digest: str | None = Field(
+        None, description="sha256 of the task's local files: an edited dataset is a new plan, so a new run"
+    )
 
     @classmethod
     def of(cls, task: str | DatasetTaskSpec, module: str | None = None) -> TaskRef:
-        if isinstance(task, DatasetTaskSpec):
-            return cls(name=task.task_name, dataset=task, module=module)
-        return cls(name=task, module=module)
+        ref = (
+            cls(name=task.task_name, dataset=task, module=module) if isinstance(task, DatasetTaskSpec)
+            else cls(name=task, module=module)
+        )
+        return ref.model_copy(update={"digest": files_digest(ref.files())}) if ref.files() else ref
 
     def load(self) -> Task:
         """The task, its module imported or its dataset read and validated (``ConfigError`` naming the problem)."""
