@@ -46,7 +46,7 @@ def one_line(plan: Plan) -> str:
     return (
         f"plan: train on {nodes}{plan.train.label}, serve on {plan.serve.label}; teacher {plan.teacher} -> "
         f"student {plan.student} ({plan.mode}{', logit KD' if plan.logit_kd else ''}); "
-        f"predicted accuracy {plan.objectives.accuracy:.2f}, latency {plan.objectives.latency_ms:.0f} ms, "
+        f"predicted accuracy {plan.objectives.accuracy:.2f}{'' if plan.accuracy_calibrated else ' (uncalibrated)'}, latency {plan.objectives.latency_ms:.0f} ms, "
         f"train {plan.objectives.train_hours:.2f} h; estimated {c.total_usd:.2f} {c.currency} "
         f"(synthesis {c.synthesis_usd:.2f} + training {c.training_usd:.2f} + serving {c.serving_usd:.2f} "
         f"+ storage {c.storage_usd:.2f})"

@@ -103,8 +103,27 @@ def record_run(
     model_for.cache_clear()
 
 
+#: Logit-space sigma of a task with no calibration rows of its own: its prediction borrows the
+#: other tasks' fit, so its 80% band is wide on purpose (about 13%-87% around a 50% mean).
+UNCALIBRATED_SIGMA = 1.5
+
+
+def uncalibrated_reason(task: str) -> str | None:
+    """Why the accuracy predicted for ``task`` is only a guess, or None when the task has calibration rows."""
+    if read_points(task=task):
+        return None
+    return (
+        f"accuracy uncalibrated: no calibration rows for task {task!r} ({_CSV.name}), so the prediction borrows "
+        f"the other tasks' fit with a wide band; a min_accuracy constraint is only a warning until a measured run "
+        "is recorded (stratos.planner.accuracy.record_run)"
+    )
+
+
 @cache
 def model_for(task: str) -> AccuracyModel:
-    """The model fitted on ``task``'s calibration rows (all rows when the task has none)."""
-    pts = read_points(task=task) or read_points()
-    return fit(pts)
+    """The model fitted on ``task``'s calibration rows; a task with none gets all rows and a wide band."""
+    own = read_points(task=task)
+    if own:
+        return fit(own)
+    model = fit(read_points())
+    return AccuracyModel(model.coef, max(model.sigma, UNCALIBRATED_SIGMA), model.n_points, model.n_measured)

@@ -61,6 +61,9 @@ class Plan(BaseModel):
     )
     train: Offering
     serve: Offering
+    accuracy_calibrated: bool = Field(
+        True, description="False: the task has no calibration rows; the accuracy is a wide-band guess (see reasons)"
+    )
     teacher: str = Field(description="model zoo id of the teacher")
     student: str = Field(description="model zoo id of the student")
     mode: Mode = Field(description="what the job runs; 'auto': the job's probe of the teacher decides")

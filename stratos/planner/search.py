@@ -28,7 +28,7 @@ from stratos.names import did_you_mean
 from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
 from stratos.planner import storage
-from stratos.planner.accuracy import model_for
+from stratos.planner.accuracy import model_for, uncalibrated_reason
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import KD_MAX_RATIO, RULES, Match, match, size_ratio
 from stratos.planner.pareto import pareto_mask
@@ -461,7 +461,8 @@ def make_plan(
         cols["tokens"].append(tp.tokens[a])
     table = _Table(
         {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()},
-        combos, train_offs, serve_offs, c,
+        combos, train_offs, serve_offs,
+        c.model_copy(update={"min_accuracy": 0.0}) if uncalibrated_reason(request.task_name) else c,  # a warning only
     )
     t_eval = time.perf_counter()
     cands = table.candidates()
@@ -595,6 +596,12 @@ def _to_plan(
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
+    uncalibrated = uncalibrated_reason(request.task_name)
+    if uncalibrated:
+        reasons.insert(1, uncalibrated)
+        if request.constraints.min_accuracy > 0:
+            reasons.insert(2, f"warning: min_accuracy {request.constraints.min_accuracy:g} not enforced (uncalibrated "
+                              f"prediction {x.accuracy:.1%}, band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})")
     if alternatives.get(x.train.label):
         reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
     assumptions = [
@@ -607,7 +614,7 @@ def _to_plan(
         *teacher_notes(x.teacher),
     ]
     return Plan(
-        task=request.task_name, task_ref=request.task_ref, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
+        task=request.task_name, task_ref=request.task_ref, accuracy_calibrated=uncalibrated is None, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
