@@ -14,7 +14,7 @@ class DatasetTaskSpec(StrictModel):
     """A dataset of questions (and optionally reference answers) and what counts as correct."""
 
     dataset: str = Field(
-        description="a local JSONL/JSON/CSV/Parquet file (relative to the project root) or hf:<org>/<name>[:split]"
+        description="a local JSONL/JSON/CSV/Parquet file (relative to the project root) or hf:ORG/NAME[:SPLIT] (a Hub dataset)"
     )
     question_field: str = Field("question", description="the field holding the question; default question")
     answer_field: str | None = Field(
@@ -22,8 +22,8 @@ class DatasetTaskSpec(StrictModel):
     )
     checker: str = Field(
         "normalized",
-        description="what counts as correct: exact | normalized | numeric | choice | regex:<pattern> | json | none; "
-        "default normalized",
+        description="what counts as correct: exact, normalized, numeric, choice, regex:PATTERN, json or none "
+        "(no references); default normalized",
     )
     instructions: str = Field("", description="text put before every question, for teacher and student alike")
     knowledge: str | None = Field(
