@@ -244,6 +244,15 @@ class DistillationRequest(_Strict):
         """The task as the plan and the job carry it."""
         return TaskRef.of(self.task, self.task_module)
 
+    def rooted(self, root: Path) -> DistillationRequest:
+        """This request with the task's local paths made absolute against ``root`` (the project root), for
+        a job that runs on this machine in another directory (the local target's run dir)."""
+        task = self.task.rooted(root) if isinstance(self.task, DatasetTaskSpec) else self.task
+        module = self.task_module
+        if module and (module.endswith(".py") or "/" in module) and not Path(module).is_absolute():
+            module = str(root / module)
+        return self.model_copy(update={"task": task, "task_module": module})
+
     @property
     def task_name(self) -> str:
         """The task's name (a dataset task's own name)."""

@@ -94,7 +94,7 @@ def teacher_command(plan: Plan, hub_id: str) -> tuple[str, str]:
     return line, vllm.token_env
 
 
-def source_archive(task_files: Sequence[str] = ()) -> dict[str, Path]:
+def source_archive(task_files: Sequence[str] = (), task_root: Path | None = None) -> dict[str, Path]:
     """The files of this checkout that make an installable Stratos (pip accepts the zip), by
     their path in the archive, plus the task's own files (its dataset, knowledge text or
     ``taskModule``) under ``task/`` at their project-relative paths: the node unpacks that
@@ -106,8 +106,9 @@ def source_archive(task_files: Sequence[str] = ()) -> dict[str, Path]:
     for path in sorted((root / "stratos").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files[path.relative_to(root).as_posix()] = path
+    base = task_root or root  # the project root the task's paths are relative to
     for name in task_files:
-        files[f"{TASK_DIR}/{_shippable(name)}"] = Path(name).resolve()
+        files[f"{TASK_DIR}/{_shippable(name, base)}"] = base / name
     return files
 
 
@@ -125,7 +126,7 @@ def enter_task_dir() -> str:
     )
 
 
-def _shippable(name: str) -> str:
+def _shippable(name: str, root: Path) -> str:
     """``name`` as a project-relative path a node can hold; ``ConfigError`` for one it cannot."""
     from stratos.exceptions import ConfigError
 
@@ -135,8 +136,8 @@ def _shippable(name: str) -> str:
             f"task file {name!r} must be a path inside the project (relative, no '..') to ship to a cloud node; "
             "move it under the project folder and name it relative to Pulumi.yaml"
         )
-    if not path.is_file():
-        raise ConfigError(f"task file {name!r}: no such file (relative paths start at the project root)")
+    if not (root / path).is_file():
+        raise ConfigError(f"task file {name!r}: no such file in {root} (relative paths start at the project root)")
     return path.as_posix()
 
 

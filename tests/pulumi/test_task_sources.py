@@ -41,6 +41,7 @@ def test_a_dataset_task_reaches_the_job_through_the_plan(tmp_path, monkeypatch):
     return g["job"].artifact_uri.apply(check)
 
 
+@pulumi.runtime.test
 def test_an_edited_dataset_is_a_new_plan(tmp_path, monkeypatch):
     rows = [{"q": f"{i} + 1?", "a": i + 1} for i in range(40)]
     path = _dataset(tmp_path, rows)
@@ -49,6 +50,7 @@ def test_an_edited_dataset_is_a_new_plan(tmp_path, monkeypatch):
     _dataset(tmp_path, rows[:-1])
     second, _ = run_program(_config(task), tmp_path, monkeypatch)
     assert first["plan"].task_ref.digest != second["plan"].task_ref.digest
+    return second["endpoint"].url
 
 
 def test_bad_dataset_fails_the_program_before_any_resource(tmp_path, monkeypatch):
@@ -60,13 +62,15 @@ def test_bad_dataset_fails_the_program_before_any_resource(tmp_path, monkeypatch
     assert "stacks/Pulumi.mocktest.yaml" in str(err.value)
 
 
+@pulumi.runtime.test
 def test_a_task_module_is_loaded_by_the_program(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     g, _ = run_program(
         _config("factor", **{"stratos:taskModule": "examples/custom_task/factor_task.py"}), tmp_path, monkeypatch
     )
-    assert g["plan"].task == "factor" and g["plan"].task_ref.module == "examples/custom_task/factor_task.py"
+    assert g["plan"].task == "factor" and g["plan"].task_ref.module == str(ROOT / "examples/custom_task/factor_task.py")  # local: absolute
     assert g["plan"].served_model_name == "stratos-factor"
+    return g["endpoint"].url
 
 
 def test_an_unknown_task_without_its_module_names_the_fix(tmp_path, monkeypatch):

@@ -50,18 +50,17 @@ def test_the_task_files_ride_in_the_archive_under_task(tmp_path: Path, monkeypat
 
     from stratos.exceptions import ConfigError
 
-    monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "qa.jsonl").write_text('{"question": "q"}\n')
     (tmp_path / "my_task.py").write_text("# registers a task\n")
-    files = source_archive(["data/qa.jsonl", "my_task.py"])
+    files = source_archive(["data/qa.jsonl", "my_task.py"], task_root=tmp_path)
     assert files["task/data/qa.jsonl"] == tmp_path / "data" / "qa.jsonl"
     assert files["task/my_task.py"] == tmp_path / "my_task.py"
     assert "stratos/cli.py" in files
     with pytest.raises(ConfigError, match="must be a path inside the project"):
-        source_archive([str(tmp_path / "data" / "qa.jsonl")])
+        source_archive([str(tmp_path / "data" / "qa.jsonl")], task_root=tmp_path)
     with pytest.raises(ConfigError, match="no such file"):
-        source_archive(["data/missing.jsonl"])
+        source_archive(["data/missing.jsonl"], task_root=tmp_path)
 
 
 def test_the_training_node_runs_the_job_inside_the_unpacked_task_files(tmp_path: Path) -> None:

@@ -57,6 +57,15 @@ class DatasetTaskSpec(StrictModel):
     def has_references(self) -> bool:
         return self.answer_field is not None and self.checker != "none"
 
+    def rooted(self, root: Path) -> DatasetTaskSpec:
+        """This spec with its local paths made absolute against ``root`` (for a job run elsewhere on this machine)."""
+        def at(name: str | None) -> str | None:
+            if name is None or name.startswith("hf:") or Path(name).is_absolute():
+                return name
+            return str(root / name)
+
+        return self.model_copy(update={"dataset": at(self.dataset), "knowledge": at(self.knowledge)})
+
     def files(self) -> list[str]:
         """The local files the task reads (what a cloud node needs in its source archive)."""
         out = [] if self.dataset.startswith("hf:") else [self.dataset]
