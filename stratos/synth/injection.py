@@ -82,6 +82,7 @@ def inject(
             continue
         out.append(replace(ex, rationale=rationale))
     rules = task.knowledge()
+    knowledge_examples = knowledge_examples if rules.strip() else 0  # a task with no rules text teaches none
     for k in range(knowledge_examples):
         out.append(Example(id=f"knowledge-{k}", question=RULES_PROMPT, answer=None, source="knowledge", rationale=rules))
     stats = {

@@ -213,3 +213,29 @@ def test_without_references_labels_are_adopted(cwd):
     task.adopt_labels([Example(id="x", question=q, answer="0")])
     assert task.check(q, task.parse_answer("Answer: 0"))
     assert not dataset_task(task.spec).check(q, "0")  # another load starts without the adopted labels
+
+
+def test_injection_gives_the_teacher_the_knowledge_and_the_reference(cwd):
+    """The teacher's prompt holds the knowledge text and the reference; its rationale is kept only when
+    it ends in the reference; a task without knowledge adds no empty rules examples."""
+    from stratos.synth.injection import explain_prompt, inject
+
+    _jsonl(cwd / "d.jsonl", ROWS)
+    (cwd / "rules.md").write_text("To add two numbers, count on from the first.")
+    task = _task(checker="numeric", knowledge="rules.md")
+    ex = task.examples[0]
+    prompt = explain_prompt(task, ex)
+    assert "count on from the first" in prompt and f"Answer: {task.checker.show(ex.answer)}" in prompt
+
+    class Teacher:
+        name, tokenizer_id = "t", None
+
+        def generate(self, prompts, **kw):  # right on the first question, wrong on the second
+            return [[f"Because.\nAnswer: {ex.answer:g}"], ["Because.\nAnswer: -1"]][: len(prompts)]
+
+    rows, stats = inject(Teacher(), task, task.examples[:2], rationale_budget=2, knowledge_examples=3)
+    assert stats["teacher_accepted"] == 1 and rows[0].rationale.endswith(f"Answer: {ex.answer:g}")
+    assert rows[1].rationale == task.format_answer(task.examples[1].answer)  # fell back to the reference
+    assert [r.source for r in rows].count("knowledge") == 3
+    _, bare = inject(Teacher(), _task(checker="numeric"), task.examples[:2], rationale_budget=2, knowledge_examples=3)
+    assert bare["knowledge_examples"] == 0
