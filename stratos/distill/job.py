@@ -412,7 +412,7 @@ def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
     run.times["job_s"] = time.perf_counter() - run.started
     report = build_report(run, s, result, ev_s, ev_t)
     plot_curves(result.history, run.out / "curves.png")
-    export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s), max_new_tokens=s.max_new_tokens)
+    export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s, run.task), max_new_tokens=s.max_new_tokens)
     export_run_dataset(run.out)  # the data in TRL's `messages` format + dataset card, for the Hub
     write_report(run.out, report)
     run.progress.done(accuracy=ev_s.accuracy)
@@ -456,7 +456,7 @@ def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
     )
 
 
-def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:
+def model_card_facts(report: RunReport, s: Student, task: Task) -> dict[str, Any]:
     """What the artifact's model card and ``stratos.json`` say about the run."""
     return {
         "task": report.task, "teacher": report.teacher, "student": report.student.id, "mode": report.mode,
@@ -464,6 +464,7 @@ def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:
         "hardware": report.hardware, "wall_s": report.times.get("job_s"), "cost_usd": report.cost.job_usd,
         "priced_as": report.cost.train_offering, "seed": report.config["seed"], "max_new_tokens": s.max_new_tokens,
         "table": {k.replace("_", " "): v for k, v in report.evaluation.student.highlights.items()},
+        "example_prompt": task.prompt(s.test[0].question) if s.test else None,  # the card's usage snippet
     }
 
 

@@ -63,6 +63,9 @@ def test_with_references_the_probe_picks_alignment_and_keeps_only_right_outputs(
     test_qs = [json.loads(line)["question"] for line in (tmp_path / "run" / "data" / "test.jsonl").read_text().splitlines()]
     assert report["metrics"]["teacher_accuracy"] == pytest.approx(_right_share(test_qs[:100], teacher.is_right))
     assert "agreement_with_teacher" not in report["metrics"]
+    card = (tmp_path / "run" / "artifact" / "README.md").read_text()
+    assert "Answer with a number.\\n\\nWhat is" in card  # the usage snippet asks a dataset question
+    assert (tmp_path / "run" / "dataset" / "train.jsonl").is_file()  # TRL `messages` export with its card
 
 
 def test_without_references_the_teachers_majority_is_the_label(tmp_path, monkeypatch):
