@@ -82,7 +82,14 @@ class TaskRef(StrictModel):
         return ref.model_copy(update={"digest": files_digest(ref.files())}) if ref.files() else ref
 
     def load(self) -> Task:
-        """The task, its module imported or its dataset read and validated (``ConfigError`` naming the problem)."""
+        """The task, its module imported or its dataset read and validated (``ConfigError`` naming the problem).
+
+        A ref with a digest refuses files that changed since it was made (a job trains on what was planned)."""
+        if self.digest is not None and files_digest(self.files()) != self.digest:
+            raise ConfigError(
+                f"task {self.name!r}: {', '.join(self.files())} changed since the plan was made; "
+                "plan again (`stratos plan`, or `pulumi up`, which plans a new run for the new data)"
+            )
         if self.dataset is not None:
             from stratos.tasks.dataset.task import dataset_task
 

@@ -86,3 +86,17 @@ def test_the_example_custom_task_loads_by_path_from_the_project_root(repo_root: 
     monkeypatch.chdir(repo_root)
     req = parse_request({"task": "factor", "taskModule": "examples/custom_task/factor_task.py"})
     assert req.task_ref.load().name == "factor" and req.task_ref.files() == ["examples/custom_task/factor_task.py"]
+
+
+def test_a_job_refuses_a_dataset_edited_after_planning(tmp_path, monkeypatch):
+    import pytest
+
+    from stratos.exceptions import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "qa.jsonl").write_text('{"question": "1 + 1?", "answer": 2}\n')
+    ref = parse_request({"task": {"dataset": "qa.jsonl", "answer_field": "answer", "checker": "numeric"}}).task_ref
+    assert ref.load().name == "qa"
+    (tmp_path / "qa.jsonl").write_text('{"question": "1 + 1?", "answer": 3}\n')
+    with pytest.raises(ConfigError, match="qa.jsonl changed since the plan was made"):
+        ref.load()
