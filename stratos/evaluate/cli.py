@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+
+
+def adopt_file_labels(task: Any, path: Path) -> None:
+    """A task without references is judged against the labels in the questions file (``answer``:
+    a run's ``data/test.jsonl`` holds the teacher's majority answers), so accuracy is agreement with them."""
+    from stratos.exceptions import ConfigError
+    from stratos.synth.dataset import read_jsonl
+
+    try:
+        labelled = [e for e in read_jsonl(path) if e.answer is not None]
+    except (ValueError, KeyError, TypeError):
+        labelled = []
+    if not labelled:
+        raise ConfigError(
+            f"task {task.name!r} has no reference answers, and {path} gives none; pass a run's data/test.jsonl "
+            "(its answers are the teacher's labels) to measure agreement with the teacher"
+        )
+    task.adopt_labels(labelled)
 
 
 def eval_cmd(
@@ -47,6 +65,8 @@ def eval_cmd(
     ref = load_request(config).task_ref if config is not None else TaskRef(name=task, module=task_module)
     the_task = ref.load()
     items = read_questions(questions, the_task)
+    if not the_task.has_references:
+        adopt_file_labels(the_task, questions)
     secret = load_token(token_file)
     # On stderr, so `--json` keeps stdout to the one JSON object; gone once finished.
     with Progress(console=Console(stderr=True), transient=True) as bar:

@@ -100,3 +100,20 @@ def test_a_job_refuses_a_dataset_edited_after_planning(tmp_path, monkeypatch):
     (tmp_path / "qa.jsonl").write_text('{"question": "1 + 1?", "answer": 3}\n')
     with pytest.raises(ConfigError, match="qa.jsonl changed since the plan was made"):
         ref.load()
+
+
+def test_stratos_eval_without_references_measures_agreement_with_the_runs_labels(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = [{"q": f"Name {i}? #{'yes' if i % 4 else 'no'}"} for i in range(8)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "request.yaml").write_text(yaml.safe_dump({"task": {"dataset": "qa.jsonl", "question_field": "q", "checker": "none"}}))
+    labels = [{"id": str(i), "question": r["q"], "answer": "yes"} for i, r in enumerate(rows)]  # a run's data/test.jsonl
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
+    with OpenAIStub(respond=lambda body: body["messages"][-1]["content"].split("#")[-1]) as stub:
+        args = ["eval", "--model", stub.url, "--config", "request.yaml", "--json"]
+        res = CliRunner().invoke(app, [*args, "--questions", "test.jsonl"])
+        bare = CliRunner().invoke(app, [*args, "--questions", "qa.jsonl"])
+    assert res.exit_code == 0, f"{res.output}\n{res.exception!r}"
+    report = json.loads(res.stdout[res.stdout.index("{"):])
+    assert report["correct"] == 6 and report["n"] == 8  # the two "no" answers disagree with the labels
+    assert "has no reference answers" in str(bare.exception)
