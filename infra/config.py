@@ -34,6 +34,7 @@ Environment (not stack config, because it describes this machine, not the reques
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -127,10 +128,27 @@ def _raw_stratos_config() -> dict[str, Any]:
     return out
 
 
-def read_request() -> DistillationRequest:
-    """The stack config as a request; raises ``ConfigError`` naming the bad key."""
+def project_root() -> Path:
+    """The folder of ``Pulumi.yaml`` (the checkout when no engine says, e.g. under mocks)."""
     try:
-        return DistillationRequest.from_stack_config(_raw_stratos_config())
+        root = Path(pulumi.get_root_directory())
+    except (OSError, ValueError, AttributeError):
+        return REPO_ROOT
+    return root if (root / "Pulumi.yaml").is_file() else REPO_ROOT
+
+
+def read_request() -> DistillationRequest:
+    """The stack config as a request; raises ``ConfigError`` naming the bad key.
+
+    The task's files (a dataset, a taskModule) are named relative to the project root, while
+    Pulumi runs the program in ``main`` (infra/): they are read from the root, and for the local
+    target, whose job runs in its run dir, made absolute. Cloud plans keep them relative: the
+    node runs the job inside the unpacked copy the source archive carries."""
+    root = project_root()
+    try:
+        with contextlib.chdir(root):
+            request = DistillationRequest.from_stack_config(_raw_stratos_config())
+        return request.rooted(root) if request.target == "local" else request
     except ConfigError as exc:
         stack = pulumi.get_stack()
         raise ConfigError(

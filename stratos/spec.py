@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -32,6 +33,8 @@ from stratos.distill.settings import JobOverrides, Mode
 from stratos.exceptions import ConfigError
 from stratos.names import did_you_mean
 from stratos.strict import StrictModel
+from stratos.tasks.dataset.spec import DatasetTaskSpec
+from stratos.tasks.loading import TaskRef
 from stratos.zoo.endpoint import TeacherEndpoint, as_endpoint
 
 Target = Literal["local", "aws", "gcp"]
@@ -151,10 +154,21 @@ class LocalMachine(_Strict):
 class DistillationRequest(_Strict):
     """A distillation request: task, constraints, where it may run, preferences."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     target: Target = Field(
         "local", description="backend the Pulumi program uses: local (train and serve on this machine), aws or gcp; default local"
     )
-    task: str = Field("mahjong", description="registered task name; default mahjong")
+    task: str | DatasetTaskSpec = Field(
+        "mahjong",
+        description="a registered task name, or a dataset task as a mapping (dataset, question_field, answer_field, "
+        "checker, instructions, knowledge); default mahjong",
+    )
+    task_module: str | None = Field(
+        None, alias="taskModule",
+        description="a .py file or dotted module imported first, which registers the task with "
+        "stratos.tasks.register_task; default none",
+    )
     constraints: Constraints = Field(default_factory=Constraints, description="hard limits (see Constraints)")
     clouds: list[Cloud] | None = Field(
         None, description="clouds the planner may choose from; default [target] (ignored for local). Listing more is what-if planning"
@@ -212,18 +226,62 @@ class DistillationRequest(_Strict):
 
         return [parse_accelerator(g) for g in self.gpus or []]
 
-    @field_validator("task")
+    @field_validator("task", mode="before")
     @classmethod
-    def _registered_task(cls, name: str) -> str:
+    def _dataset_task(cls, v: Any) -> Any:
+        """A mapping is a dataset task; its errors name ``task.<key>`` (not pydantic's union branches)."""
+        if not isinstance(v, dict):
+            return v
+        try:
+            return DatasetTaskSpec.model_validate(v)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_dataset_error(e) for e in exc.errors())) from None
+
+    @model_validator(mode="after")
+    def _task_loads(self) -> DistillationRequest:
+        """The task loads (its module imports, its dataset reads and validates) and fits the student."""
         from stratos.tasks.base import task_names
 
-        names = list(task_names())
-        if name not in names:
-            raise ValueError(
-                f"no task named {name!r}; registered: {', '.join(names)} "
-                "(register your own with stratos.tasks.register_task)"
-            )
-        return name
+        ref = self.task_ref
+        if ref.dataset is None:
+            if ref.module:
+                _load_or_raise(ref)
+            names = list(task_names())
+            if ref.name not in names:
+                raise ValueError(
+                    f"task: no task named {ref.name!r}{did_you_mean(ref.name, names)}; registered: {', '.join(names)} "
+                    "(register your own with stratos.tasks.register_task in a taskModule)"
+                )
+            return self
+        _load_or_raise(ref)
+        context = _student_context(self.student)
+        if context is not None:
+            from stratos.tasks.dataset.task import dataset_task
+
+            try:
+                dataset_task(ref.dataset).check_fits(context)
+            except ConfigError as exc:
+                raise ValueError(f"task: {exc}") from None
+        return self
+
+    @property
+    def task_ref(self) -> TaskRef:
+        """The task as the plan and the job carry it."""
+        return TaskRef.of(self.task, self.task_module)
+
+    def rooted(self, root: Path) -> DistillationRequest:
+        """This request with the task's local paths made absolute against ``root`` (the project root), for
+        a job that runs on this machine in another directory (the local target's run dir)."""
+        task = self.task.rooted(root) if isinstance(self.task, DatasetTaskSpec) else self.task
+        module = self.task_module
+        if module and (module.endswith(".py") or "/" in module) and not Path(module).is_absolute():
+            module = str(root / module)
+        return self.model_copy(update={"task": task, "task_module": module})
+
+    @property
+    def task_name(self) -> str:
+        """The task's name (a dataset task's own name); cheap, unlike ``task_ref``, which hashes the task's files."""
+        return self.task.task_name if isinstance(self.task, DatasetTaskSpec) else self.task
 
     @field_validator("teacher", mode="before")
     @classmethod
@@ -271,11 +329,43 @@ class DistillationRequest(_Strict):
         return parse_request(data)
 
 
+def _dataset_error(err: Any) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        fields = DatasetTaskSpec.model_fields
+        return f"unknown key task.{key}{did_you_mean(key, fields)}; valid keys: {', '.join(fields)}"
+    return f"task.{key}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _load_or_raise(ref: TaskRef) -> Any:
+    try:
+        return ref.load()
+    except ConfigError as exc:
+        raise ValueError(f"task: {exc}") from None
+
+
+def _student_context(student: str | None) -> int | None:
+    """The context (tokens) of the request's student, or of the longest-context zoo student when unset:
+    a question longer than that fits no student."""
+    from stratos.exceptions import UnknownNameError
+    from stratos.zoo import get_model, list_models
+
+    try:
+        if student:
+            return get_model(student).context
+        return max((m.context for m in list_models("student")), default=None)
+    except (UnknownNameError, AttributeError, TypeError):
+        return None
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        key = ".".join(str(p) for p in err["loc"])
+        if not key:  # a whole-request check names its key as "<key>: <message>"
+            name, sep, msg = err["msg"].removeprefix("Value error, ").partition(": ")
+            lines.append(f"key '{name}': {msg}" if sep and name in DistillationRequest.model_fields else name + sep + msg)
+        elif err["type"] == "extra_forbidden":
             parent = _model_at(err["loc"][:-1])
             valid = ", ".join(parent.model_fields) if parent else "?"
             hint = did_you_mean(str(err["loc"][-1]), parent.model_fields) if parent else ""
@@ -371,7 +461,8 @@ def _type_name(ann: Any) -> str:
 
 def _describe(model: type[BaseModel]) -> list[dict[str, Any]]:
     keys = []
-    for name, field in model.model_fields.items():
+    for key, field in model.model_fields.items():
+        name = field.alias or key
         ann = field.annotation
         default = None if field.is_required() else field.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):

@@ -328,7 +328,7 @@ class AwsBackend:
             f"{name}-source",
             bucket=bucket.id,
             key=f"{prefix}/{SOURCE_ARCHIVE}",
-            source=source_asset(),
+            source=source_asset(plan),
             opts=after,
         )
         return StoreOutputs(

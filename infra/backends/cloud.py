@@ -67,9 +67,10 @@ def cloud_job(
     )
 
 
-def source_asset() -> pulumi.AssetArchive:
-    """The Stratos source the nodes install from, as one archive object in the store."""
-    return pulumi.AssetArchive({k: pulumi.FileAsset(str(p)) for k, p in source_archive().items()})
+def source_asset(plan: Plan) -> pulumi.AssetArchive:
+    """The Stratos source the nodes install from, with the plan's task files, as one archive object in the store."""
+    files = source_archive(plan.task_ref.files() if plan.task_ref else ())
+    return pulumi.AssetArchive({k: pulumi.FileAsset(str(p)) for k, p in files.items()})
 
 
 def run_prefix(settings: Any) -> str:

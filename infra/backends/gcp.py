@@ -255,7 +255,7 @@ class GcpBackend:
             f"{name}-source",
             bucket=bucket.name,
             name=f"{prefix}/{SOURCE_ARCHIVE}",
-            source=source_asset(),
+            source=source_asset(plan),
             opts=opts,
         )
         return StoreOutputs(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from stratos.zoo.endpoint import teacher_model
 TEMPLATES = Path(__file__).with_name("templates")
 #: Object name of the Stratos source archive Pulumi uploads next to the artifact.
 SOURCE_ARCHIVE = "stratos-src.zip"
+#: The archive's folder of task files; a node runs the job inside its unpacked copy.
+TASK_DIR = "task"
 #: pip requirement the training node installs; ``@STRATOS_HOME@`` is filled in on the node.
 INSTALL_SPEC = f"stratos[train] @ file://@STRATOS_HOME@/{SOURCE_ARCHIVE}"
 #: What the serving node installs besides vLLM: the TLS gateway (``stratos-gateway``).
@@ -91,16 +94,51 @@ def teacher_command(plan: Plan, hub_id: str) -> tuple[str, str]:
     return line, vllm.token_env
 
 
-def source_archive() -> dict[str, Path]:
+def source_archive(task_files: Sequence[str] = (), task_root: Path | None = None) -> dict[str, Path]:
     """The files of this checkout that make an installable Stratos (pip accepts the zip), by
-    their path in the archive. Bytecode is left out: it changes whenever Python runs, and an
-    archive that changes on its own would make every ``pulumi up`` re-upload it."""
+    their path in the archive, plus the task's own files (its dataset, knowledge text or
+    ``taskModule``) under ``task/`` at their project-relative paths: the node unpacks that
+    folder and runs the job inside it, so the plan's relative paths resolve there as here.
+    Bytecode is left out: it changes whenever Python runs, and an archive that changes on its
+    own would make every ``pulumi up`` re-upload it."""
     root = Path(__file__).resolve().parents[2]
     files = {name: root / name for name in ("pyproject.toml", "README.md")}
     for path in sorted((root / "stratos").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             files[path.relative_to(root).as_posix()] = path
+    base = task_root or root  # the project root the task's paths are relative to
+    for name in task_files:
+        files[f"{TASK_DIR}/{_shippable(name, base)}"] = base / name
     return files
+
+
+def enter_task_dir() -> str:
+    """The node's line that unpacks ``task/`` from the source archive and enters it (only for plans with task files)."""
+    code = (
+        "import sys,zipfile;z=zipfile.ZipFile(sys.argv[1]);"
+        f"z.extractall(sys.argv[2],[n for n in z.namelist() if n.startswith('{TASK_DIR}/')])"
+    )
+    archive = '"$STRATOS_HOME/$STRATOS_SOURCE_ARCHIVE"'
+    return (
+        f'[ -f {archive} ] || store_get_file "$STRATOS_STORE_URI/$STRATOS_SOURCE_ARCHIVE" {archive}; '
+        f'python3 -c "{code}" {archive} "$STRATOS_HOME" || die "cannot unpack the task files of the source archive"; '
+        f'cd "$STRATOS_HOME/{TASK_DIR}" || die "no task files in the source archive"'
+    )
+
+
+def _shippable(name: str, root: Path) -> str:
+    """``name`` as a project-relative path a node can hold; ``ConfigError`` for one it cannot."""
+    from stratos.exceptions import ConfigError
+
+    path = Path(name)
+    if path.is_absolute() or ".." in path.parts:
+        raise ConfigError(
+            f"task file {name!r} must be a path inside the project (relative, no '..') to ship to a cloud node; "
+            "move it under the project folder and name it relative to Pulumi.yaml"
+        )
+    if not (root / path).is_file():
+        raise ConfigError(f"task file {name!r}: no such file in {root} (relative paths start at the project root)")
+    return path.as_posix()
 
 
 def _render(node: NodeScript, role: str, body: str, extra: dict[str, str]) -> str:
@@ -156,6 +194,7 @@ def render_training(plan: Plan, node: NodeScript) -> str:
         "vllm_spec": q(VLLM_SPEC),
         "secret_refs": q("".join(f"{env}={ref}\n" for env, ref in node.secret_refs)),
         "wait_seconds": str(plan.job_timeout_s(on_node=True)),
+        "enter_task_dir": enter_task_dir() if plan.task_ref and plan.task_ref.files() else ":",
     })
 
 

@@ -27,6 +27,7 @@ import psutil
 #: stays behind; a secret the process needs is passed to it by name (``extra``).
 ENV_NAMES = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "VIRTUAL_ENV",
+     "PYTHONPATH",  # the job and the server import the stratos the program imported (a checkout on PYTHONPATH)
      "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
      "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
 )

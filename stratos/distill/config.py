@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from stratos.catalog.offering import Offering
 from stratos.distill.settings import LORA_LR, SCRATCH_LR, JobSettings, Mode, ScratchArch
 from stratos.exceptions import ConfigError
+from stratos.tasks.base import Task
+from stratos.tasks.loading import TaskRef
 
 
 class Planned(BaseModel):
@@ -40,7 +42,8 @@ class Planned(BaseModel):
 class DistillConfig(JobSettings):
     """Everything one distillation job runs on (see module docstring)."""
 
-    task: str = Field(description="registered task name")
+    task: str = Field(description="the task's name")
+    task_ref: TaskRef | None = Field(None, description="how to load the task; None: the registered task `task`")
     teacher: str = Field(description="teacher spec (see stratos.synth.teachers)")
     student: str = Field(description="zoo id: 'scratch-*' builds from config, else a HF model + LoRA")
     mode: Mode = Field(description="alignment | injection | auto (the probe of the teacher decides)")
@@ -54,6 +57,10 @@ class DistillConfig(JobSettings):
         if isinstance(values, dict) and str(values.get("student", "")).startswith("scratch") and not values.get("scratch"):
             values = {**values, "scratch": zoo_shape(str(values["student"]))}
         return values
+
+    def load_task(self) -> Task:
+        """The job's task: its module imported or its dataset read (the same task the planner saw)."""
+        return (self.task_ref or TaskRef(name=self.task)).load()
 
     @property
     def is_scratch(self) -> bool:
@@ -75,7 +82,7 @@ class DistillConfig(JobSettings):
         """
         values: dict[str, Any] = {
             **plan.job.model_dump(exclude_none=True),
-            "task": plan.task, "teacher": plan.teacher, "student": plan.student,
+            "task": plan.task, "task_ref": plan.task_ref, "teacher": plan.teacher, "student": plan.student,
             "mode": plan.mode, "logit_kd": plan.logit_kd, "planned": planned_of(plan),
         }
         return cls(**{**values, **overrides})

@@ -97,6 +97,7 @@ def export_run_dataset(run_dir: str | Path) -> Path:
     """``<run>/dataset``: the run's data splits in ``messages`` format, written if missing."""
     from stratos.synth.dataset import read_jsonl
     from stratos.tasks.base import get_task
+    from stratos.tasks.loading import TaskRef
 
     run = Path(run_dir)
     out = run / "dataset"
@@ -104,6 +105,6 @@ def export_run_dataset(run_dir: str | Path) -> Path:
         return out
     config = json.loads((run / "config.json").read_text())
     card = json.loads((run / "artifact" / "stratos.json").read_text())
-    task = get_task(config["task"])
+    task = TaskRef.model_validate(config["task_ref"]).load() if config.get("task_ref") else get_task(config["task"])
     splits = {s: read_jsonl(run / "data" / f) for s, f in SPLITS.items() if (run / "data" / f).is_file()}
     return write_messages_dataset(task, splits, config.get("target_style", "short"), out, card)

@@ -46,7 +46,7 @@ from stratos.exceptions import ArtifactError, StratosError
 from stratos.io import atomic_write_json, read_json
 from stratos.metrics import Evaluation
 from stratos.synth.dataset import read_jsonl, write_jsonl
-from stratos.tasks.base import Example, Task, get_task
+from stratos.tasks.base import Example, Task
 
 LATENCY_QUESTIONS = 10
 SPLITS = ("train", "val", "test")
@@ -172,7 +172,7 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
     if rank == 0:
         atomic_write_json(out / "config.json", config)
     times = read_json(out / "times.json") or {}
-    return Run(cfg, out, progress, get_task(cfg.task), rank, world, times, teacher_url=teacher_url)
+    return Run(cfg, out, progress, cfg.load_task(), rank, world, times, teacher_url=teacher_url)
 
 
 #: Settings a resumed run may change: where it runs, not what it computes.
@@ -200,17 +200,49 @@ def finished_report(run: Run) -> dict[str, Any] | None:
 
 
 def data_phase(run: Run) -> dict[str, list[Example]]:
-    """The task's train/val/test questions with known answers (no question in two splits)."""
+    """The task's train/val/test questions with known answers (no question in two splits).
+
+    A task without references gets the teacher's majority answers as its labels
+    (``labels.json`` says how many questions the teacher answered consistently)."""
     cfg = run.cfg
 
     def make() -> dict[str, Any]:
         splits = run.task.make_splits(cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed)
+        if not run.task.has_references:
+            splits = label_splits(run, splits)
         for name in SPLITS:  # test last: it marks the phase done
             write_jsonl(run.data / f"{name}.jsonl", splits[name])
         return {k: len(v) for k, v in splits.items()}
 
     once(run, "data", run.data / "test.jsonl", make)
-    return {k: read_jsonl(run.data / f"{k}.jsonl") for k in SPLITS}
+    splits = {k: read_jsonl(run.data / f"{k}.jsonl") for k in SPLITS}
+    adopt_labels(run.task, [e for k in SPLITS for e in splits[k]])
+    return splits
+
+
+def label_splits(run: Run, splits: dict[str, list[Example]]) -> dict[str, list[Example]]:
+    """Every split labelled by the teacher's majority over ``samples_per_question`` samples."""
+    from stratos.synth.labels import teacher_labels
+
+    cfg, out, stats = run.cfg, {}, {}
+    for name in SPLITS:
+        out[name], stats[name] = teacher_labels(
+            run.teacher(), run.task, splits[name], k=max(cfg.samples_per_question, 3),
+            max_new_tokens=cfg.teacher_max_new_tokens, seed=cfg.seed,
+        )
+        if not out[name]:
+            raise StratosError(
+                f"the teacher {cfg.teacher} agreed with itself on none of the {len(splits[name])} {name} questions "
+                "(majority over samples); use a stronger teacher or give reference answers (task.answer_field)"
+            )
+    atomic_write_json(run.out / "labels.json", stats)
+    return out
+
+
+def adopt_labels(task: Task, examples: list[Example]) -> None:
+    """A task without references takes the run's teacher labels as its references."""
+    if not task.has_references:
+        task.adopt_labels(examples)
 
 
 def probe_phase(run: Run, val: list[Example]) -> dict[str, Any]:
@@ -297,6 +329,7 @@ def student_phase(run: Run) -> Student:
     cfg = run.cfg
     rows = read_jsonl(run.data / "train_synth.jsonl")
     val, test = (read_jsonl(run.data / f"{k}.jsonl") for k in ("val", "test"))
+    adopt_labels(run.task, val + test)
     mode = read_json(run.out / "synth.json")["mode"]
     model, tokenizer, blocks, val_blocks, kd = build_student_and_blocks(run.task, cfg, rows, val, run.out, mode)
     max_new = min(cfg.eval_max_new_tokens, longest_completion(tokenizer, run.task, rows, cfg) + 8)
@@ -392,7 +425,7 @@ def export_phase(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
     run.times["job_s"] = time.perf_counter() - run.started
     report = build_report(run, s, result, ev_s, ev_t)
     plot_curves(result.history, run.out / "curves.png")
-    export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s), max_new_tokens=s.max_new_tokens)
+    export_artifact(s.model, s.tokenizer, run.out / "artifact", model_card_facts(report, s, run.task), max_new_tokens=s.max_new_tokens)
     export_run_dataset(run.out)  # the data in TRL's `messages` format + dataset card, for the Hub
     write_report(run.out, report)
     record_run(report.model_dump(mode="json"))  # the next plan's calibration point
@@ -449,7 +482,7 @@ def hardware_line(cfg: DistillConfig, world: int) -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} cores, torch threads {cfg.threads}"
 
 
-def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:
+def model_card_facts(report: RunReport, s: Student, task: Task) -> dict[str, Any]:
     """What the artifact's model card and ``stratos.json`` say about the run."""
     return {
         "task": report.task, "teacher": report.teacher, "student": report.student.id, "mode": report.mode,
@@ -457,6 +490,7 @@ def model_card_facts(report: RunReport, s: Student) -> dict[str, Any]:
         "hardware": report.hardware, "wall_s": report.times.get("job_s"), "cost_usd": report.cost.job_usd,
         "priced_as": report.cost.train_offering, "seed": report.config["seed"], "max_new_tokens": s.max_new_tokens,
         "table": {k.replace("_", " "): v for k, v in report.evaluation.student.highlights.items()},
+        "example_prompt": task.prompt(s.test[0].question) if s.test else None,  # the card's usage snippet
     }
 
 

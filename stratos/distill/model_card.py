@@ -117,7 +117,7 @@ def transformers_snippet(c: dict[str, Any], model_ref: str) -> str:
 model_id = {model_ref!r}
 tokenizer = AutoTokenizer.from_pretrained(model_id)
 model = AutoModelForCausalLM.from_pretrained(model_id)
-messages = [{{"role": "user", "content": {example_prompt(str(c.get('task')))!r}}}]
+messages = [{{"role": "user", "content": {c.get('example_prompt') or example_prompt(str(c.get('task')))!r}}}]
 inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True, return_tensors="pt")
 output = model.generate(**inputs, max_new_tokens={_max_new(c)}, do_sample=False)
 print(tokenizer.decode(output[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))
@@ -133,7 +133,7 @@ from openai import OpenAI
 client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key=os.environ["STRATOS_API_TOKEN"])
 reply = client.chat.completions.create(
     model={served_name!r},
-    messages=[{{"role": "user", "content": {example_prompt(str(c.get('task')))!r}}}],
+    messages=[{{"role": "user", "content": {c.get('example_prompt') or example_prompt(str(c.get('task')))!r}}}],
     max_tokens={_max_new(c)},
     temperature=0,
 )

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+
+
+def adopt_file_labels(task: Any, path: Path) -> None:
+    """A task without references is judged against the labels in the questions file (``answer``:
+    a run's ``data/test.jsonl`` holds the teacher's majority answers), so accuracy is agreement with them."""
+    from stratos.exceptions import ConfigError
+    from stratos.synth.dataset import read_jsonl
+
+    try:
+        labelled = [e for e in read_jsonl(path) if e.answer is not None]
+    except (ValueError, KeyError, TypeError):
+        labelled = []
+    if not labelled:
+        raise ConfigError(
+            f"task {task.name!r} has no reference answers, and {path} gives none; pass a run's data/test.jsonl "
+            "(its answers are the teacher's labels) to measure agreement with the teacher"
+        )
+    task.adopt_labels(labelled)
 
 
 def eval_cmd(
@@ -18,6 +36,13 @@ def eval_cmd(
     ],
     questions: Annotated[Path, typer.Option("--questions", help="JSONL, one question per line.")],
     task: Annotated[str, typer.Option("--task", help="Registered task name.")] = "mahjong",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Take the task from this request or stack file (a dataset task, a taskModule)."),
+    ] = None,
+    task_module: Annotated[
+        str | None, typer.Option("--task-module", help="Module or .py file that registers the task.")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", help="Completion cap per question.")
@@ -37,10 +62,14 @@ def eval_cmd(
     """Accuracy (the task's own checker), latency p50/p95/p99, throughput and errors."""
     from stratos.evaluate.runner import evaluate, read_questions
     from stratos.serve.auth import load_token
-    from stratos.tasks.base import get_task
+    from stratos.spec import load_request
+    from stratos.tasks.loading import TaskRef
 
-    the_task = get_task(task)
+    ref = load_request(config).task_ref if config is not None else TaskRef(name=task, module=task_module)
+    the_task = ref.load()
     items = read_questions(questions, the_task)
+    if not the_task.has_references:
+        adopt_file_labels(the_task, questions)
     secret = load_token(token_file)
     # On stderr, so `--json` keeps stdout to the one JSON object; gone once finished.
     with Progress(console=Console(stderr=True), transient=True) as bar:

@@ -60,7 +60,7 @@ def read_questions(path: str | Path, task: Task) -> list[Question]:
             raise ConfigError(
                 f"{path}:{lineno} is not JSON ({exc.msg}); write one object per line."
             ) from exc
-        fields = (declared,) if declared else _QUESTION_FIELDS
+        fields = (declared, "question") if declared else _QUESTION_FIELDS  # a run's own data files say "question"
         key = next(
             (f for f in fields if isinstance(row, dict) and isinstance(row.get(f), str)), None
         )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -175,11 +175,32 @@ def record_run(
         csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
 
 
+#: Logit-space sigma of a task with no calibration rows of its own: its prediction borrows the
+#: other tasks' fit, so its 80% band is wide on purpose (about 13%-87% around a 50% mean).
+UNCALIBRATED_SIGMA = 1.5
+
+
+def uncalibrated_reason(task: str) -> str | None:
+    """Why the accuracy predicted for ``task`` is only a guess, or None when the task has calibration rows."""
+    from stratos import calibration
+
+    if read_points(task=task) or calibration.accuracy_rows(task):
+        return None
+    return (
+        f"accuracy uncalibrated: no calibration rows for task {task!r} ({_CSV.name}), so the prediction borrows "
+        f"the other tasks' fit with a wide band; a min_accuracy constraint is only a warning until a measured run "
+        "is recorded (each finished job appends one to the calibration cache)"
+    )
+
+
 def model_for(task: str, extra: tuple[dict, ...] = ()) -> AccuracyModel:
-    """The model fitted on ``task``'s calibration rows (all rows when the task has none) plus
-    ``extra`` measured points (the user's calibration cache)."""
-    pts = read_points(task=task) or read_points()
-    return _fit_cached(tuple(tuple(sorted(p.items())) for p in [*pts, *extra]))
+    """The model fitted on ``task``'s calibration rows plus ``extra`` measured points (the user's
+    calibration cache); a task with no rows of its own borrows all rows, with a wide band."""
+    own = read_points(task=task)
+    model = _fit_cached(tuple(tuple(sorted(p.items())) for p in [*(own or read_points()), *extra]))
+    if own or extra:
+        return model
+    return replace(model, sigma=max(model.sigma, UNCALIBRATED_SIGMA))
 
 
 @lru_cache(maxsize=32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from stratos.tasks.base import get_task
+from stratos.tasks.loading import TaskRef
 
 #: Characters per BPE token: the usual rule of thumb for English and ASCII notation.
 CHARS_PER_TOKEN = 4.0
@@ -33,10 +33,10 @@ class ExampleTokens:
 
 
 @cache
-def example_tokens(task: str, style: str, word_level: bool) -> ExampleTokens:
+def example_tokens(task: TaskRef, style: str, word_level: bool) -> ExampleTokens:
     """Mean prompt/target tokens of ``task``'s examples in ``style``, as a word-level student
     (``word_level``) or a BPE tokenizer reads them. Cached: the task generates once per process."""
-    size = get_task(task).example_size(style)
+    size = task.load().example_size(style)
     if word_level:
         return ExampleTokens(size.prompt_words + CHAT_TOKENS, size.target_words)
     return ExampleTokens(size.prompt_chars / CHARS_PER_TOKEN + CHAT_TOKENS, size.target_chars / CHARS_PER_TOKEN)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stratos.catalog.offering import Offering
 from stratos.distill.settings import JobSettings, Mode
+from stratos.tasks.loading import TaskRef
 
 __all__ = ["CostEstimate", "JobSettings", "Mode", "Objectives", "Plan"]
 
@@ -60,9 +61,15 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task: str
+    task: str = Field(description="the task's name (a dataset task's own name)")
+    task_ref: TaskRef | None = Field(
+        None, description="how to load the task (its module, or its dataset); None: the registered task `task`"
+    )
     train: Offering
     serve: Offering
+    accuracy_calibrated: bool = Field(
+        True, description="False: the task has no calibration rows; the accuracy is a wide-band guess (see reasons)"
+    )
     teacher: str = Field(description="model zoo id of the teacher")
     student: str = Field(description="model zoo id of the student")
     mode: Mode = Field(description="what the job runs; 'auto': the job's probe of the teacher decides")

@@ -47,7 +47,7 @@ def plot_front(result: PlanResult, path: str | Path) -> Path:
     fig.colorbar(sc, ax=right, label="predicted accuracy")
     left.legend(fontsize=8, loc="best")
     clouds = "+".join(result.request.search_clouds)
-    fig.suptitle(f"stratos plan: {result.request.task} on {clouds} ({result.stats['feasible']} feasible options)")
+    fig.suptitle(f"stratos plan: {result.request.task_name} on {clouds} ({result.stats['feasible']} feasible options)")
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

@@ -28,7 +28,7 @@ from stratos.exceptions import InfeasibleError
 from stratos.planner import estimators as est
 from stratos.planner import infeasible, storage
 from stratos.planner import nodes as multi
-from stratos.planner.accuracy import Prediction, model_for
+from stratos.planner.accuracy import Prediction, model_for, uncalibrated_reason
 from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import KD_MAX_RATIO, MIN_RATIO, RULES, Match, match, size_ratio
@@ -335,17 +335,17 @@ def _train_phase(
     if not t.is_api:
         teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
         ok &= est.fits(teacher_mem, hw)
-    coverage = t.task_coverage(request.task)
+    coverage = t.task_coverage(request.task_name)
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(prices, nodes)  # every node boots with the job and bills throughout
     # Sized from the task's data, not from the serving latency settings.
-    teacher_ex = example_tokens(request.task, job.target_style, word_level=False)
+    teacher_ex = example_tokens(request.task_ref, job.target_style, word_level=False)
     syn = est.synthesis_estimate(
         calls, teacher_ex.prompt, min(teacher_ex.target, job.teacher_max_new_tokens), api_usd_per_m=api,
         teacher_params=t.params, hw=hw, usd_per_hour=price_n,
     )
-    wanted = job.n_train * example_tokens(request.task, job.target_style, s.is_scratch).total * est.EPOCHS
+    wanted = job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total * est.EPOCHS
     tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
     train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
@@ -354,7 +354,7 @@ def _train_phase(
     api_usd = syn.usd if api is not None else 0.0
     kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
     cost = hours * price_n + api_usd + kept
-    pred = _predict(request.task, t, s, job, mode, coverage, tokens, hw.is_gpu)
+    pred = _predict(request.task_name, t, s, job, mode, coverage, tokens, hw.is_gpu)
     acc, lo, hi = pred.mean, pred.low, pred.high
     idx = np.flatnonzero(ok)
     if prune:
@@ -458,7 +458,7 @@ def make_plan(
         sp = serve_phase[s.id]
         pool: list[tuple[int, _TrainPhase]] = []
         for t in teachers:
-            m = match(t, s, request.task, job.probe_threshold, None if request.mode == "auto" else request.mode)
+            m = match(t, s, request.task_name, job.probe_threshold, None if request.mode == "auto" else request.mode)
             if m is None:
                 rejected_pairs.append((t, s))
                 continue
@@ -498,7 +498,8 @@ def make_plan(
         cols["tokens"].append(tp.tokens[a])
     table = _Table(
         {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()},
-        combos, train_offs, serve_offs, c,
+        combos, train_offs, serve_offs,
+        c.model_copy(update={"min_accuracy": 0.0}) if uncalibrated_reason(request.task_name) else c,  # a warning only
     )
     t_eval = time.perf_counter()
     cands = table.candidates()
@@ -625,13 +626,13 @@ def _to_plan(
     x: Candidate, request: DistillationRequest, job: JobSettings, role: str, alternatives: dict[str, list[str]]
 ) -> Plan:
     t, s = teacher_model(x.teacher), get_model(x.student)
-    cov = t.task_coverage(request.task)
+    cov = t.task_coverage(request.task_name)
     reasons = [
         f"{role}: {s.id} ({s.params_b * 1e3:.3g}M params) distilled from {t.id} by {x.mode}; "
         f"predicted accuracy {x.accuracy:.1%} (80% band {x.accuracy_low:.1%}-{x.accuracy_high:.1%}"
         + (", prior: no measured run near this student size on this hardware, band widened)" if x.accuracy_prior
            else ", fitted on measured runs)"),
-        f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
+        f"mode: teacher's expected {request.task_name} accuracy {cov:.0%} vs probe threshold "
         f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
         + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
@@ -640,10 +641,16 @@ def _to_plan(
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
+    uncalibrated = uncalibrated_reason(request.task_name)
+    if uncalibrated:
+        reasons.insert(1, uncalibrated)
+        if request.constraints.min_accuracy > 0:
+            reasons.insert(2, f"warning: min_accuracy {request.constraints.min_accuracy:g} not enforced (uncalibrated "
+                              f"prediction {x.accuracy:.1%}, band {x.accuracy_low:.1%}-{x.accuracy_high:.1%})")
     if alternatives.get(x.train.label):
         reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
     assumptions = [
-        f"{est.EPOCHS} epochs of {job.n_train} examples x {example_tokens(request.task, job.target_style, s.is_scratch).total:.0f} "
+        f"{est.EPOCHS} epochs of {job.n_train} examples x {example_tokens(request.task_ref, job.target_style, s.is_scratch).total:.0f} "
         f"tokens (mean of the task's {job.target_style} examples), capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
@@ -653,7 +660,7 @@ def _to_plan(
         *teacher_notes(x.teacher),
     ]
     return Plan(
-        task=request.task, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
+        task=request.task_name, task_ref=request.task_ref, accuracy_calibrated=uncalibrated is None, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,

@@ -55,5 +55,7 @@ def align(
         "acceptance_rate": len(out) / len(examples) if examples else 0.0,
         "teacher_calls": tries,
         "per_call_acceptance": len(out) / tries if tries else 0.0,
+        "rejection_rate": 1.0 - len(out) / tries if tries else 0.0,  # teacher outputs the checker refused
+        "samples_per_question": samples_per_question,
     }
     return out, stats

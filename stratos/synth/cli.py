@@ -29,11 +29,7 @@ the run. The task's generation controls are flags (``Task.controls``).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import json
-import os
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -48,33 +44,11 @@ from rich.table import Table
 from stratos.exceptions import ConfigError, StratosError
 from stratos.io import atomic_open
 from stratos.tasks.base import Example, Task, get_task
+from stratos.tasks.loading import load_task_module
 
 
 class SynthesisError(StratosError):
     """A synthesised row failed its task's checker (a bug in the task's generator or rationale)."""
-
-
-def load_task_module(spec: str) -> None:
-    """Import ``spec`` (a dotted module name or a path to a ``.py`` file) so it can register tasks."""
-    if spec.endswith(".py") or os.sep in spec:
-        path = Path(spec)
-        if not path.is_file():
-            raise ConfigError(
-                f"--task-module {spec!r}: no such file; give a .py file or a dotted module name"
-            )
-        mod_spec = importlib.util.spec_from_file_location(path.stem, path)
-        if mod_spec is None or mod_spec.loader is None:
-            raise ConfigError(f"--task-module {spec!r}: cannot load it as a Python module")
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[path.stem] = module
-        mod_spec.loader.exec_module(module)
-        return
-    try:
-        importlib.import_module(spec)
-    except ImportError as exc:
-        raise ConfigError(
-            f"--task-module {spec!r}: {exc}; is it on PYTHONPATH (or give the .py path)?"
-        ) from exc
 
 
 def parse_controls(pairs: list[str]) -> dict[str, Any]:

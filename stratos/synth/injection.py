@@ -23,9 +23,11 @@ RULES_PROMPT = "State the rules you use to solve this task."
 
 
 def explain_prompt(task: Task, ex: Example) -> str:
-    """The answer-conditioned prompt: the question, the known answer, a request to justify it."""
+    """The answer-conditioned prompt: the task's knowledge, the question, the known answer, a request to justify it."""
+    knowledge = task.knowledge().strip()
     return (
-        f"{task.prompt(ex.question)}\n\nThe correct answer is given: {task.format_answer(ex.answer)}\n"
+        (f"Background:\n{knowledge}\n\n" if knowledge else "")
+        + f"{task.prompt(ex.question)}\n\nThe correct answer is given: {task.format_answer(ex.answer)}\n"
         f"Explain step by step why, and finish with the line '{task.format_answer(ex.answer)}'."
     )
 
@@ -80,6 +82,7 @@ def inject(
             continue
         out.append(replace(ex, rationale=rationale))
     rules = task.knowledge()
+    knowledge_examples = knowledge_examples if rules.strip() else 0  # a task with no rules text teaches none
     for k in range(knowledge_examples):
         out.append(Example(id=f"knowledge-{k}", question=RULES_PROMPT, answer=None, source="knowledge", rationale=rules))
     stats = {

@@ -162,6 +162,26 @@ class Task(ABC):
         """True when the task overrides ``solve``."""
         return type(self).solve is not Task.solve
 
+    @property
+    def has_references(self) -> bool:
+        """True when every question's right answer is known; False: the teacher's answers are the
+        labels (the job labels the questions by majority vote and calls :meth:`adopt_labels`)."""
+        return True
+
+    @property
+    def score_name(self) -> str:
+        """What the checked score measures, as reports name it (``agreement with teacher`` without references)."""
+        return "accuracy"
+
+    def same_answer(self, a: Any, b: Any) -> bool:
+        """Whether two parsed answers are the same answer (majority votes group by it)."""
+        return bool(a == b)
+
+    def adopt_labels(self, examples: Sequence[Example]) -> None:
+        """Take these examples' answers as the references ``check`` compares with (tasks without references)."""
+        if not self.has_references:
+            raise NotImplementedError(f"task {self.name!r} has no references and cannot adopt labels")
+
     def question_from_prompt(self, prompt: str) -> str | None:
         """The question a canonical prompt was built from, when the task can recover it."""
         return None
@@ -260,8 +280,33 @@ def get_task(name: str) -> Task:
     return task
 
 
+#: Entry-point group an installed package registers its tasks under (name -> Task subclass or factory).
+ENTRY_POINT_GROUP = "stratos.tasks"
+
+
 def _load_builtin() -> None:
     import stratos.tasks.mahjong  # noqa: F401 - registers itself
+
+    _load_entry_points()
+
+
+def _load_entry_points() -> None:
+    """Register every ``stratos.tasks`` entry point of the installed packages (once each)."""
+    from importlib.metadata import entry_points
+
+    from stratos.exceptions import ConfigError
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY:
+            continue
+        try:
+            factory = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin names itself
+            raise ConfigError(
+                f"entry point {ep.name!r} = {ep.value!r} (group {ENTRY_POINT_GROUP}) fails to import: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall the package that declares it"
+            ) from None
+        register_task(ep.name, factory)
 
 
 def task_names() -> Iterable[str]:

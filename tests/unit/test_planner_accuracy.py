@@ -16,6 +16,7 @@ from stratos.planner.accuracy import PRIOR_BAND_FACTOR, model_for
 from stratos.planner.examples import example_tokens
 from stratos.spec import parse_request
 from stratos.tasks.base import get_task
+from stratos.tasks.loading import TaskRef
 
 FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
 
@@ -58,9 +59,9 @@ def test_training_length_comes_from_the_task_not_the_latency_settings():
     assert long.chosen.objectives.train_hours == pytest.approx(short.chosen.objectives.train_hours)
     assert long.chosen.objectives.latency_ms > short.chosen.objectives.latency_ms  # serving does use them
     size = get_task("mahjong").example_size("short")
-    tok = example_tokens("mahjong", "short", False)
+    tok = example_tokens(TaskRef.of("mahjong"), "short", False)
     assert tok.total == pytest.approx((size.prompt_chars + size.target_chars) / 4 + 6)
-    assert example_tokens("mahjong", "full", False).total > tok.total  # a longer target style trains on more
+    assert example_tokens(TaskRef.of("mahjong"), "full", False).total > tok.total  # a longer target style trains on more
     assert any(f"x {tok.total:.0f} tokens" in a for a in short.chosen.cost.assumptions)
 
 

@@ -94,7 +94,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_stack_keys_describe_every_field_with_type_and_default():
     names = {k["name"] for k in STACK_KEYS}
-    assert names == set(DistillationRequest.model_fields)
+    assert names == {f.alias or k for k, f in DistillationRequest.model_fields.items()}  # as the stack spells them
     by = {k["name"]: k for k in STACK_KEYS}
     assert by["target"]["enum"] == ["local", "aws", "gcp"] and by["target"]["type"] == "string"
     cons = {k["name"]: k for k in by["constraints"]["properties"]}

@@ -180,6 +180,9 @@ if store_exists "$RUN_URI/"; then
   store_get_dir "$RUN_URI" "$RUN_DIR"
 fi
 install_stratos
+# The task's own files (dataset, knowledge, taskModule) ride in the source archive under task/:
+# unpacked, and the job run inside them, so the plan's relative paths resolve here too.
+@@{enter_task_dir}
 if [ "$STRATOS_NODE_RANK" = 0 ]; then
   upload_progress &
   PROGRESS_PID=$!
