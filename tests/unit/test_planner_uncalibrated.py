@@ -59,4 +59,4 @@ def test_min_accuracy_on_an_uncalibrated_task_is_a_warning():
 def test_the_preview_line_marks_the_accuracy_uncalibrated():
     from infra.outputs import one_line
 
-    assert "(uncalibrated)" in one_line(make_plan(parse_request({"task": DATASET}), FIXTURE).chosen)
+    assert ", uncalibrated), latency" in one_line(make_plan(parse_request({"task": DATASET}), FIXTURE).chosen)
