@@ -31,7 +31,7 @@ from stratos.planner import nodes as multi
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
-from stratos.planner.matching import KD_MAX_RATIO, MIN_RATIO, RULES, Match, match, size_ratio
+from stratos.planner.matching import KD_MAX_RATIO, MIN_RATIO, RULES, Match, default_mode, match, size_ratio
 from stratos.planner.pareto import epsilon_front, pareto_mask
 from stratos.planner.plan import CostEstimate, JobSettings, Objectives, Plan
 from stratos.planner.score import Scale, deployment_score, make_scale
@@ -333,8 +333,7 @@ def _train_phase(
     nodes, ok = _node_counts(s, lora, kd_p, hw, cloud, job.nodes)
     ok &= est.fits(est.train_memory_gb(s.params, lora, hw.devices * nodes, kd_p), hw)
     if not t.is_api:
-        teacher_mem = t.params * np.where(hw.is_gpu, 2.0, 4.0) * 1.1 / hw.devices / 1e9 + est.RUNTIME_RESERVE_GB
-        ok &= est.fits(teacher_mem, hw)
+        ok &= est.fits(est.teacher_memory_gb(t.params, hw), hw)
     coverage = t.task_coverage(request.task)
     calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
@@ -347,10 +346,10 @@ def _train_phase(
     )
     wanted = job.n_train * example_tokens(request.task, job.target_style, s.is_scratch).total * est.EPOCHS
     tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
-    train_s = np.minimum(wanted / tps, job.max_train_minutes * 60.0)
+    train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
     provision = np.where(cloud, est.PROVISION_HOURS_CLOUD, 0.0)
-    hours = np.asarray(syn.hours, dtype=float) + train_s / 3600.0 * np.where(spot, est.SPOT_SLOWDOWN, 1.0) + provision
+    hours = est.train_hours(train_s, spot, provision, synthesis_h=np.asarray(syn.hours, dtype=float))
     api_usd = syn.usd if api is not None else 0.0
     kept = _kept_storage_usd(t.id, s.id, job, clouds, nodes, hours, c.serving_hours)
     cost = hours * price_n + api_usd + kept
@@ -632,7 +631,7 @@ def _to_plan(
         + (", prior: no measured run near this student size on this hardware, band widened)" if x.accuracy_prior
            else ", fitted on measured runs)"),
         f"mode: teacher's expected {request.task} accuracy {cov:.0%} vs probe threshold "
-        f"{job.probe_threshold:.0%} -> default {'alignment' if cov >= job.probe_threshold else 'injection'}"
+        f"{job.probe_threshold:.0%} -> default {default_mode(t, request.task, job.probe_threshold)}"
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
         + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + _kd_reason(x, t, s),

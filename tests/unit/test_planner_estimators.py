@@ -42,10 +42,27 @@ def test_training_memory_fit_rules_out_what_cannot_fit():
 
 def test_training_hours_scale_with_devices_and_spot():
     f = est.train_flops(1e9, 1e8, lora=False)
-    one, eight = est.train_hours(f, gpu("H100")), est.train_hours(f, gpu("H100", 8))
+
+    def seconds(hw):
+        return est.train_seconds(1e8, est.train_tokens_per_s(1e9, hw, lora=False))
+
+    one, eight = est.train_hours(seconds(gpu("H100"))), est.train_hours(seconds(gpu("H100", 8)))
     assert one == pytest.approx(f / (989e12 * est.MFU_TRAIN_GPU) / 3600)
     assert eight == pytest.approx(one / 8)
-    assert est.train_hours(f, gpu("H100"), spot=True) == pytest.approx(one * est.SPOT_SLOWDOWN)
+    assert est.train_hours(seconds(gpu("H100")), spot=True) == pytest.approx(one * est.SPOT_SLOWDOWN)
+    assert est.train_hours(7200.0, provision_h=0.25, synthesis_h=0.5) == pytest.approx(2.75)
+
+
+def test_training_stops_at_the_time_budget():
+    tps = est.train_tokens_per_s(1e9, gpu("H100"), lora=False)
+    assert est.train_seconds(1e12, tps, max_s=600.0) == 600.0
+    assert est.train_seconds(1e3, tps, max_s=600.0) == pytest.approx(1e3 / tps)
+
+
+def test_teacher_memory_splits_weights_over_devices():
+    one, eight = est.teacher_memory_gb(7e9, gpu("A100-80GB")), est.teacher_memory_gb(7e9, gpu("A100-80GB", 8))
+    assert one == pytest.approx(7e9 * 2 * est.TEACHER_ACTIVATION_OVERHEAD / 1e9 + est.RUNTIME_RESERVE_GB)
+    assert eight - est.RUNTIME_RESERVE_GB == pytest.approx((one - est.RUNTIME_RESERVE_GB) / 8)
 
 
 def test_serving_latency_is_bandwidth_bound_for_big_models_and_floor_bound_for_tiny_ones():
