@@ -145,16 +145,11 @@ def test_score_normalises_inside_constraints_and_follows_weights():
     assert (cheap, accurate) == (0, 1)
 
 
-def test_recorded_runs_refit_the_model(tmp_path):
-    from stratos.planner.accuracy import _CSV, record_run
-
-    path = tmp_path / "cal.csv"
-    path.write_text(_CSV.read_text())
-    before = fit(read_points(path, "mahjong")).predict(2.9e6, 1.1e6, "injection", 0.0)[0]
-    for _ in range(3):
-        record_run("mahjong", 2.9e6, 1.1e6, "injection", 0.0, 0.99, "test run, measured", path=path)
-    rows = read_points(path, "mahjong")
-    assert rows[-1]["measured"] == "1" and rows[-1]["source"] == "test run; measured"
-    assert fit(rows).predict(2.9e6, 1.1e6, "injection", 0.0)[0] > before
-    with pytest.raises(ValueError):
-        record_run("mahjong", 1e6, 1e6, "magic", 0.0, 0.5, "x", path=path)
+def test_measured_runs_refit_the_model():
+    rows = read_points(task="mahjong")
+    before = fit(rows).predict(2.9e6, 1.1e6, "injection", 0.0)[0]
+    run = {"task": "mahjong", "student_params": "2.9e6", "train_tokens": "1.1e6", "mode": "injection",
+           "teacher_coverage": "0", "accuracy": "0.99", "measured": "1", "source": "test run", "hardware": "cpu"}
+    after = fit(rows + [run] * 3)
+    assert after.predict(2.9e6, 1.1e6, "injection", 0.0)[0] > before
+    assert after.n_measured == sum(r["measured"] == "1" for r in rows) + 3
