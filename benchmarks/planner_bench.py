@@ -35,7 +35,7 @@ from stratos.catalog import sky_catalog  # noqa: E402
 from stratos.exceptions import InfeasibleError  # noqa: E402
 from stratos.planner import make_plan  # noqa: E402
 from stratos.planner.pareto import brute_force_mask, epsilon_dominated  # noqa: E402
-from stratos.planner.search import _FRONT_ABS, _FRONT_REL  # noqa: E402
+from stratos.planner.result import FRONT_ABS, FRONT_REL  # noqa: E402
 from stratos.spec import parse_request  # noqa: E402
 
 ALL = ["aws", "gcp", "lambda", "runpod"]
@@ -81,7 +81,7 @@ def front_check(result, catalog: str) -> dict:
     ours = {id(c) for c in result.pareto}
     exact = {id(feas[i]) for i in np.flatnonzero(brute)}
     front = np.array([c.objectives() for c in result.pareto]) * np.array([1, 1, -1, 1])
-    same = ours <= exact and bool(epsilon_dominated(obj[brute], front, _FRONT_ABS, _FRONT_REL).all())
+    same = ours <= exact and bool(epsilon_dominated(obj[brute], front, FRONT_ABS, FRONT_REL).all())
     # The exhaustive search crosses every option (no pruning), so keep it to one region and three GPUs.
     req = parse_request({"target": "aws", "spot": True, "regions": ["us-east-1"], "gpus": ["L4", "A10G", "A100"],
                          "constraints": {"max_latency_ms": 1000}})

@@ -112,7 +112,6 @@ class AccuracyModel:
         return float(p.mean[0]), float(p.low[0]), float(p.high[0])
 
 
-FIELDS = ("task", "student_params", "train_tokens", "mode", "teacher_coverage", "accuracy", "measured", "source")
 #: Columns added later; rows written before them read as: hardware "cpu" (measured runs so far
 #: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales).
 OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
@@ -151,28 +150,6 @@ def fit(points: list[dict]) -> AccuracyModel:
         for p, m in zip(points, measured, strict=True) if m
     )
     return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), int(sum(measured)), support)
-
-
-def record_run(
-    task: str, student_params: float, train_tokens: float, mode: str, teacher_coverage: float, accuracy: float,
-    source: str, path: Path = _CSV, hardware: str = "cpu",
-) -> None:
-    """Append one measured run (weighs ``MEASURED_WEIGHT``x in the next fit) to a calibration CSV.
-
-    For the distillation benchmark: student parameters, training tokens actually seen, mode,
-    the teacher's probe accuracy, the student's measured exact accuracy, and the hardware kind.
-    """
-    if mode not in ("alignment", "injection") or not 0 <= accuracy <= 1 or not 0 <= teacher_coverage <= 1:
-        raise ValueError("mode must be alignment|injection and accuracy, teacher_coverage in [0, 1]")
-    if hardware not in HARDWARE:
-        raise ValueError(f"hardware must be one of {', '.join(HARDWARE)}, got {hardware!r}")
-    with path.open(newline="") as f:
-        header = next(csv.reader(line for line in f if not line.startswith("#")))
-    row = dict(zip(FIELDS, (task, f"{student_params:.4g}", f"{train_tokens:.4g}", mode, f"{teacher_coverage:.3f}",
-                            f"{accuracy:.4f}", "1", source.replace(",", ";")), strict=True))
-    row.update({k: v for k, v in {"hardware": hardware}.items() if k in header})
-    with path.open("a", newline="") as f:
-        csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
 
 
 #: Logit-space sigma of a task with no calibration rows of its own: its prediction borrows the

@@ -63,7 +63,7 @@ def _print(result, top: int, plot: Path | None) -> None:
     console = Console()
     if not console.is_terminal:  # piped or captured: don't squeeze the table into 80 columns
         console = Console(width=max(console.width, 160))
-    from stratos.planner.search import front_tolerance_text
+    from stratos.planner.result import front_tolerance_text
 
     table = Table(title=f"Pareto front: {len(result.pareto)} representatives (within {front_tolerance_text()}) of "
                         f"{result.stats['pareto_exact']} exact, {result.stats['feasible']} feasible "

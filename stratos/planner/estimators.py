@@ -31,6 +31,7 @@ REQUEST_OVERHEAD_MS = 5.0  # HTTP + tokenisation + detokenisation per request
 SERVE_CONCURRENCY = 16  # sequences whose KV cache must fit at once
 RUNTIME_RESERVE_GB = 1.0  # CUDA context / framework per device
 MEMORY_HEADROOM = 0.90  # plan to at most 90% of device memory
+TEACHER_ACTIVATION_OVERHEAD = 1.1  # KV cache and activations of batched generation, over the weights
 PROVISION_HOURS_CLOUD = 0.25  # boot, install, download weights, upload artifact
 SPOT_SLOWDOWN = 1.15  # preemptions + restarts from checkpoint, on spot capacity
 API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 concurrent requests
@@ -149,15 +150,20 @@ def fits(need_gb_per_device: float, hw: Hardware) -> bool | np.ndarray:
     return need_gb_per_device <= MEMORY_HEADROOM * hw.memory_gb
 
 
-def train_hours(flops: float, hw: Hardware, spot: bool = False, provision_h: float = 0.0) -> float:
-    """Wall-clock hours: FLOPs / (devices x peak x MFU), x ``SPOT_SLOWDOWN`` on spot, + provisioning."""
-    mfu = np.where(hw.is_gpu, MFU_TRAIN_GPU, MFU_TRAIN_CPU)
-    compute_h = flops / (hw.devices * hw.tflops * 1e12 * mfu) / 3600.0
-    return compute_h * np.where(spot, SPOT_SLOWDOWN, 1.0) + provision_h
+def train_seconds(tokens: float, tokens_per_s: float, max_s: float = np.inf) -> float:
+    """Compute seconds to train on ``tokens`` at ``tokens_per_s``, capped at the job's ``max_s``
+    (the job stops at its time budget, so fewer tokens are seen: ``seconds x tokens_per_s``)."""
+    return np.minimum(tokens / tokens_per_s, max_s)
+
+
+def train_hours(train_s: float, spot: bool = False, provision_h: float = 0.0, synthesis_h: float = 0.0) -> float:
+    """Wall-clock hours of the training job: teacher synthesis, then ``train_s`` seconds of training
+    (x ``SPOT_SLOWDOWN`` on spot: preemptions and restarts), plus provisioning."""
+    return synthesis_h + train_s / 3600.0 * np.where(spot, SPOT_SLOWDOWN, 1.0) + provision_h
 
 
 def train_tokens_per_s(student_params: float, hw: Hardware, lora: bool, kd_teacher_params: float = 0.0) -> float:
-    """Training throughput (tokens/s) implied by ``train_flops`` and ``train_hours``."""
+    """Training throughput (tokens/s): ``train_flops`` per token at ``MFU_TRAIN_*`` of peak on every device."""
     mfu = np.where(hw.is_gpu, MFU_TRAIN_GPU, MFU_TRAIN_CPU)
     return hw.devices * hw.tflops * 1e12 * mfu / train_flops(student_params, 1.0, lora, kd_teacher_params)
 
@@ -168,6 +174,12 @@ def serve_memory_gb(params: float, kv_bytes_per_token: float, context_tokens: in
     bpp = np.where(hw.is_gpu, 2.0, 4.0)
     kv = kv_bytes_per_token * context_tokens * SERVE_CONCURRENCY
     return (params * bpp + kv) / hw.devices / 1e9 + RUNTIME_RESERVE_GB
+
+
+def teacher_memory_gb(params: float, hw: Hardware) -> float:
+    """Per-device memory (GB) of a self-hosted teacher generating the training data: weights (bf16
+    on GPU, fp32 on CPU) x ``TEACHER_ACTIVATION_OVERHEAD``, split over the devices, + reserve."""
+    return params * np.where(hw.is_gpu, 2.0, 4.0) * TEACHER_ACTIVATION_OVERHEAD / hw.devices / 1e9 + RUNTIME_RESERVE_GB
 
 
 def serve_latency_ms(

@@ -10,14 +10,16 @@ adds the nearest options on the lines after it.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from stratos.catalog.accelerators import AcceleratorRequest
 from stratos.catalog.offering import Offering
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.names import did_you_mean
+from stratos.planner.constraints import CONSTRAINTS
 from stratos.planner.matching import MIN_RATIO, size_ratio
 from stratos.zoo.registry import ModelSpec
 
@@ -91,50 +93,22 @@ def no_memory(n_pairs: int) -> InfeasibleError:
     )
 
 
-def _up(value: float, digits: int) -> str:
-    """``value`` rounded up at ``digits`` decimals: a bound that, set as printed, admits the option."""
-    return f"{math.ceil(value * 10**digits) / 10**digits:.{digits}f}"
-
-
-#: Per constraint: (key, getter, upper bound?, the fix given the best value any option reaches).
-_BOUNDS: list[tuple[str, Callable[[Any], float], bool, Callable[[float], str]]] = [
-    ("budget_usd", lambda x: x.cost_usd, True,
-     lambda b: f"raise constraints.budget_usd to at least {_up(b, 2)}, or shorten constraints.serving_hours"),
-    ("max_latency_ms", lambda x: x.latency_ms, True,
-     lambda b: f"raise constraints.max_latency_ms to at least {_up(b, 0)}, or allow faster GPUs"),
-    ("min_accuracy", lambda x: x.accuracy, False,
-     lambda b: f"lower constraints.min_accuracy to at most {math.floor(b * 1000) / 1000:g}, or allow larger students"),
-    ("max_train_hours", lambda x: x.train_hours, True,
-     lambda b: f"raise constraints.max_train_hours to at least {_up(b, 2)}"),
-]
-
-
-def _bound(constraints: Any, key: str) -> float | None:
-    value = getattr(constraints, key)
-    return None if value is None or (key == "min_accuracy" and not value) else float(value)
-
-
 def unsatisfiable(constraints: Any, cands: list[Any]) -> InfeasibleError:
     """No candidate meets every constraint: the binding ones (no option meets them alone), each
     with its value, the best reachable value and the fix; then the three nearest options."""
     binding, fixes = [], []
-    for key, get, upper, fix in _BOUNDS:
-        bound = _bound(constraints, key)
+    for k in CONSTRAINTS:
+        bound = k.bound(constraints)
         if bound is None:
             continue
-        best = min(get(x) for x in cands) if upper else max(get(x) for x in cands)
-        if (upper and best > bound) or (not upper and best < bound):
-            binding.append(f"constraints.{key}={bound:g} (best any option reaches: {best:.4g})")
-            fixes.append(fix(best))
+        values = [getattr(x, k.objective) for x in cands]
+        best = min(values) if k.upper else max(values)
+        if k.violated(np.array([best]), constraints)[0]:
+            binding.append(f"constraints.{k.key}={bound:g} (best any option reaches: {best:.4g})")
+            fixes.append(k.fix(best))
 
     def shortfall(x: Any) -> float:
-        total = 0.0
-        for key, get, upper, _ in _BOUNDS:
-            bound = _bound(constraints, key)
-            if bound is not None:
-                v = get(x)
-                total += max(0.0, (v - bound) / bound) if upper else max(0.0, (bound - v) / max(bound, 1e-9))
-        return total
+        return sum(k.shortfall(getattr(x, k.objective), constraints) for k in CONSTRAINTS)
 
     nearest = sorted(cands, key=shortfall)[:3]
     lines = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratos.planner.search import Candidate, PlanResult
+from stratos.planner.result import Candidate, PlanResult
 
 
 def _panel(ax, result: PlanResult, y, ylabel: str):

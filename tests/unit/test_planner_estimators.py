@@ -42,10 +42,27 @@ def test_training_memory_fit_rules_out_what_cannot_fit():
 
 def test_training_hours_scale_with_devices_and_spot():
     f = est.train_flops(1e9, 1e8, lora=False)
-    one, eight = est.train_hours(f, gpu("H100")), est.train_hours(f, gpu("H100", 8))
+
+    def seconds(hw):
+        return est.train_seconds(1e8, est.train_tokens_per_s(1e9, hw, lora=False))
+
+    one, eight = est.train_hours(seconds(gpu("H100"))), est.train_hours(seconds(gpu("H100", 8)))
     assert one == pytest.approx(f / (989e12 * est.MFU_TRAIN_GPU) / 3600)
     assert eight == pytest.approx(one / 8)
-    assert est.train_hours(f, gpu("H100"), spot=True) == pytest.approx(one * est.SPOT_SLOWDOWN)
+    assert est.train_hours(seconds(gpu("H100")), spot=True) == pytest.approx(one * est.SPOT_SLOWDOWN)
+    assert est.train_hours(7200.0, provision_h=0.25, synthesis_h=0.5) == pytest.approx(2.75)
+
+
+def test_training_stops_at_the_time_budget():
+    tps = est.train_tokens_per_s(1e9, gpu("H100"), lora=False)
+    assert est.train_seconds(1e12, tps, max_s=600.0) == 600.0
+    assert est.train_seconds(1e3, tps, max_s=600.0) == pytest.approx(1e3 / tps)
+
+
+def test_teacher_memory_splits_weights_over_devices():
+    one, eight = est.teacher_memory_gb(7e9, gpu("A100-80GB")), est.teacher_memory_gb(7e9, gpu("A100-80GB", 8))
+    assert one == pytest.approx(7e9 * 2 * est.TEACHER_ACTIVATION_OVERHEAD / 1e9 + est.RUNTIME_RESERVE_GB)
+    assert eight - est.RUNTIME_RESERVE_GB == pytest.approx((one - est.RUNTIME_RESERVE_GB) / 8)
 
 
 def test_serving_latency_is_bandwidth_bound_for_big_models_and_floor_bound_for_tiny_ones():
@@ -128,16 +145,11 @@ def test_score_normalises_inside_constraints_and_follows_weights():
     assert (cheap, accurate) == (0, 1)
 
 
-def test_recorded_runs_refit_the_model(tmp_path):
-    from stratos.planner.accuracy import _CSV, record_run
-
-    path = tmp_path / "cal.csv"
-    path.write_text(_CSV.read_text())
-    before = fit(read_points(path, "mahjong")).predict(2.9e6, 1.1e6, "injection", 0.0)[0]
-    for _ in range(3):
-        record_run("mahjong", 2.9e6, 1.1e6, "injection", 0.0, 0.99, "test run, measured", path=path)
-    rows = read_points(path, "mahjong")
-    assert rows[-1]["measured"] == "1" and rows[-1]["source"] == "test run; measured"
-    assert fit(rows).predict(2.9e6, 1.1e6, "injection", 0.0)[0] > before
-    with pytest.raises(ValueError):
-        record_run("mahjong", 1e6, 1e6, "magic", 0.0, 0.5, "x", path=path)
+def test_measured_runs_refit_the_model():
+    rows = read_points(task="mahjong")
+    before = fit(rows).predict(2.9e6, 1.1e6, "injection", 0.0)[0]
+    run = {"task": "mahjong", "student_params": "2.9e6", "train_tokens": "1.1e6", "mode": "injection",
+           "teacher_coverage": "0", "accuracy": "0.99", "measured": "1", "source": "test run", "hardware": "cpu"}
+    after = fit(rows + [run] * 3)
+    assert after.predict(2.9e6, 1.1e6, "injection", 0.0)[0] > before
+    assert after.n_measured == sum(r["measured"] == "1" for r in rows) + 3
