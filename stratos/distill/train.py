@@ -56,6 +56,7 @@ class TrainResult:
     stopped: str = "steps"
     train_seconds: float = 0.0
     tokens: int = 0
+    flops: float = 0.0  # 6 x parameters x tokens
 
     @property
     def tokens_per_s(self) -> float:
@@ -131,8 +132,26 @@ class TrainState:
     def restored(cls, ck: dict[str, Any]) -> TrainState:
         return cls(**{f: ck[f] for f in cls.__dataclass_fields__ if f in ck})
 
-    def result(self, stopped: str) -> TrainResult:
-        return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds, self.tokens)
+    def result(self, stopped: str, params: int) -> TrainResult:
+        return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds,
+                           self.tokens, train_flops(params, self.tokens))
+
+
+def train_flops(params: int, tokens: int) -> float:
+    """Training compute, FLOPs: 6 x parameters x tokens (2 forward + 4 backward per weight and token)."""
+    return 6.0 * params * tokens
+
+
+def step_cap(max_steps: int, max_flops: float | None, params: int, blocks: Blocks, batch: int) -> int:
+    """The most steps allowed: ``max_steps``, or fewer when ``max_flops`` binds first.
+
+    A step trains ``batch`` blocks holding, on average, the mean real (unpadded) tokens of
+    ``blocks``; the cap is the whole steps whose FLOPs fit the budget.
+    """
+    if max_flops is None:
+        return max_steps
+    per_step = train_flops(params, int((blocks.position_ids >= 0).sum())) / len(blocks) * batch
+    return max(1, min(max_steps, int(max_flops / per_step)))
 
 
 def train(
@@ -156,13 +175,15 @@ def train(
     torch.set_num_threads(cfg.threads)
     if cfg.batch_blocks % world:
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
-    opt, sched, state = _optimizer(model, cfg)
+    params = sum(p.numel() for p in model.parameters())
+    cap = step_cap(cfg.max_steps, cfg.max_train_flops, params, train_blocks, cfg.batch_blocks)
+    opt, sched, state = _optimizer(model, cfg, cap)
     torch.manual_seed(cfg.seed)
-    s, ck = TrainState(cfg.max_steps), load_latest(ckpt_dir)
+    s, ck = TrainState(cap), load_latest(ckpt_dir)
     if ck is not None:
         s = _resume(ck, model, opt, sched)
         if ck.get("done"):
-            return s.result(ck["stopped"])
+            return s.result(ck["stopped"], params)
     state["total_steps"] = s.total_steps  # the LR schedule reads the (refitted) budget
     ddp = _ddp(model, world)
     net = compiled(ddp) if cfg.compiles else ddp
@@ -184,7 +205,7 @@ def train(
         s.step += 1
         s.train_seconds += time.perf_counter() - t0
         rec: dict[str, Any] = {"step": s.step, "loss": loss, "lr": sched.get_last_lr()[0]}
-        fit_step_budget(s, cfg.max_steps, budget_s, world)
+        fit_step_budget(s, cap, budget_s, world)
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
         if s.step % cfg.eval_every == 0 or last:
@@ -196,7 +217,7 @@ def train(
         if why == "preempted":
             checkpoint()
             preemption.exit_now(s.step)
-        stopped = why or stopped
+        stopped = why or ("flops" if last and cap < cfg.max_steps and s.total_steps == cap else stopped)
         if why or last:
             break
         if s.step % cfg.ckpt_every == 0:
@@ -206,7 +227,7 @@ def train(
         model.load_state_dict(s.best_state, strict=False)
     checkpoint(done=True, stopped=stopped)
     preemption.restore()
-    return s.result(stopped)
+    return s.result(stopped, params)
 
 
 def _resume(ck: dict[str, Any], model: Any, opt: Any, sched: Any) -> TrainState:
@@ -231,7 +252,7 @@ def _save(ckpt_dir: str | Path, s: TrainState, model: Any, opt: Any, sched: Any,
     })
 
 
-def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]]:
+def _optimizer(model: Any, cfg: DistillConfig, cap: int) -> tuple[Any, Any, dict[str, int]]:
     """Fused AdamW (no decay on norms and biases) and the warm-up + cosine schedule.
 
     The schedule reads the step budget from the returned dict, which the caller keeps
@@ -246,7 +267,7 @@ def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]
         betas=(0.9, 0.95),
         fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
     )
-    state = {"total_steps": cfg.max_steps}
+    state = {"total_steps": cap}
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: lr_factor(k, cfg.warmup_steps, state["total_steps"], cfg.min_lr_ratio)
     )
