@@ -62,7 +62,7 @@ def generate_class(name: str, n: int, seed: int, rules: Rules = STANDARD) -> lis
     mode, controls = _RECIPES[name]
     ask = int(n / _KEPT_AT_LEAST[name]) + 10
     while True:
-        items = generate(ask, f"{seed}/{name}", mode, Controls(**controls), rules)  # type: ignore[arg-type]
+        items = generate(ask, f"{seed}/{name}", mode, Controls(**controls), rules)
         kept = [e for e in items if class_of(e) == name]
         if len(kept) >= n:
             return kept[:n]
@@ -88,7 +88,7 @@ def mixed_splits(
         fractions = tuple(n / sum(need) for n in need)
         n = int(sum(need) * 1.1) + 20
         while True:  # an unlucky hash split: draw more
-            parts = split_examples(generate_class(c, n, seed, rules), fractions, salt=c)  # type: ignore[arg-type]
+            parts = split_examples(generate_class(c, n, seed, rules), fractions, salt=c)  # type: ignore[arg-type]  # 3 fractions
             if all(len(parts[s]) >= k for s, k in zip(SPLITS, need, strict=True)):
                 break
             n = int(n * 1.2)

@@ -142,14 +142,15 @@ def _forward_one(
 
 def generate(
     n: int,
-    seed: int,
+    seed: int | str,
     mode: str = "reverse",
     controls: Controls | None = None,
     rules: Rules = STANDARD,
     unique: bool = True,
     max_tries: int | None = None,
 ) -> list[Example]:
-    """``n`` puzzles with known answers, deterministic under ``seed``.
+    """``n`` puzzles with known answers, deterministic under ``seed`` (a number, or a string
+    naming a stream of its own, e.g. one per question class).
 
     ``unique`` drops repeated hands (so a split by hand is a split by item).
     Raises ``ValueError`` when the controls can't be met within ``max_tries``
