@@ -17,6 +17,14 @@ Parts, each printing a ratio against a baseline measured in the same run:
    model, data (packed, completion-only) and hyper-parameters.
 4. ``serving``: per-question p50 latency and cost per 1,000 questions, student vs teacher
    (read from the main run's report).
+5. ``--flops-budget F``: hardware-neutral mode instead of the parts above: the job trains to
+   ``F`` training FLOPs (6 x parameters x tokens, ``max_train_flops``) whatever the machine
+   (no time cap, no early stopping, the task's rule engine as teacher) and prints accuracy per
+   question class on ``--per-class`` held-out questions each (the task's evaluation mix), the
+   mix accuracy, tokens/s and the CPU model, so figures compare across machines::
+
+    python benchmarks/distill_bench.py --out runs/budget --flops-budget 1.3e14 --threads 1
+    python benchmarks/distill_bench.py --out runs/budget --flops-budget 1.3e14 --tag lr2 --set lr=2e-3
 
 Results go to ``<out>/bench.json``.
 """
@@ -141,6 +149,76 @@ def part_throughput(args, res: dict) -> None:
           "(target >= 1)")
 
 
+def cpu_model() -> str:
+    """The CPU's model name, as ``lscpu`` prints it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``key=value`` JobSettings overrides (values read as JSON, else as strings)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: write key=value, e.g. --set lr=2e-3")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def use_train_mix(task_name: str, spec: str) -> dict[str, float]:
+    """Register ``task_name`` with training proportions ``spec`` (``reverse=0.4,single-suit=0.4,...``)."""
+    from stratos.tasks.base import register_task
+    from stratos.tasks.mahjong import MahjongTask
+
+    mix = {k: float(v) for k, v in (kv.split("=") for kv in spec.split(","))}
+    register_task(task_name, lambda: MahjongTask(train_mix=mix))
+    return mix
+
+
+def part_budget(args, res: dict) -> None:
+    """Train to a FLOPs budget and print per-class accuracy on held-out questions (see module docstring)."""
+    from stratos.tasks.base import get_task
+
+    base = load_config(args.config)
+    mix = use_train_mix(base.task, args.train_mix) if args.train_mix else None
+    task = get_task(base.task)
+    classes = len(task.eval_mix or {}) or 1
+    cfg = load_config(
+        args.config, max_train_flops=args.flops_budget, max_train_minutes=24 * 60.0, patience=0,
+        teacher="rules", mode="injection", teacher_eval=False, threads=args.threads,
+        n_test=args.per_class * classes, **parse_sets(args.set),
+    )
+    tag = args.tag or "base"
+    report, wall = run(cfg, args.out / f"budget-{tag}")
+    ev, tr = report["evaluation"]["student"], report["training"]
+    row = {
+        "tag": tag, "flops_budget": args.flops_budget, "flops": tr["flops"], "tokens": report["data"]["train_tokens"],
+        "parameters": report["student"]["parameters"], "steps": tr["steps"], "tokens_per_s": tr["tokens_per_s"],
+        "train_s": tr["train_s"], "job_s": report["times"].get("job_s"), "wall_s": wall, "cpu": cpu_model(),
+        "threads": cfg.threads, "train_mix": mix, "set": args.set, "accuracy": ev["accuracy"],
+        "mix": ev["mix"], "mix_accuracy": ev["mix_accuracy"],
+        "by_class": {k: v["accuracy"] for k, v in ev["by_class"].items()},
+        "n_per_class": {k: v["n"] for k, v in ev["by_class"].items()},
+    }
+    res.setdefault("budget", {})[tag] = row
+    per_class = ", ".join(f"{k} {v:.1%} (n={row['n_per_class'][k]})" for k, v in row["by_class"].items())
+    print(f"[budget {tag}] {tr['flops']:.3g} of {args.flops_budget:.3g} FLOPs ({row['tokens']:,} tokens, "
+          f"{row['parameters']:,} parameters, {tr['steps']} steps): {per_class}; mix {row['mix_accuracy']:.1%} "
+          f"over {row['mix']}; {tr['tokens_per_s']:.0f} tokens/s on {row['cpu']} x {cfg.threads} threads; "
+          f"job {wall / 60:.1f} min")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
@@ -148,10 +226,21 @@ def main() -> None:
     ap.add_argument("--only", choices=["main", "ablation", "throughput"], action="append")
     ap.add_argument("--steps", type=int, default=200,
                     help="steps for the throughput comparison (ours includes its ~20 s of torch.compile)")
+    ap.add_argument("--flops-budget", type=float, help="train to this many FLOPs instead (see module docstring)")
+    ap.add_argument("--per-class", type=int, default=500, help="budget mode: held-out questions per class")
+    ap.add_argument("--threads", type=int, default=1, help="budget mode: torch threads")
+    ap.add_argument("--tag", help="budget mode: the variant's name (its run dir and bench.json key)")
+    ap.add_argument("--set", action="append", default=[], help="budget mode: a JobSettings override key=value")
+    ap.add_argument("--train-mix", help="budget mode: training class proportions, e.g. reverse=0.4,single-suit=0.4")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "bench.json"
     res = json.loads(path.read_text()) if path.is_file() else {}
+    if args.flops_budget:
+        part_budget(args, res)
+        path.write_text(json.dumps(res, indent=2, default=str))
+        print(f"results: {path}")
+        return
     for name, fn in (("main", part_main), ("ablation", part_ablation), ("throughput", part_throughput)):
         if args.only and name not in args.only:
             continue

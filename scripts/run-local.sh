@@ -31,20 +31,29 @@ echo "cost:      $(pulumi stack output estimatedCost --stack "$STACK" --json | p
 echo
 
 STRATOS_ENDPOINT="$endpoint" STRATOS_MODEL="$model" \
+STRATOS_ARTIFACT="$(pulumi stack output artifact --stack "$STACK" 2>/dev/null || true)" \
 STRATOS_TOKEN="$(pulumi stack output token --show-secrets --stack "$STACK")" \
 python - <<'PY'
-"""Held-out Mahjong questions through the openai client (hands from the test split only)."""
+"""Held-out Mahjong questions of every class through the openai client: the job's own test split
+(reverse, single-suit, forward-ready and not-ready hands in the evaluation mix), 5 of each."""
 import os
+from collections import Counter
+from pathlib import Path
 
 from openai import OpenAI
 
+from stratos.synth.dataset import read_jsonl
 from stratos.tasks import get_task
-from stratos.tasks.mahjong.splits import split_of
 
 task = get_task("mahjong")
-held_out = [e for e in task.generate(200, seed=20251129) if split_of(e.question) == "test"][:20]
+artifact = Path(os.environ.get("STRATOS_ARTIFACT", "").removeprefix("file://"))
+test_file = artifact.parent / "data" / "test.jsonl"
+# the job's test split interleaves the classes, so its first 20 hold each class 5 times;
+# without it (a remote artifact store), fresh hands of every class from another seed
+pool = read_jsonl(test_file) if test_file.is_file() else task.make_splits(0, 0, 20, seed=20251129)["test"]
+held_out = pool[:20]
 client = OpenAI(base_url=os.environ["STRATOS_ENDPOINT"], api_key=os.environ["STRATOS_TOKEN"])
-correct = 0
+right, asked = Counter(), Counter()
 for ex in held_out:
     reply = client.chat.completions.create(
         model=os.environ["STRATOS_MODEL"],
@@ -55,8 +64,11 @@ for ex in held_out:
     text = reply.choices[0].message.content or ""
     parsed = task.parse_answer(text)
     ok = parsed is not None and task.check(ex.question, parsed)
-    correct += ok
+    kind = task.class_of(ex)
+    asked[kind] += 1
+    right[kind] += ok
     said = task.format_answer(parsed) if parsed is not None else repr(text.strip()[:60])
-    print(f"{ex.question}: model says {said} | truth {task.format_answer(ex.answer)} | {'ok' if ok else 'wrong'}")
-print(f"{correct}/{len(held_out)} held-out hands answered correctly through the openai client")
+    print(f"[{kind}] {ex.question}: model says {said} | truth {task.format_answer(ex.answer)} | {'ok' if ok else 'wrong'}")
+print(f"{sum(right.values())}/{len(held_out)} held-out hands answered correctly through the openai client: "
+      + ", ".join(f"{k} {right[k]}/{n}" for k, n in sorted(asked.items())))
 PY

@@ -463,7 +463,7 @@ def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
         evaluation=Evaluations(student=ev_s, teacher=ev_t),
         training=Training(steps=result.steps, planned_steps=result.total_steps, stopped=result.stopped,
                           best_val=result.best_val, train_s=result.train_seconds, tokens_per_s=result.tokens_per_s,
-                          logit_kd=s.kd_teacher is not None),
+                          flops=result.flops, max_flops=cfg.max_train_flops, logit_kd=s.kd_teacher is not None),
         serving=serving(cfg, ev_s, ev_t), times=run.times, cost=cost_section(cfg, run.times.get("job_s", 0.0)),
         hardware=hardware_line(cfg, run.world),
         config=json.loads(cfg.model_dump_json()),

@@ -113,6 +113,12 @@ class JobSettings(_Frozen):
     micro_blocks: int = Field(8, gt=0, description="blocks per forward/backward (gradient accumulation)")
     max_steps: int = Field(50_000, gt=0, description="step cap; the time cap (max_train_minutes) normally binds first")
     max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training, minutes; the step budget is fitted to it")
+    max_train_flops: float | None = Field(
+        None, gt=0,
+        description="training compute cap, FLOPs counted as 6 x parameters x training tokens (forward + backward); "
+        "unlike the time cap it trains the same amount on any machine (1.3e14 is what the 3M student gets in "
+        "16 minutes on a 2-core CPU, ~7.4M tokens); unset: no compute cap",
+    )
     eval_every: int = Field(
         1000, gt=0, description="steps between validation passes (one costs ~100 decodes, ~3 s; the job runs ~8.7k steps)"
     )

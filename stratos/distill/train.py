@@ -60,6 +60,7 @@ class TrainResult:
     train_seconds: float = 0.0
     tokens: int = 0
     model: Any = None  # rank 0 of a sharded run: the trained weights in a plain (unsharded) module
+    flops: float = 0.0  # 6 x parameters x tokens
 
     @property
     def tokens_per_s(self) -> float:
@@ -136,8 +137,26 @@ class TrainState:
     def restored(cls, ck: dict[str, Any]) -> TrainState:
         return cls(**{f: ck[f] for f in cls.__dataclass_fields__ if f in ck})
 
-    def result(self, stopped: str) -> TrainResult:
-        return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds, self.tokens)
+    def result(self, stopped: str, params: int) -> TrainResult:
+        return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds,
+                           self.tokens, train_flops(params, self.tokens))
+
+
+def train_flops(params: int, tokens: int) -> float:
+    """Training compute, FLOPs: 6 x parameters x tokens (2 forward + 4 backward per weight and token)."""
+    return 6.0 * params * tokens
+
+
+def step_cap(max_steps: int, max_flops: float | None, params: int, blocks: Blocks, batch: int) -> int:
+    """The most steps allowed: ``max_steps``, or fewer when ``max_flops`` binds first.
+
+    A step trains ``batch`` blocks holding, on average, the mean real (unpadded) tokens of
+    ``blocks``; the cap is the whole steps whose FLOPs fit the budget.
+    """
+    if max_flops is None:
+        return max_steps
+    per_step = train_flops(params, int((blocks.position_ids >= 0).sum())) / len(blocks) * batch
+    return max(1, min(max_steps, int(max_flops / per_step)))
 
 
 def train(
@@ -167,6 +186,8 @@ def train(
     torch.set_num_threads(cfg.threads)
     if cfg.batch_blocks % world:
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
+    params = sum(p.numel() for p in model.parameters())  # before wrapping: FSDP shards them
+    cap = step_cap(cfg.max_steps, cfg.max_train_flops, params, train_blocks, cfg.batch_blocks)
     dev = prepare(resolve_device(cfg.device, setting="job.device"))
     strategy = strategy or parallel.job_strategy(model, teacher_model, dev, world)
     plain = parallel.plain_copy(model) if strategy.sharded and rank == 0 else None
@@ -175,13 +196,13 @@ def train(
         teacher_model.to(dev)
     wrapped = parallel.wrap(model, teacher_model, strategy, dev)
     evaluate = None if strategy.sharded else evaluate
-    opt, sched, state = _optimizer(model, cfg)  # after wrapping: FSDP replaces the parameters
+    opt, sched, state = _optimizer(model, cfg, cap)  # after wrapping: FSDP replaces the parameters
     torch.manual_seed(cfg.seed)
-    s, ck = TrainState(cfg.max_steps), load_latest(ckpt_dir)
+    s, ck = TrainState(cap), load_latest(ckpt_dir)
     if ck is not None:
         s = _resume(ck, model, opt, sched, strategy)
         if ck.get("done"):
-            return _finish(s, ck["stopped"], model, plain, strategy)
+            return _finish(s, ck["stopped"], params, model, plain, strategy)
     state["total_steps"] = s.total_steps  # the LR schedule reads the (refitted) budget
     net = compiled(wrapped) if cfg.compiles_on(dev.type) else wrapped
     model.train()
@@ -203,7 +224,7 @@ def train(
         s.step += 1
         s.train_seconds += time.perf_counter() - t0
         rec: dict[str, Any] = {"step": s.step, "loss": loss, "lr": sched.get_last_lr()[0]}
-        fit_step_budget(s, cfg.max_steps, budget_s, world)
+        fit_step_budget(s, cap, budget_s, world)
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
         if s.step % cfg.eval_every == 0 or last:
@@ -215,7 +236,7 @@ def train(
         if why == "preempted":
             checkpoint()
             preemption.exit_now(s.step)
-        stopped = why or stopped
+        stopped = why or ("flops" if last and cap < cfg.max_steps and s.total_steps == cap else stopped)
         if why or last:
             break
         if s.step % cfg.ckpt_every == 0:
@@ -225,12 +246,12 @@ def train(
         parallel.load_state(model, s.best_state, strategy)
     checkpoint(done=True, stopped=stopped)
     preemption.restore()
-    return _finish(s, stopped, model, plain, strategy)
+    return _finish(s, stopped, params, model, plain, strategy)
 
 
-def _finish(s: TrainState, stopped: str, model: Any, plain: Any, strategy: parallel.Strategy) -> TrainResult:
+def _finish(s: TrainState, stopped: str, params: int, model: Any, plain: Any, strategy: parallel.Strategy) -> TrainResult:
     """The result; a sharded run gathers its weights (every rank) into rank 0's plain copy."""
-    result = s.result(stopped)
+    result = s.result(stopped, params)
     if strategy.sharded:
         weights, _ = parallel.full_state(model, None, strategy)
         if plain is not None:
@@ -267,7 +288,7 @@ def _save(ckpt_dir: str | Path, s: TrainState, model: Any, opt: Any, sched: Any,
     })
 
 
-def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]]:
+def _optimizer(model: Any, cfg: DistillConfig, cap: int) -> tuple[Any, Any, dict[str, int]]:
     """Fused AdamW (no decay on norms and biases) and the warm-up + cosine schedule.
 
     The schedule reads the step budget from the returned dict, which the caller keeps
@@ -282,7 +303,7 @@ def _optimizer(model: Any, cfg: DistillConfig) -> tuple[Any, Any, dict[str, int]
         betas=(0.9, 0.95),
         fused=device in ("cpu", "cuda"),  # one kernel for all parameters instead of a dozen ops each
     )
-    state = {"total_steps": cfg.max_steps}
+    state = {"total_steps": cap}
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: lr_factor(k, cfg.warmup_steps, state["total_steps"], cfg.min_lr_ratio)
     )

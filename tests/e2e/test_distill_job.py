@@ -48,7 +48,14 @@ def test_job_writes_a_loadable_artifact_report_and_log(tmp_path):
     assert report["metrics"]["teacher_accuracy"] == 1.0
     assert 0.0 <= report["metrics"]["student_accuracy"] <= 1.0
     student = report["evaluation"]["student"]
-    assert student["by_class"] and report["data"]["test"] == 24 == sum(report["data"]["test_classes"].values())
+    assert report["data"]["test"] == 24 == sum(report["data"]["test_classes"].values())
+    classes = {"reverse", "single-suit", "forward-ready", "not-ready"}  # the task's evaluation mix, 6 of each
+    assert report["data"]["test_classes"] == dict.fromkeys(sorted(classes), 6) and set(student["by_class"]) == classes
+    assert student["mix"] == dict.fromkeys(classes, 0.25) and student["mix_accuracy"] == pytest.approx(
+        sum(c["accuracy"] for c in student["by_class"].values()) / 4)
+    assert report["metrics"]["student_mix_accuracy"] == student["mix_accuracy"]
+    flops = report["training"]["flops"]
+    assert flops == 6 * report["student"]["parameters"] * report["data"]["train_tokens"] and report["training"]["max_flops"] is None
     assert student["accuracy"] == report["metrics"]["student_accuracy"] and "single_suit_accuracy" in report["metrics"]
     assert report["synthesis"]["acceptance_rate"] == 1.0 and report["synthesis"]["teacher_asked"] == 4
     assert report["training"]["steps"] == 40 and report["training"]["tokens_per_s"] > 0

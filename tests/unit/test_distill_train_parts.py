@@ -112,3 +112,36 @@ def test_compiled_training_follows_the_eager_loss_curve(tmp_path):
     assert len(losses[True]) == 6
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
     assert losses[True][-1] < losses[True][0]
+
+
+def test_flops_budget_stops_training_at_the_budget_whatever_the_clock(tmp_path):
+    """``max_train_flops`` caps steps at 6 x parameters x tokens; the time cap is far away."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import stratos.distill.train as T
+    from stratos.distill.packing import Blocks
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+    params = sum(p.numel() for p in model.parameters())
+    ids = torch.randint(0, 16, (4, 8))
+    pos = torch.arange(8).repeat(4, 1)
+    pos[:, 6:] = -1  # padding: 6 real tokens a block, 12 a 2-block step
+    blocks = Blocks(ids, ids.clone(), pos)
+    per_step = T.train_flops(params, 12)
+    cfg = job_config(max_train_minutes=60.0, max_steps=10_000, max_train_flops=per_step * 7.5, eval_every=10_000,
+                     ckpt_every=10_000, patience=0, warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16,
+                     threads=1, precision="fp32", compile=False)
+    r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+    assert (r.steps, r.total_steps, r.stopped) == (7, 7, "flops")
+    assert r.tokens == 7 * 12 and r.flops == pytest.approx(7 * per_step) and r.flops <= cfg.max_train_flops
+    unbounded = job_config(max_steps=5, max_train_flops=None)
+    assert T.step_cap(unbounded.max_steps, unbounded.max_train_flops, params, blocks, 2) == 5
+    assert T.step_cap(5, per_step * 100, params, blocks, 2) == 5  # the step cap binds first
+
+
+def test_max_train_flops_is_a_positive_number_or_unset():
+    assert job_config().max_train_flops is None
+    with pytest.raises(ValueError, match="max_train_flops"):
+        job_config(max_train_flops=0)

@@ -9,6 +9,7 @@ at a real table: mostly not ready. Both honour the same difficulty controls.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -122,30 +123,34 @@ def _reverse_one(
     return full, waits_of_counts(full, rules)
 
 
+@functools.cache
+def _wall(suits: tuple[str, ...], use_z: bool) -> list[int]:
+    """Every tile of the given suits (and the honours), 4 copies each: what a forward hand is drawn from."""
+    kinds = [SUIT_OFFSET[s] + n for s in suits for n in range(9)] + (list(range(27, 34)) if use_z else [])
+    return [i for i in kinds for _ in range(4)]
+
+
 def _forward_one(
     rng: random.Random, ctl: Controls, rules: Rules
 ) -> tuple[list[int], list[int]] | None:
     suits, use_z = _suits_for(rng, ctl)
-    kinds = [SUIT_OFFSET[s] + n for s in suits for n in range(9)] + (
-        list(range(27, 34)) if use_z else []
-    )
-    wall = [i for i in kinds for _ in range(4)]
     counts = [0] * 34
-    for i in rng.sample(wall, 13):
+    for i in rng.sample(_wall(tuple(suits), use_z), 13):
         counts[i] += 1
     return counts, waits_of_counts(counts, rules)
 
 
 def generate(
     n: int,
-    seed: int,
+    seed: int | str,
     mode: str = "reverse",
     controls: Controls | None = None,
     rules: Rules = STANDARD,
     unique: bool = True,
     max_tries: int | None = None,
 ) -> list[Example]:
-    """``n`` puzzles with known answers, deterministic under ``seed``.
+    """``n`` puzzles with known answers, deterministic under ``seed`` (a number, or a string
+    naming a stream of its own, e.g. one per question class).
 
     ``unique`` drops repeated hands (so a split by hand is a split by item).
     Raises ``ValueError`` when the controls can't be met within ``max_tries``

@@ -8,11 +8,11 @@ single-purpose modules beside this one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stratos.tasks.base import CompactUnits, Example, Task
-from stratos.tasks.mahjong import answers, rationale, scoring
+from stratos.tasks.mahjong import answers, classes, rationale, scoring
 from stratos.tasks.mahjong.generate import Controls, generate
 from stratos.tasks.mahjong.knowledge import knowledge
 from stratos.tasks.mahjong.solver import Rules, winning_tiles
@@ -39,9 +39,19 @@ class MahjongTask(Task):
     }
     #: mpsz notation: ``123m`` is the tiles 1m 2m 3m, one word each for a word-level student
     compact_units = CompactUnits(suffixes="mpsz")
+    #: the four question classes weighed equally (``classes.EVAL_MIX``)
+    eval_mix = classes.EVAL_MIX
 
-    def __init__(self, rules: Rules | str = "standard") -> None:
+    def __init__(self, rules: Rules | str = "standard", train_mix: Mapping[str, float] | None = None) -> None:
         self.rules = Rules.from_name(rules) if isinstance(rules, str) else rules
+        mix = dict(train_mix or classes.TRAIN_MIX)
+        unknown = set(mix) - set(classes.CLASSES)
+        if unknown or not sum(mix.values()) > 0 or min(mix.values()) < 0:
+            raise ValueError(
+                f"train_mix {mix} needs non-negative weights with a positive sum over the classes "
+                f"{', '.join(classes.CLASSES)}"
+            )
+        self.train_mix = mix
 
     def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
         """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``min_waits``,
@@ -110,13 +120,26 @@ class MahjongTask(Task):
         """The 34 tile codes: every hand is representable."""
         return [f"{r}{s}" for s in "mps" for r in range(1, 10)] + [f"{r}z" for r in range(1, 8)]
 
+    def class_of(self, example: Example) -> str:
+        """``reverse``, ``single-suit``, ``forward-ready`` or ``not-ready`` (see ``classes``)."""
+        return classes.class_of(example)
+
+    def make_splits(self, n_train: int, n_val: int, n_test: int, seed: int) -> dict[str, list[Example]]:
+        """Training questions in the proportions of ``train_mix`` (default ``classes.TRAIN_MIX``); validation and test
+        in the fixed evaluation mix, so the job's test accuracy is the mix accuracy."""
+        sizes = {"train": n_train, "val": n_val, "test": n_test}
+        mixes = {"train": self.train_mix, "val": self.eval_mix, "test": self.eval_mix}
+        return classes.mixed_splits(sizes, mixes, seed, self.rules)
+
     def highlights(self, scores: Any) -> dict[str, float | None]:
-        """Single-suit (chinitsu) puzzles and hands with 4+ waits: the hard cases."""
-        single = scores.by_class.get("chinitsu")
+        """Single-suit puzzles, not-ready hands and hands with 4+ waits: the hard cases."""
+        single = scores.by_class.get("single-suit")
+        noten = scores.by_class.get("not-ready")
         four = (scores.task_metrics.get("by_waits") or {}).get("4+") or {}
         return {
             "single_suit_accuracy": single.accuracy if single else None,
             "single_suit_n": single.n if single else 0,
+            "not_ready_accuracy": noten.accuracy if noten else None,
             "four_plus_accuracy": four.get("accuracy"),
         }
 
