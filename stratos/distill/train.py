@@ -139,7 +139,7 @@ class TrainState:
 
     def result(self, stopped: str, params: int) -> TrainResult:
         return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds,
-                           self.tokens, train_flops(params, self.tokens))
+                           self.tokens, flops=train_flops(params, self.tokens))
 
 
 def train_flops(params: int, tokens: int) -> float:
