@@ -188,13 +188,7 @@ def train(
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
     params = sum(p.numel() for p in model.parameters())  # before wrapping: FSDP shards them
     cap = step_cap(cfg.max_steps, cfg.max_train_flops, params, train_blocks, cfg.batch_blocks)
-    dev = prepare(resolve_device(cfg.device, setting="job.device"))
-    strategy = strategy or parallel.job_strategy(model, teacher_model, dev, world)
-    plain = parallel.plain_copy(model) if strategy.sharded and rank == 0 else None
-    model.to(dev)
-    if teacher_model is not None:
-        teacher_model.to(dev)
-    wrapped = parallel.wrap(model, teacher_model, strategy, dev)
+    dev, strategy, wrapped, plain = _place(model, teacher_model, cfg, strategy, rank, world)
     evaluate = None if strategy.sharded else evaluate
     opt, sched, state = _optimizer(model, cfg, cap)  # after wrapping: FSDP replaces the parameters
     torch.manual_seed(cfg.seed)
@@ -218,12 +212,9 @@ def train(
     while s.step < s.total_steps:
         t0 = time.perf_counter()
         loss = train_step(net, wrapped, train_blocks, s, cfg, teacher_model, rank, world, strategy)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+        rec: dict[str, Any] = {"step": s.step + 1, "loss": loss, "lr": _apply(opt, sched)}
         s.step += 1
         s.train_seconds += time.perf_counter() - t0
-        rec: dict[str, Any] = {"step": s.step, "loss": loss, "lr": sched.get_last_lr()[0]}
         fit_step_budget(s, cap, budget_s, world)
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
@@ -247,6 +238,27 @@ def train(
     checkpoint(done=True, stopped=stopped)
     preemption.restore()
     return _finish(s, stopped, params, model, plain, strategy)
+
+
+def _place(model: Any, teacher_model: Any, cfg: DistillConfig, strategy: parallel.Strategy | None, rank: int,
+           world: int) -> tuple[Any, parallel.Strategy, Any, Any]:
+    """(device, strategy, the wrapped model, rank 0's plain copy when sharded): the student and the
+    KD teacher on ``cfg.device``, replicated or sharded as the strategy (default: the job's) says."""
+    dev = prepare(resolve_device(cfg.device, setting="job.device"))
+    strategy = strategy or parallel.job_strategy(model, teacher_model, dev, world)
+    plain = parallel.plain_copy(model) if strategy.sharded and rank == 0 else None
+    model.to(dev)
+    if teacher_model is not None:
+        teacher_model.to(dev)
+    return dev, strategy, parallel.wrap(model, teacher_model, strategy, dev), plain
+
+
+def _apply(opt: Any, sched: Any) -> float:
+    """One optimiser and schedule step; returns the learning rate the next step uses."""
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return sched.get_last_lr()[0]
 
 
 def _finish(s: TrainState, stopped: str, params: int, model: Any, plain: Any, strategy: parallel.Strategy) -> TrainResult:
