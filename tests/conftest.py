@@ -23,12 +23,19 @@ os.environ.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "1")
 if "STRATOS_TEACHER_CACHE" not in os.environ:
     os.environ["STRATOS_TEACHER_CACHE"] = tempfile.mkdtemp(prefix="stratos-teacher-cache-")
     atexit.register(shutil.rmtree, os.environ["STRATOS_TEACHER_CACHE"], True)
-# The calibration cache every finished job appends to (stratos.calibration): per test session, so
-# test-sized runs never become calibration points of a developer's later plans.
-if "STRATOS_CALIBRATION" not in os.environ:
-    _cal = tempfile.mkdtemp(prefix="stratos-calibration-")
-    os.environ["STRATOS_CALIBRATION"] = os.path.join(_cal, "calibration.jsonl")
-    atexit.register(shutil.rmtree, _cal, True)
+# Module- and session-scoped fixtures that run jobs write here; each test gets its own file below.
+_cal = tempfile.mkdtemp(prefix="stratos-calibration-")
+os.environ["STRATOS_CALIBRATION"] = os.path.join(_cal, "calibration.jsonl")
+atexit.register(shutil.rmtree, _cal, True)
+
+
+@pytest.fixture(autouse=True)
+def _own_calibration_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibration cache every finished job appends to (stratos.calibration), per test: a
+    test-sized run never becomes a calibration point of a developer's plans, nor of a later test
+    (a recorded run makes the next plan of its task "measured", so a shared file made results
+    depend on test order)."""
+    monkeypatch.setenv("STRATOS_CALIBRATION", str(tmp_path_factory.mktemp("calibration") / "calibration.jsonl"))
 
 
 @pytest.fixture(scope="session")
