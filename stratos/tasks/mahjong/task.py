@@ -11,13 +11,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stratos.exceptions import QuestionError
 from stratos.tasks.base import CompactUnits, Example, Task
 from stratos.tasks.mahjong import answers, classes, rationale, scoring
 from stratos.tasks.mahjong.generate import Controls, generate
 from stratos.tasks.mahjong.knowledge import knowledge
 from stratos.tasks.mahjong.solver import Rules, winning_tiles
 from stratos.tasks.mahjong.splits import split_examples
-from stratos.tasks.mahjong.tiles import canonical_hand
+from stratos.tasks.mahjong.tiles import canonical_hand, parse_counts
 
 _CONTROL_FIELDS = {f.name for f in dataclasses.fields(Controls)}
 
@@ -77,6 +78,17 @@ class MahjongTask(Task):
 
     def prompt(self, question: str) -> str:
         return answers.prompt(canonical_hand(question, 13))
+
+    def question_from_prompt(self, prompt: str) -> str | None:
+        """The hand on the canonical prompt's ``Hand (13 tiles):`` line, as written (maybe illegal)."""
+        return answers.hand_in_prompt(prompt)
+
+    def validate_question(self, question: str) -> None:
+        """A legal question is 13 tiles in mpsz notation with at most 4 copies of any tile."""
+        try:
+            parse_counts(question, 13)
+        except ValueError as exc:
+            raise QuestionError(f"not a legal 13-tile hand: {exc}") from None
 
     def parse_answer(self, text: str) -> list[str] | None:
         return answers.parse_answer(text)
