@@ -35,6 +35,7 @@ class MahjongTask(Task):
         "n_suits": "exact number of numbered suits (1-3)",
         "honours": "require (true) or forbid (false) honour tiles",
         "chinitsu": "single-suit puzzles only",
+        "mixed": "never single-suit (two or more suits, or honours)",
         "min_waits": "at least this many waits",
         "max_waits": "at most this many waits",
     }
@@ -55,7 +56,7 @@ class MahjongTask(Task):
         self.train_mix = mix
 
     def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
-        """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``min_waits``,
+        """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``mixed``, ``min_waits``,
         ``max_waits`` (see ``Controls``), ``unique`` (default True), ``max_tries`` and ``rationale``
         (a style name to attach a verified rationale to every item, default none)."""
         style = controls.pop("rationale", None)
