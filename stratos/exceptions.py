@@ -45,6 +45,15 @@ class RequestError(StratosError, ValueError):
     exit_code = 2
 
 
+class QuestionError(StratosError, ValueError):
+    """A question the task cannot be asked (e.g. a hand that breaks the rules); says what is wrong with it.
+
+    The server answers it with a 400 before the request is queued.
+    """
+
+    exit_code = 2
+
+
 class EndpointError(StratosError):
     """An endpoint could not be reached or refused us; says which URL and what to check."""
 

@@ -21,6 +21,7 @@ from stratos.serve.batcher import Batcher
 from stratos.serve.engine_base import EngineBase
 from stratos.serve.engines import load_engine
 from stratos.serve.metrics import ServerMetrics
+from stratos.serve.questions import QuestionCheck
 from stratos.serve.serving import Limits, OpenAIServing
 
 log = logging.getLogger("stratos.serve")
@@ -133,7 +134,10 @@ def build_server_app(config: ServeConfig, engine: EngineBase | None = None):
         max_tokens=min(config.max_tokens, engine.max_context),
         default_max_tokens=min(config.default_max_tokens, engine.max_context),
     )
-    serving = OpenAIServing(engine, batcher, metrics, model_name=config.served_name, limits=limits)
+    serving = OpenAIServing(
+        engine, batcher, metrics, model_name=config.served_name, limits=limits,
+        questions=QuestionCheck.for_artifact(config.model_dir),
+    )
     return build_app(
         serving,
         token=config.token,

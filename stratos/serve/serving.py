@@ -46,6 +46,7 @@ from stratos.serve.protocol import (
     StreamTextChoice,
     Usage,
 )
+from stratos.serve.questions import QuestionCheck
 
 log = logging.getLogger("stratos.serve")
 
@@ -115,12 +116,14 @@ class OpenAIServing:
         *,
         model_name: str,
         limits: Limits = Limits(),
+        questions: QuestionCheck | None = None,
     ):
         self.engine = engine
         self.batcher = batcher
         self.metrics = metrics
         self.model_name = model_name
         self.limits = limits
+        self.questions = questions
 
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(id=self.model_name)])
@@ -134,7 +137,9 @@ class OpenAIServing:
             return error(
                 400, f"the model's chat template rejected these messages: {exc}", param="messages"
             )
-        prepared = await self._prepare(req, prompt, max_tokens)
+        # The question is read from what the client wrote: a chat template may rewrite it.
+        asked = next((m.text() for m in reversed(req.messages) if m.role == "user"), "")
+        prepared = await self._prepare(req, prompt, max_tokens, asked)
         if isinstance(prepared, ApiError):
             return prepared
         params = prepared
@@ -157,7 +162,7 @@ class OpenAIServing:
 
     async def completion(self, req: CompletionRequest) -> CompletionResponse | Stream | ApiError:
         prompt = req.prompt_text()
-        prepared = await self._prepare(req, prompt, req.max_tokens)
+        prepared = await self._prepare(req, prompt, req.max_tokens, prompt)
         if isinstance(prepared, ApiError):
             return prepared
         params = prepared
@@ -177,8 +182,10 @@ class OpenAIServing:
 
     # ---------------------------------------------------------------- helpers
     async def _prepare(
-        self, req: ChatCompletionRequest | CompletionRequest, prompt: str, max_tokens: int | None
+        self, req: ChatCompletionRequest | CompletionRequest, prompt: str, max_tokens: int | None, asked: str
     ) -> SamplingParams | ApiError:
+        """The request's sampling parameters, or the first error in it; ``asked`` is the client's own
+        text (the last user message, or the completion prompt) that the served task's question is read from."""
         if req.model != self.model_name:
             return error(
                 404,
@@ -186,6 +193,10 @@ class OpenAIServing:
                 param="model",
                 code="model_not_found",
             )
+        where = "messages" if isinstance(req, ChatCompletionRequest) else "prompt"
+        problem = self.questions.problem(asked) if self.questions else None
+        if problem is not None:
+            return error(400, problem, param=where)
         if max_tokens is not None and max_tokens > self.limits.max_tokens:
             return error(
                 400,
@@ -199,7 +210,7 @@ class OpenAIServing:
             400,
             f"the prompt plus max_tokens={max_new} exceeds the model's context of {context} tokens; "
             "shorten the prompt or lower max_tokens.",
-            param="messages" if isinstance(req, ChatCompletionRequest) else "prompt",
+            param=where,
             code="context_length_exceeded",
         )
         if len(prompt) > context * _MAX_CHARS_PER_TOKEN:

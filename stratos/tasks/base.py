@@ -14,7 +14,8 @@ e.g. a mix of question classes in stated proportions), ``class_of`` (each
 example's class; accuracy is reported per class), ``eval_mix`` (a fixed evaluation
 mix the report weighs the classes by), ``highlights`` (the task's own headline
 figures), ``vocabulary``/``compact_units`` (a word-level student's tokens) and
-``controls`` (generation options the synth CLI offers as flags).
+``controls`` (generation options the synth CLI offers as flags). Hooks for serving:
+``question_from_prompt`` and ``validate_question`` (an illegal question gets a 400).
 """
 
 from __future__ import annotations
@@ -184,6 +185,14 @@ class Task(ABC):
 
     def question_from_prompt(self, prompt: str) -> str | None:
         """The question a canonical prompt was built from, when the task can recover it."""
+        return None
+
+    def validate_question(self, question: str) -> None:
+        """Raise ``QuestionError`` (a readable reason) when ``question`` is not a legal question.
+
+        The server checks the question ``question_from_prompt`` finds in a request and answers an
+        illegal one with a 400 instead of letting the model guess. Default: every question is legal.
+        """
         return None
 
     def class_of(self, example: Example) -> str:

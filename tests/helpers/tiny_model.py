@@ -54,14 +54,16 @@ def make_tokenizer(bos: bool = True):
 
 
 def make_tiny_model_dir(
-    path: str | Path, *, manifest: bool = True, seed: int = 0, arch: str = "llama", bos: bool = True
+    path: str | Path, *, manifest: bool = True, seed: int = 0, arch: str = "llama", bos: bool = True,
+    task: str = "test",
 ) -> Path:
     """Write a tiny Llama (about 150K parameters) + tokenizer to ``path`` and return it.
 
     ``manifest=True`` also writes ``manifest.json`` (a finished Stratos
     artifact); ``manifest=False`` leaves a plain HF model dir. ``arch="gpt_neo"``
     builds a GPT-Neo instead (an architecture CTranslate2 cannot convert);
-    ``bos=False`` gives the tokenizer no BOS token. Deterministic under ``seed``.
+    ``bos=False`` gives the tokenizer no BOS token; ``task`` is the task the manifest names
+    (the server checks that task's questions when it is registered). Deterministic under ``seed``.
     """
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
@@ -83,7 +85,7 @@ def make_tiny_model_dir(
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     if manifest:
-        write_manifest(path, extra={"task": "test", "base_model": "tiny-random-llama"})
+        write_manifest(path, extra={"task": task, "base_model": "tiny-random-llama"})
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stratos.exceptions import QuestionError
 from stratos.tasks import Example, Task, get_task
 from stratos.tasks.mahjong import MahjongTask, format_answer, parse_answer
 from stratos.tasks.mahjong.scoring import set_f1
@@ -88,3 +89,26 @@ def test_knowledge_states_the_rules_and_the_extra_forms_only_when_enabled():
     assert "Seven pairs" not in base
     extended = MahjongTask(rules="all").knowledge()
     assert "Seven pairs" in extended and "Thirteen orphans" in extended
+
+
+@pytest.mark.parametrize(
+    ("hand", "reason"),
+    [
+        ("123m456p789s112z", "has 12 tiles, expected 13"),
+        ("11111m456p789s112z", "5 copies of 1m"),
+        ("123m456p789s1128z", "unknown tile 8z"),
+        ("123m456p789s11x2z", "unexpected character 'x'"),
+        ("", "empty hand"),
+    ],
+)
+def test_validate_question_names_what_makes_a_hand_illegal(hand, reason):
+    with pytest.raises(QuestionError, match=reason):
+        MahjongTask().validate_question(hand)
+
+
+def test_a_legal_hand_in_any_spelling_is_accepted_and_read_back_from_its_prompt():
+    t = MahjongTask()
+    for hand in ("123m456p789s1122z", "1m 2m 3m 4p 5p 6p 7s 8s 9s 1z 1z 2z 2z", "1111m222p333s444z"):
+        t.validate_question(hand)
+    assert t.question_from_prompt(t.prompt("1z1z2z2z123m456p789s")) == "123m456p789s1122z"
+    assert t.question_from_prompt("which tiles complete 123m?") is None

@@ -25,6 +25,9 @@ PROMPT_TEMPLATE = (
     "or 'Answer: none' if no tile does."
 )
 
+# the hand line of the canonical prompt, whatever was written on it
+_HAND_LINE = re.compile(r"^Hand \(13 tiles\):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
 _NONE_PATTERNS = re.compile(
     r"\b(none|no\s+(winning\s+)?tiles?|no\s+waits?|not\s+(ready|tenpai)|nothing|noten|empty)\b",
     re.IGNORECASE,
@@ -38,6 +41,12 @@ _ANSWER_LINE = re.compile(r"answer\s*[:：]?\s*(.*)", re.IGNORECASE)
 def prompt(hand: str) -> str:
     """The one canonical prompt for a hand (the same for teacher, student and eval)."""
     return PROMPT_TEMPLATE.format(hand=hand)
+
+
+def hand_in_prompt(text: str) -> str | None:
+    """What is written on the canonical prompt's hand line (unvalidated), or None when ``text`` has none."""
+    m = _HAND_LINE.search(text)
+    return m.group(1) if m else None
 
 
 def format_answer(waits: Iterable[str]) -> str:

@@ -6,7 +6,8 @@ A player asks about any 13-tile hand, so the data covers the whole question spac
   or honours: the classic puzzle;
 - ``single-suit``: reverse puzzles in one numbered suit (chinitsu), the hardest family;
 - ``forward-ready``: hands drawn from a shuffled wall as at a table, kept when ready
-  (about 1 draw in 500), not single-suit (most ready draws are; those belong to ``single-suit``): the waits real hands have;
+  (about 1 draw in 500), not single-suit (most ready draws are; those belong to ``single-suit``): the waits real hands have
+  (drawn in batches by ``wall.ready_draws``, which keeps that distribution);
 - ``not-ready``: hands drawn from the wall with no winning tile (answer ``none``), what
   most hands a player holds are.
 
@@ -27,8 +28,7 @@ CLASSES = ("reverse", "single-suit", "forward-ready", "not-ready")
 SPLITS = ("train", "val", "test")
 
 #: Training proportions: every class is asked, single-suit oversampled (the hardest to learn);
-#: forward-ready hands cost ~500 wall draws each (2,500 of them: ~40 s on one core)
-#: and teach what reverse puzzles teach, so they are a smaller share.
+#: forward-ready hands teach what reverse puzzles teach, so they are a smaller share.
 TRAIN_MIX: Mapping[str, float] = {"reverse": 0.45, "single-suit": 0.3, "forward-ready": 0.05, "not-ready": 0.2}
 #: The fixed evaluation mix: the four classes weighed equally (written into every report).
 EVAL_MIX: Mapping[str, float] = {c: 0.25 for c in CLASSES}
@@ -37,11 +37,11 @@ EVAL_MIX: Mapping[str, float] = {c: 0.25 for c in CLASSES}
 _RECIPES: dict[str, tuple[str, dict]] = {
     "reverse": ("reverse", {}),
     "single-suit": ("reverse", {"chinitsu": True}),
-    "forward-ready": ("forward", {"min_waits": 1}),
+    "forward-ready": ("forward", {"min_waits": 1, "mixed": True}),
     "not-ready": ("forward", {"max_waits": 0}),
 }
 # the share of a recipe's output kept by the class filter is at least this (sizes the first batch)
-_KEPT_AT_LEAST = {"reverse": 0.8, "single-suit": 1.0, "forward-ready": 0.06, "not-ready": 1.0}
+_KEPT_AT_LEAST = {"reverse": 0.8, "single-suit": 1.0, "forward-ready": 1.0, "not-ready": 1.0}
 
 
 def class_of(example: Example) -> str:

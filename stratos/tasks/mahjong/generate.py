@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from stratos.tasks.base import Example
 from stratos.tasks.mahjong.solver import STANDARD, Rules, waits_of_counts
 from stratos.tasks.mahjong.tiles import SUIT_OFFSET, TILE_CODES, canonical
+from stratos.tasks.mahjong.wall import ready_draws
 
 NUMERIC = "mps"
 DIFFICULTIES = ("not-ready", "easy", "medium", "hard", "expert", "chinitsu")
@@ -28,12 +30,14 @@ class Controls:
     ``n_suits``: exact number of numeric suits in the hand (1-3), None = any.
     ``honours``: True = at least one honour tile, False = none, None = either.
     ``chinitsu``: single numeric suit, no honours (the hardest family).
+    ``mixed``: never that family (two or more numeric suits, or honours).
     ``min_waits`` / ``max_waits``: bounds on the size of the answer.
     """
 
     n_suits: int | None = None
     honours: bool | None = None
     chinitsu: bool = False
+    mixed: bool = False
     min_waits: int = 0
     max_waits: int | None = None
 
@@ -42,6 +46,8 @@ class Controls:
             raise ValueError(f"n_suits must be 1, 2 or 3, got {self.n_suits}")
         if self.chinitsu and (self.honours or self.n_suits not in (None, 1)):
             raise ValueError("chinitsu means one numeric suit and no honours; drop n_suits/honours")
+        if self.mixed and (self.chinitsu or (self.n_suits == 1 and self.honours is False)):
+            raise ValueError("mixed means two or more numeric suits or honours; drop chinitsu or n_suits=1/honours=false")
         if self.min_waits < 0 or (self.max_waits is not None and self.max_waits < self.min_waits):
             raise ValueError(
                 f"need 0 <= min_waits <= max_waits, got {self.min_waits}..{self.max_waits}"
@@ -62,6 +68,8 @@ class Controls:
         suits = sum(1 for s in NUMERIC if any(counts[SUIT_OFFSET[s] : SUIT_OFFSET[s] + 9]))
         has_z = any(counts[27:])
         if self.suits_wanted is not None and suits != self.suits_wanted:
+            return False
+        if self.mixed and suits == 1 and not has_z:
             return False
         want_z = self.honours_wanted
         return want_z is None or want_z == has_z
@@ -140,6 +148,20 @@ def _forward_one(
     return counts, waits_of_counts(counts, rules)
 
 
+def _candidates(
+    mode: str, seed: int | str, ctl: Controls, rules: Rules
+) -> Iterator[tuple[list[int], list[int]] | None]:
+    """Endless candidate hands with their waits (None: a failed attempt); forward draws that must be
+    ready come from ``wall.ready_draws`` (the same distribution, without asking the solver 500 times each)."""
+    name = f"mahjong/{mode}/{seed}"
+    if mode == "forward" and ctl.min_waits >= 1:
+        yield from ready_draws(name, rules, ctl.suits_wanted, ctl.honours_wanted, mixed=ctl.mixed)
+    make = _reverse_one if mode == "reverse" else _forward_one
+    rng = random.Random(name)
+    while True:
+        yield make(rng, ctl, rules)
+
+
 def generate(
     n: int,
     seed: int | str,
@@ -154,24 +176,24 @@ def generate(
 
     ``unique`` drops repeated hands (so a split by hand is a split by item).
     Raises ``ValueError`` when the controls can't be met within ``max_tries``
-    attempts (default ``200 * n + 10000``), e.g. forward hands with 5+ waits.
+    attempts (default ``200 * n + 10000``; for forward hands that must be ready, an
+    attempt is a ready draw), e.g. forward hands with 5+ waits.
     """
     if mode not in ("reverse", "forward"):
         raise ValueError(f"unknown mode {mode!r}; use 'reverse' or 'forward'")
     ctl = controls or Controls()
-    make = _reverse_one if mode == "reverse" else _forward_one
-    rng = random.Random(f"mahjong/{mode}/{seed}")
     tries = max_tries if max_tries is not None else 200 * n + 10000
     seen: set[str] = set()
     out: list[Example] = []
-    while len(out) < n:
+    for made in _candidates(mode, seed, ctl, rules):
+        if len(out) >= n:
+            break
         if tries <= 0:
             raise ValueError(
                 f"made only {len(out)} of {n} {mode} puzzles meeting {ctl}; "
                 "loosen the difficulty controls (e.g. fewer min_waits) or ask for fewer"
             )
         tries -= 1
-        made = make(rng, ctl, rules)
         if made is None:
             continue
         counts, waits = made

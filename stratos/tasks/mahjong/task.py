@@ -11,13 +11,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stratos.exceptions import QuestionError
 from stratos.tasks.base import CompactUnits, Example, Task
 from stratos.tasks.mahjong import answers, classes, rationale, scoring
 from stratos.tasks.mahjong.generate import Controls, generate
 from stratos.tasks.mahjong.knowledge import knowledge
 from stratos.tasks.mahjong.solver import Rules, winning_tiles
 from stratos.tasks.mahjong.splits import split_examples
-from stratos.tasks.mahjong.tiles import canonical_hand
+from stratos.tasks.mahjong.tiles import canonical_hand, parse_counts
 
 _CONTROL_FIELDS = {f.name for f in dataclasses.fields(Controls)}
 
@@ -34,6 +35,7 @@ class MahjongTask(Task):
         "n_suits": "exact number of numbered suits (1-3)",
         "honours": "require (true) or forbid (false) honour tiles",
         "chinitsu": "single-suit puzzles only",
+        "mixed": "never single-suit (two or more suits, or honours)",
         "min_waits": "at least this many waits",
         "max_waits": "at most this many waits",
     }
@@ -54,7 +56,7 @@ class MahjongTask(Task):
         self.train_mix = mix
 
     def generate(self, n: int, seed: int, mode: str = "reverse", **controls: Any) -> list[Example]:
-        """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``min_waits``,
+        """``n`` puzzles; controls: ``n_suits``, ``honours``, ``chinitsu``, ``mixed``, ``min_waits``,
         ``max_waits`` (see ``Controls``), ``unique`` (default True), ``max_tries`` and ``rationale``
         (a style name to attach a verified rationale to every item, default none)."""
         style = controls.pop("rationale", None)
@@ -77,6 +79,17 @@ class MahjongTask(Task):
 
     def prompt(self, question: str) -> str:
         return answers.prompt(canonical_hand(question, 13))
+
+    def question_from_prompt(self, prompt: str) -> str | None:
+        """The hand on the canonical prompt's ``Hand (13 tiles):`` line, as written (maybe illegal)."""
+        return answers.hand_in_prompt(prompt)
+
+    def validate_question(self, question: str) -> None:
+        """A legal question is 13 tiles in mpsz notation with at most 4 copies of any tile."""
+        try:
+            parse_counts(question, 13)
+        except ValueError as exc:
+            raise QuestionError(f"not a legal 13-tile hand: {exc}") from None
 
     def parse_answer(self, text: str) -> list[str] | None:
         return answers.parse_answer(text)
