@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 def job_id(plan: Plan, settings: Settings) -> str:
     """Deterministic id of a run: same plan and request, same run folder / bucket prefix
-    (what makes an interrupted ``up`` resume the same run, and a new plan a new one)."""
+    (what makes an interrupted ``up`` resume the same run, and a new plan a new one). A plan whose
+    predictions alone moved (a calibration point recorded since) is the same run."""
     body = json.dumps(
-        {"plan": plan.model_dump(mode="json"), "request": settings.request.model_dump(mode="json")},
+        {"plan": plan.identity(), "request": settings.request.model_dump(mode="json")},
         sort_keys=True,
     )
     return hashlib.sha256(body.encode()).hexdigest()[:16]

@@ -41,7 +41,9 @@ from stratos.io import json_lines
 
 MARKER = ".stratos-job"
 PID_FILE = "job.pid.json"
-REPLACE_ON = ("jobId", "planJson", "requestJson", "runDir")
+#: A new job id (what the job computes from changed), request or folder is a new run; a plan whose
+#: predictions alone moved (``planJson`` with the same ``jobId``) is an update that keeps the artifact.
+REPLACE_ON = ("jobId", "requestJson", "runDir")
 PROGRESS_EVERY_S = 10.0
 
 
@@ -145,7 +147,7 @@ class LocalDistillationJobProvider(ResourceProvider):
         # let the old one's delete remove it.
         damaged = not replaces and olds.get("manifestHash") and not _intact(olds)
         changed = bool(replaces) or bool(damaged) or any(
-            olds.get(k) != news.get(k) for k in ("timeoutSeconds", "estimatedTotalUsd", "budgetUsd")
+            olds.get(k) != news.get(k) for k in ("planJson", "timeoutSeconds", "estimatedTotalUsd", "budgetUsd")
         )
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 

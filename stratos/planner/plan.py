@@ -8,7 +8,7 @@ as a file, so it holds only data.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,6 +84,13 @@ class Plan(BaseModel):
         """Identical training instances (torchrun nodes), priced for all of them: ``job.nodes``,
         which the planner sets to the count it chose."""
         return self.job.nodes or 1
+
+    def identity(self) -> dict[str, Any]:
+        """What the job computes from: everything but the predictions, prices and reasons
+        (``objectives``, ``cost``, ``reasons``, ``accuracy_calibrated``). A run recorded in the
+        calibration cache moves the next plan's predictions; that must not make a finished run
+        a new one (retrain on the next ``pulumi up``) when nothing it computes changed."""
+        return self.model_dump(mode="json", exclude={"objectives", "cost", "reasons", "accuracy_calibrated"})
 
     @property
     def served_model_name(self) -> str:

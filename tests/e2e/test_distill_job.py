@@ -175,8 +175,10 @@ def test_lora_student_with_logit_kd_exports_merged_model_and_adapter(tmp_path):
     from helpers.tiny_model import make_tiny_model_dir
 
     model_dir = make_tiny_model_dir(tmp_path / "tiny", manifest=False)
-    conf = json.loads((model_dir / "config.json").read_text())  # byte-level: Mahjong prompts need >512
-    (model_dir / "config.json").write_text(json.dumps({**conf, "max_position_embeddings": 2048}))
+    # Byte-level tokens: the teacher's injection prompt (the Mahjong rules as background, the hand,
+    # the given answer) is ~3k of them.
+    conf = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**conf, "max_position_embeddings": 4096}))
     cfg = _write(
         tmp_path, teacher=str(model_dir), student=str(model_dir), logit_kd=True, n_train=24, n_val=10, n_test=8,
         probe_size=4, max_steps=4, eval_every=4, eval_samples=2, seq_len=1024, teacher_max_new_tokens=8,

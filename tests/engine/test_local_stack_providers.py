@@ -156,7 +156,9 @@ def test_job_diff_replaces_on_plan_or_request_change_only(tmp_path: Path) -> Non
     props = _job_props(tmp_path)
     p = LocalDistillationJobProvider()
     assert p.diff("x", props, props).changes is False
-    assert p.diff("x", props, {**props, "planJson": "{}"}).replaces == ["planJson"]
+    assert p.diff("x", props, {**props, "jobId": "other"}).replaces == ["jobId"]  # what the job computes changed
+    moved = p.diff("x", props, {**props, "planJson": "{}"})  # the same job id: only predictions moved
+    assert moved.changes and not moved.replaces
     assert p.diff("x", props, {**props, "requestJson": "{}"}).replaces == ["requestJson"]
     d = p.diff("x", props, {**props, "timeoutSeconds": 120.0})
     assert d.changes and not d.replaces

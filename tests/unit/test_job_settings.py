@@ -164,3 +164,22 @@ def test_one_fast_profile_and_no_second_copy_of_a_default():
     assert not set(DistillationRequest.model_fields) & (set(JobSettings.model_fields) - {"mode"})
     own = set(DistillConfig.model_fields) - set(JobSettings.model_fields)
     assert own == {"task", "task_ref", "teacher", "student", "mode", "logit_kd", "planned"}
+
+
+def test_a_plan_whose_predictions_alone_moved_is_the_same_run() -> None:
+    """A finished run recorded in the calibration cache moves the next plan's predictions; the run id
+    (folder / bucket prefix) must not change with them, or every `pulumi up` would retrain."""
+    from infra.backends.base import job_id
+    from stratos.planner import make_plan
+    from stratos.spec import parse_request
+
+    result = make_plan(parse_request({"target": "local", "job": {"profile": "fast"}}))
+    plan = result.chosen
+    moved = plan.model_copy(update={
+        "objectives": plan.objectives.model_copy(update={"accuracy": plan.objectives.accuracy / 2}),
+        "reasons": ["other words"],
+    })
+    settings = type("S", (), {"request": result.request})()
+    assert job_id(moved, settings) == job_id(plan, settings)
+    other = plan.model_copy(update={"job": plan.job.model_copy(update={"seed": plan.job.seed + 1})})
+    assert job_id(other, settings) != job_id(plan, settings)
