@@ -48,10 +48,10 @@ def resolve_catalog_dir(catalog_dir: str | os.PathLike | None = None, clouds: li
 
 
 _NO_CATALOG = (
-    "Pass --catalog DIR or set STRATOS_CATALOG_DIR to a SkyPilot catalog tree (<dir>/{schema}/<cloud>/vms.csv; "
+    f"Pass --catalog DIR or set STRATOS_CATALOG_DIR to a SkyPilot catalog tree (<dir>/{SCHEMA}/<cloud>/vms.csv; "
     "scripts/env.sh offline sets it to ../shared/catalog when that snapshot exists), or use target: local, "
     "which needs no catalog."
-).format(schema=SCHEMA)
+)
 
 
 def _skypilot_tree(clouds: list[str]) -> Path:
