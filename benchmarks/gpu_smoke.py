@@ -26,6 +26,7 @@ nothing). Results: ``<out>/gpu_smoke.json`` and a table on stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -43,15 +44,22 @@ SYNTH_FILES = ("data", "probe.json", "synth.json", "times.json", "config.json")
 
 
 def job_config(args: argparse.Namespace, device: str, compile_steps: bool) -> Any:
-    """The default local job at a fixed step count, on ``device``."""
+    """The default local job at a fixed step count, on ``device``: one plan for every run of the
+    smoke (each finished run adds a calibration point, which may move the next plan's choice)."""
+    return _planned(args.n_train, args.steps, args.cpu_check).model_copy(
+        update={"device": device, "compile": compile_steps}
+    )
+
+
+@functools.cache
+def _planned(n_train: int, steps: int, cpu_check: bool) -> Any:
     from stratos.distill.resolve import load_config
 
     overrides: dict[str, Any] = dict(
-        teacher="rules", mode="injection", teacher_eval=False, n_train=args.n_train, max_steps=args.steps,
-        max_train_minutes=600.0, eval_every=args.steps, patience=0, compile=compile_steps, device=device,
-        threads=os.cpu_count() or 1,
+        teacher="rules", mode="injection", teacher_eval=False, n_train=n_train, max_steps=steps,
+        max_train_minutes=600.0, eval_every=steps, patience=0, threads=os.cpu_count() or 1,
     )
-    if args.cpu_check:
+    if cpu_check:
         overrides.update(n_train=300, n_val=20, n_test=40, eval_samples=8, probe_size=8, knowledge_examples=2,
                          batch_blocks=2, micro_blocks=2, warmup_steps=2)
     return load_config(ROOT / "stacks" / "Pulumi.local.yaml", **overrides)
