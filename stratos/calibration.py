@@ -44,15 +44,18 @@ def append_point(point: dict[str, Any], path: Path | None = None) -> Path:
     return path
 
 
-def read_points(task: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
-    """Points in the cache (lines that do not parse, or lack a field the model needs, are skipped).
+def read_points(task: str | None = None, path: Path | None = None, request_key: str | None = None) -> list[dict[str, Any]]:
+    """Points in the cache (lines that do not parse, or lack a field the model needs, are skipped),
+    without the runs of ``request_key``: a stack re-planned with its config unchanged gets the plan
+    it ran, not one its own run moved (which would make the next ``pulumi up`` retrain).
     Parsed once per file version: a plan asks for every teacher-student pair."""
     path = path or cache_path()
     try:
         st = path.stat()
     except OSError:
         return []
-    return [dict(p) for p in _parsed(str(path), st.st_mtime_ns, st.st_size) if task is None or p.get("task") == task]
+    return [dict(p) for p in _parsed(str(path), st.st_mtime_ns, st.st_size)
+            if (task is None or p.get("task") == task) and (request_key is None or p.get("request_key") != request_key)]
 
 
 @lru_cache(maxsize=4)
@@ -68,7 +71,7 @@ def _parsed(path: str, _mtime_ns: int, _size: int) -> tuple[dict[str, Any], ...]
     return tuple(out)
 
 
-def accuracy_rows(task: str, path: Path | None = None) -> tuple[dict[str, str], ...]:
+def accuracy_rows(task: str, path: Path | None = None, request_key: str | None = None) -> tuple[dict[str, str], ...]:
     """The cache's points as measured rows of the accuracy model (``accuracy.read_points`` shape)."""
     return tuple(
         {
@@ -79,7 +82,7 @@ def accuracy_rows(task: str, path: Path | None = None) -> tuple[dict[str, str], 
             "teacher_share": str(p.get("teacher_share") or 0.0),
             "teacher_acceptance": str(p["teacher_acceptance"] if p.get("teacher_acceptance") is not None else 1.0),
         }
-        for p in read_points(task, path)
+        for p in read_points(task, path, request_key)
     )
 
 
@@ -94,19 +97,19 @@ def acceptance_prior(teacher_params: float, coverage: float) -> float:
 
 
 def rationale_acceptance(teacher: str, teacher_params: float, coverage: float, task: str,
-                         path: Path | None = None) -> tuple[float, str]:
+                         path: Path | None = None, request_key: str | None = None) -> tuple[float, str]:
     """(acceptance, basis): the mean measured rate of ``teacher``'s earlier runs on ``task``
     (where it was asked for rationales), else ``acceptance_prior``."""
-    rates = [float(p["teacher_acceptance"]) for p in read_points(task, path)
+    rates = [float(p["teacher_acceptance"]) for p in read_points(task, path, request_key)
              if p.get("teacher") == teacher and p.get("teacher_acceptance") is not None and p.get("teacher_asked")]
     if rates:
         return sum(rates) / len(rates), "measured"
     return acceptance_prior(teacher_params, coverage), "prior"
 
 
-def probe_accuracy(teacher: str, task: str, path: Path | None = None) -> float | None:
+def probe_accuracy(teacher: str, task: str, path: Path | None = None, request_key: str | None = None) -> float | None:
     """The mean probe accuracy ``teacher`` measured on ``task`` in earlier runs, or None."""
-    rates = [float(p["teacher_coverage"]) for p in read_points(task, path)
+    rates = [float(p["teacher_coverage"]) for p in read_points(task, path, request_key)
              if p.get("teacher") == teacher and p.get("teacher_coverage") is not None]
     return sum(rates) / len(rates) if rates else None
 
@@ -145,6 +148,7 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
     gpu, n_gpu = accelerator() if on_this_host else (train.get("accelerator"), train.get("accelerator_count") or 0)
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "request_key": planned.get("request_key"),
         "task": report.get("task"), "student": student.get("id"), "student_params": student.get("parameters"),
         "teacher": report.get("teacher"), "mode": report.get("mode"), "train_tokens": data.get("train_tokens"),
         "accuracy": metrics.get("student_accuracy"),

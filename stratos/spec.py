@@ -279,6 +279,13 @@ class DistillationRequest(_Strict):
         return self.model_copy(update={"task": task, "task_module": module})
 
     @property
+    def key(self) -> str:
+        """Fingerprint of the request as written (what a stack config asks for)."""
+        import hashlib
+
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    @property
     def task_name(self) -> str:
         """The task's name (a dataset task's own name); cheap, unlike ``task_ref``, which hashes the task's files."""
         return self.task.task_name if isinstance(self.task, DatasetTaskSpec) else self.task

@@ -37,6 +37,7 @@ class Planned(BaseModel):
     accuracy_basis: str | None = Field(None, description="measured | prior: what the accuracy prediction rests on")
     latency_ms: float | None = Field(None, ge=0, description="predicted p50 serving latency")
     job_usd: float | None = Field(None, ge=0, description="predicted synthesis + training cost")
+    request_key: str | None = Field(None, description="the planned request's fingerprint (Plan.request_key)")
 
 
 class DistillConfig(JobSettings):
@@ -95,7 +96,7 @@ def planned_of(plan: Any) -> Planned:
         train=plan.train, serve=plan.serve, accuracy=o.accuracy, accuracy_low=o.accuracy_low,
         accuracy_high=o.accuracy_high, train_hours=o.train_hours, teacher_coverage=_coverage(plan.teacher, plan.task),
         accuracy_basis=o.accuracy_basis, latency_ms=o.latency_ms,
-        job_usd=plan.cost.synthesis_usd + plan.cost.training_usd,
+        job_usd=plan.cost.synthesis_usd + plan.cost.training_usd, request_key=plan.request_key,
     )
 
 

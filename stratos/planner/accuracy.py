@@ -157,11 +157,11 @@ def fit(points: list[dict]) -> AccuracyModel:
 UNCALIBRATED_SIGMA = 1.5
 
 
-def uncalibrated_reason(task: str) -> str | None:
+def uncalibrated_reason(task: str, request_key: str | None = None) -> str | None:
     """Why the accuracy predicted for ``task`` is only a guess, or None when the task has calibration rows."""
     from stratos import calibration
 
-    if read_points(task=task) or calibration.accuracy_rows(task):
+    if read_points(task=task) or calibration.accuracy_rows(task, request_key=request_key):
         return None
     return (
         f"accuracy uncalibrated: no calibration rows for task {task!r} ({_CSV.name}), so the prediction borrows "

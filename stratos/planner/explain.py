@@ -37,7 +37,7 @@ def to_plan(
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
-    uncalibrated = uncalibrated_reason(request.task_name)
+    uncalibrated = uncalibrated_reason(request.task_name, request.key)
     if uncalibrated:
         reasons.insert(1, uncalibrated)
         if request.constraints.min_accuracy > 0:
@@ -56,7 +56,7 @@ def to_plan(
         *teacher_notes(x.teacher),
     ]
     return Plan(
-        task=request.task_name, task_ref=request.task_ref, accuracy_calibrated=uncalibrated is None, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
+        task=request.task_name, task_ref=request.task_ref, request_key=request.key, accuracy_calibrated=uncalibrated is None, train=x.train, serve=x.serve, teacher=x.teacher, student=x.student,
         mode="auto" if request.mode == "auto" else x.mode, logit_kd=x.logit_kd,
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,

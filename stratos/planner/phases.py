@@ -151,7 +151,7 @@ def train_phase(
     api_usd = syn.usd if api is not None else 0.0
     kept = kept_storage_usd(t.id, s.id, job, side.clouds, nodes, hours, request.constraints.serving_hours)
     cost = hours * price_n + api_usd + kept
-    pred = predict(request.task_name, t, s, job, mode, coverage, tokens, hw.is_gpu)
+    pred = predict(request.task_name, t, s, job, mode, coverage, tokens, hw.is_gpu, request.key)
     idx = np.flatnonzero(ok)
     if prune:
         idx = _prune(idx, np.stack([cost[idx], hours[idx], -pred.mean[idx]], axis=1), side.clouds[idx])
@@ -202,16 +202,17 @@ def kept_storage_usd(
 
 
 def predict(task: str, t: ModelSpec, s: ModelSpec, job: JobSettings, mode: str, coverage: float,
-            tokens: np.ndarray, is_gpu: np.ndarray) -> Prediction:
+            tokens: np.ndarray, is_gpu: np.ndarray, request_key: str | None = None) -> Prediction:
     """The accuracy model (fitted on the calibration rows and the user's measured runs) for one
     pair and mode over every offering. In injection mode the teacher writes rationales for up to
     ``rationale_budget`` questions; its acceptance rate (measured in earlier runs, else a prior
     by size) sets how much a weak one hurts. A teacher's probe accuracy measured in earlier runs
-    replaces the zoo's prior coverage."""
-    measured = calibration.probe_accuracy(t.id, task)
+    replaces the zoo's prior coverage. Runs of ``request_key`` itself are left out (see
+    ``calibration.read_points``)."""
+    measured = calibration.probe_accuracy(t.id, task, request_key=request_key)
     coverage = coverage if measured is None else measured
-    acceptance, _ = calibration.rationale_acceptance(t.id, t.params, coverage, task)
+    acceptance, _ = calibration.rationale_acceptance(t.id, t.params, coverage, task, request_key=request_key)
     share = min(job.rationale_budget, job.n_train) / job.n_train if mode == "injection" else 0.0
-    model = model_for(task, calibration.accuracy_rows(task))
+    model = model_for(task, calibration.accuracy_rows(task, request_key=request_key))
     return model.predict_many(s.params, tokens, mode, coverage, teacher_share=share, acceptance=acceptance,
                               is_gpu=is_gpu)

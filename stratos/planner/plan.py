@@ -62,6 +62,9 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     task: str = Field(description="the task's name (a dataset task's own name)")
+    request_key: str | None = Field(
+        None, description="fingerprint of the request planned (its runs never move its own re-plan; see stratos.calibration)"
+    )
     task_ref: TaskRef | None = Field(
         None, description="how to load the task (its module, or its dataset); None: the registered task `task`"
     )

@@ -147,7 +147,7 @@ def _evaluate(
         if pool and len(sp.idx):
             parts.append(cross(s, sp, pool, train, serve, prune))
     c = request.constraints
-    enforced = c.model_copy(update={"min_accuracy": 0.0}) if uncalibrated_reason(request.task_name) else c  # a warning
+    enforced = c.model_copy(update={"min_accuracy": 0.0}) if uncalibrated_reason(request.task_name, request.key) else c  # a warning
     table = Table.of(parts, combos, train.offs, serve.offs, enforced)
     return _Evaluation(table, n_pairs, n_phase_evals, rejected)
 

@@ -101,6 +101,23 @@ def test_a_measured_run_in_the_cache_makes_the_next_plan_measured(cache):
     assert len(calibration.read_points("mahjong")) == 1  # damaged lines are skipped
 
 
+def test_a_requests_own_run_does_not_move_its_re_plan_but_teaches_other_requests(cache):
+    """The same stack config re-planned after its run gets the plan it ran (a moved plan would make the
+    next `pulumi up` a new run that retrains); any other request learns from the point."""
+    plan = aws().chosen
+    assert plan.request_key == parse_request({"target": "aws", "gpus": ["L4"], "regions": ["us-east-1"],
+                                              "student": "qwen2.5-0.5b-instruct", "teacher": "qwen2.5-7b-instruct",
+                                              "mode": "injection", "constraints": {"serving_hours": 24}}).key
+    calibration.append_point({
+        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 1.2e7,
+        "mode": "injection", "teacher_coverage": 0.0, "accuracy": 0.55, "hardware": {"kind": "gpu"},
+        "request_key": plan.request_key,
+    })
+    assert aws().chosen.objectives == plan.objectives
+    other = aws(constraints={"serving_hours": 48}).chosen.objectives
+    assert other.accuracy_basis == "measured" and other.accuracy < plan.objectives.accuracy
+
+
 def _row(params: float, tokens: float, acc: float) -> dict:
     return {"task": "t", "student_params": str(params), "train_tokens": str(tokens), "mode": "injection",
             "teacher_coverage": "0", "accuracy": str(acc), "measured": "1", "source": "synthetic",
