@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from stratos.device import cpu_model  # noqa: E402
 from stratos.distill.job import run_job  # noqa: E402
 from stratos.distill.progress import JobProgress  # noqa: E402
 from stratos.distill.resolve import load_config  # noqa: E402
@@ -147,19 +148,6 @@ def part_throughput(args, res: dict) -> None:
                          "ratio": ours / theirs, "ours_s": r.train_seconds, "trl_s": trl_s}
     print(f"[throughput] ours {ours:.0f} tok/s vs TRL SFTTrainer {theirs:.0f} tok/s: x{ours / theirs:.2f} "
           "(target >= 1)")
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as ``lscpu`` prints it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def parse_sets(items: list[str]) -> dict:

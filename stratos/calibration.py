@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import sys
 import time
 import warnings
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stratos.catalog.sky_catalog import cache_dir
+from stratos.device import cpu_model
 
 FILE = "calibration.jsonl"
 
@@ -112,17 +112,6 @@ def probe_accuracy(teacher: str, task: str, path: Path | None = None, request_ke
     rates = [float(p["teacher_coverage"]) for p in read_points(task, path, request_key)
              if p.get("teacher") == teacher and p.get("teacher_coverage") is not None]
     return sum(rates) / len(rates) if rates else None
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def accelerator() -> tuple[str | None, int]:

@@ -103,3 +103,17 @@ def bf16_supported(device: str = "cpu") -> bool:
     except OSError:
         return False
     return any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, what ``lscpu`` prints), or the platform's
+    processor string: the host every CPU figure names."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from stratos.device import cpu_model
 from stratos.exceptions import ConfigError
 from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel, cache_root, source_id
 from stratos.serve.engine import GenerationEngine
@@ -133,7 +134,7 @@ def _load_ct2(
 def choose_quantization(path: Path, threads: int | None) -> str:
     """float32 or int8 for this model on this CPU: remembered, else measured (see the module docstring)."""
     record = cache_root(path) / "quantization.json"
-    key = {"source": source_id(path), "cpu": _cpu_model(), "threads": threads}
+    key = {"source": source_id(path), "cpu": cpu_model(), "threads": threads}
     try:
         saved = json.loads(record.read_text())
         if saved.get("key") == key:
@@ -174,15 +175,3 @@ def measure_decode_rates(path: Path, threads: int | None, rounds: int = 3) -> di
             if round_no:
                 best[q] = max(best[q], rate)
     return best
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
