@@ -9,21 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.planning import module_cache  # noqa: F401 - autouse: this module's own cache
 
 from stratos.exceptions import ConfigError, InfeasibleError, UnknownNameError
 from stratos.planner import make_plan
 from stratos.spec import parse_request
 
 FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        d = tmp_path_factory.mktemp("stratos-cache")
-        mp.setenv("STRATOS_CACHE", str(d))
-        mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))
-        yield
 
 
 def first_line(exc_type, **req) -> str:

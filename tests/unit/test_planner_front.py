@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.planning import module_cache  # noqa: F401 - autouse: this module's own cache
 
 from stratos.planner import make_plan
 from stratos.planner.pareto import brute_force_mask, epsilon_dominated, epsilon_front
@@ -15,15 +16,6 @@ from stratos.spec import parse_request
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = str(ROOT / "tests" / "fixtures" / "catalog")
 AXES = ("cost_usd", "latency_ms", "accuracy", "train_hours")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        d = tmp_path_factory.mktemp("stratos-cache")
-        mp.setenv("STRATOS_CACHE", str(d))
-        mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))
-        yield
 
 
 def test_points_within_tolerance_collapse_to_the_first_visited():
