@@ -40,12 +40,19 @@ def _job_dirs(project: LocalProject) -> list[Path]:
     return sorted(project.runs.glob("job-*")) if project.runs.exists() else []
 
 
-def _wait_for_checkpoint(project: LocalProject, proc: subprocess.Popen, timeout: float) -> Path:
+def _freeze_at_checkpoint(project: LocalProject, proc: subprocess.Popen, timeout: float) -> Path:
+    """Wait for the job's first checkpoint, then SIGSTOP the job where it stands.
+
+    The fast profile's job finishes seconds after its first checkpoint on a quiet host;
+    frozen, it cannot complete while the CLI is killed and its plugins are checked.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        latest = [p for d in _job_dirs(project) for p in d.rglob("LATEST")]
+        latest = [(d, p) for d in _job_dirs(project) for p in d.rglob("LATEST")]
         if latest:
-            return latest[0]
+            run, ckpt = latest[0]
+            os.killpg(procs.ProcessRecord.from_json((run / "job.pid.json").read_text()).pid, signal.SIGSTOP)
+            return ckpt
         if proc.poll() is not None:
             raise AssertionError(
                 f"pulumi up ended before a checkpoint was written:\n{proc.stdout.read()}"
@@ -128,7 +135,7 @@ def _lifecycle(project: LocalProject, config: dict, port: int, timings: dict[str
         text=True,
         start_new_session=True,
     )
-    ckpt = _wait_for_checkpoint(project, proc, UP_TIMEOUT_S)
+    ckpt = _freeze_at_checkpoint(project, proc, UP_TIMEOUT_S)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     _assert_no_plugin_left(project)
