@@ -5,14 +5,15 @@ Why: vLLM's ``--api-key`` guards ``/v1`` but not ``/invocations`` (the same infe
 plain HTTP. So vLLM listens on 127.0.0.1 only and this gateway is the node's one
 public port: it terminates TLS (a certificate from the stack), answers 404 to any
 path outside ``/v1/``, 401 to a request without ``Authorization: Bearer <token>``
-(checked before the body is read), 413 to a body over ``max_body`` bytes, and
-streams everything else to vLLM and back (server-sent events included). A client
+(checked before the body is read), 413 to a body over ``max_body`` bytes, 400 to a
+question the served task rules out (an illegal hand: the same check as ``stratos serve``,
+``--model-dir`` names the artifact whose task it is), and streams everything else to vLLM and back (server-sent events included). A client
 that disconnects closes the upstream request, which makes vLLM abort the generation.
 
 Run on the node (the token comes from ``$STRATOS_API_TOKEN``, never the command line)::
 
     python -m stratos.serve.gateway --port 8000 --upstream http://127.0.0.1:8001 \\
-        --cert /opt/stratos/tls/cert.pem --key /opt/stratos/tls/key.pem
+        --cert /opt/stratos/tls/cert.pem --key /opt/stratos/tls/key.pem --model-dir /opt/stratos/model
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from stratos.serve.auth import load_token, token_matches
+from stratos.serve.questions import QuestionCheck
 
 PREFIX = "/v1/"
 #: Request bodies larger than this are refused before they are read (chat requests are KBs).
@@ -54,8 +57,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _reply(send: Any, status: int, message: str, kind: str, extra: list | None = None) -> None:
-    body = json.dumps({"error": {"message": message, "type": kind, "code": status}}).encode()
+async def _reply(
+    send: Any, status: int, message: str, kind: str, extra: list | None = None, param: str | None = None
+) -> None:
+    body = json.dumps({"error": {"message": message, "type": kind, "param": param, "code": status}}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})
@@ -82,8 +87,11 @@ async def _read_body(receive: Any, limit: int) -> bytes:
 class Gateway:
     """The ASGI app (see the module docstring)."""
 
-    def __init__(self, upstream: str, token: Any, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, upstream: str, token: Any, max_body: int = MAX_BODY_BYTES, questions: QuestionCheck | None = None
+    ) -> None:
         self.upstream, self.token, self.max_body = upstream.rstrip("/"), token, max_body
+        self.questions = questions
         self.client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -119,6 +127,9 @@ class Gateway:
             return await _reply(send, 413, f"request body over {self.max_body} bytes", "invalid_request_error")
         except ConnectionResetError:
             return None
+        illegal = self.questions.problem_in_body(body) if self.questions and scope["method"] == "POST" else None
+        if illegal is not None:
+            return await _reply(send, 400, illegal[0], "invalid_request_error", param=illegal[1])
         await self._forward(scope, body, receive, send)
 
     async def _forward(self, scope: Scope, body: bytes, receive: Any, send: Any) -> None:
@@ -163,15 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cert", required=True, help="PEM certificate (chain) served to clients")
     p.add_argument("--key", required=True, help="PEM private key of --cert (a 0600 file)")
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
+    p.add_argument("--model-dir", type=Path, help="the served artifact: its task's illegal questions get a 400")
     args = p.parse_args(argv)
     token = load_token()
     if token is None:
         print("error: $STRATOS_API_TOKEN is not set; the gateway never runs without a token", file=sys.stderr)
         return 2
+    questions = QuestionCheck.for_artifact(args.model_dir) if args.model_dir else None
     import uvicorn
 
     uvicorn.run(
-        Gateway(args.upstream, token, args.max_body_bytes), host=args.host, port=args.port,
+        Gateway(args.upstream, token, args.max_body_bytes, questions), host=args.host, port=args.port,
         ssl_certfile=args.cert, ssl_keyfile=args.key, lifespan="on", server_header=False,
         proxy_headers=False, log_level="warning",
     )

@@ -392,7 +392,7 @@ def test_serving_waits_for_marker_then_serves_verified_artifact_with_token(sandb
     assert (sandbox / "vllm-key").read_text() == TOKEN  # VLLM_API_KEY, from the environment
     gw = (sandbox / "gateway-args").read_text().split()
     assert gw == ["--port", "8000", "--upstream", "http://127.0.0.1:8001",
-                  "--cert", f"{home}/tls/cert.pem", "--key", f"{home}/tls/key.pem"]
+                  "--cert", f"{home}/tls/cert.pem", "--key", f"{home}/tls/key.pem", "--model-dir", str(model)]
     assert (sandbox / "gateway-token").read_text() == TOKEN
     assert (home / "tls" / "key.pem").read_text().strip() == TLS_KEY
     assert (home / "tls" / "key.pem").stat().st_mode & 0o077 == 0

@@ -18,6 +18,8 @@ import uvicorn
 from infra.providers.certificate import fingerprint, self_signed
 from stratos.serve.auth import load_token
 from stratos.serve.gateway import Gateway, allowed_path
+from stratos.serve.questions import QuestionCheck
+from stratos.tasks.mahjong.task import MahjongTask
 
 TOKEN = "gw-token-0123456789abcdef0123456789abcdef"
 UNGUARDED = ["/invocations", "/pause", "/abort_requests", "/update_weights", "/tokenize", "/metrics",
@@ -88,7 +90,8 @@ def node(tmp_path_factory):
     vllm, up_port, gw_port = FakeVllm(), _port(), _port()
     upstream = _serve(vllm, up_port)
     token = load_token(env={"STRATOS_API_TOKEN": TOKEN})
-    gateway = _serve(Gateway(f"http://127.0.0.1:{up_port}", token, max_body=64 * 1024), gw_port,
+    questions = QuestionCheck(MahjongTask())
+    gateway = _serve(Gateway(f"http://127.0.0.1:{up_port}", token, max_body=64 * 1024, questions=questions), gw_port,
                      ssl_certfile=str(tmp / "cert.pem"), ssl_keyfile=str(tmp / "key.pem"))
     yield {"vllm": vllm, "url": f"https://127.0.0.1:{gw_port}", "cert": tmp / "cert.pem", "port": gw_port}
     gateway.should_exit = upstream.should_exit = True
@@ -149,8 +152,33 @@ def test_an_oversized_body_is_413_before_it_is_forwarded(node) -> None:
     assert r.status_code == 413 and len(node["vllm"].hits) == before
 
 
+def test_an_illegal_hand_is_a_400_at_the_gateway_and_never_forwarded(node) -> None:
+    task, before = MahjongTask(), len(node["vllm"].hits)
+    five_copies = task.prompt("123m456p789s1122z").replace("123m456p789s1122z", "11111m456p789s112z")
+    with _client(node) as c:
+        chat = c.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user", "content": five_copies}]})
+        parts = c.post("/v1/chat/completions", json={"model": "x", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": five_copies}]}]})
+        completion = c.post("/v1/completions", json={"model": "x", "prompt": [five_copies]})
+    for r, param in ((chat, "messages"), (parts, "messages"), (completion, "prompt")):
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["param"] == param and "5 copies of 1m" in r.json()["error"]["message"]
+    assert len(node["vllm"].hits) == before
+
+
+def test_a_legal_hand_and_free_chat_pass_the_gateway(node) -> None:
+    legal = MahjongTask().prompt("123m456p789s1122z")
+    with _client(node) as c:
+        for content in (legal, "hello there"):
+            before = len(node["vllm"].hits)
+            r = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]})
+            assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
+            assert len(node["vllm"].hits) == before + 1
+
+
 def test_streams_pass_through_and_a_disconnect_cancels_upstream(node) -> None:
     vllm = node["vllm"]
+    streamed_before = vllm.streamed
     with _client(node) as c:
         with c.stream("POST", "/v1/chat/completions", json={"stream": True}) as r:
             assert r.status_code == 200
@@ -162,4 +190,4 @@ def test_streams_pass_through_and_a_disconnect_cancels_upstream(node) -> None:
                     break
     assert lines == [f"data: {i}" for i in range(5)]
     assert vllm.cancelled.wait(5), "the upstream generation kept running after the client left"
-    assert vllm.streamed < 200
+    assert vllm.streamed - streamed_before < 200

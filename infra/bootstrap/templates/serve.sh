@@ -106,7 +106,7 @@ log "serving $STRATOS_MODEL_NAME on port $STRATOS_PORT (TLS, /v1 only; vLLM on 1
 @@{serve_command} &
 vllm_pid=$!
 stratos-gateway --port "$STRATOS_PORT" --upstream "http://127.0.0.1:$STRATOS_UPSTREAM_PORT" \
-  --cert "$TLS_DIR/cert.pem" --key "$TLS_DIR/key.pem" &
+  --cert "$TLS_DIR/cert.pem" --key "$TLS_DIR/key.pem" --model-dir "$MODEL_DIR" &
 gateway_pid=$!
 # Either one ending ends the service (the unit restarts both); the other must not linger.
 status=0
