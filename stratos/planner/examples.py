@@ -40,3 +40,17 @@ def example_tokens(task: TaskRef, style: str, word_level: bool) -> ExampleTokens
     if word_level:
         return ExampleTokens(size.prompt_words + CHAT_TOKENS, size.target_words)
     return ExampleTokens(size.prompt_chars / CHARS_PER_TOKEN + CHAT_TOKENS, size.target_chars / CHARS_PER_TOKEN)
+
+
+@cache
+def knowledge_tokens(task: TaskRef) -> float:
+    """BPE tokens of the task's background text (``Task.knowledge``)."""
+    return len(task.load().knowledge()) / CHARS_PER_TOKEN
+
+
+def teacher_prompt_tokens(task: TaskRef, style: str, mode: str, written: float, probes: float) -> float:
+    """Mean prompt tokens over the teacher's calls: ``probes`` bare questions and ``written``
+    generations, which in injection mode also carry the task's background text."""
+    bare = example_tokens(task, style, word_level=False).prompt
+    background = knowledge_tokens(task) if mode == "injection" else 0.0
+    return bare + background * written / max(written + probes, 1.0)

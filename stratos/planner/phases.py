@@ -20,7 +20,7 @@ from stratos.planner import estimators as est
 from stratos.planner import nodes as multi
 from stratos.planner import storage
 from stratos.planner.accuracy import Prediction, model_for
-from stratos.planner.examples import example_tokens
+from stratos.planner.examples import example_tokens, teacher_prompt_tokens
 from stratos.planner.hardware import Hardware, hardware_of
 from stratos.planner.matching import Match
 from stratos.planner.pareto import pareto_mask
@@ -165,11 +165,13 @@ def _synthesis(
     t: ModelSpec, mode: str, coverage: float, hw: Hardware, price_n: np.ndarray,
     api: tuple[float, float] | None, request: DistillationRequest, job: JobSettings,
 ) -> est.Synthesis:
-    """The teacher's work on the data, sized from the task's examples (not the serving latency settings)."""
-    calls = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget) + job.probe_size
-    teacher_ex = example_tokens(request.task_ref, job.target_style, word_level=False)
+    """The teacher's work on the data, sized from the task's examples (not the serving latency settings);
+    in injection mode each rationale request also carries the task's background text."""
+    written = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget)
+    prompt = teacher_prompt_tokens(request.task_ref, job.target_style, mode, written, job.probe_size)
+    target = example_tokens(request.task_ref, job.target_style, word_level=False).target
     return est.synthesis_estimate(
-        calls, teacher_ex.prompt, min(teacher_ex.target, job.teacher_max_new_tokens), api_usd_per_m=api,
+        written + job.probe_size, prompt, min(target, job.teacher_max_new_tokens), api_usd_per_m=api,
         teacher_params=t.params, hw=hw, usd_per_hour=price_n,
     )
 

@@ -13,7 +13,7 @@ from infra.outputs import one_line
 from stratos import calibration
 from stratos.planner import make_plan
 from stratos.planner.accuracy import PRIOR_BAND_FACTOR, model_for
-from stratos.planner.examples import example_tokens
+from stratos.planner.examples import example_tokens, knowledge_tokens, teacher_prompt_tokens
 from stratos.spec import parse_request
 from stratos.tasks.base import get_task
 from stratos.tasks.loading import TaskRef
@@ -63,6 +63,14 @@ def test_training_length_comes_from_the_task_not_the_latency_settings():
     assert tok.total == pytest.approx((size.prompt_chars + size.target_chars) / 4 + 6)
     assert example_tokens(TaskRef.of("mahjong"), "full", False).total > tok.total  # a longer target style trains on more
     assert any(f"x {tok.total:.0f} tokens" in a for a in short.chosen.cost.assumptions)
+
+
+def test_injection_teacher_prompts_carry_the_task_background():
+    mahjong = TaskRef.of("mahjong")
+    bare = example_tokens(mahjong, "short", False).prompt
+    assert knowledge_tokens(mahjong) > bare  # the rules text is longer than a question
+    assert teacher_prompt_tokens(mahjong, "short", "alignment", 900, 100) == pytest.approx(bare)
+    assert teacher_prompt_tokens(mahjong, "short", "injection", 900, 100) == pytest.approx(bare + 0.9 * knowledge_tokens(mahjong))
 
 
 def _injection_accuracy(teacher: str, **job) -> float:
