@@ -187,10 +187,13 @@ class OpenAIStub(LoopbackStub):
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                 try:
                     time.sleep(stub.delay)
-                    self._reply(stub.chat(body))
+                    reply = stub.chat(body)
                 finally:
+                    # Out of flight before the reply is sent: a client that gets it may send its next
+                    # request at once, and that one must not count as a request beyond the bound.
                     with stub.lock:
                         stub.in_flight -= 1
+                self._reply(reply)
 
         return Handler
 
