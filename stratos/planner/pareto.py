@@ -1,6 +1,7 @@
 """Pareto filters over objective vectors where every axis is minimised.
 
-``pareto_mask`` is the one the planner uses (sort + blockwise numpy checks), then
+``pareto_mask`` is the one the planner uses (sort + blockwise numpy checks; the planner's
+feasible set is mostly front, e.g. 19,746 of 23,855 AWS candidates, so the constant matters), then
 ``epsilon_front`` collapses points that differ by less than a stated tolerance;
 ``brute_force_mask`` is the O(n²) definition, kept for tests and the benchmark.
 A point is dominated when another is <= on every axis and < on at least one;
@@ -25,40 +26,40 @@ def brute_force_mask(points: np.ndarray) -> np.ndarray:
     return keep
 
 
-def pareto_mask(points: np.ndarray, block: int = 64) -> np.ndarray:
+def _weakly_below(by: list[np.ndarray], rows: list[np.ndarray]) -> np.ndarray:
+    """(len(rows), len(by)) mask: ``by`` point <= ``rows`` point on every axis. Axis by axis on
+    2-D arrays, because numpy reduces a short last axis (``all(axis=2)`` over 4) very slowly."""
+    mask = by[0][None, :] <= rows[0][:, None]
+    for b, r in zip(by[1:], rows[1:], strict=True):
+        mask &= b[None, :] <= r[:, None]
+    return mask
+
+
+def pareto_mask(points: np.ndarray, block: int = 256) -> np.ndarray:
     """Non-dominated mask, same result as ``brute_force_mask``, in ~O(n·f) for front size f.
 
-    Points are visited in lexicographic order, so a point can only be dominated by one
-    visited before it (or an exact duplicate, which does not dominate). Each block is
-    checked against the front found so far, then against earlier points of its own block.
+    Exact duplicates are folded first (they do not dominate each other, so all copies of a
+    front point stay); then a distinct point <= on every axis dominates. Distinct points are
+    visited in lexicographic order, so a point can only be dominated by one visited before it:
+    each block is checked against the front found so far, then against its own earlier points.
     """
     pts = np.asarray(points, dtype=float)
-    n = len(pts)
-    if n == 0:
+    if len(pts) == 0:
         return np.zeros(0, dtype=bool)
-    order = np.lexsort(pts.T[::-1])
-    sorted_pts = pts[order]
-    keep_sorted = np.zeros(n, dtype=bool)
-    front = np.empty((0, pts.shape[1]))
-    for start in range(0, n, block):
-        blk = sorted_pts[start : start + block]
+    uniq, inverse = np.unique(pts, axis=0, return_inverse=True)
+    cols = [np.ascontiguousarray(uniq[:, a]) for a in range(uniq.shape[1])]
+    keep = np.zeros(len(uniq), dtype=bool)
+    front = np.empty(0, dtype=np.int64)
+    for start in range(0, len(uniq), block):
+        rows = np.arange(start, min(start + block, len(uniq)))
         if len(front):
-            le = np.all(front[None, :, :] <= blk[:, None, :], axis=2)
-            lt = np.any(front[None, :, :] < blk[:, None, :], axis=2)
-            alive = ~np.any(le & lt, axis=1)
-        else:
-            alive = np.ones(len(blk), dtype=bool)
-        idx = np.flatnonzero(alive)
-        sub = blk[idx]
-        le = np.all(sub[None, :, :] <= sub[:, None, :], axis=2)
-        lt = np.any(sub[None, :, :] < sub[:, None, :], axis=2)
-        dominated = np.any(le & lt, axis=1)
-        survivors = idx[~dominated]
-        keep_sorted[start + survivors] = True
-        front = np.vstack([front, blk[survivors]])
-    keep = np.zeros(n, dtype=bool)
-    keep[order] = keep_sorted
-    return keep
+            rows = rows[~_weakly_below([c[front] for c in cols], [c[rows] for c in cols]).any(axis=1)]
+        own = _weakly_below([c[rows] for c in cols], [c[rows] for c in cols])
+        np.fill_diagonal(own, False)
+        survivors = rows[~own.any(axis=1)]
+        keep[survivors] = True
+        front = np.concatenate([front, survivors])
+    return keep[inverse.reshape(-1)]
 
 
 def epsilon_dominated(points: np.ndarray, by: np.ndarray, abs_tol: np.ndarray, rel_tol: np.ndarray) -> np.ndarray:
