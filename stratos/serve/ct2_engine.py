@@ -27,6 +27,7 @@ import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,16 @@ class CT2Engine(EngineBase):
             done += self.sampler.run(seeded)
         return None, done
 
+    def run(self, requests: Sequence[Request]) -> Done:
+        """Decode ``requests`` to the end; with several replicas, split them so every replica
+        decodes a share at once (the batcher instead runs one batch per replica itself)."""
+        parts = min(self.parallelism, len(requests))
+        if parts <= 1:
+            return super().run(requests)
+        shares = [list(requests[i::parts]) for i in range(parts)]
+        with ThreadPoolExecutor(parts) as pool:
+            return [pair for done in pool.map(lambda share: self.prefill(share)[1], shares) for pair in done]
+
     def step(self, batch: Any) -> Done:  # pragma: no cover - prefill never returns a batch
         raise RuntimeError("the ctranslate2 engine finishes every batch in prefill")
 
@@ -176,10 +187,11 @@ class CT2Engine(EngineBase):
     def _generate(self, requests: list[Request], temperature: float, top_p: float) -> Done:
         rows = [Row.for_request(r) for r in requests]
         longest = max(r.params.max_new_tokens for r in requests)
-        # Without hooks CTranslate2 runs at full speed and rows are read off its results.
-        hooks = any(
-            r.on_text or r.params.stop or r.cancelled or r.on_done or r.params.max_new_tokens != longest
-            for r in requests
+        # Without hooks CTranslate2 runs with no Python per token and rows are read off its results.
+        # A lone row needs them only to stream, stop or cut; early answers and cancellation matter
+        # when rows share a call (a finished row is answered while the others decode).
+        hooks = any(r.on_text or r.params.stop or r.params.max_new_tokens != longest for r in requests) or (
+            len(requests) > 1 and any(r.cancelled or r.on_done for r in requests)
         )
         with self._tok_lock:
             tokens = [self.tokenizer.convert_ids_to_tokens(list(r.ids)) for r in requests]
