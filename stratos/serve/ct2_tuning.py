@@ -39,7 +39,11 @@ INT8_MARGIN = 1.15
 REPLICA_MARGIN = 0.9
 _PROBE_TOKENS = 24
 _PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
-RECORD = "engine_setup.json"
+
+
+def record_path(path: Path, quantization: str) -> Path:
+    """Where the setup chosen for ``path`` with ``quantization`` asked for (auto, float32, int8) is kept."""
+    return cache_root(path) / f"setup-{quantization}.json"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
     total = threads or os.cpu_count() or 1
     if total == 1 and quantization != "auto":
         return CT2Setup(quantization, 1)  # nothing to choose
-    record = cache_root(path) / RECORD
+    record = record_path(path, quantization)
     key = {"source": source_id(path), "cpu": cpu_model(), "threads": total, "quantization": quantization}
     try:
         saved = json.loads(record.read_text())

@@ -86,7 +86,7 @@ def test_explicit_transformers_engine_and_bad_names(model_dir):
 def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch):
     d = make_tiny_model_dir(tmp_path / "m")
     engine = load_engine(d, threads=1)
-    record = json.loads((tmp_path / "m.ct2" / ct2_tuning.RECORD).read_text())
+    record = json.loads(ct2_tuning.record_path(d, "auto").read_text())
     assert engine.quantization == record["chosen"]["quantization"] in ("float32", "int8")
     assert set(record["tokens_per_s"]) == {"float32/1", "int8/1"} and min(record["tokens_per_s"].values()) > 0
 
@@ -100,7 +100,7 @@ def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
     d = make_tiny_model_dir(tmp_path / "m")
     engine = load_engine(d, quantization="float32", threads=2)
-    record = json.loads((tmp_path / "m.ct2" / ct2_tuning.RECORD).read_text())
+    record = json.loads(ct2_tuning.record_path(d, "float32").read_text())
     assert set(record["tokens_per_s"]) == {"float32/1", "float32/2"}
     assert engine.parallelism == record["chosen"]["replicas"] in (1, 2)
     assert record["key"]["threads"] == 2 and record["key"]["quantization"] == "float32"
