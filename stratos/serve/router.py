@@ -15,7 +15,7 @@ bearer dependency below only declares the scheme in the OpenAPI spec).
 # No `from __future__ import annotations` here: FastAPI must see the real types of the
 # dependencies declared inside build_app (they close over local objects).
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -120,11 +120,12 @@ def build_app(
 _BEARER = HTTPBearer(auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file).")
 
 
-def _token_check(token: SecretStr | None) -> Callable[..., None]:
+def _token_check(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
     """The ``/v1`` routes' dependency: the bearer scheme for the OpenAPI spec, and the check itself
     (``RequestGuard`` has refused a wrong token before the body is read; this is the second lock)."""
 
-    def require_token(
+    # async: FastAPI runs a plain function dependency in its thread pool, a hop per request.
+    async def require_token(
         request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
     ) -> None:
         if token is not None and not token_matches(token, request.headers.get("authorization")):
