@@ -4,8 +4,9 @@ Subcommands (each fits a 10-minute exclusive hold of the CPU lock)::
 
     source scripts/env.sh
     B="flock -x /work/coord/cpu.lock .venv/bin/python benchmarks/serving_bench.py"
-    $B student  --student runs/x/artifact   # 3M student: one stream, batch 16, openai p50/p95 at c=1/4/16
-    $B smollm2                              # SmolLM2-135M one stream vs the memory-bandwidth bound
+    $B student  --student runs/x/artifact   # 3M student: one stream, batch 16, openai p50/p95 at c=1/4/16,
+                                            #   the planner's predicted latency beside the measured one
+    $B smollm2                              # SmolLM2-135M one stream vs the memory read-bandwidth bound
     $B parity   --student runs/x/artifact   # greedy answers on 500 held-out questions, int8 effect
     $B job      --student runs/x/artifact   # the job's non-training phases, old engine vs new
     $B calibrate [--write]                  # refit the planner's CPU serving latency to CTranslate2
@@ -13,6 +14,7 @@ Subcommands (each fits a 10-minute exclusive hold of the CPU lock)::
 Without ``--student`` a default-shaped student (scratch-llama-3m: 6 x 192) with random
 weights is built: speed does not depend on the weights, answers do. Every ratio compares
 runs of one invocation; ``--threads`` (default 2: the whole machine) applies to every engine.
+Engine-level rates are measured with each engine in a process of its own (``isolated``).
 """
 
 from __future__ import annotations
