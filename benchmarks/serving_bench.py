@@ -4,8 +4,9 @@ Subcommands (each fits a 10-minute exclusive hold of the CPU lock)::
 
     source scripts/env.sh
     B="flock -x /work/coord/cpu.lock .venv/bin/python benchmarks/serving_bench.py"
-    $B student  --student runs/x/artifact   # 3M student: one stream, batch 16, openai p50/p95 at c=1/4/16
-    $B smollm2                              # SmolLM2-135M one stream vs the memory-bandwidth bound
+    $B student  --student runs/x/artifact   # 3M student: one stream, batch 16, openai p50/p95 at c=1/4/16,
+                                            #   the planner's predicted latency beside the measured one
+    $B smollm2                              # SmolLM2-135M one stream vs the memory read-bandwidth bound
     $B parity   --student runs/x/artifact   # greedy answers on 500 held-out questions, int8 effect
     $B job      --student runs/x/artifact   # the job's non-training phases, old engine vs new
     $B calibrate [--write]                  # refit the planner's CPU serving latency to CTranslate2
@@ -13,6 +14,7 @@ Subcommands (each fits a 10-minute exclusive hold of the CPU lock)::
 Without ``--student`` a default-shaped student (scratch-llama-3m: 6 x 192) with random
 weights is built: speed does not depend on the weights, answers do. Every ratio compares
 runs of one invocation; ``--threads`` (default 2: the whole machine) applies to every engine.
+Engine-level rates are measured with each engine in a process of its own (``isolated``).
 """
 
 from __future__ import annotations
@@ -89,13 +91,35 @@ def engines(path: Path, threads: int, which=("transformers", "ctranslate2")) -> 
 
 
 def decode_rate(engine, prompts: list[str], max_new: int, batch: int) -> dict:
-    """Generated tokens/s over ``prompts`` decoded ``batch`` at a time (greedy), after a warm-up."""
-    engine.generate(prompts[:batch], max_new_tokens=4)
-    t0, tokens = time.perf_counter(), 0
+    """Generated tokens/s over ``prompts`` decoded ``batch`` at a time (greedy), after a full-length
+    warm-up; also the per-call wall times (ms) of a one-stream run."""
+    engine.generate(prompts[:batch], max_new_tokens=max_new)
+    t0, tokens, calls = time.perf_counter(), 0, []
     for i in range(0, len(prompts), batch):
+        c0 = time.perf_counter()
         tokens += sum(r.completion_tokens for r in engine.generate(prompts[i : i + batch], max_new_tokens=max_new))
+        calls.append((time.perf_counter() - c0) * 1e3)
     wall = time.perf_counter() - t0
-    return {"tokens": tokens, "wall_s": wall, "tok_per_s": tokens / wall}
+    return {"tokens": tokens, "wall_s": wall, "tok_per_s": tokens / wall, "p50_ms": percentile(calls, 50)}
+
+
+def _engine_rates(path: str, name: str, threads: int, max_new: int, n_one: int) -> dict:
+    """One engine's one-stream and batch-16 rates, run in a process of its own (see ``isolated``)."""
+    qs = held_out(64)
+    engine = engines(Path(path), threads, (name,))[name]
+    prompts = chat_prompts(engine, qs)
+    return {"engine": engine.describe(), "one": decode_rate(engine, prompts[:n_one], max_new, 1),
+            "b16": decode_rate(engine, prompts[:64], max_new, 16)}
+
+
+def isolated(fn, *args):
+    """``fn(*args)`` in a fresh process. Engines measured side by side in one process disturb
+    each other: each brings its own OpenMP pool (torch's, CTranslate2's), and a pool that just
+    ran keeps its threads spinning on the two cores the next engine's threads need."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
 
 
 # ---------------------------------------------------------------- through the openai client
@@ -106,10 +130,10 @@ async def _openai_load(base: str, token: str, questions, concurrency: int, max_t
     model = (await client.models.list()).data[0].id
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
-    tokens = 0
+    tokens = prompt_tokens = 0
 
     async def one(q) -> None:
-        nonlocal tokens
+        nonlocal tokens, prompt_tokens
         async with gate:
             t0 = time.perf_counter()
             r = await client.chat.completions.create(
@@ -118,10 +142,11 @@ async def _openai_load(base: str, token: str, questions, concurrency: int, max_t
             )
             latencies.append(time.perf_counter() - t0)
             tokens += r.usage.completion_tokens
+            prompt_tokens += r.usage.prompt_tokens
 
     await one(questions[0])  # warm-up
     latencies.clear()
-    tokens = 0
+    tokens = prompt_tokens = 0
     t0 = time.perf_counter()
     await asyncio.gather(*(one(q) for q in questions))
     wall = time.perf_counter() - t0
@@ -129,6 +154,7 @@ async def _openai_load(base: str, token: str, questions, concurrency: int, max_t
     return {
         "concurrency": concurrency, "requests": len(questions), "tok_per_s": tokens / wall,
         "p50_ms": percentile(latencies, 50) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
+        "prompt_tokens": prompt_tokens / len(questions), "completion_tokens": tokens / len(questions),
     }
 
 
@@ -149,42 +175,76 @@ def openai_levels(path: Path, engine: str, threads: int, questions, max_tokens: 
 # ---------------------------------------------------------------- subcommands
 def cmd_student(args) -> dict:
     path = Path(args.student) if args.student else default_student()
-    qs = held_out(64)
-    eng = engines(path, args.threads, ("transformers", "ctranslate2", "ctranslate2-int8"))
-    prompts = chat_prompts(eng["ctranslate2"], qs)
-    one = {name: decode_rate(e, prompts[:8], args.max_tokens, 1) for name, e in eng.items()}
-    b16 = {name: decode_rate(e, prompts[:64], args.max_tokens, 16) for name, e in eng.items()}
-    for name in eng:
-        print(f"  engine {name:17} one stream {one[name]['tok_per_s']:8.0f} tok/s   batch 16 {b16[name]['tok_per_s']:8.0f} tok/s")
+    names = ("transformers", "ctranslate2", "ctranslate2-int8")
+    rates = {name: isolated(_engine_rates, str(path), name, args.threads, args.max_tokens, 32) for name in names}
+    for name, r in rates.items():
+        print(f"  engine {name:17} one stream {r['one']['tok_per_s']:8.0f} tok/s ({r['one']['p50_ms']:6.1f} ms per "
+              f"answer)   batch 16 {r['b16']['tok_per_s']:8.0f} tok/s   [{_layout(r['engine'])}]", flush=True)
     served = {e: openai_levels(path, e, args.threads, held_out(160, seed=777), args.max_tokens)
               for e in ("ctranslate2", "transformers")}
+    one = {name: r["one"] for name, r in rates.items()}
     ratio_one = one["ctranslate2"]["tok_per_s"] / one["transformers"]["tok_per_s"]
+    a1, b1 = served["ctranslate2"][1], served["transformers"][1]
     print(f"\n3M student {path}")
-    print(f"one stream: ctranslate2 {one['ctranslate2']['tok_per_s']:.0f} tok/s vs transformers "
-          f"{one['transformers']['tok_per_s']:.0f} tok/s = {ratio_one:.1f}x (target >= 10x)")
+    print(f"engine level, one stream (32 answers, each engine in its own process): ctranslate2 "
+          f"{one['ctranslate2']['tok_per_s']:.0f} tok/s vs transformers {one['transformers']['tok_per_s']:.0f} tok/s "
+          f"= {ratio_one:.1f}x")
+    print(f"served one stream (openai client, c=1): ctranslate2 {a1['tok_per_s']:.0f} tok/s, p50 {a1['p50_ms']:.1f} ms vs "
+          f"transformers {b1['tok_per_s']:.0f} tok/s, p50 {b1['p50_ms']:.1f} ms = {a1['tok_per_s'] / b1['tok_per_s']:.1f}x "
+          f"tokens/s, {b1['p50_ms'] / a1['p50_ms']:.1f}x p50 (target >= 10x)")
+    print(f"  where a served ctranslate2 answer's {a1['p50_ms']:.1f} ms go: engine {one['ctranslate2']['p50_ms']:.1f} ms "
+          f"(decode, in-process p50), HTTP + server + client {a1['p50_ms'] - one['ctranslate2']['p50_ms']:.1f} ms")
     print(f"concurrency 16 through the openai client: {served['ctranslate2'][16]['tok_per_s']:.0f} tok/s "
-          f"(target >= 2500 on 2 cores); engine batch 16: {b16['ctranslate2']['tok_per_s']:.0f} tok/s")
+          f"(target >= 2500 on 2 cores); engine batch 16: {rates['ctranslate2']['b16']['tok_per_s']:.0f} tok/s")
     for c in (1, 4, 16):
         a, b = served["ctranslate2"][c], served["transformers"][c]
         print(f"c={c:<3} p50 {a['p50_ms']:6.1f} ms  p95 {a['p95_ms']:6.1f} ms   (transformers p50 {b['p50_ms']:7.1f} ms, "
               f"p95 {b['p95_ms']:7.1f} ms: {b['p50_ms'] / a['p50_ms']:.1f}x)")
-    return {"student": str(path), "one_stream": one, "batch16": b16, "served": served, "ratio_one_stream": ratio_one}
+    predicted = planner_prediction(path, a1)
+    print(f"planner's prediction for one request ({predicted['prompt_tokens']} prompt + {predicted['output_tokens']} "
+          f"output tokens): {predicted['ms']:.1f} ms; measured p50 {a1['p50_ms']:.1f} ms "
+          f"({predicted['ms'] / a1['p50_ms']:.2f}x)")
+    return {"student": str(path), "engines": rates, "served": served, "ratio_one_stream_engine": ratio_one,
+            "ratio_one_stream_served": a1["tok_per_s"] / b1["tok_per_s"], "planner": predicted}
 
 
-def measure_bandwidth_gbs(threads: int, mb: int = 512, repeats: int = 5) -> float:
-    """Memory bandwidth (GB/s) from copying a large float32 tensor: bytes read + written / time."""
+def _layout(describe: dict) -> str:
+    if describe["engine"] != "ctranslate2":
+        return describe["engine"]
+    return f"{describe['quantization']}, {describe['replicas']} replica(s)"
+
+
+def planner_prediction(path: Path, served_c1: dict) -> dict:
+    """The planner's per-request latency for this student (its zoo entry, as ``stratos plan`` sees it)
+    on this machine, at the request shape measured through the client."""
+    from stratos.catalog.local import local_offering
+    from stratos.planner import estimators as est
+    from stratos.planner.hardware import hardware_of
+    from stratos.zoo import get_model
+
+    spec = get_model(json.loads((path / "stratos.json").read_text())["student"])
+    prompt, out = round(served_c1["prompt_tokens"]), round(served_c1["completion_tokens"])
+    hw = hardware_of(local_offering())
+    ms = float(est.serve_latency_ms(spec.params, spec.layers, spec.kv_bytes_per_token(), prompt, out, hw))
+    return {"model": spec.id, "prompt_tokens": prompt, "output_tokens": out, "ms": ms,
+            "host_gflops": hw.tflops * 1e3}
+
+
+def read_bandwidth_gbs(threads: int, mb: int = 1024, repeats: int = 7) -> float:
+    """Memory read bandwidth (GB/s) with ``threads`` threads: bytes of a ``mb`` MiB float32 tensor
+    (far beyond the caches) / the best time torch takes to sum it. A decode step streams the
+    weights in once and writes next to nothing, so reading is the roof it runs into."""
     import torch
 
     torch.set_num_threads(threads)
-    src = torch.ones(mb * 2**20 // 4)
-    dst = torch.empty_like(src)
-    dst.copy_(src)
+    x = torch.ones(mb * 2**20 // 4)
+    x.sum()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        dst.copy_(src)
+        x.sum()
         best = min(best, time.perf_counter() - t0)
-    return 2 * src.numel() * 4 / best / 1e9
+    return x.numel() * 4 / best / 1e9
 
 
 def steady_decode_ms(engine, prompt: str, new: int = 32, repeats: int = 3) -> float:
@@ -219,37 +279,57 @@ def steady_decode_ms(engine, prompt: str, new: int = 32, repeats: int = 3) -> fl
     return (timed(1 + new) - timed(1)) / new * 1e3
 
 
-def _weight_bytes(name: str, engine, path: Path) -> int:
-    if name.startswith("ctranslate2"):
-        from stratos.serve.ct2_convert import cache_root
+# (label, engine, quantization, CTranslate2 environment): what the smollm2 command compares.
+SMOLLM2_VARIANTS = (
+    ("transformers", "transformers", None, {}),
+    ("ctranslate2 float32", "ctranslate2", "float32", {}),
+    ("ctranslate2 int8", "ctranslate2", "int8", {}),
+)
+# Tried on AMD EPYC (2 cores): CTranslate2 with Intel MKL (CT2_USE_MKL=1) instead of its default
+# oneDNN here decoded SmolLM2 2x slower in float32 and 6x slower in int8/int16: not a variant.
 
-        [entry] = cache_root(path).glob(f"{engine.quantization}-*")
-        return (entry / "model.bin").stat().st_size
-    return sum(p.numel() * p.element_size() for p in engine.model.parameters())
+
+def _smollm2_variant(engine_name: str, quantization: str | None, env: dict, threads: int, max_new: int) -> dict:
+    """One variant's end-to-end and steady decode rates and the bytes of weights it reads per token."""
+    import os
+
+    os.environ.update(env)  # read by CTranslate2 when its first model loads, in this fresh process
+    path = smollm2_dir()
+    name = engine_name if quantization is None else f"ctranslate2-{quantization}"
+    engine = engines(path, threads, (name,))[name]
+    prompts = chat_prompts(engine, held_out(4))
+    out = decode_rate(engine, prompts, max_new, 1)
+    ms = steady_decode_ms(engine, prompts[0])
+    if quantization is None:
+        weight_bytes = sum(p.numel() * p.element_size() for p in engine.model.parameters())
+    else:
+        from stratos.serve.ct2_convert import converted_dir
+
+        weight_bytes = (converted_dir(path, quantization) / "model.bin").stat().st_size
+    return {**out, "engine": engine.describe(), "decode_ms_per_token": ms, "decode_tok_per_s": 1e3 / ms,
+            "weight_bytes": weight_bytes}
 
 
 def cmd_smollm2(args) -> dict:
-    path = smollm2_dir()
-    prompts_q = held_out(4)
-    eng = engines(path, args.threads, ("transformers", "ctranslate2", "ctranslate2-int8"))
-    bandwidth = measure_bandwidth_gbs(args.threads)
-    out = {"bandwidth_gbs": bandwidth}
-    for name, e in eng.items():
-        prompts = chat_prompts(e, prompts_q)
-        out[name] = decode_rate(e, prompts, args.max_tokens, 1)
-        ms = steady_decode_ms(e, prompts[0])
-        weight_bytes = _weight_bytes(name, e, path)
-        bound = bandwidth * 1e9 / weight_bytes
-        out[name].update(decode_ms_per_token=ms, decode_tok_per_s=1e3 / ms, weight_bytes=weight_bytes,
-                         bound_tok_per_s=bound, fraction=1e3 / ms / bound)
-        print(f"  {name:17} end to end {out[name]['tok_per_s']:6.1f} tok/s (prefill included); steady decode "
-              f"{1e3 / ms:6.1f} tok/s; weights {weight_bytes / 1e6:.0f} MB -> bound {bound:.1f} tok/s; "
-              f"{out[name]['fraction']:.0%} of it", flush=True)
-    print(f"\nSmolLM2-135M one stream; bandwidth {bandwidth:.1f} GB/s (tensor copy, read + write); bound = "
-          "bandwidth / bytes of weights read per token (every weight once per token, KV cache ignored); "
-          "compared with the steady decode rate (prompt already in the cache)")
-    print(f"ctranslate2 vs transformers: {out['ctranslate2']['tok_per_s'] / out['transformers']['tok_per_s']:.1f}x "
-          f"(float32), {out['ctranslate2-int8']['tok_per_s'] / out['transformers']['tok_per_s']:.1f}x (int8)")
+    bandwidth = read_bandwidth_gbs(args.threads)
+    print(f"  read bandwidth {bandwidth:.1f} GB/s ({args.threads} threads: best of 7 torch sums over 1 GiB)", flush=True)
+    out: dict = {"read_bandwidth_gbs": bandwidth, "threads": args.threads}
+    for label, engine_name, q, env in SMOLLM2_VARIANTS:
+        r = isolated(_smollm2_variant, engine_name, q, env, args.threads, args.max_tokens)
+        r["bound_tok_per_s"] = bandwidth * 1e9 / r["weight_bytes"]
+        r["fraction"] = r["decode_tok_per_s"] / r["bound_tok_per_s"]
+        out[label] = r
+        print(f"  {label:24} end to end {r['tok_per_s']:6.1f} tok/s (prefill included); steady decode "
+              f"{r['decode_tok_per_s']:6.1f} tok/s; weights {r['weight_bytes'] / 1e6:.0f} MB -> bound "
+              f"{r['bound_tok_per_s']:6.1f} tok/s; {r['fraction']:.0%} of it   [{_layout(r['engine'])}]", flush=True)
+    best = max((k for k in out if k.startswith("ctranslate2")), key=lambda k: out[k]["fraction"])
+    print(f"\nSmolLM2-135M one stream. Bound = read bandwidth / bytes of weights read per token (a decode "
+          f"step reads every weight once; KV cache and activations ignored, so the bound is generous); "
+          f"read bandwidth {bandwidth:.1f} GB/s with {args.threads} threads. Steady decode = ms per token "
+          f"once the prompt is in the cache.")
+    print(f"best ctranslate2 variant: {best}, {out[best]['decode_tok_per_s']:.1f} tok/s = "
+          f"{out[best]['fraction']:.0%} of its bound (target >= 50%); float32 "
+          f"{out['ctranslate2 float32']['fraction']:.0%}; transformers {out['transformers']['fraction']:.0%}")
     return out
 
 
@@ -350,28 +430,33 @@ def _eval_and_latency(engine, test, max_new):
 
 
 def cmd_calibrate(args) -> dict:
-    """Refit the planner's CPU decode floor/efficiency and prefill efficiency to CTranslate2 float32."""
-    from stratos.catalog.local import local_offering
+    """Refit the planner's CPU serving latency (CTranslate2 float32, the layout the server picks) to
+    this host: per-token decode floor + 2·P FLOPs at ``decode_efficiency`` of the host's matmul rate,
+    prefill at ``prefill_efficiency`` of it, the rate measured in this same run (so the factors do
+    not inherit a stale or loaded reading of it)."""
+    from stratos.catalog.local import local_offering, local_profile, measure
     from stratos.planner import estimators as est
     from stratos.planner.hardware import hardware_of
     from stratos.zoo import get_model
 
-    off = local_offering()
-    hw = hardware_of(off)
-    peak = off.gflops * 1e9
+    host = measure(repeats=10)
+    peak = host["gflops"] * 1e9
+    print(f"  host matmul rate {host['gflops']:.1f} GFLOP/s (this run, best of 10)", flush=True)
     runs = []
     for mid in ("scratch-llama-3m", "scratch-llama-30m"):
-        pre_ms, step_ms = _ct2_times(_random_llama_dir(mid), args.threads)
+        pre_ms, step_ms, setup = isolated(_ct2_times, str(_random_llama_dir(mid)), args.threads)
         spec = get_model(mid)
-        runs.append({"model": mid, "params": spec.params, "layers": spec.layers,
+        runs.append({"model": mid, "params": spec.params, "layers": spec.layers, "setup": setup,
                      "prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms})
+        print(f"  {mid:18} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token [{setup}]", flush=True)
     a, b = runs
     slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (b["params"] - a["params"])
     decode_eff = 2.0 / (max(slope, 1e-12) / 1e3) / peak
     floor = max(0.01, a["decode_ms_per_token"] - 2.0 * a["params"] / (peak * decode_eff) * 1e3)
     prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / peak for r in runs)
     fitted = {"engine": "ctranslate2 float32", "prefill_efficiency": round(prefill_eff, 4),
-              "decode_efficiency": round(decode_eff, 4), "decode_floor_ms": round(floor, 4), "runs": runs}
+              "decode_efficiency": round(decode_eff, 4), "decode_floor_ms": round(floor, 4),
+              "host_gflops": host["gflops"], "runs": runs}
     print("fitted:", {k: v for k, v in fitted.items() if k != "runs"})
     if args.write:
         doc = json.loads(est.CPU_CALIBRATION.read_text())
@@ -380,12 +465,18 @@ def cmd_calibrate(args) -> dict:
         import importlib
 
         importlib.reload(est)
-    print(f"{'model':20} {'latency ms, 128 in + 32 out':28} {'predicted':>10} {'measured':>10} {'ratio':>7}")
+    profile = hardware_of(local_offering())
+    same_run = hardware_of(local_offering(profile={**local_profile(), **host}))
+    print(f"{'model':20} {'128 in + 32 out, ms':>20} {'predicted':>10} {'(planner profile)':>18} {'measured':>10}")
     for r in runs:
         spec = get_model(r["model"])
-        pred = float(est.serve_latency_ms(spec.params, spec.layers, spec.kv_bytes_per_token(), 128, 32, hw))
+        shape = (spec.params, spec.layers, spec.kv_bytes_per_token(), 128, 32)
+        pred = float(est.serve_latency_ms(*shape, same_run))
+        pred_profile = float(est.serve_latency_ms(*shape, profile))
         meas = r["prefill_ms_128"] + 32 * r["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
-        print(f"{r['model']:20} {'':28} {pred:10.1f} {meas:10.1f} {pred / meas:7.2f}")
+        print(f"{r['model']:20} {'':>20} {pred:10.1f} {pred_profile:18.1f} {meas:10.1f}")
+    print(f"(predicted: with this run's host rate; planner profile: with the cached {profile.tflops * 1e3:.1f} GFLOP/s "
+          f"`stratos plan` uses; measured: engine time + the planner's {est.REQUEST_OVERHEAD_MS:.0f} ms request overhead)")
     return fitted
 
 
@@ -411,17 +502,18 @@ def _random_llama_dir(model_id: str) -> Path:
     return out
 
 
-def _ct2_times(path: Path, threads: int, prompt: int = 128, new: int = 32) -> tuple[float, float]:
-    """(prefill ms for a ``prompt``-token prompt, decode ms per token) with CTranslate2 float32, batch 1."""
-    from stratos.serve.ct2_engine import CT2Engine
+def _ct2_times(path: str, threads: int, prompt: int = 128, new: int = 32) -> tuple[float, float, str]:
+    """(prefill ms for a ``prompt``-token prompt, decode ms per token, the setup) with CTranslate2
+    float32 in the layout the server would choose, one stream."""
+    from stratos.serve.engines import load_engine
 
-    e = CT2Engine.from_dir(path, quantization="float32", threads=threads)
+    e = load_engine(Path(path), engine="ctranslate2", quantization="float32", threads=threads)
     vocab = e.tokenizer.convert_ids_to_tokens([8 + i % (len(e.tokenizer) - 8) for i in range(prompt)])
     gen = e.generator
 
     def run(n: int) -> float:
         times = []
-        for _ in range(5):
+        for _ in range(7):
             t0 = time.perf_counter()
             gen.generate_batch([vocab], max_length=n, min_length=n, include_prompt_in_result=False)
             times.append(time.perf_counter() - t0)
@@ -429,7 +521,7 @@ def _ct2_times(path: Path, threads: int, prompt: int = 128, new: int = 32) -> tu
 
     run(2)
     first = run(1)
-    return first * 1e3, (run(new + 1) - first) / new * 1e3
+    return first * 1e3, (run(new + 1) - first) / new * 1e3, _layout(e.describe())
 
 
 COMMANDS = {"student": cmd_student, "smollm2": cmd_smollm2, "parity": cmd_parity, "job": cmd_job,

@@ -56,7 +56,8 @@ if CPU_CALIBRATION.is_file():
     DECODE_FLOOR_MS_PER_LAYER_CPU = float(_cal.get("decode_floor_ms_per_layer", DECODE_FLOOR_MS_PER_LAYER_CPU))
 # Serving on CPU runs the CTranslate2 engine (stratos.serve.engines), not the torch loop the
 # factors above describe: its own fit, {"serving": {"prefill_efficiency", "decode_efficiency",
-# "decode_floor_ms", "runs"}}, is written by benchmarks/serving_bench.py calibrate --write.
+# "decode_floor_ms", "host_gflops", "runs"}}, is written by benchmarks/serving_bench.py calibrate
+# --write; its efficiencies are fractions of the matmul rate measured in that same run (host_gflops).
 _serving = (_cal.get("serving") or {}) if CPU_CALIBRATION.is_file() else {}
 SERVE_MFU_PREFILL_CPU = float(_serving.get("prefill_efficiency", MFU_PREFILL_CPU))
 SERVE_MFU_DECODE_CPU = float(_serving.get("decode_efficiency", MFU_DECODE_CPU))

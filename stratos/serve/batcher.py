@@ -6,10 +6,14 @@ over the same cores, while stacking them into one batch turns N matrix-vector
 products into one matrix-matrix product at nearly the cost of one. The worker
 takes the first waiting request, then waits up to ``max_wait_s`` for more (up
 to ``max_batch_size``), decodes them as one batch and resolves each caller's
-future. Continuous batching: while a batch decodes, requests that arrive
-join it at the next step (their prompts are prefilled as a small batch and
-their KV cache rows stacked onto the running one), and finished rows leave at
-once, so nobody waits for a whole batch to drain. Engines that decode a whole
+future. The wait is only taken while requests come together (others are
+queued already, or were in flight when this one arrived; and for the first
+request, which has no history): a lone client's request would wait for
+nobody, so it starts at once.
+Continuous batching: while a batch decodes, requests that arrive join it at
+the next step (their prompts are prefilled as a small batch and their KV cache
+rows stacked onto the running one), and finished rows leave at once, so nobody
+waits for a whole batch to drain. Engines that decode a whole
 batch in one call (CTranslate2) cannot take rows mid-decode; they declare
 ``parallelism`` > 1 and get that many workers, so a request that arrives
 during a long batch starts at once on another replica. ``observe_batch`` sees
@@ -49,6 +53,7 @@ class _Job:
     future: asyncio.Future
     on_text: TextSink | None = None
     enqueued: float = field(default_factory=time.perf_counter)
+    companions: int = 0  # requests in flight (submitted, not answered) when this one arrived
     cancelled: bool = False  # set on the event loop when the caller stops waiting
 
 
@@ -85,6 +90,8 @@ class Batcher:
         self._queue: queue.Queue[Any] = queue.Queue()
         self.max_queue = max_queue
         self._threads: list[threading.Thread] = []
+        self._in_flight = 0  # submitted and not yet answered (counted on the event loop)
+        self._started_any = False
 
     def start(self) -> None:
         if not self._threads:
@@ -115,13 +122,16 @@ class Batcher:
         if self.full():
             raise QueueFull(f"{self._queue.qsize()} requests are waiting")
         loop = asyncio.get_running_loop()
-        job = _Job(prompt, params, loop, loop.create_future(), on_text)
+        job = _Job(prompt, params, loop, loop.create_future(), on_text, companions=self._in_flight)
+        self._in_flight += 1
         self._queue.put(job)
         try:
             return await job.future
         except asyncio.CancelledError:
             job.cancelled = True
             raise
+        finally:
+            self._in_flight -= 1
 
     # ---------------------------------------------------------------- worker
     def _run(self) -> None:
@@ -132,7 +142,8 @@ class Batcher:
                 first = self._queue.get()
                 if first is _STOP:
                     return
-                jobs, stop = self._collect([first], self.max_batch_size, self.max_wait_s)
+                wait = self.max_wait_s if self._others_expected(first) else 0.0
+                jobs, stop = self._collect([first], self.max_batch_size, wait)
             else:
                 # Decoding: whoever arrived since the last step joins now (continuous batching),
                 # as long as the cache can take new rows.
@@ -153,6 +164,12 @@ class Batcher:
                     self._step(running)
                     running = running if len(running) else None
                 return
+
+    def _others_expected(self, first: _Job) -> bool:
+        """Whether waiting for companions of ``first`` can pay: others are queued already, others
+        were in flight when it arrived, or it is the first request (no history to go by)."""
+        first_ever, self._started_any = not self._started_any, True
+        return first_ever or first.companions > 0 or not self._queue.empty()
 
     def _collect(self, batch: list[_Job], limit: int, wait_s: float) -> tuple[list[_Job], bool]:
         """Up to ``limit`` queued jobs, waiting at most ``wait_s``; also says whether stop was asked."""

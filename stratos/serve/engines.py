@@ -8,25 +8,22 @@ GPU (bf16). On the CPU, ``engine="auto"`` (the default everywhere) means:
    checked: ``stratos.serve.ct2_convert``);
 2. the transformers engine for anything else, with a log line saying why.
 
-CTranslate2's weight format is ``float32`` or ``int8``; ``quantization="auto"``
-decodes a short greedy burst with each and keeps the faster (int8 must win by
-``INT8_MARGIN``: its answers can differ slightly, so a tie keeps float32). The
-choice and the measured rates are remembered beside the converted model, keyed
-by the CPU and the thread count, so a restart does not measure again.
+CTranslate2's weight format (``quantization="auto"``: float32 or int8) and its
+thread layout (one replica on every core, or one replica per core) are chosen
+by a short measurement, remembered beside the converted model
+(``stratos.serve.ct2_tuning``).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Literal
 
-from stratos.device import cpu_model
 from stratos.exceptions import ConfigError
-from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel, cache_root, source_id
+from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel
+from stratos.serve.ct2_tuning import choose_setup
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
 
@@ -35,10 +32,6 @@ log = logging.getLogger("stratos.serve")
 EngineName = Literal["auto", "ctranslate2", "transformers", "vllm"]
 ENGINES: tuple[str, ...] = ("auto", "ctranslate2", "transformers", "vllm")
 Quantization = Literal["auto", "float32", "int8"]
-# int8 must decode this much faster than float32 to be chosen (its greedy answers can differ).
-INT8_MARGIN = 1.15
-_PROBE_TOKENS = 24
-_PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
 
 
 def load_engine(
@@ -124,54 +117,12 @@ def _load_ct2(
         raise UnsupportedModel("ctranslate2 is not installed")
     if not (path / "config.json").is_file():
         raise UnsupportedModel("not a Hugging Face model dir (no config.json)")
-    if quantization == "auto":
-        quantization = choose_quantization(path, threads)
-    engine = CT2Engine.from_dir(path, quantization=quantization, threads=threads, name=name, max_context=max_context)
-    log.info("engine: ctranslate2 %s for %s", quantization, path)
+    setup = choose_setup(path, quantization, threads)
+    engine = CT2Engine.from_dir(
+        path, quantization=setup.quantization, threads=threads, replicas=setup.replicas, name=name,
+        max_context=max_context,
+    )
+    log.info("engine: ctranslate2 %s x %d replicas for %s", setup.quantization, setup.replicas, path)
     return engine
 
 
-def choose_quantization(path: Path, threads: int | None) -> str:
-    """float32 or int8 for this model on this CPU: remembered, else measured (see the module docstring)."""
-    record = cache_root(path) / "quantization.json"
-    key = {"source": source_id(path), "cpu": cpu_model(), "threads": threads}
-    try:
-        saved = json.loads(record.read_text())
-        if saved.get("key") == key:
-            return str(saved["chosen"])
-    except (OSError, ValueError):
-        pass
-    rates = measure_decode_rates(path, threads)
-    chosen = "int8" if rates["int8"] >= INT8_MARGIN * rates["float32"] else "float32"
-    log.info(
-        "ctranslate2 quantization: %s (greedy decode float32 %.0f tok/s, int8 %.0f tok/s)",
-        chosen, rates["float32"], rates["int8"],
-    )
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"key": key, "chosen": chosen, "tokens_per_s": rates}, indent=2))
-    return chosen
-
-
-def measure_decode_rates(path: Path, threads: int | None, rounds: int = 3) -> dict[str, float]:
-    """Greedy tokens/s of one stream per quantization: best of ``rounds`` short bursts, interleaved.
-
-    Interleaving (float32, int8, float32, ...) makes a load change on a shared
-    machine hit both alike instead of whichever ran second.
-    """
-    from stratos.serve.ct2_engine import CT2Engine
-
-    engines = {q: CT2Engine.from_dir(path, quantization=q, threads=threads) for q in QUANTIZATIONS}
-    any_engine = engines["float32"]
-    ids = any_engine.encode(_PROBE_PROMPT)[: max(1, any_engine.max_context - _PROBE_TOKENS - 1)]
-    tokens = [any_engine.tokenizer.convert_ids_to_tokens(ids)]
-    best = dict.fromkeys(engines, 0.0)
-    for round_no in range(rounds + 1):  # round 0 warms up and is not counted
-        for q, engine in engines.items():
-            t0 = time.perf_counter()
-            out = engine.generator.generate_batch(
-                tokens, max_length=_PROBE_TOKENS, min_length=_PROBE_TOKENS, include_prompt_in_result=False
-            )
-            rate = len(out[0].sequences_ids[0]) / max(time.perf_counter() - t0, 1e-9)
-            if round_no:
-                best[q] = max(best[q], rate)
-    return best

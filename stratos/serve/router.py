@@ -15,6 +15,7 @@ bearer dependency below only declares the scheme in the OpenAPI spec).
 # No `from __future__ import annotations` here: FastAPI must see the real types of the
 # dependencies declared inside build_app (they close over local objects).
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -107,17 +108,34 @@ def build_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.serving = serving
-    bearer = HTTPBearer(
-        auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file)."
-    )
+    _add_error_handlers(app)
+    _add_ops_routes(app, serving, verified)
+    _add_api_routes(app, serving, [Depends(_token_check(token))])
+    routes = {r.path for r in app.routes if hasattr(r, "path")}
+    app.add_middleware(RequestGuard, token=token, max_body_bytes=max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=serving.metrics, routes=routes)
+    return app
 
-    def require_token(
-        request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+_BEARER = HTTPBearer(auto_error=False, description="The API token (STRATOS_API_TOKEN or --token-file).")
+
+
+def _token_check(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
+    """The ``/v1`` routes' dependency: the bearer scheme for the OpenAPI spec, and the check itself
+    (``RequestGuard`` has refused a wrong token before the body is read; this is the second lock)."""
+
+    # async: FastAPI runs a plain function dependency in its thread pool, a hop per request.
+    async def require_token(
+        request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
     ) -> None:
         if token is not None and not token_matches(token, request.headers.get("authorization")):
             raise _ApiErrorException(unauthorized())
 
-    auth = [Depends(require_token)]
+    return require_token
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every failure leaves in OpenAI's error shape (see the module docstring)."""
 
     @app.exception_handler(_ApiErrorException)
     async def _api_error(_: Request, exc: _ApiErrorException) -> JSONResponse:
@@ -125,18 +143,7 @@ def build_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        if first.get("type") == "json_invalid":
-            return _reply(
-                error(
-                    400,
-                    f"the request body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')}).",
-                )
-            )
-        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-        where = ".".join(loc) or "body"
-        message = f"{where}: {first.get('msg', 'invalid request')}"
-        return _reply(error(400, message, param=where if loc else None))
+        return _reply(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -147,6 +154,21 @@ def build_app(
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error while serving a request")
         return _reply(error(500, f"internal error: {type(exc).__name__}", type="server_error"))
+
+
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    """A 400 naming the first invalid field (FastAPI would answer 422 with its own shape)."""
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        detail = first.get("ctx", {}).get("error", "parse error")
+        return error(400, f"the request body is not valid JSON ({detail}).")
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    where = ".".join(loc) or "body"
+    return error(400, f"{where}: {first.get('msg', 'invalid request')}", param=where if loc else None)
+
+
+def _add_ops_routes(app: FastAPI, serving: OpenAIServing, verified: bool) -> None:
+    """``/health`` and ``/metrics``: no token (a load balancer and a scraper poll them)."""
 
     @app.get("/health", response_model=HealthResponse, tags=["ops"])
     async def health() -> HealthResponse:
@@ -161,6 +183,10 @@ def build_app(
     )
     async def metrics() -> Response:
         return Response(serving.metrics.render(), media_type=serving.metrics.content_type)
+
+
+def _add_api_routes(app: FastAPI, serving: OpenAIServing, auth: list[Any]) -> None:
+    """The OpenAI routes: thin (parse, call ``serving``, map the result to a response)."""
 
     @app.get("/v1/models", response_model=ModelList, dependencies=auth, responses=_ERRORS)
     async def models() -> ModelList:
@@ -183,11 +209,6 @@ def build_app(
     )
     async def completions(req: CompletionRequest) -> Any:
         return _respond(await serving.completion(req))
-
-    routes = {r.path for r in app.routes if hasattr(r, "path")}
-    app.add_middleware(RequestGuard, token=token, max_body_bytes=max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=serving.metrics, routes=routes)
-    return app
 
 
 def _respond(result: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -258,6 +259,30 @@ def test_concurrent_requests_are_decoded_in_one_batch(engine):
     assert [r.token_ids for r in results] == [
         engine.generate([f"p{i}"], max_new_tokens=4)[0].token_ids for i in range(8)
     ]
+
+
+def test_a_lone_clients_request_does_not_wait_for_companions(engine):
+    # One client, one request at a time: after the first, nobody arrives within max_wait of the
+    # previous request, so the batcher starts each at once instead of waiting max_wait to fill.
+    sizes: list[int] = []
+    batcher = Batcher(engine, max_batch_size=8, max_wait_s=0.5, observe_batch=sizes.append)
+
+    async def main():
+        batcher.start()
+        try:
+            await batcher.submit("warm", SamplingParams(2))
+            times = []
+            for i in range(3):
+                t0 = time.perf_counter()
+                await batcher.submit(f"p{i}", SamplingParams(2))
+                times.append(time.perf_counter() - t0)
+            return times
+        finally:
+            batcher.stop()
+
+    times = asyncio.run(main())
+    assert max(times) < 0.25, times
+    assert set(sizes) == {1}
 
 
 def test_one_bad_request_does_not_fail_its_batch(engine):

@@ -9,7 +9,7 @@ import pytest
 from helpers.tiny_model import make_tiny_model_dir
 
 from stratos.exceptions import ArtifactError, ConfigError
-from stratos.serve import ct2_convert
+from stratos.serve import ct2_convert, ct2_tuning
 from stratos.serve.ct2_convert import CT2_MANIFEST
 from stratos.serve.ct2_engine import CT2Engine
 from stratos.serve.decoding import Request, SamplingParams
@@ -86,15 +86,46 @@ def test_explicit_transformers_engine_and_bad_names(model_dir):
 def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch):
     d = make_tiny_model_dir(tmp_path / "m")
     engine = load_engine(d, threads=1)
-    record = json.loads((tmp_path / "m.ct2" / "quantization.json").read_text())
-    assert engine.quantization == record["chosen"] in ("float32", "int8")
-    assert set(record["tokens_per_s"]) == {"float32", "int8"} and min(record["tokens_per_s"].values()) > 0
+    record = json.loads(ct2_tuning.record_path(d, "auto").read_text())
+    assert engine.quantization == record["chosen"]["quantization"] in ("float32", "int8")
+    assert set(record["tokens_per_s"]) == {"float32/1", "int8/1"} and min(record["tokens_per_s"].values()) > 0
 
     def no_measuring(*_a, **_k):
         raise AssertionError("measured again")
 
-    monkeypatch.setattr("stratos.serve.engines.measure_decode_rates", no_measuring)
-    assert load_engine(d, threads=1).quantization == record["chosen"]
+    monkeypatch.setattr("stratos.serve.ct2_tuning.measure_decode_rates", no_measuring)
+    assert load_engine(d, threads=1).quantization == record["chosen"]["quantization"]
+
+
+def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
+    d = make_tiny_model_dir(tmp_path / "m")
+    engine = load_engine(d, quantization="float32", threads=2)
+    record = json.loads(ct2_tuning.record_path(d, "float32").read_text())
+    assert set(record["tokens_per_s"]) == {"float32/1", "float32/2"}
+    assert engine.parallelism == record["chosen"]["replicas"] in (1, 2)
+    assert record["key"]["threads"] == 2 and record["key"]["quantization"] == "float32"
+
+
+@pytest.mark.parametrize(
+    ("rates", "chosen"),
+    [
+        # one core decodes one stream as fast as two: a replica per core
+        ({"float32/1": 1000, "float32/2": 1000, "int8/1": 1100, "int8/2": 1050}, ("float32", 2)),
+        # the step splits well over cores (a large model): every core on one stream
+        ({"float32/1": 40, "float32/2": 24, "int8/1": 41, "int8/2": 30}, ("float32", 1)),
+        # int8 wins only by more than its margin
+        ({"float32/1": 40, "float32/2": 24, "int8/1": 80, "int8/2": 75}, ("int8", 2)),
+    ],
+)
+def test_setup_decision(rates, chosen):
+    setup = ct2_tuning.decide(rates, ("float32", "int8"), (1, 2))
+    assert (setup.quantization, setup.replicas) == chosen
+
+
+def test_replicas_share_one_callers_batch_and_answer_the_same(model_dir, ct2):
+    two = CT2Engine.from_dir(model_dir, quantization="float32", threads=2, replicas=2)
+    assert two.parallelism == 2
+    assert two.generate(PARITY_PROMPTS, max_new_tokens=6) == ct2.generate(PARITY_PROMPTS, max_new_tokens=6)
 
 
 # ---------------------------------------------------------------- conversion cache

@@ -1,0 +1,126 @@
+"""How CTranslate2 should run a model on this CPU: weight format and thread layout, measured once.
+
+Two choices, both made by decoding a short greedy burst of one stream with each
+candidate and remembered beside the converted model (keyed by the model, the CPU
+and the thread budget), so a restart does not measure again:
+
+* **quantization** (when asked for ``auto``): float32 or int8. int8 must decode
+  ``INT8_MARGIN`` faster to be chosen, since its greedy answers can differ.
+* **replicas**: with ``threads`` cores, either one replica using every core per
+  step, or ``threads`` replicas of one core each (the weights are shared). A small
+  model's step is too short to split over cores (the threads' synchronisation
+  costs more than the work), so one core decodes one stream about as fast; then
+  replicas win twice: concurrent batches decode side by side, and at concurrency
+  1 the other cores stay free for the HTTP layer and the client. Replicas are
+  chosen when one stream on one core reaches ``REPLICA_MARGIN`` of its rate on
+  all cores; a model whose step does split well (a large, bandwidth-bound one)
+  keeps every core for its one stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from stratos.device import cpu_model
+from stratos.serve.ct2_convert import QUANTIZATIONS, cache_root, source_id
+
+log = logging.getLogger("stratos.serve")
+
+# int8 must decode this much faster than float32 to be chosen (its greedy answers can differ).
+INT8_MARGIN = 1.15
+# One core per replica is chosen when one stream on one core is at least this fraction of its
+# rate on every core. Measured on a quiet 2-core AMD EPYC: the 3M student decodes one stream at
+# 0.82 of its 2-thread rate on 1 thread (served at concurrency 1 the two layouts tie, since HTTP
+# needs a core too) and a 64-row batch 1.6x faster on 2 replicas; SmolLM2-135M at 0.78 (its
+# one stream is the bandwidth target, so it keeps both cores). Under other load a 2-thread step
+# is the fragile one (waiting on a busy core): 3.5x slower than 1 thread in one measurement.
+REPLICA_MARGIN = 0.9
+_PROBE_TOKENS = 24
+_PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
+
+
+def record_path(path: Path, quantization: str) -> Path:
+    """Where the setup chosen for ``path`` with ``quantization`` asked for (auto, float32, int8) is kept."""
+    return cache_root(path) / f"setup-{quantization}.json"
+
+
+@dataclass(frozen=True)
+class CT2Setup:
+    """CTranslate2 settings for one model on one CPU: weights, and ``replicas`` batches decoded at
+    once with ``threads // replicas`` cores each."""
+
+    quantization: str
+    replicas: int
+
+
+def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup:
+    """The setup for ``path``: remembered, else measured (see the module docstring).
+
+    ``quantization`` is ``auto`` or a fixed format (then only the layout is measured).
+    """
+    total = threads or os.cpu_count() or 1
+    if total == 1 and quantization != "auto":
+        return CT2Setup(quantization, 1)  # nothing to choose
+    record = record_path(path, quantization)
+    key = {"source": source_id(path), "cpu": cpu_model(), "threads": total, "quantization": quantization}
+    try:
+        saved = json.loads(record.read_text())
+        if saved.get("key") == key:
+            return CT2Setup(**saved["chosen"])
+    except (OSError, ValueError, TypeError):
+        pass
+    formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
+    layouts = (1, total) if total > 1 else (1,)
+    rates = measure_decode_rates(path, formats, layouts, total)
+    setup = decide(rates, formats, layouts)
+    log.info("ctranslate2 setup: %s (one-stream greedy tokens/s: %s)", setup, rates)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"key": key, "chosen": asdict(setup), "tokens_per_s": rates}, indent=2))
+    return setup
+
+
+def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int, ...]) -> CT2Setup:
+    """Pure choice from measured one-stream rates keyed ``"<quantization>/<replicas>"``."""
+
+    def best(q: str) -> float:
+        return max(rates[f"{q}/{r}"] for r in layouts)
+
+    q = formats[0]
+    if "int8" in formats and "float32" in formats:
+        q = "int8" if best("int8") >= INT8_MARGIN * best("float32") else "float32"
+    many = max(layouts)
+    replicas = many if rates[f"{q}/{many}"] >= REPLICA_MARGIN * rates[f"{q}/1"] else 1
+    return CT2Setup(q, replicas)
+
+
+def measure_decode_rates(
+    path: Path, formats: tuple[str, ...], layouts: tuple[int, ...], threads: int, rounds: int = 3
+) -> dict[str, float]:
+    """Greedy tokens/s of one stream for each format and replica count: best of ``rounds`` bursts,
+    interleaved, so a load change on a shared machine hits every candidate alike."""
+    from stratos.serve.ct2_engine import CT2Engine
+
+    engines = {
+        f"{q}/{r}": CT2Engine.from_dir(path, quantization=q, threads=threads, replicas=r)
+        for q in formats
+        for r in layouts
+    }
+    any_engine = next(iter(engines.values()))
+    ids = any_engine.encode(_PROBE_PROMPT)[: max(1, any_engine.max_context - _PROBE_TOKENS - 1)]
+    tokens = [any_engine.tokenizer.convert_ids_to_tokens(ids)]
+    best = dict.fromkeys(engines, 0.0)
+    for round_no in range(rounds + 1):  # round 0 warms up and is not counted
+        for name, engine in engines.items():
+            t0 = time.perf_counter()
+            out = engine.generator.generate_batch(
+                tokens, max_length=_PROBE_TOKENS, min_length=_PROBE_TOKENS, include_prompt_in_result=False
+            )
+            rate = len(out[0].sequences_ids[0]) / max(time.perf_counter() - t0, 1e-9)
+            if round_no:
+                best[name] = max(best[name], rate)
+    return best
