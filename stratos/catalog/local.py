@@ -30,9 +30,9 @@ def _memory_gb() -> float:
 def measure(n: int = 512, bw_mb: int = 64, repeats: int = 10) -> dict[str, float]:
     """Best-of-``repeats`` float32 matmul GFLOP/s (n x n) and copy bandwidth GB/s (read+write).
 
-    Ten repeats (about 50 ms in all): a 512 matmul takes ~1 ms, so one repeat caught by another
-    process's time slice read 19 instead of ~220 GFLOP/s here, and the plan's serving latency is
-    priced from this cached figure. The planner's CPU serving fit is relative to this same
+    Ten repeats (about 50 ms in all): a 512 matmul takes ~1 ms, and three repeats taken while
+    other work ran were cached on this 2-core host as 19 instead of ~220 GFLOP/s; the plan's
+    serving latency is priced from this cached figure. The planner's CPU serving fit is relative to this same
     measurement (``serving_bench.py calibrate``), so ``n`` stays 512."""
     import numpy as np
 
