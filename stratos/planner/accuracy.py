@@ -113,8 +113,10 @@ class AccuracyModel:
 
 
 #: Columns added later; rows written before them read as: hardware "cpu" (measured runs so far
-#: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales).
-OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
+#: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales), and
+#: no run facts (tag, threads, tokens/s, CPU model, time cap: ``stratos.planner.host_rate`` reads them).
+OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1", "tag": "", "threads": "",
+            "tokens_per_s": "", "cpu_model": "", "train_minutes": ""}
 
 
 def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
