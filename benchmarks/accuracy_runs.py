@@ -53,17 +53,23 @@ RUNS: tuple[tuple[CalRun, ...], ...] = (
     (CalRun("c01", "scratch-llama-3m", 2, 2.0),),
     (CalRun("c02", "scratch-llama-1m", 2, 2.0),),
     (CalRun("c03", "scratch-llama-10m", 2, 3.0),),
-    (CalRun("c04", "scratch-llama-3m", 2, 4.0),),
-    (CalRun("c05", "scratch-llama-1m", 2, 4.0),),
-    (CalRun("c06", "scratch-llama-3m", 1, 2.0), CalRun("c07", "scratch-llama-1m", 1, 2.0)),
-    (CalRun("c08", "scratch-llama-10m", 1, 3.0), CalRun("c09", "scratch-llama-3m", 1, 4.0)),
-    (CalRun("c10", "scratch-llama-1m", 1, 4.0), CalRun("c11", "scratch-llama-10m", 1, 5.0)),
+    (CalRun("c04", "scratch-llama-3m", 1, 2.0), CalRun("c05", "scratch-llama-1m", 1, 2.0)),
+    (CalRun("c06", "scratch-llama-10m", 1, 3.0), CalRun("c07", "scratch-llama-3m", 1, 4.0)),
+    (CalRun("c08", "scratch-llama-3m", 2, 4.0),),
+    (CalRun("c09", "scratch-llama-1m", 1, 4.0), CalRun("c10", "scratch-llama-10m", 1, 5.0)),
+    (CalRun("c11", "scratch-llama-1m", 2, 4.0),),
 )
+#: Wall time a run takes besides its training (start, tokenising the data, evaluation, export), min.
+OVERHEAD_MIN = 2.0
+#: Job settings of every calibration run: eager steps (compiling costs 30-60 s of a 2-4 minute cap
+#: on this host, where eager bf16 steps are about as fast as compiled ones, see issue 23).
+SETTINGS = ("compile=false",)
 
 
 def command(r: CalRun, out: Path, per_class: int) -> list[str]:
+    sets = [a for s in (f"student={r.student}", *SETTINGS) for a in ("--set", s)]
     return [sys.executable, str(BENCH), "--out", str(out / r.tag), "--minutes", str(r.minutes),
-            "--threads", str(r.threads), "--per-class", str(per_class), "--tag", r.tag, "--set", f"student={r.student}"]
+            "--threads", str(r.threads), "--per-class", str(per_class), "--tag", r.tag, *sets]
 
 
 def seed_data(src: Path | None, dst: Path) -> None:
@@ -86,7 +92,7 @@ def run_group(group: tuple[CalRun, ...], out: Path, per_class: int, template: Pa
         seed_data(template, run_dir)
         log = (out / f"{r.tag}.log").open("w")
         procs.append((r, subprocess.Popen(command(r, out, per_class), stdout=log, stderr=subprocess.STDOUT,
-                                          env=thread_env(r.threads)), log))
+                                          env=run_env(r.threads, out)), log))
     rows = []
     for r, p, log in procs:
         rc = p.wait()
@@ -98,10 +104,13 @@ def run_group(group: tuple[CalRun, ...], out: Path, per_class: int, template: Pa
     return rows
 
 
-def thread_env(threads: int) -> dict[str, str]:
+def run_env(threads: int, out: Path) -> dict[str, str]:
+    """The run's threads, and its calibration point kept in ``out`` (its row goes to the CSV instead,
+    so a plan never counts it twice)."""
     import os
 
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "STRATOS_CALIBRATION": str(out / "calibration.jsonl")}
 
 
 def csv_row(row: dict, per_class: int, parallel: int) -> dict[str, str]:
@@ -113,7 +122,8 @@ def csv_row(row: dict, per_class: int, parallel: int) -> dict[str, str]:
         "mode": "injection", "teacher_coverage": "0.0", "accuracy": f"{row['mix_accuracy']:.4f}", "measured": "1",
         "source": (f"benchmarks/accuracy_runs.py (issue 16) {datetime.now(UTC):%Y-%m-%d}: {row['student']} "
                    f"{row['max_train_minutes']:g}-min cap x {row['threads']} threads, {row['steps']} steps, stopped by "
-                   f"{row['stopped']}; 4-class mix (1/4 each) n={per_class} per class: {by_class}{shared}"),
+                   f"{row['stopped']}; {' '.join(SETTINGS)}; 4-class mix (1/4 each) n={per_class} per class: "
+                   f"{by_class}{shared}"),
         "hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1", "tag": row["tag"],
         "threads": str(row["threads"]), "tokens_per_s": f"{row['tokens_per_s']:.0f}", "cpu_model": row["cpu"],
         "train_minutes": f"{row['max_train_minutes']:g}",
@@ -130,10 +140,18 @@ def append_rows(rows: list[dict[str, str]], path: Path = CSV) -> None:
             w.writerow(r)
 
 
+def fits_before(until: str, minutes: float) -> bool:
+    """Whether ``minutes`` from now ends before ``until`` (HH:MM UTC, today)."""
+    now = datetime.now(UTC)
+    hh, mm = (int(x) for x in until.split(":"))
+    return now.timestamp() + minutes * 60 <= now.replace(hour=hh, minute=mm, second=0).timestamp()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "calib")
-    ap.add_argument("--per-class", type=int, default=100, help="held-out questions per class (4 classes)")
+    ap.add_argument("--per-class", type=int, default=50, help="held-out questions per class (4 classes)")
+    ap.add_argument("--until", help="UTC time HH:MM: skip a group that would not end by then (its cap + overhead)")
     ap.add_argument("--only", action="append", help="run only these tags")
     ap.add_argument("--no-record", action="store_true", help="do not append rows to the calibration CSV")
     args = ap.parse_args()
@@ -142,6 +160,9 @@ def main() -> None:
     for group in RUNS:
         group = tuple(r for r in group if not args.only or r.tag in args.only)
         if not group:
+            continue
+        if args.until and not fits_before(args.until, max(r.minutes for r in group) + OVERHEAD_MIN):
+            print(f"skipped {[r.tag for r in group]}: would end after {args.until} UTC", flush=True)
             continue
         t0 = time.perf_counter()
         rows = run_group(group, args.out, args.per_class, template)
