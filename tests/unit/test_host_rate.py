@@ -86,3 +86,20 @@ def test_a_slower_measured_rate_picks_a_smaller_or_equal_student_and_predicts_fe
     tokens = [p.objectives.train_tokens for p in plans.values()]
     assert tokens[0] == min(tokens) and plans[300.0].objectives.train_tokens < plans[300.0].job.max_train_minutes * 60 * 1000
     assert any("local training rate: measured" in a for a in plans[300.0].cost.assumptions)
+
+
+def test_the_job_measures_its_rate_over_the_first_fit_steps_and_sets_it_beside_the_plan():
+    from stratos.distill.config import DistillConfig
+    from stratos.distill.job import host_check
+    from stratos.distill.train import TrainState, fit_step_budget
+
+    s = TrainState(total_steps=50_000)
+    for step in range(1, 61):
+        s.step, s.tokens = step, step * 2048
+        s.train_seconds += 2.0 if step == 1 else 0.1  # the first step pays one-off costs, not counted
+        fit_step_budget(s, 50_000, 60.0, 1)
+    assert s.fitted == 1 and s.fit_tokens_per_s == pytest.approx(20480.0)
+    assert s.total_steps == 60 + int((60.0 - s.train_seconds) / 0.1)
+    cfg = DistillConfig(task="mahjong", teacher="rules", student="scratch-llama-3m", mode="injection",
+                        max_train_minutes=2.0)
+    assert "20,480 training tokens/s" in host_check(cfg, 20480.0) and "predicted" not in host_check(cfg, 20480.0)
