@@ -55,9 +55,9 @@ RUNS: tuple[tuple[CalRun, ...], ...] = (
     (CalRun("c03", "scratch-llama-10m", 2, 3.0),),
     (CalRun("c04", "scratch-llama-3m", 1, 2.0), CalRun("c05", "scratch-llama-1m", 1, 2.0)),
     (CalRun("c06", "scratch-llama-10m", 1, 3.0), CalRun("c07", "scratch-llama-3m", 1, 4.0)),
-    (CalRun("c08", "scratch-llama-3m", 2, 4.0),),
-    (CalRun("c09", "scratch-llama-1m", 1, 4.0), CalRun("c10", "scratch-llama-10m", 1, 5.0)),
-    (CalRun("c11", "scratch-llama-1m", 2, 4.0),),
+    (CalRun("c08", "scratch-llama-3m", 2, 6.0),),
+    (CalRun("c09", "scratch-llama-3m", 1, 6.0), CalRun("c10", "scratch-llama-1m", 1, 6.0)),
+    (CalRun("c11", "scratch-llama-1m", 2, 6.0),),
 )
 #: Wall time a run takes besides its training (start, tokenising the data, evaluation, export), min.
 OVERHEAD_MIN = 2.0
@@ -153,10 +153,11 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=50, help="held-out questions per class (4 classes)")
     ap.add_argument("--until", help="UTC time HH:MM: skip a group that would not end by then (its cap + overhead)")
     ap.add_argument("--only", action="append", help="run only these tags")
+    ap.add_argument("--data-from", type=Path, help="an earlier run dir whose data phases the runs start from")
     ap.add_argument("--no-record", action="store_true", help="do not append rows to the calibration CSV")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    template = None
+    template = args.data_from
     for group in RUNS:
         group = tuple(r for r in group if not args.only or r.tag in args.only)
         if not group:

@@ -372,11 +372,11 @@ def on_step(run: Run, rec: dict[str, Any]) -> None:
 def host_check(cfg: DistillConfig, measured_tps: float) -> str:
     """This host's measured training rate beside what the plan assumed (its predicted tokens over the time cap)."""
     cap_s = cfg.max_train_minutes * 60
-    line = f"host check: {measured_tps:,.0f} training tokens/s measured in the first steps ({cfg.threads} threads)"
+    line = (f"host check: {measured_tps:,.0f} training tokens/s measured in the first steps ({cfg.threads} threads): "
+            f"about {measured_tps * cap_s:,.0f} tokens in the {cfg.max_train_minutes:g}-min cap")
     planned = cfg.planned.train_tokens if cfg.planned is not None else None
     if planned:
-        line += (f"; the plan predicted {planned:,.0f} training tokens ({planned / cap_s:,.0f} tokens/s over the "
-                 f"{cfg.max_train_minutes:g}-min cap, or less where data or a FLOPs cap binds)")
+        line += f"; the plan predicted {planned:,.0f} (or fewer where its data or a FLOPs cap binds)"
     return line + "; the run's point teaches the next plan this host's rate (stratos.planner.host_rate)"
 
 

@@ -17,9 +17,8 @@ import numpy as np
 from stratos import calibration
 from stratos.catalog.offering import Offering
 from stratos.planner import estimators as est
-from stratos.planner import host_rate
+from stratos.planner import host_rate, storage
 from stratos.planner import nodes as multi
-from stratos.planner import storage
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens
 from stratos.planner.hardware import Hardware, hardware_of
