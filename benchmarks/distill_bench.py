@@ -19,7 +19,8 @@ Parts, each printing a ratio against a baseline measured in the same run:
    (read from the main run's report).
 5. ``--flops-budget F``: hardware-neutral mode instead of the parts above: the job trains to
    ``F`` training FLOPs (6 x parameters x tokens, ``max_train_flops``) whatever the machine
-   (no time cap, no early stopping, the task's rule engine as teacher) and prints accuracy per
+   (no time cap unless ``--minutes``, no early stopping, the task's rule engine as teacher; with
+   ``--minutes M`` alone it trains to the time cap, as the job does) and prints accuracy per
    question class on ``--per-class`` held-out questions each (the task's evaluation mix), the
    mix accuracy, tokens/s and the CPU model, so figures compare across machines::
 
@@ -182,16 +183,18 @@ def part_budget(args, res: dict) -> None:
     mix = use_train_mix(base.task, args.train_mix) if args.train_mix else None
     task = get_task(base.task)
     classes = len(task.eval_mix or {}) or 1
-    cfg = load_config(
-        args.config, max_train_flops=args.flops_budget, max_train_minutes=24 * 60.0, patience=0,
+    settings = dict(
+        max_train_flops=args.flops_budget, max_train_minutes=args.minutes or 24 * 60.0, patience=0,
         teacher="rules", mode="injection", teacher_eval=False, threads=args.threads,
-        n_test=args.per_class * classes, **parse_sets(args.set),
+        n_test=args.per_class * classes,
     )
+    cfg = load_config(args.config, **{**settings, **parse_sets(args.set)})
     tag = args.tag or "base"
     report, wall = run(cfg, args.out / f"budget-{tag}")
     ev, tr = report["evaluation"]["student"], report["training"]
     row = {
-        "tag": tag, "flops_budget": args.flops_budget, "flops": tr["flops"], "tokens": report["data"]["train_tokens"],
+        "tag": tag, "flops_budget": args.flops_budget, "max_train_minutes": args.minutes, "stopped": tr["stopped"],
+        "student": cfg.student, "flops": tr["flops"], "tokens": report["data"]["train_tokens"],
         "parameters": report["student"]["parameters"], "steps": tr["steps"], "tokens_per_s": tr["tokens_per_s"],
         "train_s": tr["train_s"], "job_s": report["times"].get("job_s"), "wall_s": wall, "cpu": cpu_model(),
         "threads": cfg.threads, "train_mix": mix, "set": args.set, "accuracy": ev["accuracy"],
@@ -201,7 +204,8 @@ def part_budget(args, res: dict) -> None:
     }
     res.setdefault("budget", {})[tag] = row
     per_class = ", ".join(f"{k} {v:.1%} (n={row['n_per_class'][k]})" for k, v in row["by_class"].items())
-    print(f"[budget {tag}] {tr['flops']:.3g} of {args.flops_budget:.3g} FLOPs ({row['tokens']:,} tokens, "
+    cap = f"{args.flops_budget:.3g} FLOPs" if args.flops_budget else f"{args.minutes:g} min"
+    print(f"[budget {tag}] {tr['flops']:.3g} FLOPs, cap {cap}, stopped by {tr['stopped']} ({row['tokens']:,} tokens, "
           f"{row['parameters']:,} parameters, {tr['steps']} steps): {per_class}; mix {row['mix_accuracy']:.1%} "
           f"over {row['mix']}; {tr['tokens_per_s']:.0f} tokens/s on {row['cpu']} x {cfg.threads} threads; "
           f"job {wall / 60:.1f} min")
@@ -215,6 +219,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200,
                     help="steps for the throughput comparison (ours includes its ~20 s of torch.compile)")
     ap.add_argument("--flops-budget", type=float, help="train to this many FLOPs instead (see module docstring)")
+    ap.add_argument("--minutes", type=float,
+                    help="budget mode: a training time cap instead of (or beside) --flops-budget, minutes: the "
+                    "job's own time-capped behaviour, so a slower host trains fewer tokens")
     ap.add_argument("--per-class", type=int, default=500, help="budget mode: held-out questions per class")
     ap.add_argument("--threads", type=int, default=1, help="budget mode: torch threads")
     ap.add_argument("--tag", help="budget mode: the variant's name (its run dir and bench.json key)")
@@ -224,7 +231,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "bench.json"
     res = json.loads(path.read_text()) if path.is_file() else {}
-    if args.flops_budget:
+    if args.flops_budget or args.minutes:
         part_budget(args, res)
         path.write_text(json.dumps(res, indent=2, default=str))
         print(f"results: {path}")

@@ -9,7 +9,12 @@ accuracy model's 80% band against measured runs.
 ``--cache``, plus rows of ``--extra`` files in the same columns), predicts each with the
 model fitted on every other row (leave-one-out), and counts the runs whose measured accuracy
 lies inside the predicted 80% band. Target: at least 8 of 10 (80%) over at least 10 held-out
-runs; exit 0 when met, 1 when missed, 2 when there are fewer than 10 runs to judge by.
+runs. Then the time-capped runs (``benchmarks/accuracy_runs.py``) are priced as the planner
+prices a local job: tokens from the rate the *other* runs measured on the same CPU model and
+thread count (``stratos.planner.host_rate``) x the time cap, the band at those tokens; each is
+also priced at the other thread count, where 1 thread must get fewer tokens and a lower
+accuracy than 2. Exit 0 when both hold, 1 when either misses, 2 when there are fewer than 10
+runs to judge by.
 
 Builds the zoo's from-scratch students with transformers (random weights: speed does not
 depend on them), measures training tokens/s (AdamW, full fine-tuning, batch 8 x 160 tokens),
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -98,8 +104,22 @@ def _extra_rows(path: Path) -> list[dict]:
     return [r for r in read_points(path) if str(r["measured"]) == "1"]
 
 
+def _row_line(r: dict, tokens: float, mean: float, low: float, high: float, prior: bool) -> str:
+    measured = float(r["accuracy"])
+    inside = low <= measured <= high
+    flops = 6 * float(r["student_params"]) * tokens
+    return (f"{r.get('tag') or '-':>8} {float(r['student_params']):8.3g} {r.get('threads') or '-':>3} "
+            f"{tokens:9.3g} {r.get('tokens_per_s') or '-':>6} {flops:9.3g} {mean:6.3f} {low:6.3f}-{high:.3f} "
+            f"{measured:8.3f}  {'yes' if inside else 'NO '}" + ("  (prior)" if prior else ""))
+
+
+HEADER = (f"{'tag':>8} {'student':>8} {'thr':>3} {'tokens':>9} {'tok/s':>6} {'FLOPs':>9} {'pred':>6} "
+          f"{'80% band':>13} {'measured':>8}  in?")
+
+
 def accuracy_check(use_cache: bool, extra: list[Path], target: float = 0.8, min_runs: int = 10) -> int:
-    """Leave-one-out check of the accuracy model's 80% band; returns the exit code."""
+    """Leave-one-out check of the accuracy model's 80% band, then of the time-capped runs priced
+    from the host's measured rate; returns the exit code."""
     from stratos.calibration import accuracy_rows
     from stratos.planner.accuracy import leave_one_out, read_points
 
@@ -108,22 +128,68 @@ def accuracy_check(use_cache: bool, extra: list[Path], target: float = 0.8, min_
     if use_cache:
         points += list(accuracy_rows("mahjong"))
     held = leave_one_out(points)
-    print(f"{'student':>9} {'tokens':>9} {'hw':>4} {'measured':>9} {'predicted':>9} {'80% band':>15}  in?  source")
+    print("1. accuracy band, each measured run predicted at its measured tokens by the model fitted without it")
+    print(HEADER)
     for h in held:
-        r = h.row
-        print(f"{float(r['student_params']):9.3g} {float(r['train_tokens']):9.3g} {r['hardware']:>4} {h.measured:9.3f} "
-              f"{h.mean:9.3f} {h.low:7.3f}-{h.high:.3f}  {'yes' if h.inside else 'NO ':3}  {r['source'][:60]}"
-              + ("  (prior)" if h.prior else ""))
+        print(_row_line(h.row, float(h.row["train_tokens"]), h.mean, h.low, h.high, h.prior))
     inside = sum(h.inside for h in held)
     share = inside / len(held) if held else 0.0
     print(f"inside the 80% band: {inside} of {len(held)} held-out runs ({share:.0%}); target {target:.0%} "
           f"over at least {min_runs} runs")
     if len(held) < min_runs:
         print(f"INCONCLUSIVE: only {len(held)} measured runs; add runs across student sizes, token budgets and host "
-              "speeds (the job appends each run to the calibration cache: use --cache)")
+              "speeds (benchmarks/accuracy_runs.py; the job appends each run to the calibration cache: use --cache)")
         return 2
-    print("PASS" if share >= target else "FAIL")
-    return 0 if share >= target else 1
+    band_ok = share >= target
+    print("PASS" if band_ok else f"FAIL: {inside} inside, {math.ceil(target * len(held))} needed")
+    capped_ok = time_capped_check(points, target)
+    return 0 if band_ok and capped_ok else 1
+
+
+def priced(points: list[dict], i: int, threads: int) -> tuple[float, tuple[float, float, float]] | None:
+    """How the planner prices run ``i`` of ``points`` at ``threads`` threads, knowing only the other
+    runs: (tokens = their measured rate on its CPU model x its time cap, (mean, low, high) accuracy at
+    those tokens from the model fitted on them), or None when no other run gives a rate."""
+    from stratos.planner import host_rate
+    from stratos.planner.accuracy import fit
+
+    r, others = points[i], points[:i] + points[i + 1 :]
+    params = float(r["student_params"])
+    rate = host_rate.tokens_per_s(params, host_rate.csv_points(others, threads, r["cpu_model"]))
+    if rate is None:
+        return None
+    tokens = rate * float(r["train_minutes"]) * 60
+    return tokens, fit(others).predict(params, tokens, r["mode"], float(r["teacher_coverage"]))
+
+
+def time_capped_check(points: list[dict], target: float) -> bool:
+    """The planner's view of each time-capped run (``priced``), and the same run priced at the other
+    thread count (1 <-> 2): the slower host must get fewer tokens and a lower predicted accuracy."""
+    capped = [i for i, r in enumerate(points) if str(r.get("measured")) == "1" and r.get("train_minutes")]
+    if not capped:
+        print("2. time-capped runs: none")
+        return True
+    print("\n2. time-capped runs priced as the planner prices them: tokens = rate of the other runs x cap")
+    print(HEADER.replace("   tokens", "pred tok") + "  measured tokens")
+    inside = ordered = compared = 0
+    for i in capped:
+        r = points[i]
+        own, other = priced(points, i, int(r["threads"])), priced(points, i, 3 - int(r["threads"]))
+        if own is None:
+            print(f"{r['tag']:>8}: no other run on {r['cpu_model']} x {r['threads']} threads to take a rate from")
+            continue
+        tokens, (mean, low, high) = own
+        inside += low <= float(r["accuracy"]) <= high
+        print(_row_line(r, tokens, mean, low, high, False) + f"  {float(r['train_tokens']):9.3g}")
+        if other is not None:
+            compared += 1
+            mine, theirs = (tokens, mean), (other[0], other[1][0])
+            slow, fast = (mine, theirs) if r["threads"] == "1" else (theirs, mine)
+            ordered += slow[0] < fast[0] and slow[1] < fast[1]
+    ok = inside >= target * len(capped) and ordered == compared
+    print(f"inside the band: {inside} of {len(capped)}; 1 thread priced below 2 threads (fewer tokens, lower "
+          f"accuracy) for {ordered} of {compared} runs: {'PASS' if ok else 'FAIL'}")
+    return ok
 
 
 def main() -> None:

@@ -154,13 +154,14 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
             "accuracy": metrics.get("student_accuracy"),
             "train_hours": (report.get("times") or {}).get("job_s", 0.0) / 3600,
             "latency_ms": lat, "job_usd": (report.get("cost") or {}).get("job_usd"),
+            "train_tokens": data.get("train_tokens"),
         },
         "predicted": {k: planned.get(k) for k in COMPARED + ("accuracy_low", "accuracy_high", "accuracy_basis")},
     }
 
 
 #: What ``stratos report`` sets side by side: predicted (the plan) vs measured (the run).
-COMPARED = ("accuracy", "train_hours", "latency_ms", "job_usd")
+COMPARED = ("accuracy", "train_tokens", "train_hours", "latency_ms", "job_usd")
 
 
 def record_run(report: dict[str, Any], path: Path | None = None, on_this_host: bool = True) -> Path | None:

@@ -66,6 +66,7 @@ def report(
 #: Rows of the predicted-vs-measured table: (field, label, format).
 _COMPARED = {
     "accuracy": ("student accuracy", _pct),
+    "train_tokens": ("training tokens (rate x cap)", lambda x: f"{float(x):,.0f}" if isinstance(x, int | float) else "-"),
     "train_hours": ("synthesis + training", lambda x: f"{float(x):.2f} h" if isinstance(x, int | float) else "-"),
     "latency_ms": ("latency p50", lambda x: f"{float(x):.0f} ms" if isinstance(x, int | float) else "-"),
     "job_usd": ("job cost", _usd),

@@ -38,6 +38,7 @@ class Planned(BaseModel):
     latency_ms: float | None = Field(None, ge=0, description="predicted p50 serving latency")
     job_usd: float | None = Field(None, ge=0, description="predicted synthesis + training cost")
     request_key: str | None = Field(None, description="the planned request's fingerprint (Plan.request_key)")
+    train_tokens: float | None = Field(None, ge=0, description="predicted training tokens (the accuracy was predicted at these)")
 
 
 class DistillConfig(JobSettings):
@@ -97,6 +98,7 @@ def planned_of(plan: Any) -> Planned:
         accuracy_high=o.accuracy_high, train_hours=o.train_hours, teacher_coverage=_coverage(plan.teacher, plan.task),
         accuracy_basis=o.accuracy_basis, latency_ms=o.latency_ms,
         job_usd=plan.cost.synthesis_usd + plan.cost.training_usd, request_key=plan.request_key,
+        train_tokens=o.train_tokens,
     )
 
 

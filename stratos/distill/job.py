@@ -353,13 +353,31 @@ def train_phase(run: Run, s: Student) -> Any:
     result = train(
         s.model, s.blocks, s.val_blocks, cfg, run.out / "ckpt",
         evaluate=val_accuracy if cfg.eval_samples else None, teacher_model=s.kd_teacher,
-        progress=lambda rec: run.progress.update(rec["progress"], **{k: v for k, v in rec.items() if k != "progress"}),
+        progress=lambda rec: on_step(run, rec),
     )
     if result.model is not None:  # a sharded run: rank 0 evaluates and exports the gathered weights
         s.model = result.model
     run.progress.done(steps=result.steps, stopped=result.stopped)
     run.times["train_s"] = result.train_seconds
     return result
+
+
+def on_step(run: Run, rec: dict[str, Any]) -> None:
+    """Progress of one training step; at the first step-budget fit, the host check's line."""
+    run.progress.update(rec["progress"], **{k: v for k, v in rec.items() if k != "progress"})
+    if "fit_tokens_per_s" in rec:
+        run.progress.message(host_check(run.cfg, rec["fit_tokens_per_s"]))
+
+
+def host_check(cfg: DistillConfig, measured_tps: float) -> str:
+    """This host's measured training rate beside what the plan assumed (its predicted tokens over the time cap)."""
+    cap_s = cfg.max_train_minutes * 60
+    line = (f"host check: {measured_tps:,.0f} training tokens/s measured in the first steps ({cfg.threads} threads): "
+            f"about {measured_tps * cap_s:,.0f} tokens in the {cfg.max_train_minutes:g}-min cap")
+    planned = cfg.planned.train_tokens if cfg.planned is not None else None
+    if planned:
+        line += f"; the plan predicted {planned:,.0f} (or fewer where its data or a FLOPs cap binds)"
+    return line + "; the run's point teaches the next plan this host's rate (stratos.planner.host_rate)"
 
 
 def student_eval_phase(run: Run, s: Student) -> Evaluation:
@@ -463,6 +481,7 @@ def build_report(run: Run, s: Student, result: Any, ev_s: Evaluation, ev_t: Eval
         evaluation=Evaluations(student=ev_s, teacher=ev_t),
         training=Training(steps=result.steps, planned_steps=result.total_steps, stopped=result.stopped,
                           best_val=result.best_val, train_s=result.train_seconds, tokens_per_s=result.tokens_per_s,
+                          fit_tokens_per_s=result.fit_tokens_per_s,
                           flops=result.flops, max_flops=cfg.max_train_flops, logit_kd=s.kd_teacher is not None),
         serving=serving(cfg, ev_s, ev_t), times=run.times, cost=cost_section(cfg, run.times.get("job_s", 0.0)),
         hardware=hardware_line(cfg, run.world),

@@ -59,6 +59,9 @@ class Training(_Model):
     best_val: float | None
     train_s: float
     tokens_per_s: float
+    fit_tokens_per_s: float | None = Field(
+        None, description="training tokens/s over the first steps (10-60), the host check the step budget is fitted on"
+    )
     flops: float = Field(0.0, description="training compute spent, 6 x parameters x tokens")
     max_flops: float | None = Field(None, description="the compute cap it trained to (max_train_flops)")
     logit_kd: bool

@@ -61,6 +61,7 @@ class TrainResult:
     tokens: int = 0
     model: Any = None  # rank 0 of a sharded run: the trained weights in a plain (unsharded) module
     flops: float = 0.0  # 6 x parameters x tokens
+    fit_tokens_per_s: float | None = None  # measured over the first fit's steps (the host check)
 
     @property
     def tokens_per_s(self) -> float:
@@ -129,6 +130,7 @@ class TrainState:
     tokens: int = 0
     fitted: int = 0  # how many of FITS have run
     fit_marks: dict[int, float] = field(default_factory=dict)  # train_seconds at each fit's start step
+    fit_tokens_per_s: float | None = None  # the rate the first fit measured (steps 10-60)
 
     def saved(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -139,7 +141,7 @@ class TrainState:
 
     def result(self, stopped: str, params: int) -> TrainResult:
         return TrainResult(self.step, self.total_steps, self.history, self.best, stopped, self.train_seconds,
-                           self.tokens, flops=train_flops(params, self.tokens))
+                           self.tokens, flops=train_flops(params, self.tokens), fit_tokens_per_s=self.fit_tokens_per_s)
 
 
 def train_flops(params: int, tokens: int) -> float:
@@ -215,7 +217,10 @@ def train(
         rec: dict[str, Any] = {"step": s.step + 1, "loss": loss, "lr": _apply(opt, sched)}
         s.step += 1
         s.train_seconds += time.perf_counter() - t0
+        fitted = s.fitted
         fit_step_budget(s, cap, budget_s, world)
+        if fitted == 0 and s.fitted == 1 and s.fit_tokens_per_s:
+            rec["fit_tokens_per_s"] = s.fit_tokens_per_s
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
         if s.step % cfg.eval_every == 0 or last:
@@ -391,6 +396,8 @@ def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int) 
             if world > 1:
                 dist.broadcast(per_step, 0)
             fit = int((budget_s - s.train_seconds) / float(per_step)) + s.step
+            if k == 0:
+                s.fit_tokens_per_s = s.tokens / s.step / max(float(per_step), 1e-9)
             s.total_steps = max(s.step, min(max_steps, fit))
             s.fitted = k + 1
 

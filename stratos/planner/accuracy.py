@@ -113,8 +113,10 @@ class AccuracyModel:
 
 
 #: Columns added later; rows written before them read as: hardware "cpu" (measured runs so far
-#: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales).
-OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1"}
+#: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales), and
+#: no run facts (tag, threads, tokens/s, CPU model, time cap: ``stratos.planner.host_rate`` reads them).
+OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1", "tag": "", "threads": "",
+            "tokens_per_s": "", "cpu_model": "", "train_minutes": ""}
 
 
 def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
@@ -152,8 +154,9 @@ def fit(points: list[dict]) -> AccuracyModel:
     return AccuracyModel(tuple(float(c) for c in coef), sigma, len(points), int(sum(measured)), support)
 
 
-#: Logit-space sigma of a task with no calibration rows of its own: its prediction borrows the
-#: other tasks' fit, so its 80% band is wide on purpose (about 13%-87% around a 50% mean).
+#: Logit-space sigma of a task with no calibration rows of its own, at least: its prediction borrows
+#: the other tasks' fit, so its band is wide on purpose (about 13%-87% around a 50% mean), and never
+#: narrower than a prediction resting on priors (``PRIOR_BAND_FACTOR`` x the fit's sigma).
 UNCALIBRATED_SIGMA = 1.5
 
 
@@ -177,7 +180,7 @@ def model_for(task: str, extra: tuple[dict, ...] = ()) -> AccuracyModel:
     model = _fit_cached(tuple(tuple(sorted(p.items())) for p in [*(own or read_points()), *extra]))
     if own or extra:
         return model
-    return replace(model, sigma=max(model.sigma, UNCALIBRATED_SIGMA))
+    return replace(model, sigma=max(PRIOR_BAND_FACTOR * model.sigma, UNCALIBRATED_SIGMA))
 
 
 @lru_cache(maxsize=32)

@@ -5,6 +5,7 @@ runs with, and the reasons and assumptions behind it in words.
 from __future__ import annotations
 
 from stratos.planner import estimators as est
+from stratos.planner import host_rate
 from stratos.planner import nodes as multi
 from stratos.planner.accuracy import uncalibrated_reason
 from stratos.planner.examples import example_tokens
@@ -53,6 +54,7 @@ def to_plan(
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
         *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
         "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
+        *([host_rate.basis_note(job.threads)] if x.train.cloud == "local" else []),
         *teacher_notes(x.teacher),
     ]
     return Plan(
@@ -61,7 +63,7 @@ def to_plan(
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
             accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, accuracy_basis=x.accuracy_basis,
-            train_hours=x.train_hours,
+            train_hours=x.train_hours, train_tokens=x.tokens_seen,
         ),
         cost=CostEstimate(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,

@@ -17,8 +17,8 @@ import numpy as np
 from stratos import calibration
 from stratos.catalog.offering import Offering
 from stratos.planner import estimators as est
+from stratos.planner import host_rate, storage
 from stratos.planner import nodes as multi
-from stratos.planner import storage
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens, teacher_prompt_tokens
 from stratos.planner.hardware import Hardware, hardware_of
@@ -143,7 +143,9 @@ def train_phase(
     price_n = multi.nodes_price_per_hour(side.prices, nodes)  # every node boots with the job and bills throughout
     syn = _synthesis(t, mode, coverage, hw, price_n, api, request, job)
     wanted = job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total * est.EPOCHS
-    tps = multi.scaled_tokens_per_s(est.train_tokens_per_s(s.params, hw, lora, kd_p), nodes)
+    if job.max_train_flops:  # the job stops at its compute cap too
+        wanted = min(wanted, job.max_train_flops / est.train_flops(s.params, 1.0, lora, kd_p))
+    tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
     train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps
     provision = np.where(side.clouds != "local", est.PROVISION_HOURS_CLOUD, 0.0)
@@ -159,6 +161,23 @@ def train_phase(
                                 side.prices.shape)
     return TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], pred.mean[idx], pred.low[idx], pred.high[idx],
                       pred.prior[idx], tokens[idx], kept[idx], nodes[idx])
+
+
+def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSettings) -> np.ndarray:
+    """Training tokens/s per offering: the estimator's, except on this machine, where a full
+    (not LoRA, no KD) training is priced at the host's measured rate for the job's thread count
+    (``host_rate``), and the estimate is scaled to those threads where nothing was measured."""
+    tps = np.broadcast_to(np.asarray(est.train_tokens_per_s(s.params, side.hw, lora, kd_p), dtype=float),
+                          side.clouds.shape)
+    local = np.flatnonzero(side.clouds == "local")
+    if not len(local):
+        return tps
+    i, vcpus = int(local[0]), side.offs[int(local[0])].vcpus
+    if lora or kd_p:
+        rate = float(tps[i]) * host_rate.thread_share(job.threads, vcpus)
+    else:
+        rate, _ = host_rate.local_tokens_per_s(s.params, job.threads, float(tps[i]), vcpus)
+    return np.where(side.clouds == "local", rate, tps)
 
 
 def _synthesis(

@@ -54,6 +54,10 @@ class Objectives(BaseModel):
         "prior: rests on prior rows only (its band is wider)"
     )
     train_hours: float = Field(ge=0)
+    train_tokens: float | None = Field(
+        None, ge=0, description="training tokens the job is predicted to see (its time cap x the training rate, or "
+        "its data, or its FLOPs cap); the accuracy prediction is made at this count"
+    )
 
 
 class Plan(BaseModel):

@@ -21,7 +21,8 @@ def _report() -> dict:
         "serving": {"student_latency": {"p50_ms": 90.0}}, "cost": {"job_usd": 0.25},
         "config": {"threads": 2, "planned": {"accuracy": 0.887, "accuracy_low": 0.82, "accuracy_high": 0.93,
                                              "accuracy_basis": "measured", "train_hours": 0.4, "latency_ms": 80.0,
-                                             "job_usd": 0.2, "train": {"instance_type": "local"}}},
+                                             "job_usd": 0.2, "train": {"instance_type": "local"},
+                                             "train_tokens": 3_000_000}},
     }
 
 
@@ -35,8 +36,10 @@ def test_the_run_point_holds_hardware_student_tokens_accuracy_time_and_predictio
     assert p["hardware"]["kind"] == "cpu" and p["hardware"]["cpu_model"] and p["hardware"]["tokens_per_s"] == 12_000
     assert (p["student"], p["student_params"], p["train_tokens"], p["accuracy"]) == (
         "scratch-llama-3m", 2_980_000, 2_500_000, 0.42)
-    assert p["measured"] == {"accuracy": 0.42, "train_hours": 0.5, "latency_ms": 90.0, "job_usd": 0.25}
+    assert p["measured"] == {"accuracy": 0.42, "train_hours": 0.5, "latency_ms": 90.0, "job_usd": 0.25,
+                             "train_tokens": 2_500_000}
     assert p["predicted"]["accuracy"] == 0.887 and p["predicted"]["accuracy_basis"] == "measured"
+    assert p["predicted"]["train_tokens"] == 3_000_000  # the plan's rate x cap, beside the tokens trained
     assert p["teacher_share"] == pytest.approx(0.016) and p["teacher_acceptance"] == 1.0
     rows = calibration.accuracy_rows("mahjong", path)
     assert len(rows) == 2 and rows[0]["measured"] == "1" and rows[0]["hardware"] == "cpu"

