@@ -117,6 +117,30 @@ def test_local_machine_is_measured_once_and_priced(cache):
     assert off.cost(2.0) == 1.0 and local_offering(profile=prof).price_per_hour == 0
 
 
+def test_the_machine_is_measured_on_one_core_in_a_fresh_single_threaded_interpreter(monkeypatch):
+    """A multi-threaded BLAS timed beside other work stalls on its descheduled partner thread
+    (11-19 instead of ~225 GFLOP/s on the 2-core host): the matmul runs on one core, timed by
+    that thread's CPU time, and is scaled by the core count."""
+    import subprocess
+
+    from stratos.catalog import local
+
+    real_run, seen = subprocess.run, {}
+
+    def run(cmd, **kw):
+        out = real_run(cmd, **kw)
+        seen.update(cmd=cmd, env=kw["env"], core=json.loads(out.stdout))
+        return out
+
+    monkeypatch.setattr(local.subprocess, "run", run)
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 3)
+    got = local.measure(n=128, bw_mb=4, repeats=3)
+    assert seen["cmd"][0] == local.sys.executable and "one_core(128, 4, 3)" in seen["cmd"][-1]
+    assert all(seen["env"][v] == "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    assert seen["core"]["gflops"] > 0 and got["gflops"] == pytest.approx(3 * seen["core"]["gflops"], abs=0.01)
+    assert got["bandwidth_gbps"] == seen["core"]["bandwidth_gbps"] > 0
+
+
 @pytest.fixture
 def catalog_mirror(tmp_path):
     """A local HTTP server laid out like SkyPilot's hosted catalog (``<url>/v8/<cloud>/vms.csv``)."""
