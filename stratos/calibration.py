@@ -71,8 +71,20 @@ def _parsed(path: str, _mtime_ns: int, _size: int) -> tuple[dict[str, Any], ...]
     return tuple(out)
 
 
+#: A run that trained fewer tokens than this measured its start-up (compilation, warm-up), not its
+#: step rate or what the data teaches (the fast profile's 12 steps are ~3k tokens, accuracy 0): the
+#: cache keeps its point (``stratos report`` shows it), the planner never fits it.
+MIN_POINT_TOKENS = 250_000
+
+
+def teaches(point: dict[str, Any]) -> bool:
+    """Whether a cached run trained long enough to be a point of the accuracy model and the host rate."""
+    return float(point["train_tokens"]) >= MIN_POINT_TOKENS
+
+
 def accuracy_rows(task: str, path: Path | None = None, request_key: str | None = None) -> tuple[dict[str, str], ...]:
-    """The cache's points as measured rows of the accuracy model (``accuracy.read_points`` shape)."""
+    """The cache's points that :func:`teaches` as measured rows of the accuracy model
+    (``accuracy.read_points`` shape)."""
     return tuple(
         {
             "task": task, "student_params": str(p["student_params"]), "train_tokens": str(p["train_tokens"]),
@@ -83,6 +95,7 @@ def accuracy_rows(task: str, path: Path | None = None, request_key: str | None =
             "teacher_acceptance": str(p["teacher_acceptance"] if p.get("teacher_acceptance") is not None else 1.0),
         }
         for p in read_points(task, path, request_key)
+        if teaches(p)
     )
 
 

@@ -35,9 +35,10 @@ RatePoint = tuple[float, float]  # (student parameters, training tokens/s)
 
 
 def cache_points(threads: int, cpu: str, path: Path | None = None) -> list[RatePoint]:
-    """Rates of finished runs in the calibration cache on CPU model ``cpu`` with ``threads`` threads."""
+    """Rates of finished runs in the calibration cache on CPU model ``cpu`` with ``threads`` threads
+    (runs long enough to measure a step rate: ``calibration.teaches``)."""
     out = []
-    for p in calibration.read_points(path=path):
+    for p in filter(calibration.teaches, calibration.read_points(path=path)):
         hw = p.get("hardware") or {}
         tps = hw.get("tokens_per_s")
         if hw.get("kind") == "cpu" and hw.get("cpu_model") == cpu and hw.get("threads") == threads and tps:

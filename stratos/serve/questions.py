@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-
 from typing import Any
 
 from stratos.exceptions import ConfigError, QuestionError

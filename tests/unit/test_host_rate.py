@@ -44,12 +44,13 @@ def test_rate_interpolates_between_sizes_and_extends_the_line_beyond_them():
 def test_points_are_this_cpu_models_runs_with_the_jobs_thread_count(tmp_path):
     path = tmp_path / "calibration.jsonl"
 
-    def point(cpu: str, threads: int, tps: float | None, kind: str = "cpu") -> dict:
-        return {"task": "mahjong", "student_params": 3e6, "train_tokens": 1e6, "accuracy": 0.5,
+    def point(cpu: str, threads: int, tps: float | None, kind: str = "cpu", tokens: float = 1e6) -> dict:
+        return {"task": "mahjong", "student_params": 3e6, "train_tokens": tokens, "accuracy": 0.5,
                 "hardware": {"kind": kind, "cpu_model": cpu, "threads": threads, "tokens_per_s": tps}}
 
     for p in (point(cpu_model(), 2, 4000.0), point(cpu_model(), 1, 2500.0), point("Other CPU", 2, 9000.0),
-              point(cpu_model(), 2, None), point(cpu_model(), 2, 50000.0, kind="gpu")):
+              point(cpu_model(), 2, None), point(cpu_model(), 2, 50000.0, kind="gpu"),
+              point(cpu_model(), 2, 900.0, tokens=2925)):  # a fast-profile smoke run: start-up, not a rate
         calibration.append_point(p, path)
     assert host_rate.cache_points(2, cpu_model(), path) == [(3e6, 4000.0)]
     assert host_rate.cache_points(1, cpu_model(), path) == [(3e6, 2500.0)]

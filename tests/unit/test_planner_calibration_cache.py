@@ -43,6 +43,10 @@ def test_the_run_point_holds_hardware_student_tokens_accuracy_time_and_predictio
     assert p["teacher_share"] == pytest.approx(0.016) and p["teacher_acceptance"] == 1.0
     rows = calibration.accuracy_rows("mahjong", path)
     assert len(rows) == 2 and rows[0]["measured"] == "1" and rows[0]["hardware"] == "cpu"
+    smoke = _report()
+    smoke["data"]["train_tokens"] = 2925  # the fast profile's 12 steps: kept in the cache, never fitted
+    calibration.record_run(smoke, path)
+    assert len(calibration.read_points("mahjong", path)) == 3 and len(calibration.accuracy_rows("mahjong", path)) == 2
 
 
 def test_default_path_and_an_unwritable_cache_warns_without_failing(tmp_path, monkeypatch):
