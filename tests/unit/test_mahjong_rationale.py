@@ -26,6 +26,7 @@ SHORT_WORDS = {
     "z",
     "sevenpairs",
     "orphans",
+    "sum",
     "Answer:",
 }
 TILE = re.compile(r"^[1-9][mps]$|^[1-7]z$")
@@ -82,7 +83,7 @@ def test_rationales_under_extended_rules_verify():
 def test_short_style_uses_only_tile_codes_and_a_few_symbols():
     vocab = set(short_vocabulary())
     # tiles, counts 0-14, pair words 22-99 (11 is a count too), symbols
-    assert len(vocab) == 34 + 15 + 8 + 16
+    assert len(vocab) == 34 + 15 + 8 + 17
     for e in _items():
         for tok in write_rationale(e.question, "short").split():
             assert tok in vocab, tok
@@ -157,9 +158,11 @@ CHINITSU = "1222367789999m"
 
 
 def test_single_suit_hands_are_written_counts_style():
-    """One numbered suit: counts of 1..9, then per candidate the pair and the runs started at each number."""
+    """One numbered suit: counts of 1..9, their running sum of n * count mod 3, then per candidate
+    the pair and the runs started at each number."""
     assert write_rationale(CHINITSU).splitlines() == [
         "m 1 3 1 0 0 1 2 1 4 = 13 : draw",
+        "sum 1 1 1 1 1 1 0 2 2",
         "take m",
         "try 1m : 99 2 1 x",
         "try 2m : 22 1 1 x",
@@ -178,6 +181,7 @@ def test_single_suit_hands_are_written_counts_style():
     # the full style and mixed hands keep the tile lists
     assert "Suit m (characters): 1m 2m 2m 2m" in write_rationale(CHINITSU, "full")
     assert write_rationale("123m55m234p67s111z").startswith("m 1m 2m 3m 5m 5m = 5")
+    assert rationale_errors(HAND, write_rationale(HAND).replace("take", "sum 0 0 0\ntake"))
 
 
 def test_counts_style_accepts_any_true_split():
@@ -203,6 +207,7 @@ def test_counts_style_accepts_any_true_split():
         (lambda t: t.replace("try 5m : 22 1 0 0", "try 5m : 22 1 q 0"), "unreadable"),
         (lambda t: t.replace("m 1 3 1 0 0 1 2 1 4", "m 1 3 1 0 0 1 2 2 3"), "tiles"),
         (lambda t: t.replace("= 13 :", "= 12 :"), "count"),
+        (lambda t: t.replace("sum 1 1 1 1 1 1 0 2 2", "sum 1 1 1 1 1 1 0 2 1"), "sum"),
         (lambda t: t.replace("try 3m : 77 1 2 x\n", ""), "not tried"),
     ],
 )

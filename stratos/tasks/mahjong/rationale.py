@@ -17,8 +17,9 @@ The procedure follows the solver's factoring (melds never cross suits):
 5. the canonical ``Answer:`` line.
 
 A hand of one numbered suit (chinitsu) is written counts-style in ``short``: the suit
-line gives the counts of 1..9 and each ``try`` line a trace of the split test
-(``suit_trace``), because the one-token verdict above is where small students fail.
+line gives the counts of 1..9, a ``sum`` line their running weighted sum mod 3, and
+each ``try`` line a trace of the split test (``suit_trace``), because the one-token
+verdict above is where small students fail.
 
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
 full take try none``, suit letters, counts 0-14, pair words ``11``-``99``); every line starts with a
@@ -67,6 +68,7 @@ SHORT_SYMBOLS = (
     "none",
     "sevenpairs",
     "orphans",
+    "sum",
     "Answer:",
 )
 
@@ -238,6 +240,8 @@ def _render_short(sol: Solution, answer: str) -> str:
         )
         held = " ".join(map(str, counts)) if counts else " ".join(st.tiles)
         lines.append(f"{st.suit} {held} = {len(st.tiles)} : {base}")
+        if counts:
+            lines.append("sum " + " ".join(suit_trace.running_sums(counts)))
     lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
     for cand in sol.candidates:
         v = cand.verdict

@@ -90,6 +90,7 @@ class Claims:
     tried: dict[str, str] = field(default_factory=dict)
     extras: dict[str, list[str]] = field(default_factory=dict)
     take: list[str] | None = None
+    sums: list[str] | None = None
     errs: list[str] = field(default_factory=list)
 
 
@@ -140,6 +141,8 @@ def read_short(lines: list[str]) -> Claims:
                 out.errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
         elif toks and toks[0] == "take":
             out.take = toks[1:]
+        elif toks and toks[0] == "sum":
+            out.sums = toks[1:]
         elif len(toks) == 2 and toks[0] == "try" and toks[1] in CODE_TO_INDEX:
             out.tried[toks[1]] = claim
     return out
@@ -175,6 +178,13 @@ def _suit_errors(sol: Solution, claims: Claims) -> list[str]:
     extra = set(claims.suits) - {st.suit for st in sol.suits}
     if extra:
         errs.append(f"suits {' '.join(sorted(extra))} are not in the hand")
+    if claims.sums is not None:
+        one = [st.tiles for st in sol.suits if st.suit != "z"] if len(sol.suits) == 1 else []
+        truth = suit_trace.running_sums(_suit_vector(one[0])) if one else None
+        if claims.sums != truth:
+            errs.append(
+                f"sum {' '.join(claims.sums)}, truth {' '.join(truth or ['(not one suit)'])}"
+            )
     if claims.take is not None and claims.take != (sol.take or ["none"]):
         errs.append(
             f"take {' '.join(claims.take)} but the tile can go to {' '.join(sol.take) or 'none'}"

@@ -8,6 +8,9 @@ end of a trace whose every token is a small local function:
 
 - the suit line gives the suit's counts of 1..9 (``m 1 3 1 0 0 1 2 1 4 = 13 : draw``),
   so each count sits at a fixed place instead of being counted in a tile list;
+- a ``sum`` line gives the running sum of n * count_n mod 3 (``sum 1 1 1 1 1 1 2 1 2``):
+  a sum mod 3 over nine places is parity-like, which small transformers learn badly in
+  one step, and each running digit reads one count and the digit before it;
 - ``try 5m :`` is followed by one *attempt* per pair that can hold: the pair word
   (``22``), then for n = 1..9 the number of runs that start at n. With ``a`` the
   tiles of n left after the pair and the runs started at n-1 and n-2, a triplet is
@@ -16,7 +19,8 @@ end of a trace whose every token is a small local function:
   or a run would pass 9; nine digits are a split (the pair, those runs, the triplets
   they leave). Taking the triplet first never loses a split (``rationale.greedy_melds``);
 - only pairs whose number p has ``2p = sum(n * count_n) (mod 3)`` are tried: runs and
-  triplets add multiples of 3 to that sum, so no other pair can complete the suit.
+  triplets add multiples of 3 to that sum, so no other pair can complete the suit (with
+  the ``sum`` line's last digit S, the pair class of candidate t is 2(S + t) mod 3).
   That leaves at most three attempts per candidate, usually one; ``x`` alone when no
   pair of that class is held.
 """
@@ -26,6 +30,15 @@ from __future__ import annotations
 #: the pair words, ``11`` .. ``99`` (one token each for a word-level student)
 PAIR_WORDS = tuple(f"{n}{n}" for n in range(1, 10))
 SIZE = 9
+
+
+def running_sums(c: list[int]) -> list[str]:
+    """The ``sum`` line's digits: sum of n * count_n over n = 1..k, mod 3, for k = 1..9."""
+    out, s = [], 0
+    for i, x in enumerate(c):
+        s = (s + (i + 1) * x) % 3
+        out.append(str(s))
+    return out
 
 
 def pair_numbers(c: list[int]) -> list[int]:
