@@ -217,3 +217,29 @@ def test_checker_catches_false_claims_in_counts_style(edit, complaint):
     assert bad != good
     errs = rationale_errors(CHINITSU, bad)
     assert errs and any(complaint in e for e in errs), errs
+
+
+def _suit_vectors(total, size=9):
+    """Every count vector of ``total`` tiles over ``size`` numbers, at most 4 of each."""
+    if size == 0:
+        yield from ([[]] if total == 0 else [])
+        return
+    for x in range(min(4, total) + 1):
+        for rest in _suit_vectors(total - x, size - 1):
+            yield [x, *rest]
+
+
+def test_the_pair_class_and_the_trace_lose_no_split():
+    """Over every 14-tile one-suit count vector: the attempts end in a split exactly when the
+    suit splits (the mod-3 pair class and the triplet-first trace are exact), and they verify."""
+    from stratos.tasks.mahjong import suit_trace
+    from stratos.tasks.mahjong.rationale import pair_split
+
+    n = 0
+    for c in _suit_vectors(14):
+        claim = " ".join(suit_trace.attempts(c))
+        assert (claim[-1] != "x") == (pair_split(c, "m") is not None), c
+        if n % 50 == 0 and suit_trace.is_trace(claim):  # a bare "x" is checked by the solver
+            assert suit_trace.trace_errors(claim, c, "c") == [], c
+        n += 1
+    assert n > 10_000

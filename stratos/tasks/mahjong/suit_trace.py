@@ -81,7 +81,8 @@ def counts_tiles(tokens: list[str], suit: str) -> list[str] | None:
 
 def is_trace(claim: str) -> bool:
     """True when a try-line verdict is counts-style attempts (it opens with a pair word)."""
-    return claim.split()[:1] != [] and claim.split()[0] in PAIR_WORDS
+    words = claim.split()
+    return bool(words) and words[0] in PAIR_WORDS
 
 
 def _splits_by_runs(c: list[int], pair: int, digits: list[int]) -> bool:
