@@ -8,7 +8,8 @@ registered as ``mahjong``.
 from stratos.tasks.base import register_task
 from stratos.tasks.mahjong.answers import format_answer, parse_answer, prompt
 from stratos.tasks.mahjong.generate import Controls, generate
-from stratos.tasks.mahjong.rationale import is_valid_rationale, rationale_errors, write_rationale
+from stratos.tasks.mahjong.rationale import write_rationale
+from stratos.tasks.mahjong.rationale_check import is_valid_rationale, rationale_errors
 from stratos.tasks.mahjong.solver import Rules, decompositions, is_winning, winning_tiles
 from stratos.tasks.mahjong.splits import split_examples, split_of
 from stratos.tasks.mahjong.task import MahjongTask

@@ -21,21 +21,19 @@ full take try none``, suit letters, counts 1-14); every line starts with a
 marker word (suit letter, ``take``, ``try``, ``Answer:``) so its structure
 survives tokenizers that drop newlines; ``full`` says the same in
 sentences for LLM students; ``none`` is just the answer line. Every claim in
-a short or full rationale is re-checked by ``rationale_errors``.
+a short or full rationale is re-checked by ``rationale_check.rationale_errors``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from stratos.tasks.mahjong.answers import format_answer, parse_answer
+from stratos.tasks.mahjong.answers import format_answer
 from stratos.tasks.mahjong.solver import (
     STANDARD,
     Rules,
     seven_pairs_waits,
     thirteen_orphans_waits,
-    waits_of_counts,
 )
 from stratos.tasks.mahjong.tiles import (
     CODE_TO_INDEX,
@@ -298,195 +296,3 @@ def _render_full(sol: Solution, answer: str) -> str:
 def write_rationale(hand: str, style: str = "short", rules: Rules = STANDARD) -> str:
     """The verified rationale for ``hand``: the steps above, ending in the ``Answer:`` line."""
     return render(solve_steps(hand, rules), style)
-
-
-# ---------------------------------------------------------------- checking
-
-
-def _is_meld(g: Group) -> bool:
-    if len(g) != 3 or len({t[1] for t in g}) != 1:
-        return False
-    if g[0] == g[1] == g[2]:
-        return True
-    if g[0][1] == "z":
-        return False
-    a, b, c = (int(t[0]) for t in g)
-    return b == a + 1 and c == a + 2
-
-
-def split_errors(groups: list[Group], tiles: list[str], pairs: int) -> list[str]:
-    """Why ``groups`` is not a split of ``tiles`` into melds plus ``pairs`` pairs (empty when it is)."""
-    errs = []
-    if sorted(t for g in groups for t in g) != sorted(tiles):
-        errs.append(f"split {_groups(groups)} does not use exactly the tiles {' '.join(tiles)}")
-    n_pairs = 0
-    for g in groups:
-        if len(g) == 2 and g[0] == g[1]:
-            n_pairs += 1
-        elif not _is_meld(g):
-            errs.append(f"{' '.join(g)} is neither a meld nor a pair")
-    if n_pairs != pairs:
-        errs.append(f"split {_groups(groups)} has {n_pairs} pairs, needs {pairs}")
-    return errs
-
-
-def _parse_groups(text: str) -> list[Group]:
-    return [g.split() for g in text.split("|") if g.strip()]
-
-
-def _splittable(tiles: list[str], pairs: int) -> bool:
-    suit = tiles[0][1]
-    c = [0] * SUIT_SIZE[suit]
-    for t in tiles:
-        c[int(t[0]) - 1] += 1
-    return (
-        (pair_split(c, suit) if pairs else greedy_melds(c, suit)) is not None
-        if sum(c) % 3 == 2 * pairs
-        else False
-    )
-
-
-def _check_verdict(claim: str, tiles: list[str], pairs: int, where: str) -> list[str]:
-    claim = claim.strip()
-    if claim == "x":
-        return (
-            [f"{where}: claims no split, but {' '.join(tiles)} splits"]
-            if _splittable(tiles, pairs)
-            else []
-        )
-    return [f"{where}: {e}" for e in split_errors(_parse_groups(claim), tiles, pairs)]
-
-
-_FULL_SUIT = re.compile(r"^Suit ([mpsz]) \(\w+\): ([^,]*), (\d+) tiles\. (.*)$")
-_FULL_TRY = re.compile(r"^Try (\d[mpsz]): (.*)$")
-
-
-def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]:
-    """Every wrong claim in a short or full rationale for ``hand`` (empty when all hold).
-
-    Checks the suit lines against the hand, each witness split tile by tile,
-    each ``x``/"cannot" verdict against the solver, that every needed
-    candidate was tried, and that the ``Answer:`` line equals the true waits.
-    """
-    counts = parse_counts(hand, 13)
-    truth = [TILE_CODES[i] for i in waits_of_counts(counts, rules)]
-    sol = solve_steps(hand, rules)
-    errs: list[str] = []
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    if not lines:
-        return ["empty rationale"]
-    given = parse_answer(lines[-1]) if lines[-1].startswith("Answer:") else None
-    if given is None:
-        errs.append("the last line is not a readable 'Answer:' line")
-    elif given != truth:
-        errs.append(
-            f"answer {' '.join(given) or 'none'} but the waits are {' '.join(truth) or 'none'}"
-        )
-    full = any(ln.startswith("Suit ") for ln in lines)
-    suit_claims: dict[str, tuple[list[str], str]] = {}
-    tried: dict[str, str] = {}
-    extras: dict[str, list[str]] = {}
-    for ln in lines[:-1]:
-        if full:
-            m = _FULL_SUIT.match(ln)
-            if m:
-                rest = m.group(4)
-                claim = (
-                    "draw"
-                    if "needs the drawn tile" in rest
-                    else (
-                        "x"
-                        if "cannot be split" in rest
-                        else rest.removeprefix("It splits as ").rstrip(".")
-                    )
-                )
-                suit_claims[m.group(1)] = (m.group(2).split(), claim)
-                continue
-            if ln.startswith(("Seven pairs:", "Thirteen orphans:")):
-                word = "sevenpairs" if ln.startswith("Seven") else "orphans"
-                extras[word] = (
-                    ln.split("on ", 1)[1].rstrip(".").split()
-                    if " wait" in ln and " on " in ln
-                    else []
-                )
-                continue
-            m = _FULL_TRY.match(ln)
-            if m:
-                rest = m.group(2)
-                claim = (
-                    "full"
-                    if "all 4 copies" in rest
-                    else (
-                        "x"
-                        if "cannot be split" in rest
-                        else rest.split("splits as ", 1)[-1].split(".")[0]
-                    )
-                )
-                tried[m.group(1)] = claim
-            continue
-        head, _, claim = ln.partition(" : ")
-        toks = head.split()
-        if toks in (["sevenpairs"], ["orphans"]):
-            extras[toks[0]] = [] if claim.strip() == "x" else claim.split()
-            continue
-        if toks and toks[0] in SUITS and len(toks[0]) == 1 and "=" in toks:
-            suit_claims[toks[0]] = (toks[1 : toks.index("=")], claim)
-            if toks[-1] != str(len(toks[1 : toks.index("=")])):
-                errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
-        elif toks and toks[0] == "take":
-            if toks[1:] != (sol.take or ["none"]):
-                errs.append(
-                    f"take {' '.join(toks[1:])} but the tile can go to {' '.join(sol.take) or 'none'}"
-                )
-        elif len(toks) == 2 and toks[0] == "try" and toks[1] in CODE_TO_INDEX:
-            tried[toks[1]] = claim
-    for st in sol.suits:
-        if st.suit not in suit_claims:
-            errs.append(f"suit {st.suit} is missing")
-            continue
-        tiles, claim = suit_claims[st.suit]
-        if tiles != st.tiles:
-            errs.append(
-                f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}"
-            )
-        r = len(st.tiles) % 3
-        if r == 1:
-            if claim.strip() != "draw":
-                errs.append(f"suit {st.suit}: has 1 more than a multiple of 3 tiles, must say draw")
-        else:
-            errs += _check_verdict(claim, st.tiles, 1 if r == 2 else 0, f"suit {st.suit}")
-    if set(suit_claims) - {st.suit for st in sol.suits}:
-        errs.append(
-            f"suits {' '.join(sorted(set(suit_claims) - {st.suit for st in sol.suits}))} are not in the hand"
-        )
-    for word, truth_extra, enabled in (
-        ("sevenpairs", sol.seven_pairs, rules.seven_pairs),
-        ("orphans", sol.thirteen_orphans, rules.thirteen_orphans),
-    ):
-        claimed = extras.get(word)
-        if enabled and claimed is None:
-            errs.append(f"the {word} line is missing (the rules include it)")
-        elif claimed is not None and (not enabled or claimed != truth_extra):
-            errs.append(
-                f"{word}: claims {' '.join(claimed) or 'x'}, truth {' '.join(truth_extra or []) or 'x'}"
-            )
-    suit_tiles = {st.suit: st.tiles for st in sol.suits}
-    for cand in sol.candidates:
-        if cand.tile not in tried:
-            errs.append(f"candidate {cand.tile} was not tried")
-            continue
-        claim = tried[cand.tile].strip()
-        if cand.verdict == "full" or claim == "full":
-            if cand.verdict != claim:
-                errs.append(f"candidate {cand.tile}: 'full' is wrong")
-            continue
-        tiles = suit_tiles[cand.tile[1]] + [cand.tile]
-        errs += _check_verdict(
-            claim, tiles, 1 if len(tiles) % 3 == 2 else 0, f"candidate {cand.tile}"
-        )
-    return errs
-
-
-def is_valid_rationale(hand: str, text: str, rules: Rules = STANDARD) -> bool:
-    """True when every claim in ``text`` holds (see ``rationale_errors``)."""
-    return not rationale_errors(hand, text, rules)

@@ -13,7 +13,7 @@ from typing import Any
 
 from stratos.exceptions import QuestionError
 from stratos.tasks.base import CompactUnits, Example, Task
-from stratos.tasks.mahjong import answers, classes, rationale, scoring
+from stratos.tasks.mahjong import answers, classes, rationale, rationale_check, scoring
 from stratos.tasks.mahjong.generate import Controls, generate
 from stratos.tasks.mahjong.knowledge import knowledge
 from stratos.tasks.mahjong.solver import Rules, winning_tiles
@@ -158,7 +158,7 @@ class MahjongTask(Task):
 
     def check_rationale(self, question: str, text: str) -> list[str]:
         """Every wrong claim in a rationale (empty when it is fully correct)."""
-        return rationale.rationale_errors(question, text, self.rules)
+        return rationale_check.rationale_errors(question, text, self.rules)
 
     def splits(
         self, examples: Sequence[Example], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
