@@ -49,8 +49,7 @@ def measure(n: int = 512, bw_mb: int = 64, repeats: int = 10) -> dict[str, float
                              check=True, env={**os.environ, **ONE_THREAD})
         core = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        core = one_core(n, bw_mb, repeats, clock=time.perf_counter)  # this interpreter's BLAS, wall clock
-        core["gflops"] /= os.cpu_count() or 1
+        return one_core(n, bw_mb, repeats, clock=time.perf_counter)  # this interpreter's BLAS (all cores), wall clock
     return {"gflops": round(core["gflops"] * (os.cpu_count() or 1), 2), "bandwidth_gbps": core["bandwidth_gbps"]}
 
 
@@ -80,10 +79,15 @@ def one_core(n: int, bw_mb: int, repeats: int, clock=time.thread_time) -> dict[s
     return {"gflops": round(gflops, 2), "bandwidth_gbps": round(2 * src.nbytes / best / 1e9, 2)}
 
 
+def profile_path() -> Path:
+    """Where this machine's profile is cached (per hostname and core count)."""
+    return cache_dir() / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json"
+
+
 def local_profile(refresh: bool = False) -> dict[str, float]:
     """Cores, memory and measured speeds of this machine (cached)."""
     cores = os.cpu_count() or 1
-    path = cache_dir() / f"local-machine-{platform.node() or 'host'}-{cores}.json"
+    path = profile_path()
     cached = None if refresh else read_json(path)
     if cached is not None:
         return cached
