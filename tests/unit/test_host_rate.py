@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-
 import pytest
+from helpers.planning import write_local_profile
 
 from stratos import calibration
 from stratos.device import cpu_model
@@ -15,8 +12,6 @@ from stratos.planner.accuracy import AccuracyModel
 from stratos.spec import parse_request
 from stratos.zoo import get_model
 
-PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0}
-
 
 @pytest.fixture(autouse=True, scope="module")
 def module_cache(tmp_path_factory):
@@ -24,7 +19,7 @@ def module_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         d = tmp_path_factory.mktemp("stratos-cache")
         mp.setenv("STRATOS_CACHE", str(d))
-        (d / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(json.dumps(PROFILE))
+        write_local_profile()
         yield d
 
 

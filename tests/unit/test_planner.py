@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.planning import PROFILE, write_local_profile
 
 from stratos.exceptions import InfeasibleError, UnknownNameError
 from stratos.planner import make_plan
@@ -17,21 +18,16 @@ from stratos.planner.plan import Plan
 from stratos.spec import parse_request
 
 FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
-PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0}
 
 
 @pytest.fixture(autouse=True, scope="module")
 def cache(tmp_path_factory):
     """Own cache dir with a pre-written local-machine profile (no measurement in tests)."""
-    import platform
-
     with pytest.MonkeyPatch.context() as mp:
         d = tmp_path_factory.mktemp("stratos-cache")
         mp.setenv("STRATOS_CACHE", str(d))
         mp.setenv("STRATOS_CALIBRATION", str(d / "calibration.jsonl"))  # no measured runs but the CSV's
-        import os
-
-        (d / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(json.dumps(PROFILE))
+        write_local_profile()
         yield d
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.planning import write_local_profile
 
 from stratos.exceptions import InfeasibleError
 from stratos.planner import make_plan
@@ -14,19 +15,12 @@ from stratos.planner.accuracy import model_for, uncalibrated_reason
 from stratos.spec import parse_request
 
 FIXTURE = str(Path(__file__).resolve().parents[1] / "fixtures" / "catalog")
-PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0}
 
 
 @pytest.fixture(autouse=True)
 def machine(tmp_path, monkeypatch):
-    import os
-    import platform
-
     monkeypatch.setenv("STRATOS_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(
-        json.dumps(PROFILE)
-    )
+    write_local_profile()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sums.jsonl").write_text("".join(json.dumps({"question": f"{i}+1?", "answer": i + 1}) + "\n" for i in range(50)))
 

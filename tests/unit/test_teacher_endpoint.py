@@ -7,11 +7,10 @@ with the Batch API), anything else with its price stated as unknown.
 
 from __future__ import annotations
 
-import json
-import platform
 from pathlib import Path
 
 import pytest
+from helpers.planning import write_local_profile
 
 from stratos.exceptions import ConfigError
 from stratos.planner import make_plan
@@ -25,11 +24,8 @@ VLLM = {"base_url": "http://10.0.0.5:8000/v1", "model": "Qwen/Qwen2.5-72B-Instru
 @pytest.fixture(autouse=True)
 def _machine_profile(tmp_path, monkeypatch):
     """A pre-written local-machine profile, so planning the local target measures nothing."""
-    import os
-
     monkeypatch.setenv("STRATOS_CACHE", str(tmp_path))
-    profile = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0}
-    (tmp_path / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json").write_text(json.dumps(profile))
+    write_local_profile()
 
 
 def test_the_spec_string_round_trips_every_option():
