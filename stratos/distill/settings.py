@@ -111,6 +111,10 @@ class JobSettings(_Frozen):
         8, gt=0, description="global batch, in packed blocks; small batches = more updates in a short CPU budget"
     )
     micro_blocks: int = Field(8, gt=0, description="blocks per forward/backward (gradient accumulation)")
+    epochs: float = Field(
+        2.0, gt=0, description="passes over the training data; the step, time and FLOPs caps can stop it sooner "
+        "(the planner prices the same rule: JobSettings.train_tokens)",
+    )
     max_steps: int = Field(50_000, gt=0, description="step cap; the time cap (max_train_minutes) normally binds first")
     max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training, minutes; the step budget is fitted to it")
     max_train_flops: float | None = Field(
@@ -153,6 +157,24 @@ class JobSettings(_Frozen):
     eval_max_new_tokens: int = Field(
         384, gt=0, description="cap on decoded tokens; the job uses the longest training completion + 8"
     )
+
+    def train_token_cap(self, data_tokens: float, params: float, block_tokens: float | None = None) -> tuple[float, str]:
+        """The training tokens the job stops at before its time cap, and the cap that binds.
+
+        ``epochs`` passes over ``data_tokens``; ``max_steps`` batches of ``batch_blocks`` blocks
+        holding ``block_tokens`` real tokens each (default ``seq_len``: full blocks); and
+        ``max_train_flops`` at 6 x ``params`` per token. The job (``train.step_cap``, with its
+        real data) and the planner (``phases.train_phase``, with the task's example size) both
+        call this, so a plan prices the tokens the job trains.
+        """
+        caps = {
+            "epochs": self.epochs * data_tokens,
+            "steps": self.max_steps * self.batch_blocks * (block_tokens or self.seq_len),
+        }
+        if self.max_train_flops:
+            caps["flops"] = self.max_train_flops / (6.0 * params)
+        binds = min(caps, key=caps.__getitem__)
+        return caps[binds], binds
 
     @model_validator(mode="after")
     def _batches_split_evenly(self) -> JobSettings:

@@ -149,16 +149,16 @@ def train_flops(params: int, tokens: int) -> float:
     return 6.0 * params * tokens
 
 
-def step_cap(max_steps: int, max_flops: float | None, params: int, blocks: Blocks, batch: int) -> int:
-    """The most steps allowed: ``max_steps``, or fewer when ``max_flops`` binds first.
+def step_cap(cfg: DistillConfig, params: int, blocks: Blocks) -> tuple[int, str]:
+    """The most steps allowed and the cap that sets it (``epochs``, ``steps`` or ``flops``).
 
-    A step trains ``batch`` blocks holding, on average, the mean real (unpadded) tokens of
-    ``blocks``; the cap is the whole steps whose FLOPs fit the budget.
+    The tokens come from ``cfg.train_token_cap``, the rule the planner prices; a step trains
+    ``batch_blocks`` blocks holding, on average, the mean real (unpadded) tokens of ``blocks``.
     """
-    if max_flops is None:
-        return max_steps
-    per_step = train_flops(params, int((blocks.position_ids >= 0).sum())) / len(blocks) * batch
-    return max(1, min(max_steps, int(max_flops / per_step)))
+    data_tokens = int((blocks.position_ids >= 0).sum())
+    block_tokens = data_tokens / max(len(blocks), 1)
+    tokens, binds = cfg.train_token_cap(data_tokens, params, block_tokens)
+    return max(1, int(tokens / (block_tokens * cfg.batch_blocks) + 1e-6)), binds
 
 
 def train(
@@ -189,7 +189,7 @@ def train(
     if cfg.batch_blocks % world:
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
     params = sum(p.numel() for p in model.parameters())  # before wrapping: FSDP shards them
-    cap = step_cap(cfg.max_steps, cfg.max_train_flops, params, train_blocks, cfg.batch_blocks)
+    cap, cap_reason = step_cap(cfg, params, train_blocks)
     dev, strategy, wrapped, plain = _place(model, teacher_model, cfg, strategy, rank, world)
     evaluate = None if strategy.sharded else evaluate
     opt, sched, state = _optimizer(model, cfg, cap)  # after wrapping: FSDP replaces the parameters
@@ -232,7 +232,7 @@ def train(
         if why == "preempted":
             checkpoint()
             preemption.exit_now(s.step)
-        stopped = why or ("flops" if last and cap < cfg.max_steps and s.total_steps == cap else stopped)
+        stopped = why or (cap_reason if last and s.total_steps == cap else stopped)
         if why or last:
             break
         if s.step % cfg.ckpt_every == 0:

@@ -37,7 +37,6 @@ SPOT_SLOWDOWN = 1.15  # preemptions + restarts from checkpoint, on spot capacity
 API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 concurrent requests
 TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the training GPU
 MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
-EPOCHS = 2
 MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
 MFU_DECODE_CPU = 0.10  # batch-1 decode on CPU: small matmuls, far below the matmul rate
 

@@ -47,8 +47,9 @@ def to_plan(
     if alternatives.get(x.train.label):
         reasons.append(f"same train price also in: {', '.join(sorted(set(alternatives[x.train.label])))[:200]}")
     assumptions = [
-        f"{est.EPOCHS} epochs of {job.n_train} examples x {example_tokens(request.task_ref, job.target_style, s.is_scratch).total:.0f} "
-        f"tokens (mean of the task's {job.target_style} examples), capped at {job.max_train_minutes:g} min",
+        f"{job.epochs:g} epochs of {job.n_train} examples x {example_tokens(request.task_ref, job.target_style, s.is_scratch).total:.0f} "
+        f"tokens (mean of the task's {job.target_style} examples), at most {job.max_steps} steps"
+        + (f" and {job.max_train_flops:.2g} FLOPs" if job.max_train_flops else "") + f", capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",

@@ -142,9 +142,8 @@ def train_phase(
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(side.prices, nodes)  # every node boots with the job and bills throughout
     syn = _synthesis(t, mode, coverage, hw, price_n, api, request, job)
-    wanted = job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total * est.EPOCHS
-    if job.max_train_flops:  # the job stops at its compute cap too
-        wanted = min(wanted, job.max_train_flops / est.train_flops(s.params, 1.0, lora, kd_p))
+    wanted, _ = job.train_token_cap(job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total,
+                                    s.params)
     tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
     train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps

@@ -76,7 +76,7 @@ def _blocks():
 def _train(kind: str, world: int, ckpt: str, init_seed: int = 0, lora: bool = False):
     import stratos.distill.train as T
 
-    cfg = job_config(max_steps=4, eval_every=2, ckpt_every=2, patience=0, warmup_steps=0, lr=1e-2,
+    cfg = job_config(max_steps=4, epochs=100, eval_every=2, ckpt_every=2, patience=0, warmup_steps=0, lr=1e-2,
                      batch_blocks=4, micro_blocks=1, seq_len=16, threads=1, precision="fp32", compile=False,
                      device="cpu")
     model = _tiny_model(layers=2, seed=init_seed)

@@ -79,7 +79,7 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
                                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
     ids = torch.randint(0, 16, (4, 8))
     blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
-    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, eval_every=10_000, ckpt_every=10_000, patience=0,
+    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, epochs=1e4, eval_every=10_000, ckpt_every=10_000, patience=0,
                      warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
                      compile=False)
     r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
@@ -105,7 +105,7 @@ def test_compiled_training_follows_the_eager_loss_curve(tmp_path):
         model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                              num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
                                              attn_implementation="eager"))
-        cfg = job_config(max_steps=6, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0, lr=1e-2,
+        cfg = job_config(max_steps=6, epochs=100, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0, lr=1e-2,
                          batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32", compile=flag)
         r = T.train(model, blocks, blocks, cfg, tmp_path / f"ckpt-{flag}")
         losses[flag] = [h["loss"] for h in r.history]
@@ -130,15 +130,28 @@ def test_flops_budget_stops_training_at_the_budget_whatever_the_clock(tmp_path):
     pos[:, 6:] = -1  # padding: 6 real tokens a block, 12 a 2-block step
     blocks = Blocks(ids, ids.clone(), pos)
     per_step = T.train_flops(params, 12)
-    cfg = job_config(max_train_minutes=60.0, max_steps=10_000, max_train_flops=per_step * 7.5, eval_every=10_000,
+    cfg = job_config(max_train_minutes=60.0, max_steps=10_000, epochs=100, max_train_flops=per_step * 7.5, eval_every=10_000,
                      ckpt_every=10_000, patience=0, warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16,
                      threads=1, precision="fp32", compile=False)
     r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
     assert (r.steps, r.total_steps, r.stopped) == (7, 7, "flops")
     assert r.tokens == 7 * 12 and r.flops == pytest.approx(7 * per_step) and r.flops <= cfg.max_train_flops
-    unbounded = job_config(max_steps=5, max_train_flops=None)
-    assert T.step_cap(unbounded.max_steps, unbounded.max_train_flops, params, blocks, 2) == 5
-    assert T.step_cap(5, per_step * 100, params, blocks, 2) == 5  # the step cap binds first
+    assert T.step_cap(job_config(max_steps=5, epochs=100, batch_blocks=2, micro_blocks=2), params, blocks) == (5, "steps")
+    assert T.step_cap(job_config(max_steps=5, epochs=100, max_train_flops=per_step * 100, batch_blocks=2, micro_blocks=2),
+                      params, blocks) == (5, "steps")  # the step cap binds first
+    # 4 blocks of 6 real tokens, 2 a step: 1.5 passes are 3 steps
+    assert T.step_cap(job_config(max_steps=50, epochs=1.5, batch_blocks=2, micro_blocks=2), params, blocks) == (3, "epochs")
+
+
+def test_the_planner_prices_the_tokens_the_job_trains():
+    """One rule: the planner's training tokens for a plan are the job's cap on the same settings."""
+    job = job_config(n_train=1000, epochs=2, max_steps=50_000, max_train_flops=None)
+    assert job.train_token_cap(1000 * 120.0, 3e6) == (2 * 1000 * 120.0, "epochs")
+    job = job_config(n_train=1000, epochs=2, max_steps=10, batch_blocks=8, micro_blocks=8, seq_len=256)
+    assert job.train_token_cap(1000 * 120.0, 3e6) == (10 * 8 * 256, "steps")
+    job = job_config(n_train=50_000, epochs=2, max_train_flops=1.3e14)
+    tokens, binds = job.train_token_cap(50_000 * 120.0, 2.93e6)
+    assert binds == "flops" and tokens == pytest.approx(1.3e14 / (6 * 2.93e6))
 
 
 def test_max_train_flops_is_a_positive_number_or_unset():

@@ -22,7 +22,7 @@ model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate
                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
 ids = torch.arange(8).repeat(4, 1)
 blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
-cfg = DistillConfig(task="mahjong", teacher="rules", student="scratch-llama-3m", mode="injection", max_steps=12, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0,
+cfg = DistillConfig(task="mahjong", teacher="rules", student="scratch-llama-3m", mode="injection", max_steps=12, epochs=100, eval_every=10_000, ckpt_every=10_000, patience=0, warmup_steps=0,
                     batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32", compile=False)
 kill_at = int(sys.argv[2])
 
