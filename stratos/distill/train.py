@@ -245,6 +245,27 @@ def train(
     return _finish(s, stopped, params, model, plain, strategy)
 
 
+def step_rate(model: Any, blocks: Blocks, cfg: DistillConfig, steps: int, warmup: int = 2) -> float:
+    """Training tokens/s of the job's own step (``train_step`` + optimiser, placed, precision and
+    compilation as ``cfg`` says) over ``steps`` steps after ``warmup`` untimed ones; nothing is saved.
+
+    The planner's speed probe (``stratos.distill.speed_probe``) prices a host no job has run on yet with it.
+    """
+    torch.set_num_threads(cfg.threads)
+    dev, strategy, wrapped, _ = _place(model, None, cfg, None, 0, 1)
+    opt, sched, _ = _optimizer(model, cfg, warmup + steps)
+    net = compiled(wrapped) if cfg.compiles_on(dev.type) else wrapped
+    model.train()
+    s = TrainState(warmup + steps)
+    for k in range(warmup + steps):
+        if k == warmup:
+            t0, tokens0 = time.perf_counter(), s.tokens
+        train_step(net, wrapped, blocks, s, cfg, None, 0, 1, strategy)
+        _apply(opt, sched)
+        s.step += 1
+    return (s.tokens - tokens0) / max(time.perf_counter() - t0, 1e-9)
+
+
 def _place(model: Any, teacher_model: Any, cfg: DistillConfig, strategy: parallel.Strategy | None, rank: int,
            world: int) -> tuple[Any, parallel.Strategy, Any, Any]:
     """(device, strategy, the wrapped model, rank 0's plain copy when sharded): the student and the

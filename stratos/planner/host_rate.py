@@ -15,21 +15,35 @@ job's thread count, from two places that record the same measurement:
   ``tokens_per_s``): the calibration runs, so a host of a kind measured here is priced right from its
   first plan.
 
+On a CPU model with neither, the speed probe (``stratos.distill.speed_probe``: a few of the job's
+own training steps per from-scratch size, run once in a fresh interpreter and cached per CPU model
+and thread count) gives the points, so the first plan on a new kind of host is priced on a
+measurement, not on the matmul estimate.
+
 ``tokens_per_s`` interpolates the points log-log over student size and, beyond them, keeps the
-training FLOPs/s of the nearest point (6 x parameters per token). With no point, the caller's
-estimate stands; ``thread_share`` scales that estimate to the threads the job uses.
+training FLOPs/s of the nearest point (6 x parameters per token). With no point (the probe could
+not run), the caller's estimate stands; ``thread_share`` scales that estimate to the job's threads.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from stratos import calibration
+from stratos.catalog.sky_catalog import cache_dir
 from stratos.device import cpu_model
+from stratos.io import atomic_write_json, read_json
+
+log = logging.getLogger("stratos.planner")
 
 RatePoint = tuple[float, float]  # (student parameters, training tokens/s)
 
@@ -62,6 +76,29 @@ def host_points(threads: int) -> list[RatePoint]:
 
     cpu = cpu_model()
     return cache_points(threads, cpu) + csv_points(read_points(), threads, cpu)
+
+
+def probe_path(threads: int) -> Path:
+    """Where the speed probe's points for this CPU model and ``threads`` are cached."""
+    return cache_dir() / f"speed-probe-{re.sub(r'[^A-Za-z0-9]+', '-', cpu_model()).strip('-')}-{threads}.json"
+
+
+def probe_points(threads: int) -> list[RatePoint]:
+    """The speed probe's points for this CPU model with ``threads`` threads (probed once, then cached);
+    empty when the probe cannot run (it logs why)."""
+    path = probe_path(threads)
+    cached = read_json(path)
+    if cached is None:
+        log.info("measuring this host's training speed (%s, %d threads) for the plan, once", cpu_model(), threads)
+        cmd = [sys.executable, "-m", "stratos.distill.speed_probe", "--threads", str(threads)]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+            points = json.loads(out.stdout.strip().splitlines()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+            log.warning("the training speed probe failed (%s); the plan uses the matmul estimate", exc)
+            return []
+        cached = atomic_write_json(path, {"cpu_model": cpu_model(), "threads": threads, "points": points})
+    return [(float(p), float(r)) for p, r in cached["points"]]
 
 
 def tokens_per_s(params: float, points: Sequence[RatePoint]) -> float | None:
@@ -101,14 +138,19 @@ def basis_note(threads: int) -> str:
     if n:
         return (f"local training rate: measured, {n} earlier run(s) on this CPU model ({cpu_model()}) with "
                 f"{threads} threads (stratos.planner.host_rate)")
+    if probe_points(threads):
+        return (f"local training rate: the speed probe's steps on this CPU model ({cpu_model()}) with {threads} "
+                "threads; no job has run here yet (the first one's measured rate will replace it)")
     return (f"local training rate: estimated from the matmul rate x {threads} thread(s); no run measured on this CPU "
             "model yet (the first job's run will be)")
 
 
 def local_tokens_per_s(params: float, threads: int, estimate: float, vcpus: float) -> tuple[float, str]:
     """(tokens/s, basis) the planner prices local training of a ``params`` student with: this host's
-    measured rate (basis ``measured``), else ``estimate`` x ``thread_share`` (basis ``estimate``)."""
-    measured = tokens_per_s(params, host_points(threads))
-    if measured is not None:
-        return measured, "measured"
+    measured rate (basis ``measured``), else the speed probe's (``probe``), else ``estimate`` x
+    ``thread_share`` (``estimate``)."""
+    for points, basis in ((host_points, "measured"), (probe_points, "probe")):
+        rate = tokens_per_s(params, points(threads))
+        if rate is not None:
+            return rate, basis
     return estimate * thread_share(threads, vcpus), "estimate"

@@ -57,10 +57,53 @@ def test_points_are_this_cpu_models_runs_with_the_jobs_thread_count(tmp_path):
 
 def test_without_a_measurement_the_estimate_is_scaled_to_the_jobs_threads(monkeypatch):
     monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    monkeypatch.setattr(host_rate, "probe_points", lambda threads: [])
     assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (500.0, "estimate")
     assert host_rate.local_tokens_per_s(3e6, 4, 1000.0, 2.0) == (1000.0, "estimate")
     monkeypatch.setattr(host_rate, "host_points", lambda threads: [(3e6, 700.0 * threads)])
     assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (pytest.approx(700.0), "measured")
+
+
+def test_a_cpu_model_with_no_run_is_priced_on_the_speed_probe_run_once(monkeypatch):
+    """No run on this CPU model: the probe runs the job's training step for each scratch size in a
+    fresh interpreter, once (cached per CPU model and threads), and prices the plan; a run replaces it."""
+    import subprocess
+
+    monkeypatch.setattr(host_rate, "cpu_model", lambda: "Unseen CPU 9000")
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    calls = []
+    real_run = subprocess.run
+
+    def counting_run(cmd, *a, **k):
+        calls.append(cmd)
+        return real_run([*cmd, "--steps", "1"], *a, **k)  # one timed step a size keeps the test short
+
+    monkeypatch.setattr(subprocess, "run", counting_run)
+    pts = host_rate.probe_points(1)
+    assert [p for p, _ in pts] == [get_model(s).params for s in ("scratch-llama-1m", "scratch-llama-3m",
+                                                                  "scratch-llama-10m")]
+    assert all(r > 0 for _, r in pts) and pts[0][1] > pts[-1][1]  # a smaller student trains more tokens/s
+    assert host_rate.probe_points(1) == pts and len(calls) == 1  # cached
+    assert host_rate.probe_path(1).name == "speed-probe-Unseen-CPU-9000-1.json"
+    rate, basis = host_rate.local_tokens_per_s(get_model("scratch-llama-3m").params, 1, 1.0, 2.0)
+    assert basis == "probe" and rate == pytest.approx(pts[1][1])
+    assert "speed probe" in host_rate.basis_note(1)
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(3e6, 700.0)])
+    assert host_rate.local_tokens_per_s(3e6, 1, 1.0, 2.0) == (pytest.approx(700.0), "measured")
+
+
+def test_a_failed_probe_leaves_the_estimate(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(host_rate, "cpu_model", lambda: "Broken CPU")
+    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+
+    def failing(cmd, *a, **k):
+        raise subprocess.CalledProcessError(1, cmd)
+
+    monkeypatch.setattr(subprocess, "run", failing)
+    assert host_rate.probe_points(2) == []
+    assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (500.0, "estimate")
 
 
 #: An accuracy model where data matters more than size (as the 4-class Mahjong runs measure): on a
