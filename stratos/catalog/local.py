@@ -1,4 +1,5 @@
-"""This machine as an offering: cores, memory, measured matmul GFLOP/s and memory bandwidth.
+"""This machine as an offering: cores, memory, measured matmul GFLOP/s and memory bandwidth,
+and its last-level cache size (a model that fits there decodes from it, not from memory).
 
 Measured once (a second or two of numpy on float32) and cached as JSON under the Stratos
 cache, keyed by hostname and core count, so plans stay fast and deterministic. The
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +36,21 @@ def _memory_gb() -> float:
     except OSError:
         pass
     return 8.0
+
+
+def last_level_cache_mb(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> float:
+    """The largest unified cache of CPU 0, MiB, from sysfs (0 where it cannot be read)."""
+    best = 0.0
+    for index in root.glob("index*"):
+        try:
+            if (index / "type").read_text().strip() not in ("Unified", "Data"):
+                continue
+            size = (index / "size").read_text().strip().upper()
+        except OSError:
+            continue
+        if m := re.fullmatch(r"(\d+)([KMG]?)", size):
+            best = max(best, int(m.group(1)) * {"": 1 / 1024**2, "K": 1 / 1024, "M": 1.0, "G": 1024.0}[m.group(2)])
+    return round(best, 3)
 
 
 #: Environment variables that make numpy's BLAS single-threaded in the measuring interpreter.
@@ -90,8 +107,11 @@ def local_profile(refresh: bool = False) -> dict[str, float]:
     path = profile_path()
     cached = None if refresh else read_json(path)
     if cached is not None:
+        if "cache_mb" not in cached:  # a profile cached before the cache size was part of it
+            cached = atomic_write_json(path, {**cached, "cache_mb": last_level_cache_mb()})
         return cached
-    return atomic_write_json(path, {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2), **measure()})
+    return atomic_write_json(path, {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2),
+                                    "cache_mb": last_level_cache_mb(), **measure()})
 
 
 def local_offering(price_per_hour: float = 0.0, profile: dict[str, float] | None = None) -> Offering:
@@ -100,4 +120,5 @@ def local_offering(price_per_hour: float = 0.0, profile: dict[str, float] | None
     return Offering(
         cloud="local", instance_type="local", vcpus=prof["vcpus"], memory_gb=prof["memory_gb"],
         price_per_hour=price_per_hour, gflops=prof["gflops"], bandwidth_gbps=prof["bandwidth_gbps"],
+        cache_mb=prof.get("cache_mb") or None,
     )

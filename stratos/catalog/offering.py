@@ -45,6 +45,10 @@ class Offering(BaseModel):
     bandwidth_gbps: float | None = Field(
         None, gt=0, description="measured memory bandwidth GB/s (local machine only)"
     )
+    cache_mb: float | None = Field(
+        None, gt=0, description="last-level CPU cache, MiB (local machine only): weights that fit are not "
+        "bound by memory bandwidth"
+    )
 
     @property
     def edge_zone(self) -> bool:

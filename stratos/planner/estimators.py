@@ -192,14 +192,18 @@ def serve_latency_ms(
     cache so far at ``BW_EFFICIENCY`` of peak, but never faster than a per-step floor (kernel
     launch / framework overhead per layer + scheduler). CPU decode at batch 1 is bound by small
     matmuls instead: a fixed framework floor plus 2·P FLOPs at ``MFU_DECODE_CPU`` of the
-    measured matmul rate (both fitted by benchmarks/planner_calibrate.py), and never faster
-    than the bandwidth roof. Single request, no batching interference.
+    measured matmul rate (both fitted by ``benchmarks/serving_bench.py calibrate``), and never
+    faster than the bandwidth roof, except where the weights and KV cache fit the host's
+    last-level cache (a 3M student's 12 MB), which they are read from instead of memory.
+    Single request, no batching interference.
     """
     bpp = np.where(hw.is_gpu, 2.0, 4.0)
     mfu = np.where(hw.is_gpu, MFU_PREFILL, SERVE_MFU_PREFILL_CPU)
     prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * mfu) * 1e3
     kv_bytes = kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
     step_ms = (params * bpp + kv_bytes) / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
+    in_cache = ~np.asarray(hw.is_gpu) & (params * bpp + kv_bytes <= np.asarray(hw.cache_mb) * 2**20)
+    step_ms = np.where(in_cache, 0.0, step_ms)
     cpu_compute_ms = 2.0 * params / (hw.devices * hw.tflops * 1e12 * SERVE_MFU_DECODE_CPU) * 1e3
     floor = np.where(
         hw.is_gpu,

@@ -22,6 +22,7 @@ class Hardware:
     tflops: float
     bandwidth_gbps: float
     is_gpu: bool
+    cache_mb: float = 0.0  # last-level CPU cache (0: unknown, or a GPU)
 
     @property
     def total_memory_gb(self) -> float:
@@ -47,4 +48,5 @@ def hardware_of(offering: Offering) -> Hardware:
         tflops=(offering.gflops or 10.0 * offering.vcpus) / 1000.0,
         bandwidth_gbps=offering.bandwidth_gbps or 2.0 * offering.vcpus,
         is_gpu=False,
+        cache_mb=offering.cache_mb or 0.0,
     )

@@ -117,6 +117,30 @@ def test_local_machine_is_measured_once_and_priced(cache):
     assert off.cost(2.0) == 1.0 and local_offering(profile=prof).price_per_hour == 0
 
 
+def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
+    from stratos.catalog.local import last_level_cache_mb
+
+    for i, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+                                              (3, "Unified", "32768K")]):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{kind}\n")
+        (d / "size").write_text(f"{size}\n")
+    assert last_level_cache_mb(tmp_path) == 32.0
+    assert last_level_cache_mb(tmp_path / "missing") == 0.0
+
+
+def test_a_profile_cached_without_the_cache_size_gains_it(cache):
+    from stratos.catalog.local import profile_path
+
+    profile_path().parent.mkdir(parents=True, exist_ok=True)
+    profile_path().write_text(json.dumps({"vcpus": 2.0, "memory_gb": 8.0, "gflops": 50.0, "bandwidth_gbps": 9.0}))
+    prof = local_profile()
+    assert prof["gflops"] == 50.0 and "cache_mb" in prof  # no re-measurement, the size added
+    assert json.loads(profile_path().read_text()) == prof
+
+
 def test_the_machine_is_measured_on_one_core_in_a_fresh_single_threaded_interpreter(monkeypatch):
     """A multi-threaded BLAS timed beside other work stalls on its descheduled partner thread
     (11-19 instead of ~225 GFLOP/s on the 2-core host): the matmul runs on one core, timed by

@@ -77,6 +77,21 @@ def test_serving_latency_is_bandwidth_bound_for_big_models_and_floor_bound_for_t
     assert longer > 1.9 * lat7_l4
 
 
+def test_cpu_decode_of_a_model_that_fits_the_cache_has_no_memory_bandwidth_roof():
+    """A 3M student's 12 MB sit in a 32 MiB L3: its decode step is the framework floor and its
+    FLOPs, not 12 MB over the memory bandwidth; a 30M model's 120 MB still read from memory."""
+    from stratos.planner.hardware import Hardware
+
+    cpu = dict(name="cpu", devices=1, memory_gb=16.0, tflops=0.2, bandwidth_gbps=5.0, is_gpu=False)
+    cached, uncached = Hardware(**cpu, cache_mb=32.0), Hardware(**cpu)
+    small = (3e6, 6, 4608, 128, 32)
+    roof = 3e6 * 4 / (5e9 * est.BW_EFFICIENCY) * 1e3
+    assert est.serve_latency_ms(*small, uncached) >= 32 * roof
+    assert est.serve_latency_ms(*small, cached) < est.serve_latency_ms(*small, uncached)
+    big = (3e7, 8, 16384, 128, 32)
+    assert est.serve_latency_ms(*big, cached) == est.serve_latency_ms(*big, uncached)
+
+
 def test_serving_memory_includes_kv_cache():
     w_only = est.serve_memory_gb(72.7e9, 0, 160, gpu("H100"))
     with_kv = est.serve_memory_gb(72.7e9, 327680, 160, gpu("H100"))
