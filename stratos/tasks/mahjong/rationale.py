@@ -16,8 +16,13 @@ The procedure follows the solver's factoring (melds never cross suits):
    tile-expanding chat template leaves them whole);
 5. the canonical ``Answer:`` line.
 
+A hand of one numbered suit (chinitsu) is written counts-style in ``short``: the suit
+line gives the counts of 1..9, a ``sum`` line their running weighted sum mod 3, and
+each ``try`` line a trace of the split test (``suit_trace``), because the one-token
+verdict above is where small students fail.
+
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
-full take try none``, suit letters, counts 1-14); every line starts with a
+full take try none``, suit letters, counts 0-14, pair words ``11``-``99``); every line starts with a
 marker word (suit letter, ``take``, ``try``, ``Answer:``) so its structure
 survives tokenizers that drop newlines; ``full`` says the same in
 sentences for LLM students; ``none`` is just the answer line. Every claim in
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratos.tasks.mahjong import suit_trace
 from stratos.tasks.mahjong.answers import format_answer
 from stratos.tasks.mahjong.solver import (
     STANDARD,
@@ -62,16 +68,19 @@ SHORT_SYMBOLS = (
     "none",
     "sevenpairs",
     "orphans",
+    "sum",
     "Answer:",
 )
 
 
 def short_vocabulary() -> list[str]:
-    """Every whitespace token a short rationale can contain: 34 tile codes, counts 1-14, the symbols.
+    """Every whitespace token a short rationale can contain: 34 tile codes, counts 0-14, the pair
+    words of the single-suit trace (``11``-``99``), the symbols.
 
     A tile-level tokenizer for a small student can be built from this list alone.
     """
-    return list(TILE_CODES) + [str(n) for n in range(1, 15)] + list(SHORT_SYMBOLS)
+    counts = [str(n) for n in range(15)]
+    return list(TILE_CODES) + counts + list(suit_trace.PAIR_WORDS) + list(SHORT_SYMBOLS)
 
 
 SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
@@ -223,15 +232,23 @@ def render(sol: Solution, style: str = "short") -> str:
 
 
 def _render_short(sol: Solution, answer: str) -> str:
+    counts = single_suit_counts(sol)
     lines = []
     for st in sol.suits:
         base = (
             st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
         )
-        lines.append(f"{st.suit} {' '.join(st.tiles)} = {len(st.tiles)} : {base}")
+        held = " ".join(map(str, counts)) if counts else " ".join(st.tiles)
+        lines.append(f"{st.suit} {held} = {len(st.tiles)} : {base}")
+        if counts:
+            lines.append("sum " + " ".join(suit_trace.running_sums(counts)))
     lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
     for cand in sol.candidates:
         v = cand.verdict
+        if counts and v != "full":
+            d = list(counts)
+            d[int(cand.tile[0]) - 1] += 1
+            v = " ".join(suit_trace.attempts(d))
         lines.append(
             f"try {cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
         )
@@ -241,6 +258,17 @@ def _render_short(sol: Solution, answer: str) -> str:
         lines.append("orphans : " + (" ".join(sol.thirteen_orphans) or "x"))
     lines.append(answer)
     return "\n".join(lines)
+
+
+def single_suit_counts(sol: Solution) -> list[int] | None:
+    """The counts of 1..9 when the whole hand is one numbered suit (its short style is
+    counts-style, see ``suit_trace``), else None."""
+    if len(sol.suits) != 1 or sol.suits[0].suit == "z":
+        return None
+    c = [0] * suit_trace.SIZE
+    for t in sol.suits[0].tiles:
+        c[int(t[0]) - 1] += 1
+    return c
 
 
 def _render_full(sol: Solution, answer: str) -> str:
