@@ -16,10 +16,11 @@ The procedure follows the solver's factoring (melds never cross suits):
    tile-expanding chat template leaves them whole);
 5. the canonical ``Answer:`` line.
 
-A hand of one numbered suit (chinitsu) is written counts-style in ``short``: the suit
-line gives the counts of 1..9, a ``sum`` line their running weighted sum mod 3, and
-each ``try`` line a trace of the split test (``suit_trace``), because the one-token
-verdict above is where small students fail.
+In ``short`` every numbered suit is written counts-style: its line gives the counts of
+1..9 and its base as a trace of the split test, a ``sum`` line (when the suit holds the
+pair or takes the tile) the running weighted sum mod 3 that names the pairs worth
+trying, and each of its ``try`` lines a trace (``suit_trace``), because a one-token split
+verdict is where small students fail.
 
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
 full take try none``, suit letters, counts 0-14, pair words ``11``-``99``); every line starts with a
@@ -232,21 +233,15 @@ def render(sol: Solution, style: str = "short") -> str:
 
 
 def _render_short(sol: Solution, answer: str) -> str:
-    counts = single_suit_counts(sol)
+    counts = {st.suit: suit_counts(st) for st in sol.suits}
     lines = []
     for st in sol.suits:
-        base = (
-            st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
-        )
-        held = " ".join(map(str, counts)) if counts else " ".join(st.tiles)
-        lines.append(f"{st.suit} {held} = {len(st.tiles)} : {base}")
-        if counts:
-            lines.append("sum " + " ".join(suit_trace.running_sums(counts)))
+        lines += _short_suit_lines(st, counts[st.suit])
     lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
     for cand in sol.candidates:
-        v = cand.verdict
-        if counts and v != "full":
-            d = list(counts)
+        v, c = cand.verdict, counts[cand.tile[1]]
+        if c is not None and v != "full":
+            d = list(c)
             d[int(cand.tile[0]) - 1] += 1
             v = " ".join(suit_trace.attempts(d))
         lines.append(
@@ -260,13 +255,23 @@ def _render_short(sol: Solution, answer: str) -> str:
     return "\n".join(lines)
 
 
-def single_suit_counts(sol: Solution) -> list[int] | None:
-    """The counts of 1..9 when the whole hand is one numbered suit (its short style is
-    counts-style, see ``suit_trace``), else None."""
-    if len(sol.suits) != 1 or sol.suits[0].suit == "z":
+def _short_suit_lines(st: SuitStep, c: list[int] | None) -> list[str]:
+    """A suit's short line (tiles or counts, ``= n :``, its base) and a numbered suit's ``sum`` line."""
+    n = len(st.tiles)
+    if c is None:
+        base = st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
+        return [f"{st.suit} {' '.join(st.tiles)} = {n} : {base}"]
+    base = "draw" if n % 3 == 1 else " ".join(suit_trace.attempts(c))
+    line = f"{st.suit} {' '.join(map(str, c))} = {n} : {base}"
+    return [line] if n % 3 == 0 else [line, "sum " + " ".join(suit_trace.running_sums(c))]
+
+
+def suit_counts(st: SuitStep) -> list[int] | None:
+    """The counts of 1..9 of a numbered suit (written counts-style, see ``suit_trace``); None for honours."""
+    if st.suit == "z":
         return None
     c = [0] * suit_trace.SIZE
-    for t in sol.suits[0].tiles:
+    for t in st.tiles:
         c[int(t[0]) - 1] += 1
     return c
 

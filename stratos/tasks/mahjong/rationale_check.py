@@ -90,7 +90,7 @@ class Claims:
     tried: dict[str, str] = field(default_factory=dict)
     extras: dict[str, list[str]] = field(default_factory=dict)
     take: list[str] | None = None
-    sums: list[str] | None = None
+    sums: dict[str, list[str]] = field(default_factory=dict)
     errs: list[str] = field(default_factory=list)
 
 
@@ -141,8 +141,8 @@ def read_short(lines: list[str]) -> Claims:
                 out.errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
         elif toks and toks[0] == "take":
             out.take = toks[1:]
-        elif toks and toks[0] == "sum":
-            out.sums = toks[1:]
+        elif toks and toks[0] == "sum" and out.suits:
+            out.sums[list(out.suits)[-1]] = toks[1:]
         elif len(toks) == 2 and toks[0] == "try" and toks[1] in CODE_TO_INDEX:
             out.tried[toks[1]] = claim
     return out
@@ -169,27 +169,30 @@ def _suit_errors(sol: Solution, claims: Claims) -> list[str]:
             errs.append(
                 f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}"
             )
-        r = len(st.tiles) % 3
-        if r == 1:
-            if claim.strip() != "draw":
-                errs.append(f"suit {st.suit}: has 1 more than a multiple of 3 tiles, must say draw")
-        else:
-            errs += _check_verdict(claim, st.tiles, 1 if r == 2 else 0, f"suit {st.suit}")
+        errs += _base_errors(st.suit, st.tiles, claim)
     extra = set(claims.suits) - {st.suit for st in sol.suits}
     if extra:
         errs.append(f"suits {' '.join(sorted(extra))} are not in the hand")
-    if claims.sums is not None:
-        one = [st.tiles for st in sol.suits if st.suit != "z"] if len(sol.suits) == 1 else []
-        truth = suit_trace.running_sums(_suit_vector(one[0])) if one else None
-        if claims.sums != truth:
-            errs.append(
-                f"sum {' '.join(claims.sums)}, truth {' '.join(truth or ['(not one suit)'])}"
-            )
+    held = {st.suit: st.tiles for st in sol.suits}
+    for suit, sums in claims.sums.items():
+        truth = suit_trace.running_sums(_suit_vector(held[suit])) if suit in held and suit != "z" else []
+        if sums != truth:
+            errs.append(f"suit {suit}: sum {' '.join(sums)}, truth {' '.join(truth) or '(no sum line)'}")
     if claims.take is not None and claims.take != (sol.take or ["none"]):
         errs.append(
             f"take {' '.join(claims.take)} but the tile can go to {' '.join(sol.take) or 'none'}"
         )
     return errs
+
+
+def _base_errors(suit: str, tiles: list[str], claim: str) -> list[str]:
+    """A suit line's base: ``draw`` at 1 more than a multiple of 3 tiles, else a split verdict or trace."""
+    where, r = f"suit {suit}", len(tiles) % 3
+    if r == 1:
+        return [] if claim.strip() == "draw" else [f"{where}: has 1 more than a multiple of 3 tiles, must say draw"]
+    if suit_trace.is_trace(claim):
+        return suit_trace.trace_errors(claim, _suit_vector(tiles), where)
+    return _check_verdict(claim, tiles, 1 if r == 2 else 0, where)
 
 
 def _extra_errors(sol: Solution, claims: Claims, rules: Rules) -> list[str]:

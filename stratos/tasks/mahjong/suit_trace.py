@@ -1,18 +1,20 @@
-"""The counts-style steps of a single-suit hand: a split test a small student runs token by token.
+"""The counts-style split test of one numbered suit: a trace a small student runs token by token.
 
-Why: in a single-suit (chinitsu) hand a candidate's verdict depends on all 14 tiles, and
-the tile-list rationale asks for it in one token after ``try 5m :`` (``x`` or the first
-tile of a split); a 3M student trained to the 1.3e14-FLOP budget got 22.6% of these
-hands right, mostly by answering ``x`` where a split exists. Here the verdict is the
-end of a trace whose every token is a small local function:
+Why: whether a suit splits into melds (and a pair) depends on all its tiles, and a
+tile-list rationale asks for it in one token (``x`` or the first tile of a split); a 3M
+student trained to the 1.3e14-FLOP budget got 22.6% of single-suit hands right that way,
+and most of its errors on mixed hands were the same one-token verdicts. Here the verdict
+is the end of a trace whose every token is a small local function:
 
 - the suit line gives the suit's counts of 1..9 (``m 1 3 1 0 0 1 2 1 4 = 13 : draw``),
   so each count sits at a fixed place instead of being counted in a tile list;
 - a ``sum`` line gives the running sum of n * count_n mod 3 (``sum 1 1 1 1 1 1 2 1 2``):
   a sum mod 3 over nine places is parity-like, which small transformers learn badly in
   one step, and each running digit reads one count and the digit before it;
-- ``try 5m :`` is followed by one *attempt* per pair that can hold: the pair word
-  (``22``), then for n = 1..9 the number of runs that start at n. With ``a`` the
+- a suit that must hold the pair (2 more than a multiple of 3 tiles, with the drawn tile
+  where it is tried) gets one *attempt* per pair that can hold: the pair word
+  (``22``), then for n = 1..9 the number of runs that start at n; a suit of melds only
+  gets one attempt without a pair word. With ``a`` the
   tiles of n left after the pair and the runs started at n-1 and n-2, a triplet is
   taken when ``a >= 3`` and what remains starts runs (``r = a mod 3``): each digit
   reads one count and the two digits before it. ``x`` ends an attempt where ``a < 0``
@@ -42,13 +44,14 @@ def running_sums(c: list[int]) -> list[str]:
 
 
 def pair_numbers(c: list[int]) -> list[int]:
-    """Indices (0-based) of the pairs worth trying in a 14-tile suit: held twice, right class mod 3."""
+    """Indices (0-based) of the pairs worth trying in a suit of melds + pair: held twice, right class mod 3."""
     want = 2 * sum((i + 1) * x for i, x in enumerate(c)) % 3
     return [i for i in range(SIZE) if c[i] >= 2 and (i + 1) % 3 == want]
 
 
-def run_trace(c: list[int], pair: int) -> list[str]:
-    """The runs-started digits of suit counts ``c`` after the pair at index ``pair``, ``x`` where it fails."""
+def run_trace(c: list[int], pair: int | None) -> list[str]:
+    """The runs-started digits of suit counts ``c`` after the pair at index ``pair`` (None: melds
+    only), ``x`` where it fails."""
     out: list[str] = []
     r1 = r2 = 0
     for i in range(SIZE):
@@ -62,7 +65,10 @@ def run_trace(c: list[int], pair: int) -> list[str]:
 
 
 def attempts(c: list[int]) -> list[str]:
-    """The canonical try-line tokens for 14-tile suit counts ``c``: attempts up to the first split, or ``x``."""
+    """The canonical verdict tokens for suit counts ``c`` (0 or 2 mod 3 tiles): the melds-only
+    trace, or the pair attempts up to the first split (``x`` when no pair of the class is held)."""
+    if sum(c) % 3 == 0:
+        return run_trace(c, None)
     out: list[str] = []
     for p in pair_numbers(c):
         trace = run_trace(c, p)
@@ -80,12 +86,12 @@ def counts_tiles(tokens: list[str], suit: str) -> list[str] | None:
 
 
 def is_trace(claim: str) -> bool:
-    """True when a try-line verdict is counts-style attempts (it opens with a pair word)."""
+    """True when a verdict is counts-style (it opens with a pair word or a digit)."""
     words = claim.split()
-    return bool(words) and words[0] in PAIR_WORDS
+    return bool(words) and (words[0] in PAIR_WORDS or (len(words[0]) == 1 and words[0].isdigit()))
 
 
-def _splits_by_runs(c: list[int], pair: int, digits: list[int]) -> bool:
+def _splits_by_runs(c: list[int], pair: int | None, digits: list[int]) -> bool:
     """True when the pair, ``digits[n]`` runs from each n and triplets use exactly the counts ``c``."""
     r1 = r2 = 0
     for i, r in enumerate(digits):
@@ -96,9 +102,11 @@ def _splits_by_runs(c: list[int], pair: int, digits: list[int]) -> bool:
     return True
 
 
-def _read_attempts(tokens: list[str]) -> list[tuple[int, list[str]]] | None:
-    """``[(pair index, its trace tokens)]`` or None when the tokens are not attempts."""
-    out: list[tuple[int, list[str]]] = []
+def _read_attempts(tokens: list[str]) -> list[tuple[int | None, list[str]]] | None:
+    """``[(pair index or None, its trace tokens)]`` or None when the tokens are not attempts."""
+    if tokens and tokens[0] not in PAIR_WORDS:
+        return [(None, tokens)] if all(t == "x" or (len(t) == 1 and t.isdigit()) for t in tokens) else None
+    out: list[tuple[int | None, list[str]]] = []
     i = 0
     while i < len(tokens):
         if tokens[i] not in PAIR_WORDS:
@@ -114,20 +122,23 @@ def _read_attempts(tokens: list[str]) -> list[tuple[int, list[str]]] | None:
 
 
 def trace_errors(claim: str, c: list[int], where: str) -> list[str]:
-    """Every wrong claim in counts-style attempts ``claim`` for 14-tile suit counts ``c``.
+    """Every wrong claim in counts-style attempts ``claim`` for suit counts ``c``.
 
     A failed attempt must be the trace itself (the triplet-first test is exact, so it
     proves the pair fails); a nine-digit attempt must be a split; nothing follows a
-    split; when every attempt fails, the suit must indeed not split.
+    split; when every attempt fails, the suit must indeed not split. A suit of melds
+    only takes one attempt without a pair word, a suit with the pair only pair attempts.
     """
     read = _read_attempts(claim.split())
     if read is None:
         return [f"{where}: unreadable attempts {claim!r}"]
+    pairs = [p for p in range(SIZE) if c[p] >= 2] if sum(c) % 3 == 2 else [None]
     errs = []
     for k, (p, trace) in enumerate(read):
-        word = PAIR_WORDS[p]
-        if c[p] < 2:
-            errs.append(f"{where}: pair {word} is not held")
+        word = "melds" if p is None else PAIR_WORDS[p]
+        if p not in pairs:
+            errs.append(f"{where}: attempt {word} does not fit {sum(c)} tiles" if p is None or sum(c) % 3 != 2
+                        else f"{where}: pair {word} is not held")
         elif trace[-1:] == ["x"] or len(trace) != SIZE:
             if trace != run_trace(c, p):
                 errs.append(
@@ -138,6 +149,6 @@ def trace_errors(claim: str, c: list[int], where: str) -> list[str]:
         elif k != len(read) - 1:
             errs.append(f"{where}: attempts follow the split {word} {' '.join(trace)}")
     ends_split = bool(read) and read[-1][1][-1:] != ["x"] and len(read[-1][1]) == SIZE
-    if not ends_split and any(run_trace(c, p)[-1] != "x" for p in range(SIZE) if c[p] >= 2):
+    if not ends_split and any(run_trace(c, p)[-1] != "x" for p in pairs):
         errs.append(f"{where}: claims no split, but the suit splits")
     return errs
