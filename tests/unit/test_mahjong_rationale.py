@@ -91,24 +91,35 @@ def test_short_style_uses_only_tile_codes_and_a_few_symbols():
 
 
 def test_short_rationale_of_a_known_hand():
+    """Numbered suits counts-style: counts of 1..9, the base as a trace (a pair word, then the runs
+    started at each number; x where it fails), a sum line where the suit holds the pair or takes the tile."""
     assert write_rationale("123m55m234p67s111z").splitlines() == [
-        "m 1m 2m 3m 5m 5m = 5 : 5m 5m | 1m 2m 3m",
-        "p 2p 3p 4p = 3 : 2p 3p 4p",
-        "s 6s 7s = 2 : x",
+        "m 1 1 1 0 2 0 0 0 0 = 5 : 55 1 0 0 0 0 0 0 0 0",
+        "sum 1 0 0 0 1 1 1 1 1",
+        "p 0 1 1 1 0 0 0 0 0 = 3 : 0 1 0 0 0 0 0 0 0",
+        "s 0 0 0 0 0 1 1 0 0 = 2 : x",
+        "sum 0 0 0 0 0 0 1 1 1",
         "z 1z 1z 1z = 3 : 1z 1z 1z",
         "take s",
-        "try 4s : x",
-        "try 5s : 5s 6s 7s",
-        "try 6s : x",
-        "try 7s : x",
-        "try 8s : 6s 7s 8s",
-        "try 9s : x",
+        "try 4s : 0 0 0 1 x",
+        "try 5s : 0 0 0 0 1 0 0 0 0",
+        "try 6s : 0 0 0 0 0 2 x",
+        "try 7s : 0 0 0 0 0 1 1 x",
+        "try 8s : 0 0 0 0 0 1 0 0 0",
+        "try 9s : 0 0 0 0 0 1 0 x",
         "Answer: 5s 8s",
     ]
     assert "try 6m : full" in write_rationale("1235666678999m")
 
 
 HAND = "123m55m234p67s111z"
+#: The same steps with tile lists and one-token verdicts: still a valid short rationale (a teacher
+#: may write it), checked claim by claim like the counts style.
+TILE_LIST = "\n".join([
+    "m 1m 2m 3m 5m 5m = 5 : 5m 5m | 1m 2m 3m", "p 2p 3p 4p = 3 : 2p 3p 4p", "s 6s 7s = 2 : x",
+    "z 1z 1z 1z = 3 : 1z 1z 1z", "take s", "try 4s : x", "try 5s : 5s 6s 7s", "try 6s : x", "try 7s : x",
+    "try 8s : 6s 7s 8s", "try 9s : x", "Answer: 5s 8s",
+])
 
 
 @pytest.mark.parametrize(
@@ -127,7 +138,8 @@ HAND = "123m55m234p67s111z"
     ],
 )
 def test_checker_catches_false_claims(edit, complaint):
-    good = write_rationale(HAND)
+    good = TILE_LIST
+    assert rationale_errors(HAND, good) == []
     bad = edit(good)
     assert bad != good
     errs = rationale_errors(HAND, bad)
@@ -178,9 +190,9 @@ def test_single_suit_hands_are_written_counts_style():
     # a failed pair is followed by the next one of its class; no pair of the class held: x alone
     assert "try 2m : 22 0 1 x 55 0 0 0 2 x" in write_rationale("2244556667789m")
     assert "try 1s : 66 2 x" in write_rationale("1356677788889s")
-    # the full style and mixed hands keep the tile lists
+    # the full style keeps the tile lists, and so do honours
     assert "Suit m (characters): 1m 2m 2m 2m" in write_rationale(CHINITSU, "full")
-    assert write_rationale("123m55m234p67s111z").startswith("m 1m 2m 3m 5m 5m = 5")
+    assert "z 1z 1z 1z = 3 : 1z 1z 1z" in write_rationale("123m55m234p67s111z")
     assert rationale_errors(HAND, write_rationale(HAND).replace("take", "sum 0 0 0\ntake"))
 
 
@@ -219,6 +231,26 @@ def test_checker_catches_false_claims_in_counts_style(edit, complaint):
     assert errs and any(complaint in e for e in errs), errs
 
 
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (lambda t: t.replace("p 0 1 1 1 0 0 0 0 0 = 3 : 0 1 0 0 0 0 0 0 0", "p 0 1 1 1 0 0 0 0 0 = 3 : 0 1 x"), "trace is"),
+        (lambda t: t.replace("p 0 1 1 1 0 0 0 0 0 = 3 : 0 1 0 0 0 0 0 0 0", "p 0 1 1 1 0 0 0 0 0 = 3 : x"), "splits"),
+        (lambda t: t.replace("= 3 : 0 1 0 0 0 0 0 0 0", "= 3 : 22 1 0 0 0 0 0 0 0 0"), "does not fit"),
+        (lambda t: t.replace("= 5 : 55 1 0 0 0 0 0 0 0 0", "= 5 : 55 0 0 0 0 0 0 0 0 0"), "not a split"),
+        (lambda t: t.replace("sum 1 0 0 0 1 1 1 1 1", "sum 1 0 0 0 1 1 1 1 2"), "sum"),
+        (lambda t: t.replace("try 5s : 0 0 0 0 1 0 0 0 0", "try 5s : 0 0 0 0 1 x"), "trace is"),
+        (lambda t: t.replace("try 6s : 0 0 0 0 0 2 x", "try 6s : 0 0 0 0 0 2 0 0 0"), "not a split"),
+    ],
+)
+def test_checker_catches_false_claims_in_mixed_hands(edit, complaint):
+    good = write_rationale(HAND)
+    bad = edit(good)
+    assert bad != good
+    errs = rationale_errors(HAND, bad)
+    assert errs and any(complaint in e for e in errs), errs
+
+
 def _suit_vectors(total, size=9):
     """Every count vector of ``total`` tiles over ``size`` numbers, at most 4 of each."""
     if size == 0:
@@ -243,3 +275,17 @@ def test_the_pair_class_and_the_trace_lose_no_split():
             assert suit_trace.trace_errors(claim, c, "c") == [], c
         n += 1
     assert n > 10_000
+
+
+@pytest.mark.parametrize("total", [3, 6, 9, 12])
+def test_the_melds_only_trace_loses_no_split(total):
+    """Over every count vector of a suit of melds only: the trace ends in a split exactly when
+    the suit splits into melds, and a split trace verifies."""
+    from stratos.tasks.mahjong import suit_trace
+    from stratos.tasks.mahjong.rationale import greedy_melds
+
+    for k, c in enumerate(_suit_vectors(total)):
+        claim = suit_trace.attempts(c)
+        assert (claim[-1] != "x") == (greedy_melds(c, "m") is not None), c
+        if k % 20 == 0:
+            assert suit_trace.trace_errors(" ".join(claim), c, "c") == [], c
