@@ -58,6 +58,7 @@ RUNS: tuple[tuple[CalRun, ...], ...] = (
     (CalRun("c08", "scratch-llama-3m", 2, 6.0),),
     (CalRun("c09", "scratch-llama-3m", 1, 6.0), CalRun("c10", "scratch-llama-1m", 1, 6.0)),
     (CalRun("c11", "scratch-llama-1m", 2, 6.0),),
+    (CalRun("c12", "scratch-llama-3m", 2, 10.0),),
 )
 #: Wall time a run takes besides its training (start, tokenising the data, evaluation, export), min.
 OVERHEAD_MIN = 2.0

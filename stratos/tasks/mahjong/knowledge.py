@@ -37,8 +37,10 @@ split into melds plus the single pair; one with 1 more than a multiple of 3 must
 Exactly one suit holds the pair in the finished hand. Then try each tile that could matter (a number
 within 2 of a tile held in that suit, or an honour already held) and keep those that make the suit split.
 To test a split, take the lowest tile: if 3 or more are held, remove a triplet; any copies left must start
-runs with the next two numbers. The answer is the sorted list of waits, e.g. "Answer: 1m 4m", or
-"Answer: none" when the hand is not ready.
+runs with the next two numbers. In the suit that holds the pair only some pairs need trying: melds add
+multiples of 3 to the sum of the suit's numbers (with the drawn tile), so the pair's number p has
+2p = that sum (mod 3).
+The answer is the sorted list of waits, e.g. "Answer: 1m 4m", or "Answer: none" when the hand is not ready.
 """
 
 _SEVEN_PAIRS = """

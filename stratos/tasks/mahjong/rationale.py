@@ -16,8 +16,14 @@ The procedure follows the solver's factoring (melds never cross suits):
    tile-expanding chat template leaves them whole);
 5. the canonical ``Answer:`` line.
 
+In ``short`` every numbered suit is written counts-style: its line gives the counts of
+1..9 and its base as a trace of the split test, a ``sum`` line (when the suit holds the
+pair or takes the tile) the running weighted sum mod 3 that names the pairs worth
+trying, and each of its ``try`` lines a trace (``suit_trace``), because a one-token split
+verdict is where small students fail.
+
 ``short`` uses tile codes and a handful of fixed symbols (``= : | x draw
-full take try none``, suit letters, counts 1-14); every line starts with a
+full take try none``, suit letters, counts 0-14, pair words ``11``-``99``); every line starts with a
 marker word (suit letter, ``take``, ``try``, ``Answer:``) so its structure
 survives tokenizers that drop newlines; ``full`` says the same in
 sentences for LLM students; ``none`` is just the answer line. Every claim in
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratos.tasks.mahjong import suit_trace
 from stratos.tasks.mahjong.answers import format_answer
 from stratos.tasks.mahjong.solver import (
     STANDARD,
@@ -62,16 +69,19 @@ SHORT_SYMBOLS = (
     "none",
     "sevenpairs",
     "orphans",
+    "sum",
     "Answer:",
 )
 
 
 def short_vocabulary() -> list[str]:
-    """Every whitespace token a short rationale can contain: 34 tile codes, counts 1-14, the symbols.
+    """Every whitespace token a short rationale can contain: 34 tile codes, counts 0-14, the pair
+    words of the single-suit trace (``11``-``99``), the symbols.
 
     A tile-level tokenizer for a small student can be built from this list alone.
     """
-    return list(TILE_CODES) + [str(n) for n in range(1, 15)] + list(SHORT_SYMBOLS)
+    counts = [str(n) for n in range(15)]
+    return list(TILE_CODES) + counts + list(suit_trace.PAIR_WORDS) + list(SHORT_SYMBOLS)
 
 
 SUIT_NAMES = {"m": "characters", "p": "dots", "s": "bamboo", "z": "honours"}
@@ -223,15 +233,17 @@ def render(sol: Solution, style: str = "short") -> str:
 
 
 def _render_short(sol: Solution, answer: str) -> str:
+    counts = {st.suit: suit_counts(st) for st in sol.suits}
     lines = []
     for st in sol.suits:
-        base = (
-            st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
-        )
-        lines.append(f"{st.suit} {' '.join(st.tiles)} = {len(st.tiles)} : {base}")
+        lines += _short_suit_lines(st, counts[st.suit])
     lines.append("take " + (" ".join(sol.take) if sol.take else "none"))
     for cand in sol.candidates:
-        v = cand.verdict
+        v, c = cand.verdict, counts[cand.tile[1]]
+        if c is not None and v != "full":
+            d = list(c)
+            d[int(cand.tile[0]) - 1] += 1
+            v = " ".join(suit_trace.attempts(d))
         lines.append(
             f"try {cand.tile} : {v if isinstance(v, str) else ('x' if v is None else _groups(v))}"
         )
@@ -241,6 +253,27 @@ def _render_short(sol: Solution, answer: str) -> str:
         lines.append("orphans : " + (" ".join(sol.thirteen_orphans) or "x"))
     lines.append(answer)
     return "\n".join(lines)
+
+
+def _short_suit_lines(st: SuitStep, c: list[int] | None) -> list[str]:
+    """A suit's short line (tiles or counts, ``= n :``, its base) and a numbered suit's ``sum`` line."""
+    n = len(st.tiles)
+    if c is None:
+        base = st.base if isinstance(st.base, str) else ("x" if st.base is None else _groups(st.base))
+        return [f"{st.suit} {' '.join(st.tiles)} = {n} : {base}"]
+    base = "draw" if n % 3 == 1 else " ".join(suit_trace.attempts(c))
+    line = f"{st.suit} {' '.join(map(str, c))} = {n} : {base}"
+    return [line] if n % 3 == 0 else [line, "sum " + " ".join(suit_trace.running_sums(c))]
+
+
+def suit_counts(st: SuitStep) -> list[int] | None:
+    """The counts of 1..9 of a numbered suit (written counts-style, see ``suit_trace``); None for honours."""
+    if st.suit == "z":
+        return None
+    c = [0] * suit_trace.SIZE
+    for t in st.tiles:
+        c[int(t[0]) - 1] += 1
+    return c
 
 
 def _render_full(sol: Solution, answer: str) -> str:

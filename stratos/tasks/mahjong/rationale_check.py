@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stratos.tasks.mahjong import suit_trace
 from stratos.tasks.mahjong.answers import parse_answer
 from stratos.tasks.mahjong.rationale import Group, Solution, greedy_melds, pair_split, solve_steps
 from stratos.tasks.mahjong.solver import STANDARD, Rules, waits_of_counts
@@ -52,11 +53,16 @@ def _parse_groups(text: str) -> list[Group]:
     return [g.split() for g in text.split("|") if g.strip()]
 
 
-def _splittable(tiles: list[str], pairs: int) -> bool:
-    suit = tiles[0][1]
-    c = [0] * SUIT_SIZE[suit]
+def _suit_vector(tiles: list[str]) -> list[int]:
+    """Counts of 1..n of one suit's ``tiles``."""
+    c = [0] * SUIT_SIZE[tiles[0][1]]
     for t in tiles:
         c[int(t[0]) - 1] += 1
+    return c
+
+
+def _splittable(tiles: list[str], pairs: int) -> bool:
+    suit, c = tiles[0][1], _suit_vector(tiles)
     return (
         (pair_split(c, suit) if pairs else greedy_melds(c, suit)) is not None
         if sum(c) % 3 == 2 * pairs
@@ -84,6 +90,7 @@ class Claims:
     tried: dict[str, str] = field(default_factory=dict)
     extras: dict[str, list[str]] = field(default_factory=dict)
     take: list[str] | None = None
+    sums: dict[str, list[str]] = field(default_factory=dict)
     errs: list[str] = field(default_factory=list)
 
 
@@ -127,12 +134,15 @@ def read_short(lines: list[str]) -> Claims:
         if toks in (["sevenpairs"], ["orphans"]):
             out.extras[toks[0]] = [] if claim.strip() == "x" else claim.split()
         elif toks and toks[0] in SUITS and len(toks[0]) == 1 and "=" in toks:
-            tiles = toks[1 : toks.index("=")]
+            held = toks[1 : toks.index("=")]
+            tiles = suit_trace.counts_tiles(held, toks[0]) or held
             out.suits[toks[0]] = (tiles, claim)
             if toks[-1] != str(len(tiles)):
                 out.errs.append(f"suit {toks[0]}: wrong count {toks[-1]}")
         elif toks and toks[0] == "take":
             out.take = toks[1:]
+        elif toks and toks[0] == "sum" and out.suits:
+            out.sums[list(out.suits)[-1]] = toks[1:]
         elif len(toks) == 2 and toks[0] == "try" and toks[1] in CODE_TO_INDEX:
             out.tried[toks[1]] = claim
     return out
@@ -159,20 +169,30 @@ def _suit_errors(sol: Solution, claims: Claims) -> list[str]:
             errs.append(
                 f"suit {st.suit}: tiles {' '.join(tiles)} but the hand has {' '.join(st.tiles)}"
             )
-        r = len(st.tiles) % 3
-        if r == 1:
-            if claim.strip() != "draw":
-                errs.append(f"suit {st.suit}: has 1 more than a multiple of 3 tiles, must say draw")
-        else:
-            errs += _check_verdict(claim, st.tiles, 1 if r == 2 else 0, f"suit {st.suit}")
+        errs += _base_errors(st.suit, st.tiles, claim)
     extra = set(claims.suits) - {st.suit for st in sol.suits}
     if extra:
         errs.append(f"suits {' '.join(sorted(extra))} are not in the hand")
+    held = {st.suit: st.tiles for st in sol.suits}
+    for suit, sums in claims.sums.items():
+        truth = suit_trace.running_sums(_suit_vector(held[suit])) if suit in held and suit != "z" else []
+        if sums != truth:
+            errs.append(f"suit {suit}: sum {' '.join(sums)}, truth {' '.join(truth) or '(no sum line)'}")
     if claims.take is not None and claims.take != (sol.take or ["none"]):
         errs.append(
             f"take {' '.join(claims.take)} but the tile can go to {' '.join(sol.take) or 'none'}"
         )
     return errs
+
+
+def _base_errors(suit: str, tiles: list[str], claim: str) -> list[str]:
+    """A suit line's base: ``draw`` at 1 more than a multiple of 3 tiles, else a split verdict or trace."""
+    where, r = f"suit {suit}", len(tiles) % 3
+    if r == 1:
+        return [] if claim.strip() == "draw" else [f"{where}: has 1 more than a multiple of 3 tiles, must say draw"]
+    if suit_trace.is_trace(claim):
+        return suit_trace.trace_errors(claim, _suit_vector(tiles), where)
+    return _check_verdict(claim, tiles, 1 if r == 2 else 0, where)
 
 
 def _extra_errors(sol: Solution, claims: Claims, rules: Rules) -> list[str]:
@@ -206,6 +226,9 @@ def _candidate_errors(sol: Solution, claims: Claims) -> list[str]:
                 errs.append(f"candidate {cand.tile}: 'full' is wrong")
             continue
         tiles = suit_tiles[cand.tile[1]] + [cand.tile]
+        if suit_trace.is_trace(claim):
+            errs += suit_trace.trace_errors(claim, _suit_vector(tiles), f"candidate {cand.tile}")
+            continue
         errs += _check_verdict(
             claim, tiles, 1 if len(tiles) % 3 == 2 else 0, f"candidate {cand.tile}"
         )
@@ -215,9 +238,10 @@ def _candidate_errors(sol: Solution, claims: Claims) -> list[str]:
 def rationale_errors(hand: str, text: str, rules: Rules = STANDARD) -> list[str]:
     """Every wrong claim in a short or full rationale for ``hand`` (empty when all hold).
 
-    Checks the suit lines against the hand, each witness split tile by tile,
-    each ``x``/"cannot" verdict against the solver, that every needed
-    candidate was tried, and that the ``Answer:`` line equals the true waits.
+    Checks the suit lines against the hand (tiles or counts), each witness split tile by
+    tile, each counts-style trace step by step (``suit_trace.trace_errors``), each
+    ``x``/"cannot" verdict against the solver, that every needed candidate was tried,
+    and that the ``Answer:`` line equals the true waits.
     """
     truth = [TILE_CODES[i] for i in waits_of_counts(parse_counts(hand, 13), rules)]
     sol = solve_steps(hand, rules)
