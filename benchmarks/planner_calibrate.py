@@ -151,7 +151,7 @@ def priced(points: list[dict], i: int, threads: int) -> tuple[float, tuple[float
     runs: (tokens = their measured rate on its CPU model x its time cap, (mean, low, high) accuracy at
     those tokens from the model fitted on them), or None when no other run gives a rate."""
     from stratos.planner import host_rate
-    from stratos.planner.accuracy import fit
+    from stratos.planner.accuracy import fit, is_pretrained
 
     r, others = points[i], points[:i] + points[i + 1 :]
     params = float(r["student_params"])
@@ -159,7 +159,7 @@ def priced(points: list[dict], i: int, threads: int) -> tuple[float, tuple[float
     if rate is None:
         return None
     tokens = rate * float(r["train_minutes"]) * 60
-    return tokens, fit(others).predict(params, tokens, r["mode"], float(r["teacher_coverage"]))
+    return tokens, fit(others).predict(params, tokens, r["mode"], float(r["teacher_coverage"]), pretrained=is_pretrained(r))
 
 
 def time_capped_check(points: list[dict], target: float) -> bool:

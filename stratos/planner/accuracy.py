@@ -3,6 +3,7 @@
     logit(acc) = b0 + b1·log10(student params) + b2·log10(training tokens)
                  + b3·[alignment] + b4·[alignment]·(1 - teacher coverage)
                  + b5·[injection]·(share the teacher explains)·(1 - teacher rationale acceptance)
+                 + b6·[pretrained student (LoRA on a language model) rather than from scratch]
 
 Why this shape: accuracy saturates (logistic); scaling-law studies show log-linear gains
 in parameters and data; alignment learns only from what the teacher gets right, so its
@@ -10,7 +11,11 @@ ceiling falls with the teacher's coverage. In injection mode every label comes f
 task's rule engine, and the teacher is asked to explain at most ``rationale_budget``
 questions (the rest get the task's own rationale): a teacher whose explanations often fail
 the checker (low acceptance) writes poorer ones even where they pass, and hurts in
-proportion to the share of the training questions it explains.
+proportion to the share of the training questions it explains. A pretrained student starts
+from a language model; a from-scratch one learns the task's tokens from nothing, and on the
+measured CPU runs a larger scratch student learned no faster per token than a smaller one, so
+size alone cannot carry the difference (the pretrained term does; its weight comes from the
+prior rows until a pretrained student is measured).
 
 The coefficients are a ridge fit (towards a weak prior) to the rows of
 ``data/accuracy_calibration.csv`` plus the user's calibration cache (measured runs,
@@ -34,7 +39,10 @@ from pathlib import Path
 import numpy as np
 
 _CSV = Path(__file__).with_name("data") / "accuracy_calibration.csv"
-PRIOR = np.array([-4.0, 0.35, 0.9, -0.5, -2.0, -3.0])
+PRIOR = np.array([-4.0, 0.35, 0.9, -0.5, -2.0, -3.0, 1.0])
+#: Rows written before the ``student_kind`` column: the zoo's from-scratch students are at most 30M
+#: parameters and its pretrained ones at least 135M, so a row's size tells its kind.
+PRETRAINED_FROM = 1e8
 RIDGE = 0.5
 MIN_SIGMA = 0.35
 Z80 = 1.2816
@@ -53,15 +61,16 @@ HARDWARE = ("cpu", "gpu")
 
 def features(
     params: float, tokens: np.ndarray | float, mode: str, coverage: float, teacher_share: float = 0.0,
-    acceptance: float = 1.0,
+    acceptance: float = 1.0, pretrained: bool = False,
 ) -> np.ndarray:
-    """The model's feature rows, shape (n, 6) for n token counts."""
+    """The model's feature rows, shape (n, 7) for n token counts."""
     t = np.atleast_1d(np.asarray(tokens, dtype=float))
     align = 1.0 if mode == "alignment" else 0.0
     cols = [
         np.ones_like(t), np.full_like(t, math.log10(max(params, 1.0))), np.log10(np.maximum(t, 1.0)),
         np.full_like(t, align), np.full_like(t, align * (1.0 - coverage)),
         np.full_like(t, (1.0 - align) * teacher_share * (1.0 - acceptance)),
+        np.full_like(t, 1.0 if pretrained else 0.0),
     ]
     return np.stack(cols, axis=1)
 
@@ -99,9 +108,10 @@ class AccuracyModel:
     def predict_many(
         self, params: float, tokens: np.ndarray | float, mode: str, coverage: float, *,
         teacher_share: float = 0.0, acceptance: float = 1.0, is_gpu: np.ndarray | bool = False,
+        pretrained: bool = False,
     ) -> Prediction:
         """Vectorised over token counts (and hardware kinds): the planner's call."""
-        z = features(params, tokens, mode, coverage, teacher_share, acceptance) @ np.asarray(self.coef)
+        z = features(params, tokens, mode, coverage, teacher_share, acceptance, pretrained) @ np.asarray(self.coef)
         gpu = np.broadcast_to(np.asarray(is_gpu, dtype=bool), z.shape)
         near = {hw: self.measured_near(params, hw) for hw in HARDWARE}
         prior = np.where(gpu, not near["gpu"], not near["cpu"])
@@ -110,11 +120,11 @@ class AccuracyModel:
 
     def predict(
         self, params: float, tokens: float, mode: str, coverage: float, *, teacher_share: float = 0.0,
-        acceptance: float = 1.0, is_gpu: bool = False,
+        acceptance: float = 1.0, is_gpu: bool = False, pretrained: bool = False,
     ) -> tuple[float, float, float]:
         """(mean, low, high) predicted exact accuracy for one option, low/high an 80% band."""
         p = self.predict_many(params, tokens, mode, coverage, teacher_share=teacher_share, acceptance=acceptance,
-                              is_gpu=is_gpu)
+                              is_gpu=is_gpu, pretrained=pretrained)
         return float(p.mean[0]), float(p.low[0]), float(p.high[0])
 
 
@@ -122,7 +132,7 @@ class AccuracyModel:
 #: ran on the 2-core CPU host), teacher_share 0 and acceptance 1 (the task's own rationales), and
 #: no run facts (tag, threads, tokens/s, CPU model, time cap: ``stratos.planner.host_rate`` reads them).
 OPTIONAL = {"hardware": "cpu", "teacher_share": "0", "teacher_acceptance": "1", "tag": "", "threads": "",
-            "tokens_per_s": "", "cpu_model": "", "train_minutes": ""}
+            "tokens_per_s": "", "cpu_model": "", "train_minutes": "", "student_kind": ""}
 
 
 def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
@@ -133,10 +143,20 @@ def read_points(path: Path = _CSV, task: str | None = None) -> list[dict]:
     return [r for r in rows if task is None or r["task"] == task]
 
 
+def is_pretrained(p: dict) -> bool:
+    """Whether a calibration row or cache point trained a pretrained student: its ``student_kind``,
+    else its zoo id (``scratch-*``), else its size (``PRETRAINED_FROM``)."""
+    if p.get("student_kind"):
+        return p["student_kind"] == "pretrained"
+    if p.get("student"):
+        return not str(p["student"]).startswith("scratch")
+    return float(p["student_params"]) >= PRETRAINED_FROM
+
+
 def _row_features(p: dict) -> np.ndarray:
     return features(
         float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]),
-        float(p.get("teacher_share") or 0.0), float(p.get("teacher_acceptance") or 1.0),
+        float(p.get("teacher_share") or 0.0), float(p.get("teacher_acceptance") or 1.0), is_pretrained(p),
     )[0]
 
 
@@ -225,7 +245,7 @@ def leave_one_out(points: list[dict]) -> list[HeldOut]:
         pred = model.predict_many(
             float(p["student_params"]), float(p["train_tokens"]), p["mode"], float(p["teacher_coverage"]),
             teacher_share=float(p.get("teacher_share") or 0.0), acceptance=float(p.get("teacher_acceptance") or 1.0),
-            is_gpu=(p.get("hardware") or "cpu") == "gpu",
+            is_gpu=(p.get("hardware") or "cpu") == "gpu", pretrained=is_pretrained(p),
         )
         out.append(HeldOut(p, float(pred.mean[0]), float(pred.low[0]), float(pred.high[0]), bool(pred.prior[0])))
     return out

@@ -236,4 +236,4 @@ def predict(task: str, t: ModelSpec, s: ModelSpec, job: JobSettings, mode: str, 
     share = min(job.rationale_budget, job.n_train) / job.n_train if mode == "injection" else 0.0
     model = model_for(task, calibration.accuracy_rows(task, request_key=request_key))
     return model.predict_many(s.params, tokens, mode, coverage, teacher_share=share, acceptance=acceptance,
-                              is_gpu=is_gpu)
+                              is_gpu=is_gpu, pretrained=not s.is_scratch)

@@ -155,3 +155,12 @@ def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage():
                               "accuracy": 0.5, "mode": "injection", "teacher_coverage": 0.95})
     assert calibration.probe_accuracy("gpt-4o", "mahjong") == 0.95
     assert aws(**aligned).chosen.objectives.accuracy > before  # alignment to a teacher that solves 95%
+
+
+def test_a_rows_student_kind_comes_from_its_column_its_id_or_its_size():
+    from stratos.planner.accuracy import is_pretrained
+
+    assert is_pretrained({"student_kind": "pretrained", "student_params": "3e6"})
+    assert not is_pretrained({"student": "scratch-llama-30m", "student_params": "3e7"})
+    assert is_pretrained({"student": "smollm2-135m-instruct", "student_params": "1.35e8"})
+    assert not is_pretrained({"student_params": "1.1e7"}) and is_pretrained({"student_params": "4.9e8"})

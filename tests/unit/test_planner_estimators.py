@@ -117,12 +117,12 @@ def test_synthesis_cost_api_and_self_hosted():
 def test_accuracy_model_is_monotone_and_reports_a_band():
     m = model_for("mahjong")
     small = m.predict(3e6, 1e6, "injection", 0.0)
-    big = m.predict(5e8, 1e6, "injection", 0.0)
+    big = m.predict(5e8, 1e6, "injection", 0.0, pretrained=True)
     more_data = m.predict(3e6, 1e7, "injection", 0.0)
     assert small[0] < big[0] and small[0] < more_data[0]
     assert small[1] < small[0] < small[2]
-    weak = m.predict(5e8, 6e6, "alignment", 0.2)
-    strong = m.predict(5e8, 6e6, "alignment", 0.8)
+    weak = m.predict(5e8, 6e6, "alignment", 0.2, pretrained=True)
+    strong = m.predict(5e8, 6e6, "alignment", 0.8, pretrained=True)
     assert weak[0] < strong[0]
     measured = [p for p in read_points(task="mahjong") if p["measured"] == "1"]
     inside = 0
