@@ -99,7 +99,7 @@ def test_acceptance_prior_rises_with_size_and_coverage():
 def test_a_measured_run_in_the_cache_makes_the_next_plan_measured(cache):
     before = aws().chosen.objectives
     calibration.append_point({
-        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 1.2e7,
+        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 2e7,
         "mode": "injection", "teacher_coverage": 0.0, "accuracy": 0.55, "hardware": {"kind": "gpu"},
     })
     after = aws().chosen.objectives
@@ -117,7 +117,7 @@ def test_a_requests_own_run_does_not_move_its_re_plan_but_teaches_other_requests
                                               "student": "qwen2.5-0.5b-instruct", "teacher": "qwen2.5-7b-instruct",
                                               "mode": "injection", "constraints": {"serving_hours": 24}}).key
     calibration.append_point({
-        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 1.2e7,
+        "task": "mahjong", "student": "qwen2.5-0.5b-instruct", "student_params": 4.9e8, "train_tokens": 2e7,
         "mode": "injection", "teacher_coverage": 0.0, "accuracy": 0.55, "hardware": {"kind": "gpu"},
         "request_key": plan.request_key,
     })
@@ -151,8 +151,8 @@ def test_leave_one_out_checks_each_run_against_a_model_fitted_without_it():
 def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage():
     aligned = {"teacher": "gpt-4o", "mode": "alignment"}
     before = aws(**aligned).chosen.objectives.accuracy  # the zoo's prior: gpt-4o solves 55%
-    calibration.append_point({"task": "mahjong", "teacher": "gpt-4o", "student_params": 4.9e8, "train_tokens": 1e6,
-                              "accuracy": 0.5, "mode": "injection", "teacher_coverage": 0.95})
+    calibration.append_point({"task": "mahjong", "teacher": "gpt-4o", "student_params": 4.9e8, "train_tokens": 2e7,
+                              "accuracy": 0.98, "mode": "injection", "teacher_coverage": 0.95})
     assert calibration.probe_accuracy("gpt-4o", "mahjong") == 0.95
     assert aws(**aligned).chosen.objectives.accuracy > before  # alignment to a teacher that solves 95%
 
@@ -164,3 +164,16 @@ def test_a_rows_student_kind_comes_from_its_column_its_id_or_its_size():
     assert not is_pretrained({"student": "scratch-llama-30m", "student_params": "3e7"})
     assert is_pretrained({"student": "smollm2-135m-instruct", "student_params": "1.35e8"})
     assert not is_pretrained({"student_params": "1.1e7"}) and is_pretrained({"student_params": "4.9e8"})
+
+
+def test_a_prediction_is_not_carried_past_the_tokens_a_size_was_measured_at():
+    """Beyond EXTRAPOLATE x the most tokens a same-size measured run trained, the prediction is the
+    one at that limit, marked prior with the wider band; within it, the model's own."""
+    from stratos.planner.accuracy import EXTRAPOLATE
+
+    m = model_for("mahjong")
+    most = m.tokens_near(2.93e6, "cpu")
+    assert most is not None and m.tokens_near(2.93e6, "gpu") is None
+    p = m.predict_many(2.93e6, [most, most * EXTRAPOLATE, most * 10], "injection", 0.0)
+    assert list(p.prior) == [False, False, True]
+    assert p.mean[2] == pytest.approx(p.mean[1]) and p.high[2] - p.low[2] > p.high[1] - p.low[1]

@@ -36,8 +36,8 @@ def test_mahjong_is_calibrated_and_a_dataset_task_is_not():
 
 def test_the_plan_says_uncalibrated_with_a_wide_band():
     p = make_plan(parse_request({"task": DATASET}), FIXTURE).chosen
-    m = make_plan(parse_request({"task": "mahjong"}), FIXTURE).chosen
-    assert not p.accuracy_calibrated and m.accuracy_calibrated
+    m = make_plan(parse_request({"task": "mahjong", "student": "scratch-llama-3m"}), FIXTURE).chosen
+    assert not p.accuracy_calibrated and m.accuracy_calibrated and m.objectives.accuracy_basis == "measured"
     assert any(r.startswith("accuracy uncalibrated") for r in p.reasons)
     band = p.objectives.accuracy_high - p.objectives.accuracy_low
     assert band > 0.3 and band > 1.5 * (m.objectives.accuracy_high - m.objectives.accuracy_low)
