@@ -113,7 +113,7 @@ class JobSettings(_Frozen):
     micro_blocks: int = Field(8, gt=0, description="blocks per forward/backward (gradient accumulation)")
     epochs: float = Field(
         2.0, gt=0, description="passes over the training data; the step, time and FLOPs caps can stop it sooner "
-        "(the planner prices the same rule: JobSettings.train_tokens)",
+        "(the planner prices the same rule: JobSettings.train_token_cap)",
     )
     max_steps: int = Field(50_000, gt=0, description="step cap; the time cap (max_train_minutes) normally binds first")
     max_train_minutes: float = Field(16.0, gt=0, description="wall-clock cap on training, minutes; the step budget is fitted to it")
