@@ -115,42 +115,73 @@ def _engine_rates(path: str, name: str, threads: int, max_new: int, n_one: int) 
 _LOADED: dict = {}
 
 
+def generate_rate(engine, prompts: list[str], max_new: int) -> dict:
+    """Greedy tokens/s of plain transformers ``model.generate``, one prompt at a time: the
+    baseline the engine issue measured (145 tokens/s on the 3M student), before our own decode
+    loop; after a full-length warm-up, like ``decode_rate``."""
+    import torch
+
+    def one(prompt: str) -> int:
+        ids = engine.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            out = engine.model.generate(ids, max_new_tokens=max_new, do_sample=False,
+                                        pad_token_id=engine.tokenizer.pad_token_id or 0)
+        return out.shape[1] - ids.shape[1]
+
+    one(prompts[0])
+    t0, tokens, calls = time.perf_counter(), 0, []
+    for prompt in prompts:
+        c0 = time.perf_counter()
+        tokens += one(prompt)
+        calls.append((time.perf_counter() - c0) * 1e3)
+    wall = time.perf_counter() - t0
+    return {"tokens": tokens, "wall_s": wall, "tok_per_s": tokens / wall, "p50_ms": percentile(calls, 50)}
+
+
 def _one_stream_round(path: str, name: str, threads: int, max_new: int, seed: int, n: int) -> dict:
     """One round of ``paired_one_stream`` in a worker process: its engine (loaded on the first
-    round and kept), ``n`` held-out answers decoded one at a time."""
-    if name not in _LOADED:
-        _LOADED[name] = engines(Path(path), threads, (name,))[name]
-    engine = _LOADED[name]
-    return decode_rate(engine, chat_prompts(engine, held_out(n, seed=seed)), max_new, 1)
+    round and kept), ``n`` held-out answers decoded one at a time; ``generate`` is the
+    transformers engine's model decoded by ``model.generate``."""
+    key = "transformers" if name == "generate" else name
+    if key not in _LOADED:
+        _LOADED[key] = engines(Path(path), threads, (key,))[key]
+    engine = _LOADED[key]
+    prompts = chat_prompts(engine, held_out(n, seed=seed))
+    return generate_rate(engine, prompts, max_new) if name == "generate" else decode_rate(engine, prompts, max_new, 1)
 
 
 def paired_one_stream(path: Path, threads: int, max_new: int, rounds: int = 9, n: int = 8) -> dict:
-    """The one-stream ratio of CTranslate2 over transformers as the median of paired rounds.
+    """One-stream ratios of CTranslate2 over the transformers engine and over plain
+    ``model.generate``, each the median of paired rounds.
 
     Why: this VM's speed drifts by up to 2x from minute to minute, so two engines measured
     one after the other can disagree by that much whatever their real ratio. Here each engine
-    lives in a process of its own (``isolated`` explains why) and the two alternate, round by
-    round, on the same questions; each round gives a ratio, and the median of the rounds is
-    the figure, with the spread printed beside it. A pause between rounds lets the other
+    lives in a process of its own (``isolated`` explains why) and the three take turns, round
+    by round, on the same questions; each round gives ratios, and the median of the rounds is
+    the figure, with the spread printed beside it. A pause between turns lets the previous
     process's OpenMP threads stop spinning.
     """
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
+    names = ("ctranslate2", "transformers", "generate")
     rows = []
-    with ctx.Pool(1) as ct2, ctx.Pool(1) as hf:
+    with ctx.Pool(1) as ct2, ctx.Pool(1) as hf, ctx.Pool(1) as gen:
         for r in range(rounds):
-            args = (str(path), threads, max_new, 9000 + r, n)
-            a = ct2.apply(_one_stream_round, (args[0], "ctranslate2", *args[1:]))
-            time.sleep(0.5)
-            b = hf.apply(_one_stream_round, (args[0], "transformers", *args[1:]))
-            time.sleep(0.5)
-            rows.append({"ctranslate2": a["tok_per_s"], "transformers": b["tok_per_s"],
-                         "ratio": a["tok_per_s"] / b["tok_per_s"]})
-    ratios = sorted(row["ratio"] for row in rows)
-    return {"rounds": rows, "median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1],
-            "ctranslate2_tok_per_s": statistics.median(row["ctranslate2"] for row in rows),
-            "transformers_tok_per_s": statistics.median(row["transformers"] for row in rows)}
+            row = {}
+            for name, pool in zip(names, (ct2, hf, gen), strict=True):
+                row[name] = pool.apply(_one_stream_round, (str(path), name, threads, max_new, 9000 + r, n))["tok_per_s"]
+                time.sleep(0.5)
+            rows.append({**row, "ratio": row["ctranslate2"] / row["transformers"],
+                         "ratio_generate": row["ctranslate2"] / row["generate"]})
+    out: dict = {"rounds": rows}
+    for key in ("ratio", "ratio_generate"):
+        ratios = sorted(row[key] for row in rows)
+        out[key] = {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
+    out["median"] = out["ratio"]["median"]
+    for name in names:
+        out[f"{name}_tok_per_s"] = statistics.median(row[name] for row in rows)
+    return out
 
 
 def isolated(fn, *args):
@@ -228,10 +259,12 @@ def cmd_student(args) -> dict:
     ratio_one = paired["median"]
     a1, b1 = served["ctranslate2"][1], served["transformers"][1]
     print(f"\n3M student {path}")
+    g = paired["ratio_generate"]
     print(f"engine level, one stream (median of {len(paired['rounds'])} paired rounds of 8 answers, each engine in "
-          f"its own process): ctranslate2 {paired['ctranslate2_tok_per_s']:.0f} tok/s vs transformers "
-          f"{paired['transformers_tok_per_s']:.0f} tok/s = {ratio_one:.1f}x (rounds {paired['min']:.1f}-"
-          f"{paired['max']:.1f}x; target >= 10x)")
+          f"its own process): ctranslate2 {paired['ctranslate2_tok_per_s']:.0f} tok/s vs our transformers engine "
+          f"{paired['transformers_tok_per_s']:.0f} tok/s = {ratio_one:.1f}x (rounds {paired['ratio']['min']:.1f}-"
+          f"{paired['ratio']['max']:.1f}x); vs plain model.generate {paired['generate_tok_per_s']:.0f} tok/s (the "
+          f"issue's baseline path) = {g['median']:.1f}x (rounds {g['min']:.1f}-{g['max']:.1f}x; target >= 10x)")
     print(f"served one stream (openai client, c=1): ctranslate2 {a1['tok_per_s']:.0f} tok/s, p50 {a1['p50_ms']:.1f} ms vs "
           f"transformers {b1['tok_per_s']:.0f} tok/s, p50 {b1['p50_ms']:.1f} ms = {a1['tok_per_s'] / b1['tok_per_s']:.1f}x "
           f"tokens/s, {b1['p50_ms'] / a1['p50_ms']:.1f}x p50 (target >= 10x)")
@@ -248,7 +281,7 @@ def cmd_student(args) -> dict:
           f"output tokens): {predicted['ms']:.1f} ms; measured p50 {a1['p50_ms']:.1f} ms "
           f"({predicted['ms'] / a1['p50_ms']:.2f}x)")
     return {"student": str(path), "engines": rates, "paired_one_stream": paired, "served": served,
-            "ratio_one_stream_engine": ratio_one,
+            "ratio_one_stream_engine": ratio_one, "ratio_one_stream_generate": g["median"],
             "ratio_one_stream_served": a1["tok_per_s"] / b1["tok_per_s"], "planner": predicted}
 
 

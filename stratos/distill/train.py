@@ -131,6 +131,7 @@ class TrainState:
     fitted: int = 0  # how many of FITS have run
     fit_marks: dict[int, float] = field(default_factory=dict)  # train_seconds at each fit's start step
     fit_tokens_per_s: float | None = None  # the rate the first fit measured (steps 10-60)
+    fit_per_step: float = 0.0  # seconds per step the latest fit measured
 
     def saved(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -211,20 +212,21 @@ def train(
 
     stopped, budget_s = "steps", cfg.max_train_minutes * 60
     preemption.defer()  # SIGTERM (spot notice, shutdown) now stops at a step boundary, checkpointed
+    clock = time.perf_counter()
     while s.step < s.total_steps:
-        t0 = time.perf_counter()
         loss = train_step(net, wrapped, train_blocks, s, cfg, teacher_model, rank, world, strategy)
         rec: dict[str, Any] = {"step": s.step + 1, "loss": loss, "lr": _apply(opt, sched)}
         s.step += 1
-        s.train_seconds += time.perf_counter() - t0
+        s.train_seconds, clock = _tick(s.train_seconds, clock)
         fitted = s.fitted
-        fit_step_budget(s, cap, budget_s, world)
+        fit_step_budget(s, cap, budget_s, world, cfg.eval_every)
         if fitted == 0 and s.fitted == 1 and s.fit_tokens_per_s:
             rec["fit_tokens_per_s"] = s.fit_tokens_per_s
         state["total_steps"] = s.total_steps
         last = s.step >= s.total_steps
         if s.step % cfg.eval_every == 0 or last:
             rec.update(validate(s, model, val_blocks, cfg, evaluate, rank, strategy))
+        s.train_seconds, clock = _tick(s.train_seconds, clock)  # validation counts (a checkpoint: in the next step)
         s.history.append(rec)
         if progress is not None and rank == 0:
             progress({**rec, "progress": s.step / s.total_steps, "total_steps": s.total_steps})
@@ -398,29 +400,48 @@ def _with_kd(ce: Any, logits: Any, teacher_model: Any, ids: Any, pos: Any, lab: 
     return cfg.kd_alpha * ce + (1 - cfg.kd_alpha) * kd
 
 
-def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int) -> None:
-    """Fit ``s.total_steps`` to the time budget once the speed is known, then refine it (``FITS``).
+def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int, eval_every: int = 0) -> None:
+    """Fit ``s.total_steps`` to the time budget once the speed is known, then refine it (``FITS``),
+    and again after every validation pass (each ``eval_every`` steps).
 
     Just past warm-up the LRs already used hardly depend on the budget. The first steps pay
     one-off costs (thread pools, allocator warm-up), so each fit times only the steps since
-    its start mark. Rank 0's timing is broadcast: every rank stops at the same step.
+    its start mark. ``train_seconds`` is wall time: validation passes and checkpoints come
+    out of the same cap, so the refits after a validation pass, timed from the last fit's
+    mark, spread their cost over the steps and the job ends at its cap. Rank 0's timing is
+    broadcast: every rank stops at the same step.
     """
     for k, (fit_from, fit_at) in enumerate(FITS):
         if s.step == fit_from:
             s.fit_marks[k] = s.train_seconds
         if s.fitted == k and s.step == min(fit_at, s.total_steps):
-            t_from = s.fit_marks.get(k)
-            per_step = torch.tensor(
-                (s.train_seconds - t_from) / (s.step - fit_from)
-                if t_from is not None and s.step > fit_from else s.train_seconds / s.step
-            )
-            if world > 1:
-                dist.broadcast(per_step, 0)
-            fit = int((budget_s - s.train_seconds) / float(per_step)) + s.step
+            _fit(s, k, max_steps, budget_s, world)
             if k == 0:
-                s.fit_tokens_per_s = s.tokens / s.step / max(float(per_step), 1e-9)
-            s.total_steps = max(s.step, min(max_steps, fit))
+                s.fit_tokens_per_s = s.tokens / s.step / max(s.fit_per_step, 1e-9)
             s.fitted = k + 1
+    if eval_every and s.fitted == len(FITS) and s.step > FITS[-1][1] and (s.step - 1) % eval_every == 0:
+        _fit(s, len(FITS) - 1, max_steps, budget_s, world)
+
+
+def _fit(s: TrainState, k: int, max_steps: int, budget_s: float, world: int) -> None:
+    """Set ``s.total_steps`` so the remaining budget holds the remaining steps at the seconds per
+    step since fit ``k``'s start mark (over the whole run when the mark is missing)."""
+    fit_from, t_from = FITS[k][0], s.fit_marks.get(k)
+    per_step = torch.tensor(
+        (s.train_seconds - t_from) / (s.step - fit_from)
+        if t_from is not None and s.step > fit_from else s.train_seconds / s.step
+    )
+    if world > 1:
+        dist.broadcast(per_step, 0)
+    s.fit_per_step = float(per_step)
+    fit = int((budget_s - s.train_seconds) / s.fit_per_step) + s.step
+    s.total_steps = max(s.step, min(max_steps, fit))
+
+
+def _tick(seconds: float, since: float) -> tuple[float, float]:
+    """(``seconds`` plus the wall time since ``since``, now): the training clock's one reading."""
+    now = time.perf_counter()
+    return seconds + now - since, now
 
 
 def validate(

@@ -89,6 +89,45 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
     assert r.train_seconds == 60.0
 
 
+def test_validation_passes_come_out_of_the_time_cap(tmp_path, monkeypatch):
+    """Validation and checkpoints are paid from the same cap: the refits after each validation pass
+    shorten the run so it ends at the cap (before, steps alone filled it and validation ran on top)."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import stratos.distill.train as T
+    from stratos.distill.packing import Blocks
+
+    class Clock:  # odd calls end a step (0.25 s); even calls end an iteration: 2.5 s after a validation pass
+        t, n = 0.0, 0
+
+        def __call__(self) -> float:
+            step = (self.n + 1) // 2
+            if self.n % 2:
+                self.t += 0.25
+            elif self.n and step % 20 == 0:
+                self.t += 2.5
+            self.n += 1
+            return self.t
+
+    monkeypatch.setattr(T, "time", SimpleNamespace(perf_counter=Clock()))
+    monkeypatch.setattr(T, "FITS", ((1, 4), (4, 8)))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+    ids = torch.randint(0, 16, (4, 8))
+    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
+    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, epochs=1e4, eval_every=20, ckpt_every=10_000, patience=0,
+                     warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
+                     compile=False)
+    r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+    # steps alone would fit 8 + 58 / 0.25 = 240 steps; with 2.5 s per 20 steps about 160 fit in 60 s
+    assert r.stopped == "steps" and 150 <= r.steps <= 165
+    assert 60.0 - 0.25 <= r.train_seconds <= 60.0 + 2.5 + 0.25  # the last step's own validation may run over
+
+
 @pytest.mark.slow
 def test_compiled_training_follows_the_eager_loss_curve(tmp_path):
     """``compile=True`` (inductor, the default) trains the same model as eager, step for step."""

@@ -118,9 +118,9 @@ def test_latency_bounds_student_size():
 
 def test_infeasible_names_binding_constraints_and_nearest_options():
     with pytest.raises(InfeasibleError) as e:
-        plan(target="aws", constraints={"min_accuracy": 0.999, "budget_usd": 5})
+        plan(target="aws", constraints={"min_accuracy": 0.9999, "budget_usd": 5})
     msg = str(e.value)
-    assert "min_accuracy=0.999" in msg and "budget_usd=5" in msg and "Nearest options" in msg
+    assert "min_accuracy=0.9999" in msg and "budget_usd=5" in msg and "Nearest options" in msg
     assert e.value.exit_code == 2
 
 

@@ -148,13 +148,20 @@ def test_leave_one_out_checks_each_run_against_a_model_fitted_without_it():
     assert leave_one_out([{**r, "measured": "0"} for r in rows]) == []  # priors are not held-out runs
 
 
-def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage():
+def test_a_measured_probe_accuracy_replaces_the_zoo_prior_coverage(monkeypatch):
+    """Two plans that differ only in the teacher's measured probe accuracy (the fit is the same):
+    alignment to a teacher measured at 95% is predicted above the zoo's prior coverage (gpt-4o 55%)."""
     aligned = {"teacher": "gpt-4o", "mode": "alignment"}
-    before = aws(**aligned).chosen.objectives.accuracy  # the zoo's prior: gpt-4o solves 55%
+    before = aws(**aligned).chosen.objectives.accuracy
+    real = calibration.probe_accuracy
+    monkeypatch.setattr(calibration, "probe_accuracy", lambda t, task, **kw: 0.95 if t == "gpt-4o" else real(t, task, **kw))
+    assert aws(**aligned).chosen.objectives.accuracy > before
+
+
+def test_a_finished_runs_probe_accuracy_is_what_the_planner_reads():
     calibration.append_point({"task": "mahjong", "teacher": "gpt-4o", "student_params": 4.9e8, "train_tokens": 2e7,
-                              "accuracy": 0.98, "mode": "injection", "teacher_coverage": 0.95})
+                              "accuracy": 0.9, "mode": "injection", "teacher_coverage": 0.95})
     assert calibration.probe_accuracy("gpt-4o", "mahjong") == 0.95
-    assert aws(**aligned).chosen.objectives.accuracy > before  # alignment to a teacher that solves 95%
 
 
 def test_a_rows_student_kind_comes_from_its_column_its_id_or_its_size():

@@ -4,6 +4,7 @@ min_accuracy as a warning instead of a silent prediction."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,13 @@ def test_the_plan_says_uncalibrated_with_a_wide_band():
     m = make_plan(parse_request({"task": "mahjong", "student": "scratch-llama-3m"}), FIXTURE).chosen
     assert not p.accuracy_calibrated and m.accuracy_calibrated and m.objectives.accuracy_basis == "measured"
     assert any(r.startswith("accuracy uncalibrated") for r in p.reasons)
-    band = p.objectives.accuracy_high - p.objectives.accuracy_low
-    assert band > 0.3 and band > 1.5 * (m.objectives.accuracy_high - m.objectives.accuracy_low)
+    assert p.objectives.accuracy_high - p.objectives.accuracy_low > 0.3
+    assert logit_width(p.objectives) > 1.5 * logit_width(m.objectives)  # a band near 50% looks wide in percent
+
+
+def logit_width(o) -> float:
+    """An 80% band's width in logit units, where the model's sigma lives (the same in percent near 0.5 or 0.97)."""
+    return math.log(o.accuracy_high / (1 - o.accuracy_high)) - math.log(o.accuracy_low / (1 - o.accuracy_low))
 
 
 def test_min_accuracy_on_an_uncalibrated_task_is_a_warning():
