@@ -8,7 +8,7 @@ Run (takes ~40 minutes on a 2-core CPU; run it alone, not under `nice`)::
 Parts, each printing a ratio against a baseline measured in the same run:
 
 1. ``main``: ``stratos distill`` on the default local request (stacks/Pulumi.local.yaml:
-   SmolLM2-135M teacher, from-scratch ~3M student, injection mode): whole-job wall
+   SmolLM2-135M teacher, the from-scratch student the plan picks, injection mode): whole-job wall
    time; student vs teacher exact accuracy on the 500 held-out puzzles, overall,
    single-suit (chinitsu) and hands with 4+ waits.
 2. ``ablation``: the same student, budget and seed trained on forward-sampled

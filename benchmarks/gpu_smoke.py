@@ -6,7 +6,7 @@ One command on a machine with an NVIDIA GPU (about 5-8 minutes on one GPU)::
 
 Parts, each against a baseline measured in the same run:
 
-1. ``train``: the default Mahjong job (stacks/Pulumi.local.yaml: the ~3M from-scratch
+1. ``train``: the default Mahjong job (stacks/Pulumi.local.yaml: the from-scratch
    student and its settings; the rule teacher, so synthesis costs no model time)
    for ``--steps`` steps on CUDA, then the same steps on the CPU from the same data:
    training tokens/s on each and the ratio; the student's held-out accuracy after

@@ -38,7 +38,7 @@ TASK = get_task("mahjong")
 
 # ---------------------------------------------------------------- models and questions
 def default_config():
-    """The default job's settings for the default local plan's pair (the 3M student's zoo shape)."""
+    """The default job's settings with the 3M student the engine issue measured (its zoo shape)."""
     from stratos.distill.config import DistillConfig
 
     return DistillConfig(task="mahjong", teacher="smollm2-135m-instruct", student="scratch-llama-3m", mode="injection")
