@@ -131,7 +131,6 @@ class TrainState:
     fitted: int = 0  # how many of FITS have run
     fit_marks: dict[int, float] = field(default_factory=dict)  # train_seconds at each fit's start step
     fit_tokens_per_s: float | None = None  # the rate the first fit measured (steps 10-60)
-    fit_per_step: float = 0.0  # seconds per step the latest fit measured
 
     def saved(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -415,17 +414,17 @@ def fit_step_budget(s: TrainState, max_steps: int, budget_s: float, world: int, 
         if s.step == fit_from:
             s.fit_marks[k] = s.train_seconds
         if s.fitted == k and s.step == min(fit_at, s.total_steps):
-            _fit(s, k, max_steps, budget_s, world)
+            per_step = _fit(s, k, max_steps, budget_s, world)
             if k == 0:
-                s.fit_tokens_per_s = s.tokens / s.step / max(s.fit_per_step, 1e-9)
+                s.fit_tokens_per_s = s.tokens / s.step / max(per_step, 1e-9)
             s.fitted = k + 1
     if eval_every and s.fitted == len(FITS) and s.step > FITS[-1][1] and (s.step - 1) % eval_every == 0:
         _fit(s, len(FITS) - 1, max_steps, budget_s, world)
 
 
-def _fit(s: TrainState, k: int, max_steps: int, budget_s: float, world: int) -> None:
+def _fit(s: TrainState, k: int, max_steps: int, budget_s: float, world: int) -> float:
     """Set ``s.total_steps`` so the remaining budget holds the remaining steps at the seconds per
-    step since fit ``k``'s start mark (over the whole run when the mark is missing)."""
+    step since fit ``k``'s start mark (over the whole run when the mark is missing); returns those seconds."""
     fit_from, t_from = FITS[k][0], s.fit_marks.get(k)
     per_step = torch.tensor(
         (s.train_seconds - t_from) / (s.step - fit_from)
@@ -433,9 +432,9 @@ def _fit(s: TrainState, k: int, max_steps: int, budget_s: float, world: int) -> 
     )
     if world > 1:
         dist.broadcast(per_step, 0)
-    s.fit_per_step = float(per_step)
-    fit = int((budget_s - s.train_seconds) / s.fit_per_step) + s.step
+    fit = int((budget_s - s.train_seconds) / float(per_step)) + s.step
     s.total_steps = max(s.step, min(max_steps, fit))
+    return float(per_step)
 
 
 def _tick(seconds: float, since: float) -> tuple[float, float]:

@@ -53,8 +53,9 @@ def test_autocast_is_bf16_only_where_asked_or_supported():
         job_config(precision="fp8")
 
 
-def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
-    """Steps that get faster after the first fit must not leave the time budget unused."""
+def _train_on_a_fake_clock(tmp_path, monkeypatch, clock, eval_every: int):
+    """A tiny model trained to a 1-minute cap on ``clock`` (the training loop reads it twice per step:
+    after the step, then after any validation pass), with fits at steps 4 and 8."""
     from types import SimpleNamespace
 
     import torch
@@ -62,6 +63,22 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
 
     import stratos.distill.train as T
     from stratos.distill.packing import Blocks
+
+    monkeypatch.setattr(T, "time", SimpleNamespace(perf_counter=clock))
+    monkeypatch.setattr(T, "FITS", ((1, 4), (4, 8)))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+    ids = torch.randint(0, 16, (4, 8))
+    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
+    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, epochs=1e4, eval_every=eval_every, ckpt_every=10_000,
+                     patience=0, warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1,
+                     precision="fp32", compile=False)
+    return T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+
+
+def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
+    """Steps that get faster after the first fit must not leave the time budget unused."""
 
     class Clock:  # each step makes 2 calls (start, end): 0.5 s per step up to step 4, then 0.25 s
         t, n = 0.0, 0
@@ -72,17 +89,7 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
             self.n += 1
             return self.t
 
-    monkeypatch.setattr(T, "time", SimpleNamespace(perf_counter=Clock()))
-    monkeypatch.setattr(T, "FITS", ((1, 4), (4, 8)))
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
-    ids = torch.randint(0, 16, (4, 8))
-    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
-    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, epochs=1e4, eval_every=10_000, ckpt_every=10_000, patience=0,
-                     warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
-                     compile=False)
-    r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+    r = _train_on_a_fake_clock(tmp_path, monkeypatch, Clock(), eval_every=10_000)
     # fit 1 at step 4: 2 s spent, 0.5 s/step -> 4 + 58 / 0.5 = 120; fit 2 at step 8: 3 s spent,
     # 0.25 s/step -> 8 + 57 / 0.25 = 236 steps, which fill the 60 s exactly
     assert (r.steps, r.total_steps) == (236, 236)
@@ -92,13 +99,6 @@ def test_step_budget_is_refitted_once_the_speed_settles(tmp_path, monkeypatch):
 def test_validation_passes_come_out_of_the_time_cap(tmp_path, monkeypatch):
     """Validation and checkpoints are paid from the same cap: the refits after each validation pass
     shorten the run so it ends at the cap (before, steps alone filled it and validation ran on top)."""
-    from types import SimpleNamespace
-
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    import stratos.distill.train as T
-    from stratos.distill.packing import Blocks
 
     class Clock:  # odd calls end a step (0.25 s); even calls end an iteration: 2.5 s after a validation pass
         t, n = 0.0, 0
@@ -112,17 +112,7 @@ def test_validation_passes_come_out_of_the_time_cap(tmp_path, monkeypatch):
             self.n += 1
             return self.t
 
-    monkeypatch.setattr(T, "time", SimpleNamespace(perf_counter=Clock()))
-    monkeypatch.setattr(T, "FITS", ((1, 4), (4, 8)))
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
-    ids = torch.randint(0, 16, (4, 8))
-    blocks = Blocks(ids, ids.clone(), torch.arange(8).repeat(4, 1))
-    cfg = job_config(max_train_minutes=1.0, max_steps=10_000, epochs=1e4, eval_every=20, ckpt_every=10_000, patience=0,
-                     warmup_steps=0, batch_blocks=2, micro_blocks=2, seq_len=16, threads=1, precision="fp32",
-                     compile=False)
-    r = T.train(model, blocks, blocks, cfg, tmp_path / "ckpt")
+    r = _train_on_a_fake_clock(tmp_path, monkeypatch, Clock(), eval_every=20)
     # steps alone would fit 8 + 58 / 0.25 = 240 steps; with 2.5 s per 20 steps about 160 fit in 60 s
     assert r.stopped == "steps" and 150 <= r.steps <= 165
     assert 60.0 - 0.25 <= r.train_seconds <= 60.0 + 2.5 + 0.25  # the last step's own validation may run over
