@@ -147,40 +147,50 @@ def _one_stream_round(path: str, name: str, threads: int, max_new: int, seed: in
         _LOADED[key] = engines(Path(path), threads, (key,))[key]
     engine = _LOADED[key]
     prompts = chat_prompts(engine, held_out(n, seed=seed))
-    return generate_rate(engine, prompts, max_new) if name == "generate" else decode_rate(engine, prompts, max_new, 1)
+    if name == "generate":
+        return generate_rate(engine, prompts, max_new)
+    return {**decode_rate(engine, prompts, max_new, 1), "layout": _layout(engine.describe())}
 
 
-def paired_one_stream(path: Path, threads: int, max_new: int, rounds: int = 9, n: int = 8) -> dict:
-    """One-stream ratios of CTranslate2 over the transformers engine and over plain
-    ``model.generate``, each the median of paired rounds.
+BASELINES = ("transformers", "generate")
+
+
+def paired_one_stream(path: Path, threads: int, max_new: int, arms: tuple[str, ...], rounds: int = 9,
+                      n: int = 8) -> dict:
+    """One-stream ratios of each CTranslate2 arm in ``arms`` (``ctranslate2``: float32, what
+    ``stratos serve`` runs by default; ``ctranslate2-auto``: the faster weight format on a short
+    measurement, an opt-in) over the transformers engine and over plain ``model.generate``, each
+    the median of paired rounds.
 
     Why: this VM's speed drifts by up to 2x from minute to minute, so two engines measured
     one after the other can disagree by that much whatever their real ratio. Here each engine
-    lives in a process of its own (``isolated`` explains why) and the three take turns, round
-    by round, on the same questions; each round gives ratios, and the median of the rounds is
+    lives in a process of its own (``isolated`` explains why) and all take turns, round by
+    round, on the same questions; each round gives ratios, and the median of the rounds is
     the figure, with the spread printed beside it. A pause between turns lets the previous
     process's OpenMP threads stop spinning.
     """
     import multiprocessing
+    from contextlib import ExitStack
 
     ctx = multiprocessing.get_context("spawn")
-    names = ("ctranslate2", "transformers", "generate")
-    rows = []
-    with ctx.Pool(1) as ct2, ctx.Pool(1) as hf, ctx.Pool(1) as gen:
+    names = (*arms, *BASELINES)
+    rows, layouts = [], {}
+    with ExitStack() as stack:
+        pools = {name: stack.enter_context(ctx.Pool(1)) for name in names}
         for r in range(rounds):
             row = {}
-            for name, pool in zip(names, (ct2, hf, gen), strict=True):
-                row[name] = pool.apply(_one_stream_round, (str(path), name, threads, max_new, 9000 + r, n))["tok_per_s"]
+            for name, pool in pools.items():
+                got = pool.apply(_one_stream_round, (str(path), name, threads, max_new, 9000 + r, n))
+                row[name], layouts[name] = got["tok_per_s"], got.get("layout", name)
                 time.sleep(0.5)
-            rows.append({**row, "ratio": row["ctranslate2"] / row["transformers"],
-                         "ratio_generate": row["ctranslate2"] / row["generate"]})
-    out: dict = {"rounds": rows}
-    for key in ("ratio", "ratio_generate"):
-        ratios = sorted(row[key] for row in rows)
-        out[key] = {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
-    out["median"] = out["ratio"]["median"]
+            rows.append(row)
+    out: dict = {"rounds": rows, "layouts": layouts}
     for name in names:
         out[f"{name}_tok_per_s"] = statistics.median(row[name] for row in rows)
+    for arm in arms:
+        for base in BASELINES:
+            ratios = sorted(row[arm] / row[base] for row in rows)
+            out[f"{arm}/{base}"] = {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
     return out
 
 
@@ -252,19 +262,25 @@ def cmd_student(args) -> dict:
     for name, r in rates.items():
         print(f"  engine {name:17} one stream {r['one']['tok_per_s']:8.0f} tok/s ({r['one']['p50_ms']:6.1f} ms per "
               f"answer)   batch 16 {r['b16']['tok_per_s']:8.0f} tok/s   [{_layout(r['engine'])}]", flush=True)
-    paired = paired_one_stream(path, args.threads, args.max_tokens)
+    arms = ("ctranslate2", "ctranslate2-auto")
+    paired = paired_one_stream(path, args.threads, args.max_tokens, arms)
     served = {e: openai_levels(path, e, args.threads, held_out(160, seed=777), args.max_tokens)
               for e in ("ctranslate2", "transformers")}
     one = {name: r["one"] for name, r in rates.items()}
-    ratio_one = paired["median"]
     a1, b1 = served["ctranslate2"][1], served["transformers"][1]
-    print(f"\n3M student {path}")
-    g = paired["ratio_generate"]
+    print(f"\nstudent {path}")
     print(f"engine level, one stream (median of {len(paired['rounds'])} paired rounds of 8 answers, each engine in "
-          f"its own process): ctranslate2 {paired['ctranslate2_tok_per_s']:.0f} tok/s vs our transformers engine "
-          f"{paired['transformers_tok_per_s']:.0f} tok/s = {ratio_one:.1f}x (rounds {paired['ratio']['min']:.1f}-"
-          f"{paired['ratio']['max']:.1f}x); vs plain model.generate {paired['generate_tok_per_s']:.0f} tok/s (the "
-          f"issue's baseline path) = {g['median']:.1f}x (rounds {g['min']:.1f}-{g['max']:.1f}x; target >= 10x)")
+          f"its own process; target >= 10x): our transformers engine {paired['transformers_tok_per_s']:.0f} tok/s, "
+          f"plain model.generate (the issue's baseline path) {paired['generate_tok_per_s']:.0f} tok/s")
+    for arm in arms:
+        t, g = paired[f"{arm}/transformers"], paired[f"{arm}/generate"]
+        print(f"  {arm:17} [{paired['layouts'][arm]}] {paired[f'{arm}_tok_per_s']:6.0f} tok/s = {t['median']:.1f}x "
+              f"the engine (rounds {t['min']:.1f}-{t['max']:.1f}x), {g['median']:.1f}x generate "
+              f"(rounds {g['min']:.1f}-{g['max']:.1f}x)")
+    roof = float32_roof(path, paired["ctranslate2_tok_per_s"])
+    print(f"  float32's roof: {roof['weight_mb']:.1f} MB of weights read per token; a one-core read of that much "
+          f"runs at {roof['read_gbs']:.1f} GB/s -> at most {roof['tok_per_s']:.0f} tok/s; ctranslate2 float32 "
+          f"decodes at {roof['fraction']:.0%} of it (prefill and per-answer work included)")
     print(f"served one stream (openai client, c=1): ctranslate2 {a1['tok_per_s']:.0f} tok/s, p50 {a1['p50_ms']:.1f} ms vs "
           f"transformers {b1['tok_per_s']:.0f} tok/s, p50 {b1['p50_ms']:.1f} ms = {a1['tok_per_s'] / b1['tok_per_s']:.1f}x "
           f"tokens/s, {b1['p50_ms'] / a1['p50_ms']:.1f}x p50 (target >= 10x)")
@@ -281,8 +297,21 @@ def cmd_student(args) -> dict:
           f"output tokens): {predicted['ms']:.1f} ms; measured p50 {a1['p50_ms']:.1f} ms "
           f"({predicted['ms'] / a1['p50_ms']:.2f}x)")
     return {"student": str(path), "engines": rates, "paired_one_stream": paired, "served": served,
-            "ratio_one_stream_engine": ratio_one, "ratio_one_stream_generate": g["median"],
-            "ratio_one_stream_served": a1["tok_per_s"] / b1["tok_per_s"], "planner": predicted}
+            "float32_roof": roof, "ratio_one_stream_served": a1["tok_per_s"] / b1["tok_per_s"],
+            "planner": predicted}
+
+
+def float32_roof(path: Path, measured_tok_per_s: float) -> dict:
+    """The most one float32 stream can decode on one core: a step reads every weight once, and a
+    small model's weights (12 MB for the 3M student) overflow a core's L2, so each step streams
+    them from L3 (or memory) at the rate one core reads a buffer of that size."""
+    from stratos.serve.ct2_convert import converted_dir
+
+    weight_bytes = (converted_dir(path, "float32") / "model.bin").stat().st_size
+    gbs = isolated(read_bandwidth_gbs, 1, weight_bytes / 2**20, 51)
+    bound = gbs * 1e9 / weight_bytes
+    return {"weight_mb": weight_bytes / 1e6, "read_gbs": gbs, "tok_per_s": bound,
+            "fraction": measured_tok_per_s / bound}
 
 
 def _layout(describe: dict) -> str:
@@ -307,14 +336,14 @@ def planner_prediction(path: Path, served_c1: dict) -> dict:
             "host_gflops": hw.tflops * 1e3}
 
 
-def read_bandwidth_gbs(threads: int, mb: int = 1024, repeats: int = 7) -> float:
-    """Memory read bandwidth (GB/s) with ``threads`` threads: bytes of a ``mb`` MiB float32 tensor
-    (far beyond the caches) / the best time torch takes to sum it. A decode step streams the
+def read_bandwidth_gbs(threads: int, mb: float = 1024, repeats: int = 7) -> float:
+    """Read bandwidth (GB/s) with ``threads`` threads: bytes of a ``mb`` MiB float32 tensor
+    (by default far beyond the caches) / the best time torch takes to sum it. A decode step streams the
     weights in once and writes next to nothing, so reading is the roof it runs into."""
     import torch
 
     torch.set_num_threads(threads)
-    x = torch.ones(mb * 2**20 // 4)
+    x = torch.ones(int(mb * 2**20) // 4)
     x.sum()
     best = float("inf")
     for _ in range(repeats):

@@ -8,10 +8,12 @@ GPU (bf16). On the CPU, ``engine="auto"`` (the default everywhere) means:
    checked: ``stratos.serve.ct2_convert``);
 2. the transformers engine for anything else, with a log line saying why.
 
-CTranslate2's weight format (``quantization="auto"``: float32 or int8) and its
-thread layout (one replica on every core, or one replica per core) are chosen
-by a short measurement, remembered beside the converted model
-(``stratos.serve.ct2_tuning``).
+CTranslate2's thread layout (one replica on every core, or one replica per core)
+is chosen by a short measurement, remembered beside the converted model
+(``stratos.serve.ct2_tuning``); so is its weight format when asked for
+``quantization="auto"``. The default is float32, whose greedy answers are the
+transformers engine's, so a served student answers as the job measured it; int8
+(chosen by ``auto`` where it decodes faster) changes some of them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def load_engine(
     path: str | Path,
     *,
     engine: str = "auto",
-    quantization: str = "auto",
+    quantization: str = "float32",
     threads: int | None = None,
     dtype: str = "auto",
     name: str | None = None,

@@ -49,8 +49,9 @@ def ct2(model_dir):
 
 
 # ---------------------------------------------------------------- selection and fallback
-def test_auto_picks_ctranslate2_for_llama(model_dir):
-    engine = load_engine(model_dir, quantization="float32", threads=1)
+def test_auto_picks_ctranslate2_for_llama_in_float32(model_dir):
+    """float32 by default: its greedy answers are the transformers engine's, which the job measured."""
+    engine = load_engine(model_dir, threads=1)
     assert engine.kind == "ctranslate2" and engine.quantization == "float32"
 
 
@@ -85,7 +86,7 @@ def test_explicit_transformers_engine_and_bad_names(model_dir):
 
 def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch):
     d = make_tiny_model_dir(tmp_path / "m")
-    engine = load_engine(d, threads=1)
+    engine = load_engine(d, quantization="auto", threads=1)
     record = json.loads(ct2_tuning.record_path(d, "auto").read_text())
     assert engine.quantization == record["chosen"]["quantization"] in ("float32", "int8")
     assert set(record["tokens_per_s"]) == {"float32/1", "int8/1"} and min(record["tokens_per_s"].values()) > 0
@@ -94,7 +95,7 @@ def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch
         raise AssertionError("measured again")
 
     monkeypatch.setattr("stratos.serve.ct2_tuning.measure_decode_rates", no_measuring)
-    assert load_engine(d, threads=1).quantization == record["chosen"]["quantization"]
+    assert load_engine(d, quantization="auto", threads=1).quantization == record["chosen"]["quantization"]
 
 
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):

@@ -72,8 +72,10 @@ class LocalHFTeacher:
                     ) from exc
                 self._engine = GenerationEngine(model, tok, name=self.source)
             else:
+                # The teacher's accuracy is probed on the engine it generates with, so the faster
+                # weight format is safe here (the student's answers stay float32: load_engine's default).
                 self._engine = load_engine(
-                    path, threads=self.threads, dtype=self.dtype, name=self.source, device=where
+                    path, quantization="auto", threads=self.threads, dtype=self.dtype, name=self.source, device=where
                 )
         return self._engine
 
