@@ -641,6 +641,12 @@ def _ct2_times(path: str, threads: int, prompt: int = 128, new: int = 32) -> tup
     return first * 1e3, (run(new + 1) - first) / new * 1e3, _layout(e.describe())
 
 
+def answer_budget(student: str | None) -> int:
+    """The artifact's ``max_new_tokens`` (what the job decoded its test answers with), else 64."""
+    meta = Path(student or default_student()) / "stratos.json"
+    return json.loads(meta.read_text()).get("max_new_tokens", 64) if meta.is_file() else 64
+
+
 COMMANDS = {"student": cmd_student, "smollm2": cmd_smollm2, "parity": cmd_parity, "job": cmd_job,
             "calibrate": cmd_calibrate}
 
@@ -650,12 +656,15 @@ def main() -> None:
     ap.add_argument("command", choices=sorted(COMMANDS))
     ap.add_argument("--student", help="a student artifact dir (default: a random-weight scratch-llama-3m)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--max-tokens", type=int, default=64, help="new tokens per answer")
+    ap.add_argument("--max-tokens", type=int, help="new tokens per answer (default: the student's own "
+                    "answer budget, so answers run to their end as the job evaluates them; else 64)")
     ap.add_argument("--n", type=int, default=500, help="parity: held-out questions")
     ap.add_argument("--write", action="store_true", help="calibrate: store the fit in cpu_calibration.json")
     ap.add_argument("--teacher-sample", type=int, default=0, help="job: teacher questions per phase (0: all)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
+    if args.max_tokens is None:
+        args.max_tokens = answer_budget(args.student) if args.command != "smollm2" else 64
     import subprocess
 
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
