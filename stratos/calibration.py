@@ -146,7 +146,7 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
     planned = cfg.get("planned") or {}
     train = planned.get("train") or {}
     student, data, metrics = report.get("student") or {}, report.get("data") or {}, report.get("metrics") or {}
-    lat = ((report.get("serving") or {}).get("student_latency") or {}).get("p50_ms")
+    timed = (report.get("serving") or {}).get("student_latency") or {}
     gpu, n_gpu = accelerator() if on_this_host else (train.get("accelerator"), train.get("accelerator_count") or 0)
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -166,11 +166,49 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
         "measured": {
             "accuracy": metrics.get("student_accuracy"),
             "train_hours": (report.get("times") or {}).get("job_s", 0.0) / 3600,
-            "latency_ms": lat, "job_usd": (report.get("cost") or {}).get("job_usd"),
+            "latency_ms": timed.get("p50_ms"), "job_usd": (report.get("cost") or {}).get("job_usd"),
             "train_tokens": data.get("train_tokens"),
+            "latency_shape": _shape(timed),
         },
-        "predicted": {k: planned.get(k) for k in COMPARED + ("accuracy_low", "accuracy_high", "accuracy_basis")},
+        "predicted": {
+            **{k: planned.get(k) for k in COMPARED + ("accuracy_low", "accuracy_high", "accuracy_basis")},
+            "latency_ms": latency_at_run(planned, student.get("id"), timed),
+        },
     }
+
+
+def _shape(timed: dict[str, Any]) -> list[float] | None:
+    p, o = timed.get("prompt_tokens"), timed.get("completion_tokens")
+    return [p, o] if p is not None and o is not None else None
+
+
+def latency_at_run(planned: dict[str, Any], student: str | None, timed: dict[str, Any]) -> float | None:
+    """The planner's latency for the requests the run timed, on the offering it timed them on.
+
+    Why not the plan's own figure: that is for the endpoint's request shape (the constraints'
+    prompt and output tokens, HTTP overhead included), while the job times its test questions
+    through the engine in-process; a Mahjong answer of 134 tokens against the plan's 32 made
+    the two agree only by chance. So the plan's latency function (``estimators.model_latency_ms``)
+    is evaluated at the measured mean prompt and answer tokens, on the plan's training offering
+    (where the job runs), less the request overhead. None when the run did not record its shape
+    or the student is not in the zoo."""
+    from pydantic import ValidationError
+
+    from stratos.catalog.offering import Offering
+    from stratos.exceptions import UnknownNameError
+    from stratos.planner import estimators as est
+    from stratos.planner.hardware import hardware_of
+    from stratos.zoo import get_model
+
+    shape, train = _shape(timed), planned.get("train")
+    if shape is None or not train or not student:
+        return None
+    try:
+        spec, offering = get_model(student), Offering.model_validate(train)
+    except (UnknownNameError, ValidationError):
+        return None
+    hw = hardware_of(offering)
+    return float(est.model_latency_ms(spec, *shape, hw)) - est.REQUEST_OVERHEAD_MS
 
 
 #: What ``stratos report`` sets side by side: predicted (the plan) vs measured (the run).

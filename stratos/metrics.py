@@ -40,6 +40,8 @@ class Latency(_Model):
     p99_ms: float | None = None
     mean_ms: float | None = None
     max_ms: float | None = None
+    prompt_tokens: float | None = Field(None, description="mean prompt tokens of the requests timed")
+    completion_tokens: float | None = Field(None, description="mean generated tokens of the requests timed")
 
 
 class Scores(_Model):
@@ -76,14 +78,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def latency_of(seconds: Sequence[float]) -> Latency:
-    """``Latency`` from per-request wall times in seconds."""
+def latency_of(seconds: Sequence[float], tokens: Sequence[tuple[int, int]] = ()) -> Latency:
+    """``Latency`` from per-request wall times in seconds and, when known, each request's
+    (prompt, generated) tokens: the shape a latency is only comparable at."""
     if not seconds:
         return Latency(n=0)
     ms = [s * 1000 for s in seconds]
+    shape = {}
+    if tokens:
+        shape = {"prompt_tokens": sum(p for p, _ in tokens) / len(tokens),
+                 "completion_tokens": sum(c for _, c in tokens) / len(tokens)}
     return Latency(
         n=len(ms), p50_ms=percentile(ms, 50), p90_ms=percentile(ms, 90), p95_ms=percentile(ms, 95),
-        p99_ms=percentile(ms, 99), mean_ms=sum(ms) / len(ms), max_ms=max(ms),
+        p99_ms=percentile(ms, 99), mean_ms=sum(ms) / len(ms), max_ms=max(ms), **shape,
     )
 
 

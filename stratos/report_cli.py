@@ -85,6 +85,8 @@ def predicted_vs_measured(report: dict) -> Table:
         t.add_column(col)
     for key in COMPARED:
         label, fmt = _COMPARED[key]
+        if key == "latency_ms" and meas.get("latency_shape"):
+            label += " (engine, {:.0f}+{:.0f} tokens)".format(*meas["latency_shape"])
         p, m = pred.get(key), meas.get(key)
         shown = fmt(p)
         if key == "accuracy" and p is not None:

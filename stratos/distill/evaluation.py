@@ -52,11 +52,12 @@ def evaluate_engine(
 
 
 def latency(engine: Any, task: Task, questions: Sequence[str], *, max_new_tokens: int) -> Latency:
-    """Per-question latency (batch of one, what a single user waits)."""
-    times = []
+    """Per-question latency (batch of one, what a single user waits), with the requests' shape."""
+    times, tokens = [], []
     for q in questions:
         prompt = engine.render_chat([{"role": "user", "content": task.prompt(q)}])
         t0 = time.perf_counter()
-        engine.generate([prompt], max_new_tokens=max_new_tokens)
+        (result,) = engine.generate([prompt], max_new_tokens=max_new_tokens)
         times.append(time.perf_counter() - t0)
-    return latency_of(times)
+        tokens.append((result.prompt_tokens, result.completion_tokens))
+    return latency_of(times, tokens)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -211,6 +212,14 @@ def serve_latency_ms(
         SERVE_DECODE_FLOOR_MS_CPU + SERVE_DECODE_FLOOR_MS_PER_LAYER_CPU * layers + cpu_compute_ms,
     )
     return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.maximum(step_ms, floor)
+
+
+def model_latency_ms(model: Any, prompt_tokens: float, output_tokens: float, hw: Hardware) -> Any:
+    """``serve_latency_ms`` for a zoo model (``ModelSpec``): the planner's serving objective, and
+    the prediction a finished run's measured latency is set beside (``calibration.point_of``)."""
+    return serve_latency_ms(
+        model.params, model.layers or 1, model.kv_bytes_per_token(), prompt_tokens, output_tokens, hw
+    )
 
 
 def serve_cost_usd(usd_per_hour: float, horizon_hours: float) -> float:

@@ -117,7 +117,7 @@ def serve_phase(student: ModelSpec, side: Offers, request: DistillationRequest, 
     c, hw, clouds = request.constraints, side.hw, side.clouds
     kv = student.kv_bytes_per_token()
     ok = est.fits(est.serve_memory_gb(student.params, kv, c.prompt_tokens + c.output_tokens, hw), hw)
-    lat = est.serve_latency_ms(student.params, student.layers or 1, kv, c.prompt_tokens, c.output_tokens, hw)
+    lat = est.model_latency_ms(student, c.prompt_tokens, c.output_tokens, hw)
     months = c.serving_hours / storage.HOURS_PER_MONTH
     disk = per_cloud(clouds, storage.DISK_USD_PER_GB_MONTH) * storage.serving_disk_gb(student.id) * months
     cost = est.serve_cost_usd(side.prices, c.serving_hours) + disk

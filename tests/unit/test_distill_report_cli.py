@@ -63,8 +63,36 @@ def test_report_sets_predicted_beside_measured(tmp_path):
             for line in out.splitlines() if line.count("│") >= 5}
     assert rows["student accuracy"] == ["88.0% (80.0%-93.0%, prior)", "91.0%", "1.03x"]
     assert rows["synthesis + training"] == ["0.00 h", "0.00 h", "0.62x"]  # 9 s measured vs 14.4 s predicted
-    assert rows["latency p50"] == ["100 ms", "110 ms", "1.10x"]
+    # No request shape recorded and a student outside the zoo: no prediction to set beside it.
+    assert rows["latency p50"] == ["-", "110 ms", "-"]
     assert rows["job cost"] == ["$0.0020", "$0.0010", "0.50x"]
+
+
+def test_latency_is_predicted_at_the_shape_the_run_timed(tmp_path):
+    """The plan's 100 ms is for the endpoint's 128+32 tokens over HTTP; the job timed 21+134-token
+    answers in-process, so the prediction beside them is the plan's latency function at 21+134 on
+    the offering the job ran on, less the request overhead."""
+    from stratos.catalog.offering import Offering
+    from stratos.metrics import latency_of
+    from stratos.planner import estimators as est
+    from stratos.planner.hardware import hardware_of
+    from stratos.zoo import get_model
+
+    local = Offering(cloud="local", instance_type="local", vcpus=2, memory_gb=24, price_per_hour=0.0,
+                     gflops=200.0, bandwidth_gbps=40.0, cache_mb=32.0)
+    timed = latency_of([0.010, 0.012], [(21, 130), (21, 138)]).model_dump(mode="json")
+    report = _report()
+    report["student"]["id"] = "scratch-llama-1m"
+    report["serving"]["student_latency"] = timed
+    report["config"]["planned"]["train"] = local.model_dump(mode="json")
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    out = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["report", str(tmp_path)]).output
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
+            for line in out.splitlines() if line.count("│") >= 5}
+    expected = float(est.model_latency_ms(get_model("scratch-llama-1m"), 21, 134, hardware_of(local)))
+    expected -= est.REQUEST_OVERHEAD_MS
+    assert 0 < expected < 100
+    assert rows["latency p50 (engine, 21+134 tokens)"] == [f"{expected:.0f} ms", "11 ms", f"{11.0 / expected:.2f}x"]
 
 
 def test_report_on_unfinished_run_fails_clearly(tmp_path):

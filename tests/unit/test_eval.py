@@ -168,3 +168,17 @@ def test_a_refused_token_is_one_clear_error(tmp_path):
     with serve_in_thread(build_server_app(config, engine=engine)) as base:
         with pytest.raises(EndpointError, match="refused the API token .*--token-file"):
             asyncio.run(evaluate_endpoint(base, "nope", EchoTask(), [Question("a")], max_tokens=2))
+
+
+def test_the_jobs_latency_records_the_shape_of_what_it_timed(tmp_path):
+    """A latency is comparable only at a request shape, so the job's records its own: the mean
+    prompt and generated tokens of the questions it timed (``calibration.latency_at_run`` reads them)."""
+    from stratos.distill.evaluation import latency
+
+    engine = GenerationEngine.from_dir(make_tiny_model_dir(tmp_path / "m"), threads=1, dtype="float32")
+    task = get_task("mahjong")
+    questions = [e.question for e in task.generate(3, seed=1, mode="reverse")[:3]]
+    lat = latency(engine, task, questions, max_new_tokens=4)
+    prompts = [engine.render_chat([{"role": "user", "content": task.prompt(q)}]) for q in questions]
+    assert lat.n == 3 and lat.prompt_tokens == pytest.approx(np.mean([engine.count_tokens(p) for p in prompts]))
+    assert 0 < lat.completion_tokens <= 4
