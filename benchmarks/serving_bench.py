@@ -302,16 +302,19 @@ def cmd_student(args) -> dict:
 
 
 def float32_roof(path: Path, measured_tok_per_s: float) -> dict:
-    """The most one float32 stream can decode on one core: a step reads every weight once, and a
-    small model's weights (12 MB for the 3M student) overflow a core's L2, so each step streams
-    them from L3 (or memory) at the rate one core reads a buffer of that size."""
+    """The most one float32 stream can decode on one core: a step reads every weight once (12 MB
+    for the 3M student, beyond a core's L2), at the rate one core reads a buffer of that size
+    (``estimators.one_core_read_ms`` over this run's measured read rates: the planner's own roof)."""
+    from stratos.catalog.local import local_offering, local_profile, measure
+    from stratos.planner import estimators as est
+    from stratos.planner.hardware import hardware_of
     from stratos.serve.ct2_convert import converted_dir
 
     weight_bytes = (converted_dir(path, "float32") / "model.bin").stat().st_size
-    gbs = isolated(read_bandwidth_gbs, 1, weight_bytes / 2**20, 51)
-    bound = gbs * 1e9 / weight_bytes
-    return {"weight_mb": weight_bytes / 1e6, "read_gbs": gbs, "tok_per_s": bound,
-            "fraction": measured_tok_per_s / bound}
+    hw = hardware_of(local_offering(profile={**local_profile(), **measure()}))
+    bound = 1e3 / float(est.one_core_read_ms(weight_bytes, hw))
+    return {"weight_mb": weight_bytes / 1e6, "read_gbs": float(est.read_gbps_at(weight_bytes, hw)),
+            "tok_per_s": bound, "fraction": measured_tok_per_s / bound}
 
 
 def _layout(describe: dict) -> str:
@@ -547,33 +550,24 @@ def _eval_and_latency(engine, test, max_new):
 
 def cmd_calibrate(args) -> dict:
     """Refit the planner's CPU serving latency (CTranslate2 float32, the layout the server picks) to
-    this host: per-token decode floor + 2·P FLOPs at ``decode_efficiency`` of the host's matmul rate,
-    prefill at ``prefill_efficiency`` of it, the rate measured in this same run (so the factors do
-    not inherit a stale or loaded reading of it). Decode is fitted on the 1M and 3M models, whose
-    weights fit the last-level cache; the 30M model's line checks the memory-bandwidth roof."""
+    this host: a decode step is a floor plus the weights read at ``decode_read_efficiency`` of one
+    core's read rate for their size, prefill 2·P·prompt FLOPs at ``prefill_efficiency`` of the matmul
+    rate; the rates are measured in this same run (so the factors do not inherit a stale or loaded
+    reading). Decode is fitted on the 1M and 3M models; the 30M model's line checks the fit where
+    the weights no longer stay in a cache."""
     from stratos.catalog.local import local_offering, local_profile, measure
     from stratos.planner import estimators as est
     from stratos.planner.hardware import hardware_of
     from stratos.zoo import get_model
 
     host = measure(repeats=10)
-    peak = host["gflops"] * 1e9
-    print(f"  host matmul rate {host['gflops']:.1f} GFLOP/s (this run, best of 10)", flush=True)
-    runs = []
-    for mid in ("scratch-llama-1m", "scratch-llama-3m", "scratch-llama-30m"):
-        pre_ms, step_ms, setup = isolated(_ct2_times, str(_random_llama_dir(mid)), args.threads)
-        spec = get_model(mid)
-        runs.append({"model": mid, "params": spec.params, "layers": spec.layers, "setup": setup,
-                     "prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms})
-        print(f"  {mid:18} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token [{setup}]", flush=True)
-    a, b = runs[:2]  # decode fitted on the models that fit the cache; the 30M one checks the memory roof
-    slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (b["params"] - a["params"])
-    decode_eff = 2.0 / (max(slope, 1e-12) / 1e3) / peak
-    floor = max(0.01, a["decode_ms_per_token"] - 2.0 * a["params"] / (peak * decode_eff) * 1e3)
-    prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / peak for r in runs)
-    fitted = {"engine": "ctranslate2 float32", "prefill_efficiency": round(prefill_eff, 4),
-              "decode_efficiency": round(decode_eff, 4), "decode_floor_ms": round(floor, 4),
-              "host_gflops": host["gflops"], "runs": runs}
+    same_run = hardware_of(local_offering(profile={**local_profile(), **host}))
+    print(f"  host matmul rate {host['gflops']:.1f} GFLOP/s, one core reads {host['read_gbps']} GB/s "
+          f"at {est.READ_SIZES_MIB} MiB (this run)", flush=True)
+    runs = [_calibration_run(mid, args.threads, same_run) for mid in
+            ("scratch-llama-1m", "scratch-llama-3m", "scratch-llama-30m")]
+    fitted = {"engine": "ctranslate2 float32", **_fit_serving(runs, host["gflops"]), "host_gflops": host["gflops"],
+              "read_gbps": host["read_gbps"], "runs": runs}
     print("fitted:", {k: v for k, v in fitted.items() if k != "runs"})
     if args.write:
         doc = json.loads(est.CPU_CALIBRATION.read_text())
@@ -583,18 +577,43 @@ def cmd_calibrate(args) -> dict:
 
         importlib.reload(est)
     profile = hardware_of(local_offering())
-    same_run = hardware_of(local_offering(profile={**local_profile(), **host}))
     print(f"{'model':20} {'128 in + 32 out, ms':>20} {'predicted':>10} {'(planner profile)':>18} {'measured':>10}")
     for r in runs:
         spec = get_model(r["model"])
         shape = (spec.params, spec.layers, spec.kv_bytes_per_token(), 128, 32)
-        pred = float(est.serve_latency_ms(*shape, same_run))
-        pred_profile = float(est.serve_latency_ms(*shape, profile))
+        pred, pred_profile = (float(est.serve_latency_ms(*shape, hw)) for hw in (same_run, profile))
         meas = r["prefill_ms_128"] + 32 * r["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
         print(f"{r['model']:20} {'':>20} {pred:10.1f} {pred_profile:18.1f} {meas:10.1f}")
-    print(f"(predicted: with this run's host rate; planner profile: with the cached {profile.tflops * 1e3:.1f} GFLOP/s "
-          f"`stratos plan` uses; measured: engine time + the planner's {est.REQUEST_OVERHEAD_MS:.0f} ms request overhead)")
+    print(f"(predicted: with this run's rates; planner profile: with the cached rates `stratos plan` uses, "
+          f"{profile.tflops * 1e3:.1f} GFLOP/s; measured: engine time + the planner's "
+          f"{est.REQUEST_OVERHEAD_MS:.0f} ms request overhead)")
     return fitted
+
+
+def _calibration_run(model_id: str, threads: int, hw) -> dict:
+    """One random-weight zoo model timed by CTranslate2 float32, with the ms its decode step's
+    bytes take at one core's read rate for their size on ``hw`` (``roof_ms``)."""
+    from stratos.planner import estimators as est
+    from stratos.zoo import get_model
+
+    pre_ms, step_ms, setup = isolated(_ct2_times, str(_random_llama_dir(model_id)), threads)
+    spec = get_model(model_id)
+    roof_ms = float(est.one_core_read_ms(est.decode_step_bytes(spec.params, 4.0, spec.kv_bytes_per_token(), 128, 32), hw))
+    print(f"  {model_id:18} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token, read roof "
+          f"{roof_ms:6.3f} ms [{setup}]", flush=True)
+    return {"model": model_id, "params": spec.params, "layers": spec.layers, "setup": setup,
+            "prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms, "roof_ms": roof_ms}
+
+
+def _fit_serving(runs: list[dict], gflops: float) -> dict:
+    """Decode step = floor + roof / efficiency, through the 1M and 3M points; prefill efficiency
+    the mean over all models."""
+    a, b = runs[:2]
+    slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (b["roof_ms"] - a["roof_ms"])
+    floor = max(0.0, a["decode_ms_per_token"] - a["roof_ms"] * slope)
+    prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / (gflops * 1e9) for r in runs)
+    return {"prefill_efficiency": round(prefill_eff, 4), "decode_read_efficiency": round(1.0 / slope, 4),
+            "decode_floor_ms": round(floor, 4)}
 
 
 def _random_llama_dir(model_id: str) -> Path:

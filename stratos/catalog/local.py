@@ -1,5 +1,9 @@
 """This machine as an offering: cores, memory, measured matmul GFLOP/s and memory bandwidth,
-and its last-level cache size (a model that fits there decodes from it, not from memory).
+and how fast one core reads buffers of growing size (``READ_SIZES_MIB``): a batch-1 decode
+step reads every weight once, so its time is the weights' bytes over that rate at their size.
+The rate is measured rather than derived from cache sizes: on a 2-core AMD EPYC host one core
+read 12 MiB at ~138 GB/s, on a 2-core Intel Xeon (Sapphire Rapids class, 480 MiB L3 as the VM
+reports it) at ~29 GB/s, and the same student decoded 4x slower there.
 
 Measured once (a second or two of numpy on float32) and cached as JSON under the Stratos
 cache, keyed by hostname and core count, so plans stay fast and deterministic. The
@@ -17,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -38,28 +41,19 @@ def _memory_gb() -> float:
     return 8.0
 
 
-def last_level_cache_mb(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> float:
-    """The largest unified cache of CPU 0, MiB, from sysfs (0 where it cannot be read)."""
-    best = 0.0
-    for index in root.glob("index*"):
-        try:
-            if (index / "type").read_text().strip() not in ("Unified", "Data"):
-                continue
-            size = (index / "size").read_text().strip().upper()
-        except OSError:
-            continue
-        if m := re.fullmatch(r"(\d+)([KMG]?)", size):
-            best = max(best, int(m.group(1)) * {"": 1 / 1024**2, "K": 1 / 1024, "M": 1.0, "G": 1024.0}[m.group(2)])
-    return round(best, 3)
-
-
 #: Environment variables that make numpy's BLAS single-threaded in the measuring interpreter.
 ONE_THREAD = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def measure(n: int = 512, bw_mb: int = 64, repeats: int = 10) -> dict[str, float]:
-    """This host's float32 matmul GFLOP/s (one core's rate x the cores) and copy bandwidth GB/s
-    (read+write), measured in a fresh single-threaded interpreter (see the module docstring)."""
+#: Buffer sizes (MiB) one core's read rate is measured at: a 1M-parameter float32 student's
+#: weights (4 MiB) up to past any last-level cache a VM sees (256 MiB).
+READ_SIZES_MIB = (4, 16, 64, 256)
+
+
+def measure(n: int = 512, bw_mb: int = 64, repeats: int = 10) -> dict:
+    """This host's float32 matmul GFLOP/s (one core's rate x the cores), copy bandwidth GB/s
+    (read+write) and one core's read rates (``read_gbps``), measured in a fresh
+    single-threaded interpreter (see the module docstring)."""
     code = f"import json; from stratos.catalog.local import one_core; print(json.dumps(one_core({n}, {bw_mb}, {repeats})))"
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -67,12 +61,12 @@ def measure(n: int = 512, bw_mb: int = 64, repeats: int = 10) -> dict[str, float
         core = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return one_core(n, bw_mb, repeats, clock=time.perf_counter)  # this interpreter's BLAS (all cores), wall clock
-    return {"gflops": round(core["gflops"] * (os.cpu_count() or 1), 2), "bandwidth_gbps": core["bandwidth_gbps"]}
+    return {**core, "gflops": round(core["gflops"] * (os.cpu_count() or 1), 2)}
 
 
-def one_core(n: int, bw_mb: int, repeats: int, clock=time.thread_time) -> dict[str, float]:
+def one_core(n: int, bw_mb: int, repeats: int, clock=time.thread_time) -> dict:
     """Best-of-``repeats`` matmul GFLOP/s (n x n) by this thread's CPU time, so a time slice given
-    to other work does not count, and copy bandwidth GB/s by the wall clock."""
+    to other work does not count; copy bandwidth GB/s and read rates by the wall clock."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -93,7 +87,25 @@ def one_core(n: int, bw_mb: int, repeats: int, clock=time.thread_time) -> dict[s
         t = time.perf_counter()
         np.copyto(dst, src)
         best = min(best, time.perf_counter() - t)
-    return {"gflops": round(gflops, 2), "bandwidth_gbps": round(2 * src.nbytes / best / 1e9, 2)}
+    return {"gflops": round(gflops, 2), "bandwidth_gbps": round(2 * src.nbytes / best / 1e9, 2),
+            "read_gbps": [round(read_gbps(mib), 2) for mib in READ_SIZES_MIB]}
+
+
+def read_gbps(mib: float, seconds: float = 0.2) -> float:
+    """GB/s at which this thread reads a ``mib`` MiB float32 buffer: its bytes over the best time
+    ``max`` takes over it (a vectorised pass that writes nothing, as a decode step reads weights).
+    Repeats for about ``seconds``, at least five times."""
+    import numpy as np
+
+    x = np.ones(max(1, int(mib * 2**20) // 4), dtype=np.float32)
+    x.max()
+    best, spent, runs = float("inf"), 0.0, 0
+    while runs < 5 or spent < seconds:
+        t = time.perf_counter()
+        x.max()
+        took = time.perf_counter() - t
+        best, spent, runs = min(best, took), spent + took, runs + 1
+    return x.nbytes / best / 1e9
 
 
 def profile_path() -> Path:
@@ -101,24 +113,22 @@ def profile_path() -> Path:
     return cache_dir() / f"local-machine-{platform.node() or 'host'}-{os.cpu_count() or 1}.json"
 
 
-def local_profile(refresh: bool = False) -> dict[str, float]:
-    """Cores, memory and measured speeds of this machine (cached)."""
+def local_profile(refresh: bool = False) -> dict:
+    """Cores, memory and measured speeds of this machine (cached; a profile cached before the
+    read rates were part of it is measured again)."""
     cores = os.cpu_count() or 1
     path = profile_path()
     cached = None if refresh else read_json(path)
-    if cached is not None:
-        if "cache_mb" not in cached:  # a profile cached before the cache size was part of it
-            cached = atomic_write_json(path, {**cached, "cache_mb": last_level_cache_mb()})
+    if cached is not None and len(cached.get("read_gbps") or ()) == len(READ_SIZES_MIB):
         return cached
-    return atomic_write_json(path, {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2),
-                                    "cache_mb": last_level_cache_mb(), **measure()})
+    return atomic_write_json(path, {"vcpus": float(cores), "memory_gb": round(_memory_gb(), 2), **measure()})
 
 
-def local_offering(price_per_hour: float = 0.0, profile: dict[str, float] | None = None) -> Offering:
+def local_offering(price_per_hour: float = 0.0, profile: dict | None = None) -> Offering:
     """The ``local`` offering at ``price_per_hour`` USD (default 0)."""
     prof = profile or local_profile()
     return Offering(
         cloud="local", instance_type="local", vcpus=prof["vcpus"], memory_gb=prof["memory_gb"],
         price_per_hour=price_per_hour, gflops=prof["gflops"], bandwidth_gbps=prof["bandwidth_gbps"],
-        cache_mb=prof.get("cache_mb") or None,
+        read_gbps=tuple(prof["read_gbps"]),
     )

@@ -45,9 +45,9 @@ class Offering(BaseModel):
     bandwidth_gbps: float | None = Field(
         None, gt=0, description="measured memory bandwidth GB/s (local machine only)"
     )
-    cache_mb: float | None = Field(
-        None, gt=0, description="last-level CPU cache, MiB (local machine only): weights that fit are not "
-        "bound by memory bandwidth"
+    read_gbps: tuple[float, ...] | None = Field(
+        None, description="one core's measured read rate, GB/s, of buffers of READ_SIZES_MIB (local machine "
+        "only): a batch-1 decode step reads its weights at the rate for their size"
     )
 
     @property

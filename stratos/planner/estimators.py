@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from stratos.catalog.local import READ_SIZES_MIB
 from stratos.planner.hardware import Hardware
 
 # Every function below also accepts numpy arrays for the hardware fields (a Hardware whose
@@ -25,9 +26,8 @@ MFU_TRAIN_CPU = 0.30  # fraction of the measured numpy matmul rate torch trainin
 MFU_PREFILL = 0.40  # prefill is one big batched matmul per layer
 BW_EFFICIENCY = 0.60  # fraction of datasheet bandwidth decode kernels achieve
 DECODE_FLOOR_MS_PER_LAYER_GPU = 0.02  # kernel launches etc. per layer per token (GPU)
-DECODE_FLOOR_MS_PER_LAYER_CPU = 0.10  # framework overhead per layer per token (CPU torch)
 DECODE_FLOOR_MS_GPU = 1.0  # scheduler/sampling per token (vLLM-like server)
-DECODE_FLOOR_MS_CPU = 0.5
+DECODE_FLOOR_MS_CPU = 0.05  # per generated token on CPU, before serving_bench.py calibrate fits it
 REQUEST_OVERHEAD_MS = 5.0  # HTTP + tokenisation + detokenisation per request
 SERVE_CONCURRENCY = 16  # sequences whose KV cache must fit at once
 RUNTIME_RESERVE_GB = 1.0  # CUDA context / framework per device
@@ -39,30 +39,26 @@ API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 con
 TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the training GPU
 MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
 MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
-MFU_DECODE_CPU = 0.10  # batch-1 decode on CPU: small matmuls, far below the matmul rate
 
 # CPU factors measured on this kind of machine override the guesses above. File format
 # (JSON, written by benchmarks/planner_calibrate.py --write): {"train_efficiency": f,
-# "prefill_efficiency": f, "decode_efficiency": f, "decode_floor_ms": ms, "decode_floor_ms_per_layer": ms,
-# "measured_on": {...}, "runs": [{model, params, layers, train_tokens_per_s, prefill_ms_128,
-# decode_ms_per_token}, ...]}; the factors are fractions of the measured numpy matmul rate.
+# "prefill_efficiency": f, "measured_on": {...}, "runs": [{model, params, layers,
+# train_tokens_per_s, prefill_ms_128, decode_ms_per_token}, ...]}; the factors are fractions of
+# the measured numpy matmul rate (torch training, and torch prefill for a CPU teacher).
 CPU_CALIBRATION = Path(__file__).with_name("data") / "cpu_calibration.json"
 if CPU_CALIBRATION.is_file():
     _cal = json.loads(CPU_CALIBRATION.read_text())
     MFU_TRAIN_CPU = float(_cal.get("train_efficiency", MFU_TRAIN_CPU))
     MFU_PREFILL_CPU = float(_cal.get("prefill_efficiency", MFU_PREFILL_CPU))
-    MFU_DECODE_CPU = float(_cal.get("decode_efficiency", MFU_DECODE_CPU))
-    DECODE_FLOOR_MS_CPU = float(_cal.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
-    DECODE_FLOOR_MS_PER_LAYER_CPU = float(_cal.get("decode_floor_ms_per_layer", DECODE_FLOOR_MS_PER_LAYER_CPU))
 # Serving on CPU runs the CTranslate2 engine (stratos.serve.engines), not the torch loop the
-# factors above describe: its own fit, {"serving": {"prefill_efficiency", "decode_efficiency",
-# "decode_floor_ms", "host_gflops", "runs"}}, is written by benchmarks/serving_bench.py calibrate
-# --write; its efficiencies are fractions of the matmul rate measured in that same run (host_gflops).
+# factors above describe: its own fit, {"serving": {"prefill_efficiency", "decode_read_efficiency",
+# "decode_floor_ms", "host_gflops", "read_gbps", "runs"}}, is written by benchmarks/serving_bench.py
+# calibrate --write: prefill as a fraction of the matmul rate, a decode step as a floor plus the
+# weights read at a fraction of one core's read rate for their size, both measured in that run.
 _serving = (_cal.get("serving") or {}) if CPU_CALIBRATION.is_file() else {}
 SERVE_MFU_PREFILL_CPU = float(_serving.get("prefill_efficiency", MFU_PREFILL_CPU))
-SERVE_MFU_DECODE_CPU = float(_serving.get("decode_efficiency", MFU_DECODE_CPU))
+SERVE_READ_EFFICIENCY_CPU = float(_serving.get("decode_read_efficiency", BW_EFFICIENCY))
 SERVE_DECODE_FLOOR_MS_CPU = float(_serving.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
-SERVE_DECODE_FLOOR_MS_PER_LAYER_CPU = 0.0 if _serving else DECODE_FLOOR_MS_PER_LAYER_CPU
 
 
 @dataclass(frozen=True)
@@ -189,29 +185,49 @@ def serve_latency_ms(
     """p50 latency (ms) of one request: overhead + prefill + output_tokens x decode step.
 
     Prefill is compute-bound: 2·P·prompt FLOPs at ``MFU_PREFILL`` of peak over all devices
-    (tensor parallel). GPU decode is bandwidth-bound: each step reads the weights and the KV
-    cache so far at ``BW_EFFICIENCY`` of peak, but never faster than a per-step floor (kernel
-    launch / framework overhead per layer + scheduler). CPU decode at batch 1 is bound by small
-    matmuls instead: a fixed framework floor plus 2·P FLOPs at ``MFU_DECODE_CPU`` of the
-    measured matmul rate (both fitted by ``benchmarks/serving_bench.py calibrate``), and never
-    faster than the bandwidth roof, except where the weights and KV cache fit the host's
-    last-level cache (a 3M student's 12 MB), which they are read from instead of memory.
-    Single request, no batching interference.
+    (tensor parallel). Decode is read-bound: each step reads the weights and the KV cache so
+    far, never faster than a per-step floor. On a GPU that is the datasheet bandwidth at
+    ``BW_EFFICIENCY`` and a floor per layer (kernel launches) + scheduler. On a CPU one stream
+    runs on one core (the engine's layout), which reads its bytes at the rate measured for a
+    buffer of their size (``read_gbps_at``: a 3M student's 12 MB come from a cache, a 30M one's
+    from memory) at ``SERVE_READ_EFFICIENCY_CPU`` of it, plus a fixed floor (both fitted by
+    ``benchmarks/serving_bench.py calibrate``). Single request, no batching interference.
     """
-    bpp = np.where(hw.is_gpu, 2.0, 4.0)
-    mfu = np.where(hw.is_gpu, MFU_PREFILL, SERVE_MFU_PREFILL_CPU)
+    gpu = np.asarray(hw.is_gpu)
+    bpp = np.where(gpu, 2.0, 4.0)
+    mfu = np.where(gpu, MFU_PREFILL, SERVE_MFU_PREFILL_CPU)
     prefill_ms = 2.0 * params * prompt_tokens / (hw.devices * hw.tflops * 1e12 * mfu) * 1e3
-    kv_bytes = kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
-    step_ms = (params * bpp + kv_bytes) / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
-    in_cache = ~np.asarray(hw.is_gpu) & (params * bpp + kv_bytes <= np.asarray(hw.cache_mb) * 2**20)
-    step_ms = np.where(in_cache, 0.0, step_ms)
-    cpu_compute_ms = 2.0 * params / (hw.devices * hw.tflops * 1e12 * SERVE_MFU_DECODE_CPU) * 1e3
-    floor = np.where(
-        hw.is_gpu,
-        DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers,
-        SERVE_DECODE_FLOOR_MS_CPU + SERVE_DECODE_FLOOR_MS_PER_LAYER_CPU * layers + cpu_compute_ms,
-    )
-    return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.maximum(step_ms, floor)
+    step_bytes = decode_step_bytes(params, bpp, kv_bytes_per_token, prompt_tokens, output_tokens)
+    gpu_step = step_bytes / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
+    gpu_step = np.maximum(gpu_step, DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers)
+    cpu_step = SERVE_DECODE_FLOOR_MS_CPU + one_core_read_ms(step_bytes, hw) / SERVE_READ_EFFICIENCY_CPU
+    return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.where(gpu, gpu_step, cpu_step)
+
+
+def decode_step_bytes(
+    params: float, bytes_per_param: Any, kv_bytes_per_token: float, prompt_tokens: float, output_tokens: float
+) -> Any:
+    """Bytes one decode step reads: the weights, and the KV cache at the answer's midpoint."""
+    return params * bytes_per_param + kv_bytes_per_token * (prompt_tokens + output_tokens / 2.0)
+
+
+def one_core_read_ms(nbytes: Any, hw: Hardware) -> Any:
+    """Milliseconds one core takes to read ``nbytes`` on ``hw``: a CPU decode step's roof."""
+    return nbytes / (read_gbps_at(nbytes, hw) * 1e9) * 1e3
+
+
+def read_gbps_at(nbytes: Any, hw: Hardware) -> Any:
+    """One core's read rate (GB/s) for a buffer of ``nbytes``: ``hw.read_gbps`` interpolated in
+    log size between ``READ_SIZES_MIB``, held flat beyond either end (element-wise over offerings)."""
+    grid = np.log2(READ_SIZES_MIB)
+    at = np.interp(np.log2(np.maximum(nbytes, 1.0) / 2**20), grid, np.arange(len(grid), dtype=float))
+    rates = np.asarray(hw.read_gbps, dtype=float)
+    shape = np.broadcast_shapes(np.shape(at), rates.shape[:-1])
+    at = np.broadcast_to(at, shape)
+    lo = np.minimum(np.floor(at).astype(int), len(grid) - 2)[..., None]
+    rates = np.broadcast_to(rates, (*shape, len(grid)))
+    below, above = np.take_along_axis(rates, lo, -1)[..., 0], np.take_along_axis(rates, lo + 1, -1)[..., 0]
+    return below * (lo[..., 0] + 1 - at) + above * (at - lo[..., 0])
 
 
 def model_latency_ms(model: Any, prompt_tokens: float, output_tokens: float, hw: Hardware) -> Any:

@@ -7,8 +7,12 @@ never look at provider names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from stratos.catalog.gpus import gpu_spec
+from stratos.catalog.local import READ_SIZES_MIB
 from stratos.catalog.offering import Offering
 
 
@@ -22,7 +26,14 @@ class Hardware:
     tflops: float
     bandwidth_gbps: float
     is_gpu: bool
-    cache_mb: float = 0.0  # last-level CPU cache (0: unknown, or a GPU)
+    # One core's read rate (GB/s) of buffers of READ_SIZES_MIB, last axis; on a GPU (or a CPU
+    # not measured) the bandwidth at every size.
+    read_gbps: Any = None
+
+    def __post_init__(self) -> None:
+        if self.read_gbps is None:
+            rates = np.multiply.outer(np.asarray(self.bandwidth_gbps, dtype=float), np.ones(len(READ_SIZES_MIB)))
+            object.__setattr__(self, "read_gbps", rates)
 
     @property
     def total_memory_gb(self) -> float:
@@ -48,5 +59,5 @@ def hardware_of(offering: Offering) -> Hardware:
         tflops=(offering.gflops or 10.0 * offering.vcpus) / 1000.0,
         bandwidth_gbps=offering.bandwidth_gbps or 2.0 * offering.vcpus,
         is_gpu=False,
-        cache_mb=offering.cache_mb or 0.0,
+        read_gbps=np.asarray(offering.read_gbps, dtype=float) if offering.read_gbps else None,
     )

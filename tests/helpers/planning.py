@@ -10,7 +10,8 @@ import pytest
 from stratos.catalog.local import profile_path
 
 #: A local-machine profile for planner tests: what the plan prices without measuring this host.
-PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0, "cache_mb": 32.0}
+PROFILE = {"vcpus": 2.0, "memory_gb": 16.0, "gflops": 40.0, "bandwidth_gbps": 10.0,
+           "read_gbps": [30.0, 30.0, 24.0, 15.0]}
 
 
 def write_local_profile() -> None:

@@ -117,28 +117,27 @@ def test_local_machine_is_measured_once_and_priced(cache):
     assert off.cost(2.0) == 1.0 and local_offering(profile=prof).price_per_hour == 0
 
 
-def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
-    from stratos.catalog.local import last_level_cache_mb
+def test_a_profile_cached_without_read_rates_is_measured_again(cache, monkeypatch):
+    """Read rates price every CPU decode step: a profile cached before them is re-measured, not
+    patched with a guess, and the new one is what the next plan reads."""
+    from stratos.catalog import local
 
-    for i, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
-                                              (3, "Unified", "32768K")]):
-        d = tmp_path / f"index{i}"
-        d.mkdir()
-        (d / "level").write_text(f"{level}\n")
-        (d / "type").write_text(f"{kind}\n")
-        (d / "size").write_text(f"{size}\n")
-    assert last_level_cache_mb(tmp_path) == 32.0
-    assert last_level_cache_mb(tmp_path / "missing") == 0.0
-
-
-def test_a_profile_cached_without_the_cache_size_gains_it(cache):
-    from stratos.catalog.local import profile_path
-
-    profile_path().parent.mkdir(parents=True, exist_ok=True)
-    profile_path().write_text(json.dumps({"vcpus": 2.0, "memory_gb": 8.0, "gflops": 50.0, "bandwidth_gbps": 9.0}))
+    local.profile_path().parent.mkdir(parents=True, exist_ok=True)
+    local.profile_path().write_text(json.dumps({"vcpus": 2.0, "memory_gb": 8.0, "gflops": 50.0, "bandwidth_gbps": 9.0}))
+    monkeypatch.setattr(local, "measure", lambda: {"gflops": 60.0, "bandwidth_gbps": 9.5, "read_gbps": [9, 8, 7, 6]})
     prof = local_profile()
-    assert prof["gflops"] == 50.0 and "cache_mb" in prof  # no re-measurement, the size added
-    assert json.loads(profile_path().read_text()) == prof
+    assert prof["gflops"] == 60.0 and prof["read_gbps"] == [9, 8, 7, 6]
+    assert json.loads(local.profile_path().read_text()) == prof
+    assert local_offering(profile=prof).read_gbps == (9, 8, 7, 6)
+
+
+def test_one_core_reads_a_small_buffer_at_least_as_fast_as_a_large_one():
+    """The read rate is measured per size; a buffer far past every cache reads no faster than
+    one a core's cache holds (the ordering the planner's decode roof rests on)."""
+    from stratos.catalog.local import read_gbps
+
+    small, large = max(read_gbps(0.25) for _ in range(3)), read_gbps(512, seconds=0.1)
+    assert small > 0 and large > 0 and small >= 0.8 * large
 
 
 def test_the_machine_is_measured_on_one_core_in_a_fresh_single_threaded_interpreter(monkeypatch):
@@ -163,6 +162,7 @@ def test_the_machine_is_measured_on_one_core_in_a_fresh_single_threaded_interpre
     assert all(seen["env"][v] == "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
     assert seen["core"]["gflops"] > 0 and got["gflops"] == pytest.approx(3 * seen["core"]["gflops"], abs=0.01)
     assert got["bandwidth_gbps"] == seen["core"]["bandwidth_gbps"] > 0
+    assert len(got["read_gbps"]) == len(local.READ_SIZES_MIB) and min(got["read_gbps"]) > 0
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_latency_is_predicted_at_the_shape_the_run_timed(tmp_path):
     from stratos.zoo import get_model
 
     local = Offering(cloud="local", instance_type="local", vcpus=2, memory_gb=24, price_per_hour=0.0,
-                     gflops=200.0, bandwidth_gbps=40.0, cache_mb=32.0)
+                     gflops=200.0, bandwidth_gbps=40.0, read_gbps=(30.0, 30.0, 24.0, 15.0))
     timed = latency_of([0.010, 0.012], [(21, 130), (21, 138)]).model_dump(mode="json")
     report = _report()
     report["student"]["id"] = "scratch-llama-1m"

@@ -77,19 +77,25 @@ def test_serving_latency_is_bandwidth_bound_for_big_models_and_floor_bound_for_t
     assert longer > 1.9 * lat7_l4
 
 
-def test_cpu_decode_of_a_model_that_fits_the_cache_has_no_memory_bandwidth_roof():
-    """A 3M student's 12 MB sit in a 32 MiB L3: its decode step is the framework floor and its
-    FLOPs, not 12 MB over the memory bandwidth; a 30M model's 120 MB still read from memory."""
-    from stratos.planner.hardware import Hardware
-
-    cpu = dict(name="cpu", devices=1, memory_gb=16.0, tflops=0.2, bandwidth_gbps=5.0, is_gpu=False)
-    cached, uncached = Hardware(**cpu, cache_mb=32.0), Hardware(**cpu)
-    small = (3e6, 6, 4608, 128, 32)
-    roof = 3e6 * 4 / (5e9 * est.BW_EFFICIENCY) * 1e3
-    assert est.serve_latency_ms(*small, uncached) >= 32 * roof
-    assert est.serve_latency_ms(*small, cached) < est.serve_latency_ms(*small, uncached)
-    big = (3e7, 8, 16384, 128, 32)
-    assert est.serve_latency_ms(*big, cached) == est.serve_latency_ms(*big, uncached)
+def test_cpu_decode_reads_the_weights_at_one_cores_rate_for_their_size():
+    """A 3M student's 12 MB are read at the rate measured for a 16 MiB buffer (a cache), a 30M
+    model's 110 MB at a rate between the 64 and 256 MiB ones (memory): each step is the floor plus
+    those bytes over that rate at the fitted efficiency, whatever the matmul rate."""
+    cpu = dict(name="cpu", devices=1, memory_gb=16.0, bandwidth_gbps=5.0, is_gpu=False,
+               read_gbps=np.array([120.0, 120.0, 40.0, 10.0]))
+    small, big = (3e6, 6, 4608, 128, 32), (3e7, 8, 16384, 128, 32)
+    assert est.read_gbps_at(12e6, Hardware(**cpu, tflops=0.2)) == 120.0
+    assert 10.0 < est.read_gbps_at(est.decode_step_bytes(3e7, 4.0, 16384, 128, 32), Hardware(**cpu, tflops=0.2)) < 40.0
+    for shape in (small, big):
+        slow_math, fast_math = (est.serve_latency_ms(*shape, Hardware(**cpu, tflops=t)) for t in (0.2, 2.0))
+        decode = fast_math - est.serve_latency_ms(*shape[:4], 0, Hardware(**cpu, tflops=2.0))
+        step_bytes = est.decode_step_bytes(shape[0], 4.0, shape[2], shape[3], shape[4])
+        roof = step_bytes / (est.read_gbps_at(step_bytes, Hardware(**cpu, tflops=2.0)) * 1e9) * 1e3
+        assert decode == pytest.approx(32 * (est.SERVE_DECODE_FLOOR_MS_CPU + roof / est.SERVE_READ_EFFICIENCY_CPU),
+                                       rel=0.02)
+        assert slow_math > fast_math  # prefill is what the matmul rate prices
+    unmeasured = Hardware(name="cpu", devices=1, memory_gb=16.0, tflops=0.2, bandwidth_gbps=5.0, is_gpu=False)
+    assert est.read_gbps_at(12e6, unmeasured) == 5.0
 
 
 def test_serving_memory_includes_kv_cache():
