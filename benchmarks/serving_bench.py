@@ -336,7 +336,7 @@ def planner_prediction(path: Path, served_c1: dict) -> dict:
     spec = get_model(json.loads((path / "stratos.json").read_text())["student"])
     prompt, out = round(served_c1["prompt_tokens"]), round(served_c1["completion_tokens"])
     hw = hardware_of(local_offering())
-    ms = float(est.serve_latency_ms(spec.params, spec.layers, spec.kv_bytes_per_token(), prompt, out, hw))
+    ms = float(est.model_latency_ms(spec, prompt, out, hw))
     return {"model": spec.id, "prompt_tokens": prompt, "output_tokens": out, "ms": ms,
             "host_gflops": hw.tflops * 1e3}
 
@@ -582,8 +582,7 @@ def cmd_calibrate(args) -> dict:
     print(f"{'model':20} {'128 in + 32 out, ms':>20} {'predicted':>10} {'(planner profile)':>18} {'measured':>10}")
     for r in runs:
         spec = get_model(r["model"])
-        shape = (spec.params, spec.layers, spec.kv_bytes_per_token(), 128, 32)
-        pred, pred_profile = (float(est.serve_latency_ms(*shape, hw)) for hw in (same_run, profile))
+        pred, pred_profile = (float(est.model_latency_ms(spec, 128, 32, hw)) for hw in (same_run, profile))
         meas = r["prefill_ms_128"] + 32 * r["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
         print(f"{r['model']:20} {'':>20} {pred:10.1f} {pred_profile:18.1f} {meas:10.1f}")
     print(f"(predicted: with this run's rates; planner profile: with the cached rates `stratos plan` uses, "

@@ -219,15 +219,10 @@ def one_core_read_ms(nbytes: Any, hw: Hardware) -> Any:
 def read_gbps_at(nbytes: Any, hw: Hardware) -> Any:
     """One core's read rate (GB/s) for a buffer of ``nbytes``: ``hw.read_gbps`` interpolated in
     log size between ``READ_SIZES_MIB``, held flat beyond either end (element-wise over offerings)."""
-    grid = np.log2(READ_SIZES_MIB)
-    at = np.interp(np.log2(np.maximum(nbytes, 1.0) / 2**20), grid, np.arange(len(grid), dtype=float))
-    rates = np.asarray(hw.read_gbps, dtype=float)
-    shape = np.broadcast_shapes(np.shape(at), rates.shape[:-1])
-    at = np.broadcast_to(at, shape)
-    lo = np.minimum(np.floor(at).astype(int), len(grid) - 2)[..., None]
-    rates = np.broadcast_to(rates, (*shape, len(grid)))
-    below, above = np.take_along_axis(rates, lo, -1)[..., 0], np.take_along_axis(rates, lo + 1, -1)[..., 0]
-    return below * (lo[..., 0] + 1 - at) + above * (at - lo[..., 0])
+    sizes = np.arange(len(READ_SIZES_MIB), dtype=float)
+    at = np.interp(np.log2(np.maximum(nbytes, 1.0) / 2**20), np.log2(READ_SIZES_MIB), sizes)
+    weight = np.maximum(0.0, 1.0 - np.abs(np.subtract.outer(at, sizes)))  # linear interpolation's hat functions
+    return (np.asarray(hw.read_gbps, dtype=float) * weight).sum(-1)
 
 
 def model_latency_ms(model: Any, prompt_tokens: float, output_tokens: float, hw: Hardware) -> Any:
