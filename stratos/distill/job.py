@@ -91,14 +91,22 @@ def run_job(
 
     ``until="synth"`` stops once every phase that needs the teacher is on disk (returns ``{}``);
     ``teacher_url`` is where the teacher answers (see :class:`Run`)."""
-    run = open_run(cfg, Path(out_dir), progress, teacher_url)
+    from stratos.distill.train import leave_group
+
+    try:
+        return _run_phases(open_run(cfg, Path(out_dir), progress, teacher_url), until)
+    finally:
+        leave_group()
+
+
+def _run_phases(run: Run, until: StopAfter | None) -> dict[str, Any]:
     finished = finished_report(run)
     if finished is not None:
         return finished
     if run.rank == 0:
         splits = data_phase(run)
         probe = probe_phase(run, splits["val"])
-        synth_phase(run, splits, decide_mode(cfg.mode, probe))
+        synth_phase(run, splits, decide_mode(run.cfg.mode, probe))
         teacher_eval_phase(run)  # while the teacher is reachable: a node stops its server before training
         atomic_write_json(run.out / "times.json", run.times)
     if until == "synth":

@@ -79,6 +79,14 @@ def dist_info() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
 
 
+def leave_group() -> None:
+    """Tear down the process group ``dist_info`` started. A rank that exits with it alive leaves
+    gloo's threads to the interpreter's exit, which can abort the process ("terminate called
+    without an active exception", SIGABRT) and fail a run whose training finished."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
     if step < warmup:
