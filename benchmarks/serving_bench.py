@@ -277,9 +277,9 @@ def cmd_student(args) -> dict:
         print(f"  {arm:17} [{paired['layouts'][arm]}] {paired[f'{arm}_tok_per_s']:6.0f} tok/s = {t['median']:.1f}x "
               f"the engine (rounds {t['min']:.1f}-{t['max']:.1f}x), {g['median']:.1f}x generate "
               f"(rounds {g['min']:.1f}-{g['max']:.1f}x)")
-    roof = float32_roof(path, paired["ctranslate2_tok_per_s"])
-    print(f"  float32's roof: {roof['weight_mb']:.1f} MB of weights read per token; a one-core read of that much "
-          f"runs at {roof['read_gbs']:.1f} GB/s -> at most {roof['tok_per_s']:.0f} tok/s; ctranslate2 float32 "
+    roof = float32_roof(path, paired["ctranslate2_tok_per_s"], args.threads)
+    print(f"  float32's roof: {roof['weight_mb']:.1f} MB of weights read per token; {roof['cores']} core(s) each "
+          f"reading its share at {roof['read_gbs']:.1f} GB/s -> at most {roof['tok_per_s']:.0f} tok/s; ctranslate2 float32 "
           f"decodes at {roof['fraction']:.0%} of it (prefill and per-answer work included); the roof is "
           f"{roof['tok_per_s'] / paired['transformers_tok_per_s']:.1f}x the transformers engine: the most any "
           f"float32 engine can reach here")
@@ -303,10 +303,11 @@ def cmd_student(args) -> dict:
             "planner": predicted}
 
 
-def float32_roof(path: Path, measured_tok_per_s: float) -> dict:
-    """The most one float32 stream can decode on one core: a step reads every weight once (12 MB
-    for the 3M student, beyond a core's L2), at the rate one core reads a buffer of that size
-    (``estimators.one_core_read_ms`` over this run's measured read rates: the planner's own roof)."""
+def float32_roof(path: Path, measured_tok_per_s: float, threads: int) -> dict:
+    """The most one float32 stream can decode with ``threads`` cores: a step reads every weight once
+    (12 MB for the 3M student, beyond a core's L2), each core its share, at the rate one core reads a
+    buffer of the share's size (``estimators.one_core_read_ms`` over this run's measured read rates:
+    the planner's own roof), on one core or split over all, whichever reads faster."""
     from stratos.catalog.local import local_offering, local_profile, measure
     from stratos.planner import estimators as est
     from stratos.planner.hardware import hardware_of
@@ -314,8 +315,9 @@ def float32_roof(path: Path, measured_tok_per_s: float) -> dict:
 
     weight_bytes = (converted_dir(path, "float32") / "model.bin").stat().st_size
     hw = hardware_of(local_offering(profile={**local_profile(), **measure()}))
-    bound = 1e3 / float(est.one_core_read_ms(weight_bytes, hw))
-    return {"weight_mb": weight_bytes / 1e6, "read_gbs": float(est.read_gbps_at(weight_bytes, hw)),
+    cores = max(range(1, threads + 1), key=lambda c: c / float(est.one_core_read_ms(weight_bytes / c, hw)))
+    bound = 1e3 * cores / float(est.one_core_read_ms(weight_bytes / cores, hw))
+    return {"weight_mb": weight_bytes / 1e6, "cores": cores, "read_gbs": float(est.read_gbps_at(weight_bytes / cores, hw)),
             "tok_per_s": bound, "fraction": measured_tok_per_s / bound}
 
 
@@ -592,29 +594,37 @@ def cmd_calibrate(args) -> dict:
 
 
 def _calibration_run(model_id: str, threads: int, hw) -> dict:
-    """One random-weight zoo model timed by CTranslate2 float32, with the ms its decode step's
-    bytes take at one core's read rate for their size on ``hw`` (``roof_ms``)."""
+    """One random-weight zoo model timed by CTranslate2 float32 with each stream on one core and
+    (with several threads) split over all of them, beside the ms its decode step's bytes take at
+    one core's read rate for their size on ``hw`` (``roof_ms``; ``split_roof_ms`` for one core's share)."""
     from stratos.planner import estimators as est
     from stratos.zoo import get_model
 
-    pre_ms, step_ms, setup = isolated(_ct2_times, str(_random_llama_dir(model_id)), threads)
     spec = get_model(model_id)
-    roof_ms = float(est.one_core_read_ms(est.decode_step_bytes(spec.params, 4.0, spec.kv_bytes_per_token(), 128, 32), hw))
-    print(f"  {model_id:18} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token, read roof "
-          f"{roof_ms:6.3f} ms [{setup}]", flush=True)
-    return {"model": model_id, "params": spec.params, "layers": spec.layers, "setup": setup,
-            "prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms, "roof_ms": roof_ms}
+    nbytes = est.decode_step_bytes(spec.params, 4.0, spec.kv_bytes_per_token(), 128, 32)
+    run = {"model": model_id, "params": spec.params, "layers": spec.layers,
+           "roof_ms": float(est.one_core_read_ms(nbytes, hw)), "split_roof_ms": float(est.one_core_read_ms(nbytes / threads, hw))}
+    for layout, replicas in (("one_core", threads), ("split", 1))[: 2 if threads > 1 else 1]:
+        pre_ms, step_ms = isolated(_ct2_times, str(_random_llama_dir(model_id)), threads, replicas)
+        run[layout] = {"prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms}
+        print(f"  {model_id:18} {layout:8} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token, "
+              f"read roof {run['roof_ms' if layout == 'one_core' else 'split_roof_ms']:6.3f} ms", flush=True)
+    run.update(min((run[k] for k in ("one_core", "split") if k in run), key=lambda t: t["decode_ms_per_token"]))
+    return run
 
 
 def _fit_serving(runs: list[dict], gflops: float) -> dict:
-    """Decode step = floor + roof / efficiency, through the 1M and 3M points; prefill efficiency
-    the mean over all models."""
-    a, b = runs[:2]
-    slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (b["roof_ms"] - a["roof_ms"])
-    floor = max(0.0, a["decode_ms_per_token"] - a["roof_ms"] * slope)
+    """One-core decode step = floor + roof / efficiency, through the 1M and 3M points; a split step's
+    efficiency (each core's share over its roof, above the same floor) the mean over all models;
+    prefill efficiency the mean over all models in the faster layout."""
+    a, b = (r["one_core"] for r in runs[:2])
+    slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (runs[1]["roof_ms"] - runs[0]["roof_ms"])
+    floor = max(0.0, a["decode_ms_per_token"] - runs[0]["roof_ms"] * slope)
+    split = [r["split_roof_ms"] / (r["split"]["decode_ms_per_token"] - floor) for r in runs if "split" in r]
     prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / (gflops * 1e9) for r in runs)
     return {"prefill_efficiency": round(prefill_eff, 4), "decode_read_efficiency": round(1.0 / slope, 4),
-            "decode_floor_ms": round(floor, 4)}
+            "decode_floor_ms": round(floor, 4),
+            **({"split_read_efficiency": round(statistics.mean(split), 4)} if split else {})}
 
 
 def _random_llama_dir(model_id: str) -> Path:
@@ -639,12 +649,12 @@ def _random_llama_dir(model_id: str) -> Path:
     return out
 
 
-def _ct2_times(path: str, threads: int, prompt: int = 128, new: int = 32) -> tuple[float, float, str]:
-    """(prefill ms for a ``prompt``-token prompt, decode ms per token, the setup) with CTranslate2
-    float32 in the layout the server would choose, one stream."""
-    from stratos.serve.engines import load_engine
+def _ct2_times(path: str, threads: int, replicas: int, prompt: int = 128, new: int = 32) -> tuple[float, float]:
+    """(prefill ms for a ``prompt``-token prompt, decode ms per token) of one stream with CTranslate2
+    float32 on ``threads // replicas`` cores."""
+    from stratos.serve.ct2_engine import CT2Engine
 
-    e = load_engine(Path(path), engine="ctranslate2", quantization="float32", threads=threads)
+    e = CT2Engine.from_dir(Path(path), quantization="float32", threads=threads, replicas=replicas)
     vocab = e.tokenizer.convert_ids_to_tokens([8 + i % (len(e.tokenizer) - 8) for i in range(prompt)])
     gen = e.generator
 
@@ -658,7 +668,7 @@ def _ct2_times(path: str, threads: int, prompt: int = 128, new: int = 32) -> tup
 
     run(2)
     first = run(1)
-    return first * 1e3, (run(new + 1) - first) / new * 1e3, _layout(e.describe())
+    return first * 1e3, (run(new + 1) - first) / new * 1e3
 
 
 def answer_budget(student: str | None) -> int:

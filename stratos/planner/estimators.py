@@ -52,13 +52,17 @@ if CPU_CALIBRATION.is_file():
     MFU_PREFILL_CPU = float(_cal.get("prefill_efficiency", MFU_PREFILL_CPU))
 # Serving on CPU runs the CTranslate2 engine (stratos.serve.engines), not the torch loop the
 # factors above describe: its own fit, {"serving": {"prefill_efficiency", "decode_read_efficiency",
-# "decode_floor_ms", "host_gflops", "read_gbps", "runs"}}, is written by benchmarks/serving_bench.py
-# calibrate --write: prefill as a fraction of the matmul rate, a decode step as a floor plus the
-# weights read at a fraction of one core's read rate for their size, both measured in that run.
+# "decode_floor_ms", "split_read_efficiency", "host_gflops", "read_gbps", "runs"}}, is written by
+# benchmarks/serving_bench.py calibrate --write: prefill as a fraction of the matmul rate, a decode
+# step as a floor plus the weights read at a fraction of one core's read rate for their size (a
+# smaller fraction of each core's share when the step is split over cores: the threads meet per
+# operation and share memory), the rates measured in that run.
 _serving = (_cal.get("serving") or {}) if CPU_CALIBRATION.is_file() else {}
 SERVE_MFU_PREFILL_CPU = float(_serving.get("prefill_efficiency", MFU_PREFILL_CPU))
 SERVE_READ_EFFICIENCY_CPU = float(_serving.get("decode_read_efficiency", BW_EFFICIENCY))
 SERVE_DECODE_FLOOR_MS_CPU = float(_serving.get("decode_floor_ms", DECODE_FLOOR_MS_CPU))
+# Unmeasured, a split step breaks even on two cores at best: the one-core line at half its rate.
+SERVE_SPLIT_READ_EFFICIENCY_CPU = float(_serving.get("split_read_efficiency", SERVE_READ_EFFICIENCY_CPU / 2))
 
 
 @dataclass(frozen=True)
@@ -187,11 +191,10 @@ def serve_latency_ms(
     Prefill is compute-bound: 2·P·prompt FLOPs at ``MFU_PREFILL`` of peak over all devices
     (tensor parallel). Decode is read-bound: each step reads the weights and the KV cache so
     far, never faster than a per-step floor. On a GPU that is the datasheet bandwidth at
-    ``BW_EFFICIENCY`` and a floor per layer (kernel launches) + scheduler. On a CPU one stream
-    runs on one core (the engine's layout), which reads its bytes at the rate measured for a
-    buffer of their size (``read_gbps_at``: a 3M student's 12 MB come from a cache, a 30M one's
-    from memory) at ``SERVE_READ_EFFICIENCY_CPU`` of it, plus a fixed floor (both fitted by
-    ``benchmarks/serving_bench.py calibrate``). Single request, no batching interference.
+    ``BW_EFFICIENCY`` and a floor per layer (kernel launches) + scheduler. On a CPU the cores
+    read the bytes at the rates measured for buffers of their size (``read_gbps_at``: a 3M
+    student's 12 MB come from a cache, a 30M one's from memory), on one core or split over all
+    as the engine does (``cpu_decode_step_ms``). Single request, no batching interference.
     """
     gpu = np.asarray(hw.is_gpu)
     bpp = np.where(gpu, 2.0, 4.0)
@@ -200,8 +203,20 @@ def serve_latency_ms(
     step_bytes = decode_step_bytes(params, bpp, kv_bytes_per_token, prompt_tokens, output_tokens)
     gpu_step = step_bytes / (hw.devices * hw.bandwidth_gbps * 1e9 * BW_EFFICIENCY) * 1e3
     gpu_step = np.maximum(gpu_step, DECODE_FLOOR_MS_GPU + DECODE_FLOOR_MS_PER_LAYER_GPU * layers)
-    cpu_step = SERVE_DECODE_FLOOR_MS_CPU + one_core_read_ms(step_bytes, hw) / SERVE_READ_EFFICIENCY_CPU
+    cpu_step = cpu_decode_step_ms(step_bytes, hw)
     return REQUEST_OVERHEAD_MS + prefill_ms + output_tokens * np.where(gpu, gpu_step, cpu_step)
+
+
+def cpu_decode_step_ms(step_bytes: Any, hw: Hardware) -> Any:
+    """One CPU decode step in the engine's faster layout (``stratos.serve.ct2_tuning`` measures
+    which): a floor plus ``step_bytes`` read on one core at ``SERVE_READ_EFFICIENCY_CPU`` of its
+    rate for their size, or split over ``hw.cores``, each core reading its share at
+    ``SERVE_SPLIT_READ_EFFICIENCY_CPU`` of its rate for the share's size. Both fitted by
+    ``benchmarks/serving_bench.py calibrate``."""
+    cores = np.maximum(np.asarray(hw.cores), 1)
+    one = SERVE_DECODE_FLOOR_MS_CPU + one_core_read_ms(step_bytes, hw) / SERVE_READ_EFFICIENCY_CPU
+    split = SERVE_DECODE_FLOOR_MS_CPU + one_core_read_ms(step_bytes / cores, hw) / SERVE_SPLIT_READ_EFFICIENCY_CPU
+    return np.where(cores > 1, np.minimum(one, split), one)
 
 
 def decode_step_bytes(

@@ -29,6 +29,7 @@ class Hardware:
     # One core's read rate (GB/s) of buffers of READ_SIZES_MIB, last axis; on a GPU (or a CPU
     # not measured) the bandwidth at every size.
     read_gbps: Any = None
+    cores: Any = 1  # CPU cores one decode stream may split its step over (the engine measures whether it does)
 
     def __post_init__(self) -> None:
         if self.read_gbps is None:
@@ -60,4 +61,5 @@ def hardware_of(offering: Offering) -> Hardware:
         bandwidth_gbps=offering.bandwidth_gbps or 2.0 * offering.vcpus,
         is_gpu=False,
         read_gbps=np.asarray(offering.read_gbps, dtype=float) if offering.read_gbps else None,
+        cores=max(int(offering.vcpus), 1),
     )

@@ -50,6 +50,7 @@ def offers(offs: list[Offering]) -> Offers:
         bandwidth_gbps=np.array([h.bandwidth_gbps for h in hws]),
         is_gpu=np.array([h.is_gpu for h in hws]),
         read_gbps=np.stack([h.read_gbps for h in hws]),
+        cores=np.array([h.cores for h in hws]),
     )
     return Offers(offs, hw, np.array([o.price_per_hour for o in offs]), np.array([o.spot for o in offs]),
                   np.array([o.cloud for o in offs]))

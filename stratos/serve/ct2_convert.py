@@ -49,7 +49,19 @@ class UnsupportedModel(Exception):
     """CTranslate2 cannot run this model (architecture, vocabulary or library missing); says why."""
 
 
-def _ct2() -> Any:
+#: CTranslate2's GEMM library, read once when ``ctranslate2`` is first imported: oneDNN on every CPU
+#: (``$CT2_USE_MKL`` set by the user wins). CTranslate2 picks Intel MKL on Intel CPUs and oneDNN
+#: elsewhere. On a 2-core Intel Xeon, MKL's packed SGEMM made a step split over two threads slower
+#: than one (SmolLM2-135M 19 vs 26 tokens/s; the 3M student 178 vs 1,676), so each stream decoded on
+#: one core; oneDNN splits it (SmolLM2 49 tokens/s, the 3M student 2,522) and is what AMD hosts
+#: always ran, so one model gives the same greedy answers on either vendor.
+GEMM_ENV = {"CT2_USE_MKL": "0"}
+
+
+def ctranslate2_module() -> Any:
+    """``ctranslate2``, imported with ``GEMM_ENV``: every import of it in Stratos goes through here."""
+    for key, value in GEMM_ENV.items():
+        os.environ.setdefault(key, value)
     try:
         import ctranslate2
     except ImportError as exc:  # pragma: no cover - the lock installs it
@@ -57,14 +69,20 @@ def _ct2() -> Any:
     return ctranslate2
 
 
+def gemm_backend() -> str:
+    """The GEMM library this process's CTranslate2 runs (``mkl`` or ``dnnl``), for setup records."""
+    return "mkl" if os.environ.get("CT2_USE_MKL", "").lower() in ("1", "true", "on") else "dnnl"
+
+
 def loader_for(config: Any) -> Any:
     """The converter's loader for a model config, or ``UnsupportedModel`` naming the architecture."""
+    ctranslate2_module()
     from ctranslate2.converters.transformers import _MODEL_LOADERS
 
     name = type(config).__name__
     loader = _MODEL_LOADERS.get(name)
     if loader is None:
-        raise UnsupportedModel(f"ctranslate2 {_ct2().__version__} has no converter for {name}")
+        raise UnsupportedModel(f"ctranslate2 {ctranslate2_module().__version__} has no converter for {name}")
     return loader
 
 
@@ -90,7 +108,7 @@ def cache_root(model_dir: Path) -> Path:
 
 
 def entry_name(source: str, quantization: str) -> str:
-    return f"{quantization}-{source[:16]}-ct2v{_ct2().__version__}"
+    return f"{quantization}-{source[:16]}-ct2v{ctranslate2_module().__version__}"
 
 
 def convert_model(model: Any, tokenizer: Any, out: Path, quantization: str, *, consume: bool = False) -> Path:
@@ -103,7 +121,7 @@ def convert_model(model: Any, tokenizer: Any, out: Path, quantization: str, *, c
     """
     import torch
 
-    ct2 = _ct2()
+    ct2 = ctranslate2_module()
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
@@ -135,6 +153,7 @@ def _no_full_collections() -> Iterator[None]:
     job converts it for every validation pass). Deleted layers are freed by
     reference counting anyway; only cycles wait for the next automatic pass.
     """
+    ctranslate2_module()
     import ctranslate2.converters.transformers as converter
 
     real = converter.gc
@@ -159,7 +178,7 @@ def check_vocabulary(tokenizer: Any) -> None:
 def write_entry_manifest(entry: Path, source: str, quantization: str) -> None:
     files = {p.name: sha256_file(p) for p in sorted(entry.iterdir()) if p.is_file() and p.name != CT2_MANIFEST}
     body = {"format": FORMAT, "source": source, "quantization": quantization,
-            "ctranslate2": _ct2().__version__, "files": files}
+            "ctranslate2": ctranslate2_module().__version__, "files": files}
     (entry / CT2_MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True))
 
 

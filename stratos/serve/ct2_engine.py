@@ -32,7 +32,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stratos.serve.ct2_convert import UnsupportedModel, convert_model, converted_dir
+from stratos.serve.ct2_convert import (
+    UnsupportedModel,
+    convert_model,
+    converted_dir,
+    ctranslate2_module,
+)
 from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
@@ -263,10 +268,8 @@ def _generation_config(cls: Any, path: Path) -> Any:
 
 
 def _generator(model_path: Path, quantization: str, threads: int | None, replicas: int) -> Any:
-    import ctranslate2
-
     total = threads or os.cpu_count() or 1
-    return ctranslate2.Generator(
+    return ctranslate2_module().Generator(
         str(model_path),
         device="cpu",
         compute_type=quantization,

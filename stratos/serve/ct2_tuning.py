@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stratos.device import cpu_model
-from stratos.serve.ct2_convert import QUANTIZATIONS, cache_root, source_id
+from stratos.serve.ct2_convert import QUANTIZATIONS, cache_root, gemm_backend, source_id
 
 log = logging.getLogger("stratos.serve")
 
@@ -67,7 +67,8 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
     if total == 1 and quantization != "auto":
         return CT2Setup(quantization, 1)  # nothing to choose
     record = record_path(path, quantization)
-    key = {"source": source_id(path), "cpu": cpu_model(), "threads": total, "quantization": quantization}
+    key = {"source": source_id(path), "cpu": cpu_model(), "threads": total, "quantization": quantization,
+           "gemm": gemm_backend()}
     try:
         saved = json.loads(record.read_text())
         if saved.get("key") == key:

@@ -98,6 +98,26 @@ def test_cpu_decode_reads_the_weights_at_one_cores_rate_for_their_size():
     assert est.read_gbps_at(12e6, unmeasured) == 5.0
 
 
+def test_a_cpu_step_splits_over_the_cores_when_their_shares_read_faster(monkeypatch):
+    """Split over 2 cores, each core reads half the bytes at the rate for half the size, at the split
+    efficiency (the threads meet and share memory); a stream decodes in the faster layout, as the
+    engine measures."""
+    monkeypatch.setattr(est, "SERVE_READ_EFFICIENCY_CPU", 0.8)
+    monkeypatch.setattr(est, "SERVE_SPLIT_READ_EFFICIENCY_CPU", 0.35)
+    cpu = dict(name="cpu", devices=1, memory_gb=16.0, tflops=0.2, bandwidth_gbps=5.0, is_gpu=False,
+               read_gbps=np.array([120.0, 120.0, 40.0, 10.0]))
+    one, two = Hardware(**cpu), Hardware(**cpu, cores=2)
+
+    def step(nbytes: float, efficiency: float) -> float:
+        return est.SERVE_DECODE_FLOOR_MS_CPU + float(est.one_core_read_ms(nbytes, one)) / efficiency
+
+    big, cached = 400e6, 8 * 2**20  # memory-bound; cached: 8 and 4 MiB both read at 120 GB/s
+    assert est.cpu_decode_step_ms(big, two) == pytest.approx(step(big / 2, 0.35))
+    assert step(big / 2, 0.35) < step(big, 0.8)
+    assert est.cpu_decode_step_ms(big, one) == pytest.approx(step(big, 0.8))
+    assert est.cpu_decode_step_ms(cached, two) == pytest.approx(step(cached, 0.8))  # half the bytes at 0.35: slower
+
+
 def test_serving_memory_includes_kv_cache():
     w_only = est.serve_memory_gb(72.7e9, 0, 160, gpu("H100"))
     with_kv = est.serve_memory_gb(72.7e9, 327680, 160, gpu("H100"))

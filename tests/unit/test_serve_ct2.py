@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 from helpers.tiny_model import make_tiny_model_dir
@@ -285,3 +289,18 @@ def test_seeded_sampling_matches_the_transformers_engine(hf, ct2):
     unseeded = ct2.generate(["hello"] * 4, max_new_tokens=8, temperature=1.5)
     greedy = ct2.generate(["hello"], max_new_tokens=8)[0]
     assert any(r.token_ids != greedy.token_ids for r in unseeded)
+
+
+@pytest.mark.parametrize("user_env, backend", [({}, "DNNL"), ({"CT2_USE_MKL": "1"}, "MKL|DNNL")])
+def test_ctranslate2_runs_onednn_unless_the_user_says_otherwise(model_dir, user_env, backend):
+    """CTranslate2 reads its GEMM library once, at import: every import goes through
+    ``ctranslate2_module``, which asks for oneDNN (MKL is Intel-only, so an AMD host reports oneDNN
+    even when asked for MKL); a user's ``CT2_USE_MKL`` wins, and the setup record is keyed by it."""
+    code = ("import json, os; from pathlib import Path; from stratos.serve.ct2_engine import CT2Engine; "
+            "from stratos.serve.ct2_convert import gemm_backend; "
+            f"CT2Engine.from_dir(Path({str(model_dir)!r}), threads=1); print(json.dumps(gemm_backend()))")
+    env = {k: v for k, v in os.environ.items() if k != "CT2_USE_MKL"} | user_env | {"CT2_VERBOSE": "1"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(rf"SGEMM backend: ({backend})", r.stderr + r.stdout), r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == ("mkl" if user_env else "dnnl")
