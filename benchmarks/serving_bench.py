@@ -585,7 +585,8 @@ def cmd_calibrate(args) -> dict:
     for r in runs:
         spec = get_model(r["model"])
         pred, pred_profile = (float(est.model_latency_ms(spec, 128, 32, hw)) for hw in (same_run, profile))
-        meas = r["prefill_ms_128"] + 32 * r["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
+        t = r[r["faster"]]
+        meas = t["prefill_ms_128"] + 32 * t["decode_ms_per_token"] + est.REQUEST_OVERHEAD_MS
         print(f"{r['model']:20} {'':>20} {pred:10.1f} {pred_profile:18.1f} {meas:10.1f}")
     print(f"(predicted: with this run's rates; planner profile: with the cached rates `stratos plan` uses, "
           f"{profile.tflops * 1e3:.1f} GFLOP/s; measured: engine time + the planner's "
@@ -609,7 +610,7 @@ def _calibration_run(model_id: str, threads: int, hw) -> dict:
         run[layout] = {"prefill_ms_128": pre_ms, "decode_ms_per_token": step_ms}
         print(f"  {model_id:18} {layout:8} prefill(128) {pre_ms:6.2f} ms, decode {step_ms:6.3f} ms/token, "
               f"read roof {run['roof_ms' if layout == 'one_core' else 'split_roof_ms']:6.3f} ms", flush=True)
-    run.update(min((run[k] for k in ("one_core", "split") if k in run), key=lambda t: t["decode_ms_per_token"]))
+    run["faster"] = min(("one_core", "split")[: 2 if threads > 1 else 1], key=lambda k: run[k]["decode_ms_per_token"])
     return run
 
 
@@ -621,7 +622,8 @@ def _fit_serving(runs: list[dict], gflops: float) -> dict:
     slope = (b["decode_ms_per_token"] - a["decode_ms_per_token"]) / (runs[1]["roof_ms"] - runs[0]["roof_ms"])
     floor = max(0.0, a["decode_ms_per_token"] - runs[0]["roof_ms"] * slope)
     split = [r["split_roof_ms"] / (r["split"]["decode_ms_per_token"] - floor) for r in runs if "split" in r]
-    prefill_eff = statistics.mean(2 * r["params"] * 128 / (r["prefill_ms_128"] / 1e3) / (gflops * 1e9) for r in runs)
+    prefill_eff = statistics.mean(2 * r["params"] * 128 / (r[r["faster"]]["prefill_ms_128"] / 1e3) / (gflops * 1e9)
+                                  for r in runs)
     return {"prefill_efficiency": round(prefill_eff, 4), "decode_read_efficiency": round(1.0 / slope, 4),
             "decode_floor_ms": round(floor, 4),
             **({"split_read_efficiency": round(statistics.mean(split), 4)} if split else {})}

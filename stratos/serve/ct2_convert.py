@@ -70,7 +70,8 @@ def ctranslate2_module() -> Any:
 
 
 def gemm_backend() -> str:
-    """The GEMM library this process's CTranslate2 runs (``mkl`` or ``dnnl``), for setup records."""
+    """The GEMM library this process asked CTranslate2 for (``mkl`` or ``dnnl``), for setup records;
+    CTranslate2 grants MKL on Intel CPUs only."""
     return "mkl" if os.environ.get("CT2_USE_MKL", "").lower() in ("1", "true", "on") else "dnnl"
 
 
