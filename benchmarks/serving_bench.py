@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -488,11 +489,15 @@ def _correct(example, text: str) -> bool:
 
 
 def cmd_job(args) -> dict:
-    """The job's engine-bound non-training phases, each with the old engine and the new one."""
+    """The job's engine-bound non-training phases, each with the old engine and the new one.
+
+    The old arm is the transformers engine as it was before the engine layer: every prompt's
+    prefill in full (``_before_shared_prefix``). Each arm's teacher phases run in a fresh process,
+    as in the job, where the teacher decodes before any student engine or training step has run
+    (engines sharing a process disturb each other: ``isolated``).
+    """
     from stratos.distill.evaluation import evaluate_engine, latency
     from stratos.serve.engines import engine_for_model, load_engine
-    from stratos.synth.probe import probe_teacher
-    from stratos.synth.teachers.local_hf import LocalHFTeacher
 
     cfg = default_config()
     path = Path(args.student) if args.student else default_student()
@@ -504,11 +509,11 @@ def cmd_job(args) -> dict:
     def timed(phase: str, old, new) -> None:
         phases[phase] = {}
         for label, fn in (("transformers", old), ("engine layer", new)):
-            t0 = time.perf_counter()
-            fn()
-            phases[phase][label] = time.perf_counter() - t0
-        print(f"  {phase:28} transformers {phases[phase]['transformers']:7.1f} s   engine layer "
-              f"{phases[phase]['engine layer']:7.1f} s", flush=True)
+            with _before_shared_prefix(label == "transformers"):
+                t0 = time.perf_counter()
+                fn()
+                phases[phase][label] = time.perf_counter() - t0
+        _print_phase(phase, phases[phase])
 
     def student_eval(make):
         return lambda: evaluate_engine(make(), TASK, val, max_new_tokens=max_new)
@@ -519,30 +524,63 @@ def cmd_job(args) -> dict:
     timed("test eval (500 q) + latency", lambda: (evaluate_engine(hf, TASK, test, max_new_tokens=max_new),
                                                   latency(hf, TASK, [e.question for e in test[:10]], max_new_tokens=max_new)),
           lambda: _eval_and_latency(new_student(), test, max_new))
-    teachers = {
-        "transformers": LocalHFTeacher("smollm2-135m-instruct", threads=args.threads),
-        "engine layer": LocalHFTeacher("smollm2-135m-instruct", threads=args.threads),
-    }
-    from stratos.serve.engine import GenerationEngine
-
-    teachers["transformers"]._engine = GenerationEngine.from_dir(smollm2_dir(), threads=args.threads, dtype="bfloat16")
-    _ = teachers["engine layer"].engine  # load (and convert, once) outside the timing, like the old one
-    for phase, n, tokens in (("probe (50 q)", cfg.probe_size, cfg.teacher_max_new_tokens),
-                             ("teacher rationales (16)", cfg.rationale_budget, cfg.teacher_max_new_tokens * 2),
-                             ("teacher eval (100 q)", cfg.teacher_eval_size, cfg.teacher_max_new_tokens)):
-        # --teacher-sample k times k questions and scales the time to the job's n (linear in n).
-        k = min(n, args.teacher_sample or n)
-        qs = held_out(k, seed=4242)
-        timed(phase, *(lambda t=teachers[k2], qs=qs, tokens=tokens: probe_teacher(t, TASK, qs, 0.5, max_new_tokens=tokens)
-                       for k2 in ("transformers", "engine layer")))
-        phases[phase] = {label: secs * n / k for label, secs in phases[phase].items()}
+    arms = {label: isolated(_teacher_phases, label, args.threads, args.teacher_sample)
+            for label in ("transformers", "engine layer")}
+    for phase in arms["transformers"]:
+        phases[phase] = {label: arms[label][phase] for label in arms}
+        _print_phase(phase, phases[phase])
     passes = max(1, 8736 // cfg.eval_every)  # the default job's validation passes (8.7k steps)
     total = {k: sum(v[k] * (passes if p.startswith("validation") else 1) for p, v in phases.items())
              for k in ("transformers", "engine layer")}
     print(f"\nnon-training engine time of a default job ({passes} validation passes): transformers "
           f"{total['transformers']:.0f} s -> engine layer {total['engine layer']:.0f} s "
           f"({total['transformers'] / total['engine layer']:.1f}x; target >= 2x)")
-    return {"phases": phases, "validation_passes": passes, "total_s": total}
+    return {"phases": phases, "validation_passes": passes, "total_s": total, "teacher_engine": arms}
+
+
+def _print_phase(phase: str, secs: dict[str, float]) -> None:
+    print(f"  {phase:28} transformers {secs['transformers']:7.1f} s   engine layer {secs['engine layer']:7.1f} s",
+          flush=True)
+
+
+@contextlib.contextmanager
+def _before_shared_prefix(old: bool):
+    """The transformers engine as it was before it ran a batch's shared prompt prefix once (when ``old``)."""
+    import stratos.serve.engine as engine_module
+
+    shared = engine_module.shared_prefix
+    if old:
+        engine_module.shared_prefix = lambda prompts, keep=1: 0
+    try:
+        yield
+    finally:
+        engine_module.shared_prefix = shared
+
+
+def _teacher_phases(arm: str, threads: int, sample: int) -> dict[str, float]:
+    """Seconds of the job's teacher phases on ``arm``'s engine; ``sample`` questions per phase (0:
+    all) times a sample and scales it to the job's n. The engine loads outside the timing."""
+    from stratos.serve.engine import GenerationEngine
+    from stratos.synth.probe import probe_teacher
+    from stratos.synth.teachers.local_hf import LocalHFTeacher
+
+    cfg = default_config()
+    teacher = LocalHFTeacher("smollm2-135m-instruct", threads=threads)
+    if arm == "transformers":
+        teacher._engine = GenerationEngine.from_dir(smollm2_dir(), threads=threads, dtype="bfloat16")
+    engine = teacher.engine.describe()
+    times: dict[str, float] = {}
+    with _before_shared_prefix(arm == "transformers"):
+        for phase, n, tokens in (("probe (50 q)", cfg.probe_size, cfg.teacher_max_new_tokens),
+                                 ("teacher rationales (16)", cfg.rationale_budget, cfg.teacher_max_new_tokens * 2),
+                                 ("teacher eval (100 q)", cfg.teacher_eval_size, cfg.teacher_max_new_tokens)):
+            k = min(n, sample or n)
+            qs = held_out(k, seed=4242)
+            t0 = time.perf_counter()
+            probe_teacher(teacher, TASK, qs, 0.5, max_new_tokens=tokens)
+            times[phase] = (time.perf_counter() - t0) * n / k
+    print(f"  teacher engine ({arm}): {engine}", flush=True)
+    return times
 
 
 def _eval_and_latency(engine, test, max_new):
@@ -692,7 +730,8 @@ def main() -> None:
                     "answer budget, so answers run to their end as the job evaluates them; else 64)")
     ap.add_argument("--n", type=int, default=500, help="parity: held-out questions")
     ap.add_argument("--write", action="store_true", help="calibrate: store the fit in cpu_calibration.json")
-    ap.add_argument("--teacher-sample", type=int, default=0, help="job: teacher questions per phase (0: all)")
+    ap.add_argument("--teacher-sample", type=int, default=0,
+                    help="job: teacher questions timed per phase, scaled to the job's n (0: all)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     if args.max_tokens is None:

@@ -38,7 +38,7 @@ from stratos.serve.ct2_convert import (
     converted_dir,
     ctranslate2_module,
 )
-from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids
+from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids, shared_prefix
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
 
@@ -210,8 +210,14 @@ class CT2Engine(EngineBase):
         )
         with self._tok_lock:
             tokens = [self.tokenizer.convert_ids_to_tokens(list(r.ids)) for r in requests]
+        # The shared prefix runs once as CTranslate2's static prompt (not cached: a server would
+        # keep one state per prefix it ever saw). Each row keeps two tokens of its own: with a
+        # one-token remainder, CTranslate2 4.8 returns the other rows' prompt tails as generated.
+        shared = shared_prefix(tokens, keep=2)
         results = self.generator.generate_batch(
-            tokens,
+            [t[shared:] for t in tokens],
+            static_prompt=tokens[0][:shared] or None,
+            cache_static_prompt=False,
             max_length=longest,
             end_token=self._end,
             include_prompt_in_result=False,

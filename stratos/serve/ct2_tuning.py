@@ -1,8 +1,9 @@
 """How CTranslate2 should run a model on this CPU: weight format and thread layout, measured once.
 
-Two choices, both made by decoding a short greedy burst of one stream with each
-candidate and remembered beside the converted model (keyed by the model, the CPU
-and the thread budget), so a restart does not measure again:
+Each choice is made by decoding a short greedy burst with each candidate and is
+remembered beside the converted model (keyed by the model, the CPU, the thread
+budget and the GEMM library), so a restart does not measure again. One stream
+decides two of them:
 
 * **quantization** (when asked for ``auto``): float32 or int8. int8 must decode
   ``INT8_MARGIN`` faster to be chosen, since its greedy answers can differ.
@@ -15,6 +16,9 @@ and the thread budget), so a restart does not measure again:
   chosen when one stream on one core reaches ``REPLICA_MARGIN`` of its rate on
   all cores; a model whose step does split well (a large, bandwidth-bound one)
   keeps every core for its one stream.
+
+A batch of prompts decides the third, for callers that decode batches (a local
+teacher): CTranslate2 in that setup, or the transformers engine (``BATCH_ROWS``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from stratos.device import cpu_model
 from stratos.serve.ct2_convert import QUANTIZATIONS, cache_root, gemm_backend, source_id
+from stratos.serve.engine_base import EngineBase
+
+if TYPE_CHECKING:
+    from stratos.serve.ct2_engine import CT2Engine
 
 log = logging.getLogger("stratos.serve")
 
@@ -40,6 +50,13 @@ INT8_MARGIN = 1.15
 # one stream is the bandwidth target, so it keeps both cores). Under other load a 2-thread step
 # is the fragile one (waiting on a busy core): 3.5x slower than 1 thread in one measurement.
 REPLICA_MARGIN = 0.9
+# A local teacher decodes batches (32 questions at once), whose prefill is compute-bound: there
+# torch's bfloat16 matmuls (AMX or AVX512-BF16) can beat CTranslate2's float32 and int8 ones, though
+# CTranslate2 decodes one stream faster. Measured on a 2-core Intel Xeon with AMX, SmolLM2-135M,
+# 100 Mahjong questions in batches of 32 to 64 tokens: transformers bf16 16 s, CTranslate2 int8 x 2
+# replicas 24 s (its one-stream choice), float32 37-41 s. So a batch burst decides (once): 32
+# rows like the teacher's batches (with 16 rows, int8 looked as fast as bf16 here).
+BATCH_ROWS = 32
 _PROBE_TOKENS = 24
 _PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
 
@@ -67,22 +84,65 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
     if total == 1 and quantization != "auto":
         return CT2Setup(quantization, 1)  # nothing to choose
     record = record_path(path, quantization)
-    key = {"source": source_id(path), "cpu": cpu_model(), "threads": total, "quantization": quantization,
-           "gemm": gemm_backend()}
-    try:
-        saved = json.loads(record.read_text())
-        if saved.get("key") == key:
-            return CT2Setup(**saved["chosen"])
-    except (OSError, ValueError, TypeError):
-        pass
+    key = _key(path, total, quantization=quantization)
+    saved = _remembered(record, key)
+    if saved is not None:
+        return CT2Setup(**saved)
     formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
     layouts = (1, total) if total > 1 else (1,)
     rates = measure_decode_rates(path, formats, layouts, total)
     setup = decide(rates, formats, layouts)
     log.info("ctranslate2 setup: %s (one-stream greedy tokens/s: %s)", setup, rates)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"key": key, "chosen": asdict(setup), "tokens_per_s": rates}, indent=2))
+    _remember(record, key, asdict(setup), rates)
     return setup
+
+
+def faster_for_batches(path: Path, ct2: CT2Engine, transformers: Callable[[], EngineBase], dtype: str,
+                       threads: int | None) -> EngineBase:
+    """``ct2`` (CTranslate2 in its chosen setup) or the engine ``transformers()`` loads in ``dtype``,
+    whichever decodes a batch faster (see ``BATCH_ROWS``): measured once, remembered like the setup."""
+    total = threads or os.cpu_count() or 1
+    record = cache_root(path) / f"batch-{ct2.quantization}-{dtype}.json"
+    key = _key(path, total, ctranslate2=f"{ct2.quantization} x {ct2.parallelism}", transformers_dtype=dtype)
+    chosen = _remembered(record, key)
+    if chosen == "ctranslate2":
+        return ct2
+    other = transformers()
+    if chosen is None:
+        rates = {engine.kind: batch_rate(engine) for engine in (ct2, other)}
+        chosen = max(rates, key=rates.__getitem__)
+        log.info("engine for batches of %s: %s (batched greedy tokens/s: %s)", path, chosen, rates)
+        _remember(record, key, chosen, rates)
+    return ct2 if chosen == "ctranslate2" else other
+
+
+def batch_rate(engine: EngineBase) -> float:
+    """Greedy tokens/s over a ``BATCH_ROWS``-chat batch (prefill included): the chats share the
+    template's prefix and ask for answers longer than the burst, so rows do not end early."""
+    chats = [[{"role": "user", "content": f"{_PROBE_PROMPT}Now write every whole number from {i} to {i + 60}, "
+                                          "in words, separated by commas."}] for i in range(BATCH_ROWS)]
+    engine.chat(chats, max_new_tokens=4)  # warms up: oneDNN builds a kernel per matmul shape
+    t0 = time.perf_counter()
+    out = engine.chat(chats, max_new_tokens=_PROBE_TOKENS)
+    return sum(r.completion_tokens for r in out) / max(time.perf_counter() - t0, 1e-9)
+
+
+def _key(path: Path, threads: int, **setting: Any) -> dict[str, Any]:
+    """What a remembered choice depends on: the model, the CPU, the cores, the GEMM library, the setting."""
+    return {"source": source_id(path), "cpu": cpu_model(), "threads": threads, "gemm": gemm_backend(), **setting}
+
+
+def _remembered(record: Path, key: dict[str, Any]) -> Any:
+    try:
+        saved = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved.get("chosen") if isinstance(saved, dict) and saved.get("key") == key else None
+
+
+def _remember(record: Path, key: dict[str, Any], chosen: Any, rates: dict[str, float]) -> None:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"key": key, "chosen": chosen, "tokens_per_s": rates}, indent=2))
 
 
 def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int, ...]) -> CT2Setup:

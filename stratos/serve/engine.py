@@ -41,6 +41,7 @@ from stratos.serve.decoding import (  # noqa: F401 - re-exported: callers import
     SamplingParams,
     TextCallback,
     eos_ids,
+    shared_prefix,
 )
 from stratos.serve.engine_base import EngineBase
 
@@ -154,10 +155,17 @@ class GenerationEngine(EngineBase):
                 if r.params.temperature > 0 and r.params.seed is not None:
                     gen = torch.Generator(device=self.device).manual_seed(r.params.seed)
                 rows.append(Row.for_request(r, generator=gen))
-            input_ids, mask = self._left_pad([list(r.ids) for r in requests])
+            prompts = [list(r.ids) for r in requests]
+            shared = shared_prefix(prompts)
+            input_ids, mask = self._left_pad([p[shared:] for p in prompts])
+            cache = None
+            if shared:  # run the shared tokens once, then give every row a copy of their cache
+                cache = self._run(torch.tensor([prompts[0][:shared]], device=self.device), None, None, None)[1]
+                cache.batch_repeat_interleave(len(prompts))
+                mask = torch.cat([mask.new_ones(len(prompts), shared), mask], dim=1)
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-            batch = DecodeBatch(rows, None, mask, positions[:, -1:], None)
-            done = self._forward(batch, input_ids, positions)
+            batch = DecodeBatch(rows, cache, mask, positions[:, -1:], None)
+            done = self._forward(batch, input_ids, positions[:, shared:])
         return (batch if len(batch) else None), done
 
     def step(self, batch: DecodeBatch) -> list[tuple[Any, GenerationResult]]:
@@ -208,25 +216,8 @@ class GenerationEngine(EngineBase):
     ) -> list[tuple[Any, GenerationResult]]:
         """One forward pass + sampling; updates rows, drops finished ones, returns their results."""
         torch = self._torch
-        training = self.model.training
-        if training:  # no dropout while generating; restored for the caller's training loop
-            self.model.eval()
-        try:
-            out = self.model(
-                input_ids=input_ids,
-                attention_mask=batch.mask,
-                position_ids=positions,
-                past_key_values=batch.cache,
-                use_cache=True,
-                # Only the last position's logits are sampled; computing the LM head for every
-                # prompt position (vocab x prompt x batch) dominated prefill on CPU.
-                logits_to_keep=1,
-            )
-        finally:
-            if training:
-                self.model.train()
-        batch.cache = out.past_key_values
-        next_ids = self._sample(out.logits[:, -1, :].float(), batch.rows)
+        logits, batch.cache = self._run(input_ids, batch.mask, positions, batch.cache)
+        next_ids = self._sample(logits, batch.rows)
         keep: list[int] = []
         done: list[tuple[Any, GenerationResult]] = []
         for b, row in enumerate(batch.rows):
@@ -248,6 +239,27 @@ class GenerationEngine(EngineBase):
             batch.rows = [batch.rows[b] for b in keep]
             self._trim_left(batch)
         return done
+
+    def _run(self, input_ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
+        """The model's last-position logits (float32) and its updated KV cache."""
+        training = self.model.training
+        if training:  # no dropout while generating; restored for the caller's training loop
+            self.model.eval()
+        try:
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                # Only the last position's logits are sampled; computing the LM head for every
+                # prompt position (vocab x prompt x batch) dominated prefill on CPU.
+                logits_to_keep=1,
+            )
+        finally:
+            if training:
+                self.model.train()
+        return out.logits[:, -1, :].float(), out.past_key_values
 
     def _trim_left(self, batch: DecodeBatch) -> None:
         """Drop leading cache columns that are padding in every remaining row."""

@@ -11,7 +11,8 @@ GPU (bf16). On the CPU, ``engine="auto"`` (the default everywhere) means:
 CTranslate2's thread layout (one replica on every core, or one replica per core)
 is chosen by a short measurement, remembered beside the converted model
 (``stratos.serve.ct2_tuning``); so is its weight format when asked for
-``quantization="auto"``. The default is float32, whose greedy answers are the
+``quantization="auto"``, and, for work that comes in batches (``load_batch_engine``),
+whether CTranslate2 or the transformers engine decodes a batch faster. The default is float32, whose greedy answers are the
 transformers engine's, so a served student answers as the job measured it; int8
 (chosen by ``auto`` where it decodes faster) changes some of them.
 """
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from stratos.exceptions import ConfigError
 from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel
-from stratos.serve.ct2_tuning import choose_setup
+from stratos.serve.ct2_tuning import choose_setup, faster_for_batches
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
 
@@ -78,6 +80,23 @@ def load_engine(
                 raise ConfigError(f"--engine ctranslate2 cannot serve {path}: {exc}. Use --engine auto.") from exc
             log.warning("ctranslate2 cannot serve %s (%s); using the transformers engine", path, exc)
     return GenerationEngine.from_dir(path, threads=threads, dtype=dtype, name=name, max_context=max_context)
+
+
+def load_batch_engine(
+    path: str | Path, *, quantization: str = "auto", threads: int | None = None, dtype: str = "auto",
+    name: str | None = None,
+) -> EngineBase:
+    """The CPU engine that decodes batches of prompts fastest (a local teacher's work): CTranslate2
+    in its measured setup, or the transformers engine in ``dtype``, whichever a batched burst found
+    faster on this CPU (``ct2_tuning.faster_for_batches``; measured once, remembered)."""
+    path = Path(path)
+    transformers = partial(GenerationEngine.from_dir, path, threads=threads, dtype=dtype, name=name)
+    try:
+        ct2 = _load_ct2(path, quantization, threads, name, None)
+    except UnsupportedModel as exc:
+        log.warning("ctranslate2 cannot serve %s (%s); using the transformers engine", path, exc)
+        return transformers()
+    return faster_for_batches(path, ct2, transformers, dtype, threads)
 
 
 def engine_for_model(

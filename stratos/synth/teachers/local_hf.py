@@ -1,9 +1,9 @@
 """A local Hugging Face causal LM as a teacher: a model dir, a hub id, a GGUF file,
 or an offline zoo name (SmolLM2-135M-Instruct, Gemma 3 270M) converted once.
 
-Batched generation reuses the serving engine layer (CTranslate2 where it
-converts the model, else transformers), so the teacher and the served student
-decode the same way.
+Batched generation reuses the serving engine layer: on the CPU, CTranslate2 or
+the transformers engine, whichever decodes a batch faster on this host
+(``stratos.serve.engines.load_batch_engine``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class LocalHFTeacher:
         if self._engine is None:
             from stratos.device import resolve_device
             from stratos.serve.engine import GenerationEngine
-            from stratos.serve.engines import load_engine
+            from stratos.serve.engines import load_batch_engine, load_engine
 
             where = resolve_device(self.device, setting="job.device")
             path = self.model_dir
@@ -71,11 +71,13 @@ class LocalHFTeacher:
                         f"model nor a reachable hub id ({exc}). Pass a model dir or check the network."
                     ) from exc
                 self._engine = GenerationEngine(model, tok, name=self.source)
+            elif where != "cpu":
+                self._engine = load_engine(path, threads=self.threads, dtype=self.dtype, name=self.source, device=where)
             else:
                 # The teacher's accuracy is probed on the engine it generates with, so the faster
-                # weight format is safe here (the student's answers stay float32: load_engine's default).
-                self._engine = load_engine(
-                    path, quantization="auto", threads=self.threads, dtype=self.dtype, name=self.source, device=where
+                # engine and weight format are safe here (the student's answers stay float32).
+                self._engine = load_batch_engine(
+                    path, quantization="auto", threads=self.threads, dtype=self.dtype, name=self.source
                 )
         return self._engine
 
