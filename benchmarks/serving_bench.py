@@ -491,8 +491,8 @@ def _correct(example, text: str) -> bool:
 def cmd_job(args) -> dict:
     """The job's engine-bound non-training phases, each with the old engine and the new one.
 
-    The old arm is the transformers engine as it was before the engine layer: every prompt's
-    prefill in full (``_before_shared_prefix``). Each arm's teacher phases run in a fresh process,
+    The old arm is the transformers engine as it was before the engine layer
+    (``_engine_before_this_issue``). Each arm's teacher phases run in a fresh process,
     as in the job, where the teacher decodes before any student engine or training step has run
     (engines sharing a process disturb each other: ``isolated``).
     """
@@ -509,7 +509,7 @@ def cmd_job(args) -> dict:
     def timed(phase: str, old, new) -> None:
         phases[phase] = {}
         for label, fn in (("transformers", old), ("engine layer", new)):
-            with _before_shared_prefix(label == "transformers"):
+            with _engine_before_this_issue(label == "transformers"):
                 t0 = time.perf_counter()
                 fn()
                 phases[phase][label] = time.perf_counter() - t0
@@ -524,7 +524,7 @@ def cmd_job(args) -> dict:
     timed("test eval (500 q) + latency", lambda: (evaluate_engine(hf, TASK, test, max_new_tokens=max_new),
                                                   latency(hf, TASK, [e.question for e in test[:10]], max_new_tokens=max_new)),
           lambda: _eval_and_latency(new_student(), test, max_new))
-    arms = {label: isolated(_teacher_phases, label, args.threads, args.teacher_sample)
+    arms = {label: isolated(_teacher_phases, label, args.threads)
             for label in ("transformers", "engine layer")}
     for phase in arms["transformers"]:
         phases[phase] = {label: arms[label][phase] for label in arms}
@@ -544,41 +544,53 @@ def _print_phase(phase: str, secs: dict[str, float]) -> None:
 
 
 @contextlib.contextmanager
-def _before_shared_prefix(old: bool):
-    """The transformers engine as it was before it ran a batch's shared prompt prefix once (when ``old``)."""
+def _engine_before_this_issue(old: bool):
+    """When ``old``, the transformers engine as it was before the engine layer: every prompt's prefill
+    in full, and keys and values copied per query head under a padding mask."""
+    import stratos.serve.attention as attention_module
     import stratos.serve.engine as engine_module
 
-    shared = engine_module.shared_prefix
+    shared, use = engine_module.shared_prefix, attention_module.use
     if old:
         engine_module.shared_prefix = lambda prompts, keep=1: 0
+        attention_module.use = lambda model: None
     try:
         yield
     finally:
-        engine_module.shared_prefix = shared
+        engine_module.shared_prefix, attention_module.use = shared, use
 
 
-def _teacher_phases(arm: str, threads: int, sample: int) -> dict[str, float]:
-    """Seconds of the job's teacher phases on ``arm``'s engine; ``sample`` questions per phase (0:
-    all) times a sample and scales it to the job's n. The engine loads outside the timing."""
+def _teacher_phases(arm: str, threads: int) -> dict[str, float]:
+    """Seconds of the job's teacher phases on ``arm``'s engine, through the job's own functions:
+    the probe, the injection rationales (the task's knowledge before each question) and the
+    teacher's evaluation with its per-question latency. The engine loads outside the timing."""
+    from stratos.distill.job import teacher_eval
     from stratos.serve.engine import GenerationEngine
+    from stratos.synth.injection import teacher_rationales
     from stratos.synth.probe import probe_teacher
     from stratos.synth.teachers.local_hf import LocalHFTeacher
 
     cfg = default_config()
     teacher = LocalHFTeacher("smollm2-135m-instruct", threads=threads)
-    if arm == "transformers":
-        teacher._engine = GenerationEngine.from_dir(smollm2_dir(), threads=threads, dtype="bfloat16")
-    engine = teacher.engine.describe()
+    with _engine_before_this_issue(arm == "transformers"):
+        if arm == "transformers":
+            teacher._engine = GenerationEngine.from_dir(smollm2_dir(), threads=threads, dtype="bfloat16")
+        engine = teacher.engine.describe()
+    tokens = cfg.teacher_max_new_tokens
+    phases = {
+        f"probe ({cfg.probe_size} q)": lambda: probe_teacher(teacher, TASK, held_out(cfg.probe_size, seed=4242), 0.5,
+                                                            max_new_tokens=tokens),
+        f"teacher rationales ({cfg.rationale_budget})": lambda: teacher_rationales(
+            teacher, TASK, held_out(cfg.rationale_budget, seed=777), max_new_tokens=tokens * 2),
+        f"teacher eval ({cfg.teacher_eval_size} q) + latency": lambda: teacher_eval(
+            teacher, TASK, held_out(cfg.teacher_eval_size, seed=4242), cfg),
+    }
     times: dict[str, float] = {}
-    with _before_shared_prefix(arm == "transformers"):
-        for phase, n, tokens in (("probe (50 q)", cfg.probe_size, cfg.teacher_max_new_tokens),
-                                 ("teacher rationales (16)", cfg.rationale_budget, cfg.teacher_max_new_tokens * 2),
-                                 ("teacher eval (100 q)", cfg.teacher_eval_size, cfg.teacher_max_new_tokens)):
-            k = min(n, sample or n)
-            qs = held_out(k, seed=4242)
+    with _engine_before_this_issue(arm == "transformers"):
+        for phase, fn in phases.items():
             t0 = time.perf_counter()
-            probe_teacher(teacher, TASK, qs, 0.5, max_new_tokens=tokens)
-            times[phase] = (time.perf_counter() - t0) * n / k
+            fn()
+            times[phase] = time.perf_counter() - t0
     print(f"  teacher engine ({arm}): {engine}", flush=True)
     return times
 
@@ -730,8 +742,6 @@ def main() -> None:
                     "answer budget, so answers run to their end as the job evaluates them; else 64)")
     ap.add_argument("--n", type=int, default=500, help="parity: held-out questions")
     ap.add_argument("--write", action="store_true", help="calibrate: store the fit in cpu_calibration.json")
-    ap.add_argument("--teacher-sample", type=int, default=0,
-                    help="job: teacher questions timed per phase, scaled to the job's n (0: all)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     if args.max_tokens is None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from stratos.exceptions import ArtifactError
+from stratos.serve import attention
 from stratos.serve.decoding import (  # noqa: F401 - re-exported: callers import them from here
     FinishReason,
     GenerationResult,
@@ -133,6 +134,8 @@ class GenerationEngine(EngineBase):
                 f"could not load a causal LM from {path}{f' ({gguf_file})' if gguf_file else ''}: {exc}. "
                 "Pass a dir written by save_pretrained (config.json, weights, tokenizer)."
             ) from exc
+        if device == "cpu":
+            attention.use(model)  # no key/value copies per query head (see stratos.serve.attention)
         return cls(model, tokenizer, name=name or path.name, max_context=max_context)
 
     # ------------------------------------------------ step-wise API (continuous batching)

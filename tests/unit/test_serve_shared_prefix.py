@@ -152,3 +152,30 @@ def test_a_remembered_ctranslate2_choice_loads_no_transformers_engine(tmp_path, 
 def test_a_model_ctranslate2_cannot_convert_decodes_batches_on_transformers(tmp_path):
     d = make_tiny_model_dir(tmp_path / "neo", arch="gpt_neo")
     assert load_batch_engine(d, threads=1, dtype="float32").kind == "transformers"
+
+
+# ---------------------------------------------------------------- attention without key/value copies
+def test_grouped_query_attention_under_a_mask_gives_transformers_sdpa_numbers(model_dir):
+    """The tiny model has 4 query heads over 2 key/value heads; a padded batch has a mask."""
+    import torch
+
+    engine = GenerationEngine.from_dir(model_dir, threads=1, dtype="float32")
+    assert engine.model.config._attn_implementation == "stratos_sdpa"
+    ids = torch.tensor([[0, 0, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    calls: list[bool] = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kw):
+        calls.append(kw.get("enable_gqa", False))
+        return real(*args, **kw)
+
+    with torch.no_grad(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+        ours = engine.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        engine.model.set_attn_implementation("sdpa")
+        theirs = engine.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+    layers = engine.model.config.num_hidden_layers
+    assert calls == [True] * layers + [False] * layers  # grouped under the mask, then transformers' copies
+    assert (ours - theirs)[mask.bool()].abs().max() < 1e-5
