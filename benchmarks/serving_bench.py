@@ -535,7 +535,7 @@ def cmd_job(args) -> dict:
     print(f"\nnon-training engine time of a default job ({passes} validation passes): transformers "
           f"{total['transformers']:.0f} s -> engine layer {total['engine layer']:.0f} s "
           f"({total['transformers'] / total['engine layer']:.1f}x; target >= 2x)")
-    return {"phases": phases, "validation_passes": passes, "total_s": total, "teacher_engine": arms}
+    return {"phases": phases, "validation_passes": passes, "total_s": total}
 
 
 def _print_phase(phase: str, secs: dict[str, float]) -> None:
@@ -563,7 +563,8 @@ def _engine_before_this_issue(old: bool):
 def _teacher_phases(arm: str, threads: int) -> dict[str, float]:
     """Seconds of the job's teacher phases on ``arm``'s engine, through the job's own functions:
     the probe, the injection rationales (the task's knowledge before each question) and the
-    teacher's evaluation with its per-question latency. The engine loads outside the timing."""
+    teacher's evaluation with its per-question latency. The questions and the engine are made
+    outside the timing."""
     from stratos.distill.job import teacher_eval
     from stratos.serve.engine import GenerationEngine
     from stratos.synth.injection import teacher_rationales
@@ -571,22 +572,21 @@ def _teacher_phases(arm: str, threads: int) -> dict[str, float]:
     from stratos.synth.teachers.local_hf import LocalHFTeacher
 
     cfg = default_config()
+    tokens = cfg.teacher_max_new_tokens
+    probe, rationale, test = (held_out(n, seed=seed) for n, seed in (
+        (cfg.probe_size, 4242), (cfg.rationale_budget, 777), (cfg.teacher_eval_size, 4242)))
     teacher = LocalHFTeacher("smollm2-135m-instruct", threads=threads)
+    phases = {
+        f"probe ({cfg.probe_size} q)": lambda: probe_teacher(teacher, TASK, probe, 0.5, max_new_tokens=tokens),
+        f"teacher rationales ({cfg.rationale_budget})": lambda: teacher_rationales(
+            teacher, TASK, rationale, max_new_tokens=tokens * 2),
+        f"teacher eval ({cfg.teacher_eval_size} q) + latency": lambda: teacher_eval(teacher, TASK, test, cfg),
+    }
+    times: dict[str, float] = {}
     with _engine_before_this_issue(arm == "transformers"):
         if arm == "transformers":
             teacher._engine = GenerationEngine.from_dir(smollm2_dir(), threads=threads, dtype="bfloat16")
         engine = teacher.engine.describe()
-    tokens = cfg.teacher_max_new_tokens
-    phases = {
-        f"probe ({cfg.probe_size} q)": lambda: probe_teacher(teacher, TASK, held_out(cfg.probe_size, seed=4242), 0.5,
-                                                            max_new_tokens=tokens),
-        f"teacher rationales ({cfg.rationale_budget})": lambda: teacher_rationales(
-            teacher, TASK, held_out(cfg.rationale_budget, seed=777), max_new_tokens=tokens * 2),
-        f"teacher eval ({cfg.teacher_eval_size} q) + latency": lambda: teacher_eval(
-            teacher, TASK, held_out(cfg.teacher_eval_size, seed=4242), cfg),
-    }
-    times: dict[str, float] = {}
-    with _engine_before_this_issue(arm == "transformers"):
         for phase, fn in phases.items():
             t0 = time.perf_counter()
             fn()

@@ -85,9 +85,10 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
         return CT2Setup(quantization, 1)  # nothing to choose
     record = record_path(path, quantization)
     key = _key(path, total, quantization=quantization)
-    saved = _remembered(record, key)
-    if saved is not None:
-        return CT2Setup(**saved)
+    try:
+        return CT2Setup(**_remembered(record, key))
+    except TypeError:  # nothing remembered for this key, or a record of another shape
+        pass
     formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
     layouts = (1, total) if total > 1 else (1,)
     rates = measure_decode_rates(path, formats, layouts, total)

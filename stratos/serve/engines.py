@@ -12,9 +12,10 @@ CTranslate2's thread layout (one replica on every core, or one replica per core)
 is chosen by a short measurement, remembered beside the converted model
 (``stratos.serve.ct2_tuning``); so is its weight format when asked for
 ``quantization="auto"``, and, for work that comes in batches (``load_batch_engine``),
-whether CTranslate2 or the transformers engine decodes a batch faster. The default is float32, whose greedy answers are the
-transformers engine's, so a served student answers as the job measured it; int8
-(chosen by ``auto`` where it decodes faster) changes some of them.
+whether CTranslate2 or the transformers engine decodes a batch faster. The default
+is float32, whose greedy answers are the transformers engine's, so a served student
+answers as the job measured it; int8 (chosen by ``auto`` where it decodes faster)
+changes some of them.
 """
 
 from __future__ import annotations

@@ -102,6 +102,16 @@ def test_auto_quantization_is_measured_once_and_remembered(tmp_path, monkeypatch
     assert load_engine(d, quantization="auto", threads=1).quantization == record["chosen"]["quantization"]
 
 
+def test_a_setup_record_of_another_shape_is_measured_again(tmp_path):
+    d = make_tiny_model_dir(tmp_path / "m")
+    load_engine(d, quantization="float32", threads=2)
+    record = ct2_tuning.record_path(d, "float32")
+    saved = json.loads(record.read_text())
+    record.write_text(json.dumps({**saved, "chosen": {"replica_count": 2}}))
+    assert load_engine(d, quantization="float32", threads=2).parallelism in (1, 2)
+    assert set(json.loads(record.read_text())["chosen"]) == {"quantization", "replicas"}
+
+
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
     d = make_tiny_model_dir(tmp_path / "m")
     engine = load_engine(d, quantization="float32", threads=2)
