@@ -546,18 +546,23 @@ def _print_phase(phase: str, secs: dict[str, float]) -> None:
 @contextlib.contextmanager
 def _engine_before_this_issue(old: bool):
     """When ``old``, the transformers engine as it was before the engine layer: every prompt's prefill
-    in full, and keys and values copied per query head under a padding mask."""
+    in full, keys and values copied per query head under a padding mask, bf16 weights packed by oneDNN
+    on every call, and a KV cache copied whole every step."""
     import stratos.serve.attention as attention_module
     import stratos.serve.engine as engine_module
+    import stratos.serve.packed_linear as packed_module
 
-    shared, use = engine_module.shared_prefix, attention_module.use
+    engine = engine_module.GenerationEngine
+    saved = engine_module.shared_prefix, attention_module.use, packed_module.pack, engine._new_cache
     if old:
         engine_module.shared_prefix = lambda prompts, keep=1: 0
         attention_module.use = lambda model: None
+        packed_module.pack = lambda model: 0
+        engine._new_cache = lambda self: None
     try:
         yield
     finally:
-        engine_module.shared_prefix, attention_module.use = shared, use
+        engine_module.shared_prefix, attention_module.use, packed_module.pack, engine._new_cache = saved
 
 
 def _teacher_phases(arm: str, threads: int) -> dict[str, float]:

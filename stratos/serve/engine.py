@@ -135,7 +135,10 @@ class GenerationEngine(EngineBase):
                 "Pass a dir written by save_pretrained (config.json, weights, tokenizer)."
             ) from exc
         if device == "cpu":
+            from stratos.serve.packed_linear import pack
+
             attention.use(model)  # no key/value copies per query head (see stratos.serve.attention)
+            pack(model)  # bf16 weights packed for oneDNN once, not per call
         return cls(model, tokenizer, name=name or path.name, max_context=max_context)
 
     # ------------------------------------------------ step-wise API (continuous batching)
@@ -161,9 +164,9 @@ class GenerationEngine(EngineBase):
             prompts = [list(r.ids) for r in requests]
             shared = shared_prefix(prompts)
             input_ids, mask = self._left_pad([p[shared:] for p in prompts])
-            cache = None
+            cache = self._new_cache()
             if shared:  # run the shared tokens once, then give every row a copy of their cache
-                cache = self._run(torch.tensor([prompts[0][:shared]], device=self.device), None, None, None)[1]
+                cache = self._run(torch.tensor([prompts[0][:shared]], device=self.device), None, None, cache)[1]
                 cache.batch_repeat_interleave(len(prompts))
                 mask = torch.cat([mask.new_ones(len(prompts), shared), mask], dim=1)
             positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
@@ -181,10 +184,10 @@ class GenerationEngine(EngineBase):
 
     def can_merge(self, batch: DecodeBatch) -> bool:
         """True when new rows can join ``batch`` mid-decode (plain full-attention KV caches)."""
-        from transformers.cache_utils import DynamicLayer
+        from stratos.serve.kv_cache import is_plain
 
         layers = getattr(batch.cache, "layers", None)
-        return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+        return bool(layers) and all(is_plain(layer) for layer in layers)
 
     def merge(self, a: DecodeBatch, b: DecodeBatch) -> DecodeBatch:
         """One batch holding ``a``'s rows then ``b``'s: caches left-padded to one length and stacked."""
@@ -242,6 +245,13 @@ class GenerationEngine(EngineBase):
             batch.rows = [batch.rows[b] for b in keep]
             self._trim_left(batch)
         return done
+
+    def _new_cache(self) -> Any:
+        """A cache that grows in place (``stratos.serve.kv_cache``), or None (the model makes its own)
+        for the few architectures with a cache of their own kind."""
+        from stratos.serve.kv_cache import new_cache
+
+        return new_cache(self.model) if self.model._supports_default_dynamic_cache() else None
 
     def _run(self, input_ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
         """The model's last-position logits (float32) and its updated KV cache."""

@@ -112,6 +112,29 @@ def test_a_setup_record_of_another_shape_is_measured_again(tmp_path):
     assert set(json.loads(record.read_text())["chosen"]) == {"quantization", "replicas"}
 
 
+def test_setup_candidates_are_measured_one_engine_at_a_time(tmp_path, monkeypatch):
+    """Loaded together, idle candidates' threads slowed the one being measured."""
+    import weakref
+
+    from stratos.serve.ct2_engine import CT2Engine
+
+    d = make_tiny_model_dir(tmp_path / "m")
+    live, most = set(), []
+    load = CT2Engine.from_dir
+
+    def tracked(*args, **kwargs):
+        engine = load(*args, **kwargs)
+        live.add(id(engine))
+        weakref.finalize(engine, live.discard, id(engine))
+        most.append(len(live))
+        return engine
+
+    monkeypatch.setattr(CT2Engine, "from_dir", tracked)
+    rates = ct2_tuning.measure_decode_rates(d, ("float32", "int8"), (1, 2), threads=2, rounds=1)
+    assert set(rates) == {"float32/1", "float32/2", "int8/1", "int8/2"} and min(rates.values()) > 0
+    assert most == [1, 1, 1, 1]
+
+
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
     d = make_tiny_model_dir(tmp_path / "m")
     engine = load_engine(d, quantization="float32", threads=2)

@@ -110,7 +110,7 @@ def _spy_on_the_shared_pass(engine, monkeypatch) -> list[bool]:
         run = engine._run
 
         def spy(input_ids, mask, positions, cache):
-            if cache is None:
+            if cache is None or cache.get_seq_length() == 0:  # a batch's first pass
                 used.append(input_ids.shape[0] == 1 and mask is None)
             return run(input_ids, mask, positions, cache)
 
