@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratos.device import cpu_model
-from stratos.serve.ct2_convert import QUANTIZATIONS, cache_root, gemm_backend, source_id
+from stratos.serve.ct2_convert import (
+    QUANTIZATIONS,
+    cache_root,
+    converted_dir,
+    gemm_backend,
+    source_id,
+)
 from stratos.serve.engine_base import EngineBase
 
 if TYPE_CHECKING:
@@ -59,7 +65,7 @@ REPLICA_MARGIN = 0.9
 BATCH_ROWS = 32
 _PROBE_TOKENS = 24
 #: How rates are measured, part of every record's key: a record measured another way is measured again.
-MEASURED = "one engine at a time"
+MEASURED = "one process per setup"
 _PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
 
 
@@ -166,34 +172,18 @@ def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int
 def measure_decode_rates(
     path: Path, formats: tuple[str, ...], layouts: tuple[int, ...], threads: int, rounds: int = 3
 ) -> dict[str, float]:
-    """Greedy tokens/s of one stream for each format and replica count: best of ``rounds`` bursts.
+    """Greedy tokens/s of one stream for each format and replica count, best of ``rounds`` bursts,
+    each setup in a process of its own (``stratos.serve.ct2_rate`` says why)."""
+    from transformers import AutoTokenizer
 
-    One candidate is loaded at a time and released before the next: with all of them loaded, the
-    idle ones' OpenMP threads took the cores from the one measured (on 2 Xeon cores, the 3M student's
-    float32 stream split over both cores measured 990 tokens/s beside the others, 2,379 alone), so
-    the layout chosen was the one measured least disturbed, not the faster one."""
-    from stratos.serve.ct2_engine import CT2Engine
+    from stratos.serve.ct2_rate import rate_in_own_process
 
-    rates = {}
-    for q in formats:
-        for r in layouts:
-            engine = CT2Engine.from_dir(path, quantization=q, threads=threads, replicas=r)
-            rates[f"{q}/{r}"] = _best_rate(engine, rounds)
-            del engine  # its threads go with it
-    return rates
-
-
-def _best_rate(engine: CT2Engine, rounds: int) -> float:
-    """Best greedy tokens/s of ``rounds`` one-stream bursts after one that warms up."""
-    ids = engine.encode(_PROBE_PROMPT)[: max(1, engine.max_context - _PROBE_TOKENS - 1)]
-    tokens = [engine.tokenizer.convert_ids_to_tokens(ids)]
-    best = 0.0
-    for round_no in range(rounds + 1):
-        t0 = time.perf_counter()
-        out = engine.generator.generate_batch(
-            tokens, max_length=_PROBE_TOKENS, min_length=_PROBE_TOKENS, include_prompt_in_result=False
-        )
-        rate = len(out[0].sequences_ids[0]) / max(time.perf_counter() - t0, 1e-9)
-        if round_no:  # round 0 warms up
-            best = max(best, rate)
-    return best
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    ids = tokenizer(_PROBE_PROMPT)["input_ids"] or [tokenizer.eos_token_id]
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    return {
+        f"{q}/{r}": rate_in_own_process(model=str(converted_dir(path, q)), quantization=q, threads=threads,
+                                        replicas=r, tokens=tokens, length=_PROBE_TOKENS, rounds=rounds)
+        for q in formats
+        for r in layouts
+    }

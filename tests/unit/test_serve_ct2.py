@@ -112,27 +112,32 @@ def test_a_setup_record_of_another_shape_is_measured_again(tmp_path):
     assert set(json.loads(record.read_text())["chosen"]) == {"quantization", "replicas"}
 
 
-def test_setup_candidates_are_measured_one_engine_at_a_time(tmp_path, monkeypatch):
-    """Loaded together, idle candidates' threads slowed the one being measured."""
-    import weakref
-
-    from stratos.serve.ct2_engine import CT2Engine
+def test_each_setup_is_measured_in_a_process_of_its_own(tmp_path, monkeypatch):
+    """CTranslate2's threads outlive a generator: one setup measured in the process slowed the next."""
+    from stratos.serve import ct2_rate
 
     d = make_tiny_model_dir(tmp_path / "m")
-    live, most = set(), []
-    load = CT2Engine.from_dir
+    children = []
+    run = ct2_rate.subprocess.run
 
-    def tracked(*args, **kwargs):
-        engine = load(*args, **kwargs)
-        live.add(id(engine))
-        weakref.finalize(engine, live.discard, id(engine))
-        most.append(len(live))
-        return engine
+    def spy(cmd, **kwargs):
+        children.append(json.loads(cmd[-1]))
+        return run(cmd, **kwargs)
 
-    monkeypatch.setattr(CT2Engine, "from_dir", tracked)
+    monkeypatch.setattr(ct2_rate.subprocess, "run", spy)
     rates = ct2_tuning.measure_decode_rates(d, ("float32", "int8"), (1, 2), threads=2, rounds=1)
     assert set(rates) == {"float32/1", "float32/2", "int8/1", "int8/2"} and min(rates.values()) > 0
-    assert most == [1, 1, 1, 1]
+    assert [(c["quantization"], c["replicas"]) for c in children] == [
+        ("float32", 1), ("float32", 2), ("int8", 1), ("int8", 2)]
+
+
+def test_a_setup_that_cannot_run_is_reported_with_its_name(tmp_path):
+    from stratos.exceptions import ArtifactError
+    from stratos.serve.ct2_rate import rate_in_own_process
+
+    with pytest.raises(ArtifactError, match="measuring CTranslate2 int8 x 2 on .*nowhere failed"):
+        rate_in_own_process(model=str(tmp_path / "nowhere"), quantization="int8", threads=2, replicas=2,
+                            tokens=["a"], length=4, rounds=1)
 
 
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):

@@ -1,0 +1,57 @@
+"""One CTranslate2 setup's one-stream greedy rate, measured in a process of its own.
+
+Why a process per setup: CTranslate2 4.8's OpenMP threads outlive the generator
+that started them. On 2 Xeon cores, once an int8 model had decoded with two
+threads per step, every later model in that process, float32 too, decoded ten
+times slower (the 3M student 2,400 -> 200 tokens/s: four leftover threads woke
+on every step), and while all candidates were loaded together the idle ones'
+threads slowed the one being measured 2.4x. Measured alone, each setup runs as
+it will run once chosen, and a setup that spoils its process spoils only its own.
+
+Run by ``ct2_tuning.measure_decode_rates``::
+
+    python -m stratos.serve.ct2_rate '{"model": "<converted dir>", "quantization": "int8", "threads": 2,
+                                      "replicas": 1, "tokens": ["<s>", "The"], "length": 24, "rounds": 3}'
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from stratos.exceptions import ArtifactError
+
+
+def best_rate(model: str, quantization: str, threads: int, replicas: int, tokens: list[str], length: int,
+              rounds: int) -> float:
+    """Best greedy tokens/s of ``rounds`` one-stream bursts of ``length`` tokens, after one that warms up."""
+    from stratos.serve.ct2_engine import _generator
+
+    generator = _generator(model, quantization, threads, replicas)
+    best = 0.0
+    for round_no in range(rounds + 1):
+        t0 = time.perf_counter()
+        out = generator.generate_batch([tokens], max_length=length, min_length=length, include_prompt_in_result=False)
+        rate = len(out[0].sequences_ids[0]) / max(time.perf_counter() - t0, 1e-9)
+        if round_no:
+            best = max(best, rate)
+    return best
+
+
+def rate_in_own_process(**setup: Any) -> float:
+    """``best_rate(**setup)`` in a fresh Python process (see the module docstring)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "stratos.serve.ct2_rate", json.dumps(setup)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise ArtifactError(f"measuring CTranslate2 {setup['quantization']} x {setup['replicas']} on "
+                            f"{setup['model']} failed: {tail[0]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    print(best_rate(**json.loads(sys.argv[1])))
