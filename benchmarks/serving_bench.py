@@ -145,6 +145,10 @@ def _one_stream_round(path: str, name: str, threads: int, max_new: int, seed: in
     transformers engine's model decoded by ``model.generate``."""
     key = "transformers" if name == "generate" else name
     if key not in _LOADED:
+        if key == "ctranslate2-auto":  # a process of its own, like `stratos serve --quantization auto`
+            from stratos.serve.ct2_convert import allow_gemm_choice
+
+            allow_gemm_choice()
         _LOADED[key] = engines(Path(path), threads, (key,))[key]
     engine = _LOADED[key]
     prompts = chat_prompts(engine, held_out(n, seed=seed))
@@ -325,7 +329,7 @@ def float32_roof(path: Path, measured_tok_per_s: float, threads: int) -> dict:
 def _layout(describe: dict) -> str:
     if describe["engine"] != "ctranslate2":
         return describe["engine"]
-    return f"{describe['quantization']}, {describe['replicas']} replica(s)"
+    return f"{describe['quantization']}, {describe['replicas']} replica(s), {describe['gemm']}"
 
 
 def planner_prediction(path: Path, served_c1: dict) -> dict:

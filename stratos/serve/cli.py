@@ -51,7 +51,7 @@ def serve(
         str,
         typer.Option(
             help="CTranslate2 weights: float32 (the answers the job measured), int8, or auto (the faster "
-            "of the two on a short measurement; int8 changes some greedy answers)."
+            "of the two on a short measurement; int8 changes some greedy answers, and may run on Intel MKL)."
         ),
     ] = "float32",
     dtype: Annotated[
@@ -71,7 +71,10 @@ def serve(
 ) -> None:
     """Serve a model dir behind an OpenAI-compatible API (chat, completions, models, health, metrics)."""
     from stratos.serve.auth import TOKEN_ENV, load_token
+    from stratos.serve.ct2_convert import allow_gemm_choice
     from stratos.serve.server import ServeConfig, run
+
+    allow_gemm_choice()  # this process serves one model (see the function)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

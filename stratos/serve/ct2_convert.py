@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,34 @@ class UnsupportedModel(Exception):
 #: one core; oneDNN splits it (SmolLM2 49 tokens/s, the 3M student 2,522) and is what AMD hosts
 #: always ran, so one model gives the same greedy answers on either vendor.
 GEMM_ENV = {"CT2_USE_MKL": "0"}
+#: The user chose the GEMM library themselves (``$CT2_USE_MKL`` set before Stratos ran).
+_USER_GEMM = "CT2_USE_MKL" in os.environ
+#: Whether this process may still pick the library for int8 (``allow_gemm_choice``).
+_GEMM = {"choosable": False}
+
+
+def allow_gemm_choice() -> None:
+    """This process serves one model (``stratos serve``): its int8 setup may run on Intel MKL.
+
+    Why only there: CTranslate2 reads the library once per process, when it is imported, and MKL's int8
+    decodes a stream up to 2x faster than oneDNN's on an Intel Xeon (the 1M student 12,100 vs 6,660
+    tokens/s on one core; SmolLM2-135M 131 vs 49) while its float32 split over two cores ran 10x
+    slower; a process that loads several models (the job: a teacher, then the student it trains)
+    keeps oneDNN for all of them."""
+    _GEMM["choosable"] = True
+
+
+def gemm_choosable() -> bool:
+    """True when this process may still switch CTranslate2 to MKL (see ``allow_gemm_choice``)."""
+    return _GEMM["choosable"] and "ctranslate2" not in sys.modules and not _USER_GEMM
+
+
+def use_gemm(name: str) -> None:
+    """Run this process's CTranslate2 on ``name`` (``mkl`` or ``dnnl``); only before it is imported."""
+    if not gemm_choosable():
+        raise RuntimeError("CTranslate2's GEMM library is fixed in this process")
+    os.environ["CT2_USE_MKL"] = "1" if name == "mkl" else "0"
+
 
 
 def ctranslate2_module() -> Any:
@@ -109,7 +138,11 @@ def cache_root(model_dir: Path) -> Path:
 
 
 def entry_name(source: str, quantization: str) -> str:
-    return f"{quantization}-{source[:16]}-ct2v{ctranslate2_module().__version__}"
+    """The cache entry's name; reads CTranslate2's version without importing it (an import fixes the
+    process's GEMM library: ``allow_gemm_choice``)."""
+    from importlib.metadata import version
+
+    return f"{quantization}-{source[:16]}-ct2v{version('ctranslate2')}"
 
 
 def convert_model(model: Any, tokenizer: Any, out: Path, quantization: str, *, consume: bool = False) -> Path:

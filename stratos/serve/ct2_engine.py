@@ -37,6 +37,7 @@ from stratos.serve.ct2_convert import (
     convert_model,
     converted_dir,
     ctranslate2_module,
+    gemm_backend,
 )
 from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids, shared_prefix
 from stratos.serve.engine import GenerationEngine
@@ -255,7 +256,8 @@ class CT2Engine(EngineBase):
         return row.finish is not None
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "quantization": self.quantization, "replicas": self.parallelism}
+        return {**super().describe(), "quantization": self.quantization, "replicas": self.parallelism,
+                "gemm": gemm_backend()}
 
 
 class _EosSource:

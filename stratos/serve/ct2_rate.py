@@ -10,27 +10,39 @@ it will run once chosen, and a setup that spoils its process spoils only its own
 
 Run by ``ct2_tuning.measure_decode_rates``::
 
-    python -m stratos.serve.ct2_rate '{"model": "<converted dir>", "quantization": "int8", "threads": 2,
-                                      "replicas": 1, "tokens": ["<s>", "The"], "length": 24, "rounds": 3}'
+    python -m stratos.serve.ct2_rate '{"model_dir": "<HF model dir>", "quantization": "int8", "threads": 2,
+                                      "replicas": 1, "tokens": ["<s>", "The"], "length": 24, "rounds": 3,
+                                      "gemm": "mkl"}'
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from typing import Any
 
 from stratos.exceptions import ArtifactError
+from stratos.serve.ct2_convert import UnsupportedModel
+
+#: The exit status of a measurement whose model CTranslate2 cannot convert.
+UNSUPPORTED = 3
 
 
-def best_rate(model: str, quantization: str, threads: int, replicas: int, tokens: list[str], length: int,
-              rounds: int) -> float:
-    """Best greedy tokens/s of ``rounds`` one-stream bursts of ``length`` tokens, after one that warms up."""
+def best_rate(model_dir: str, quantization: str, threads: int, replicas: int, tokens: list[str], length: int,
+              rounds: int, gemm: str | None = None) -> float:
+    """Best greedy tokens/s of ``rounds`` one-stream bursts of ``length`` tokens, after one that warms up,
+    of ``model_dir`` converted to ``quantization`` (converted here when the cache has none, so the
+    caller need not import CTranslate2); ``gemm`` (``mkl``/``dnnl``) sets the GEMM library, which a
+    process reads when it imports CTranslate2, else the caller's stands."""
+    if gemm is not None:
+        os.environ["CT2_USE_MKL"] = "1" if gemm == "mkl" else "0"
+    from stratos.serve.ct2_convert import converted_dir
     from stratos.serve.ct2_engine import _generator
 
-    generator = _generator(model, quantization, threads, replicas)
+    generator = _generator(converted_dir(model_dir, quantization), quantization, threads, replicas)
     best = 0.0
     for round_no in range(rounds + 1):
         t0 = time.perf_counter()
@@ -46,12 +58,18 @@ def rate_in_own_process(**setup: Any) -> float:
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.serve.ct2_rate", json.dumps(setup)], capture_output=True, text=True
     )
+    if proc.returncode == UNSUPPORTED:
+        raise UnsupportedModel(proc.stdout.strip())
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise ArtifactError(f"measuring CTranslate2 {setup['quantization']} x {setup['replicas']} on "
-                            f"{setup['model']} failed: {tail[0]}")
+                            f"{setup['model_dir']} failed: {tail[0]}")
     return float(proc.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
-    print(best_rate(**json.loads(sys.argv[1])))
+    try:
+        print(best_rate(**json.loads(sys.argv[1])))
+    except UnsupportedModel as exc:  # the caller falls back to the transformers engine
+        print(exc)
+        sys.exit(UNSUPPORTED)

@@ -36,8 +36,8 @@ from stratos.device import cpu_model
 from stratos.serve.ct2_convert import (
     QUANTIZATIONS,
     cache_root,
-    converted_dir,
     gemm_backend,
+    gemm_choosable,
     source_id,
 )
 from stratos.serve.engine_base import EngineBase
@@ -76,11 +76,13 @@ def record_path(path: Path, quantization: str) -> Path:
 
 @dataclass(frozen=True)
 class CT2Setup:
-    """CTranslate2 settings for one model on one CPU: weights, and ``replicas`` batches decoded at
-    once with ``threads // replicas`` cores each."""
+    """CTranslate2 settings for one model on one CPU: weights, ``replicas`` batches decoded at once
+    with ``threads // replicas`` cores each, and ``gemm``, the GEMM library to switch the process to
+    (None: keep its own; see ``ct2_convert.allow_gemm_choice``)."""
 
     quantization: str
     replicas: int
+    gemm: str | None = None
 
 
 def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup:
@@ -89,15 +91,17 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
     ``quantization`` is ``auto`` or a fixed format (then only the layout is measured).
     """
     total = threads or os.cpu_count() or 1
-    if total == 1 and quantization != "auto":
+    formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
+    if "int8" in formats and gemm_choosable() and gemm_backend() != "mkl":
+        formats = (*formats, "int8@mkl")  # int8 on Intel MKL, a process-wide switch
+    if total == 1 and len(formats) == 1:
         return CT2Setup(quantization, 1)  # nothing to choose
-    record = record_path(path, quantization)
-    key = _key(path, total, quantization=quantization)
+    record = record_path(path, f"{quantization}+mkl" if "int8@mkl" in formats else quantization)
+    key = _key(path, total, quantization=quantization, candidates=list(formats))
     try:
         return CT2Setup(**_remembered(record, key))
     except TypeError:  # nothing remembered for this key, or a record of another shape
         pass
-    formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
     layouts = (1, total) if total > 1 else (1,)
     rates = measure_decode_rates(path, formats, layouts, total)
     setup = decide(rates, formats, layouts)
@@ -156,17 +160,21 @@ def _remember(record: Path, key: dict[str, Any], chosen: Any, rates: dict[str, f
 
 
 def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int, ...]) -> CT2Setup:
-    """Pure choice from measured one-stream rates keyed ``"<quantization>/<replicas>"``."""
+    """Pure choice from measured one-stream rates keyed ``"<format>/<replicas>"``, where a format is a
+    quantization, or ``int8@mkl`` for int8 on Intel MKL: the fastest int8 format when it beats float32
+    by ``INT8_MARGIN``, then the thread layout by ``REPLICA_MARGIN``."""
 
-    def best(q: str) -> float:
-        return max(rates[f"{q}/{r}"] for r in layouts)
+    def best(f: str) -> float:
+        return max(rates[f"{f}/{r}"] for r in layouts)
 
-    q = formats[0]
-    if "int8" in formats and "float32" in formats:
-        q = "int8" if best("int8") >= INT8_MARGIN * best("float32") else "float32"
+    int8 = [f for f in formats if f.startswith("int8")]
+    f = max(int8, key=best) if int8 else formats[0]
+    if "float32" in formats and (not int8 or best(f) < INT8_MARGIN * best("float32")):
+        f = "float32"
     many = max(layouts)
-    replicas = many if rates[f"{q}/{many}"] >= REPLICA_MARGIN * rates[f"{q}/1"] else 1
-    return CT2Setup(q, replicas)
+    replicas = many if rates[f"{f}/{many}"] >= REPLICA_MARGIN * rates[f"{f}/1"] else 1
+    quantization, _, gemm = f.partition("@")
+    return CT2Setup(quantization, replicas, gemm or None)
 
 
 def measure_decode_rates(
@@ -181,9 +189,11 @@ def measure_decode_rates(
     tokenizer = AutoTokenizer.from_pretrained(path)
     ids = tokenizer(_PROBE_PROMPT)["input_ids"] or [tokenizer.eos_token_id]
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    return {
-        f"{q}/{r}": rate_in_own_process(model=str(converted_dir(path, q)), quantization=q, threads=threads,
-                                        replicas=r, tokens=tokens, length=_PROBE_TOKENS, rounds=rounds)
-        for q in formats
-        for r in layouts
-    }
+    rates = {}
+    for f in formats:
+        q, _, gemm = f.partition("@")
+        for r in layouts:
+            rates[f"{f}/{r}"] = rate_in_own_process(
+                model_dir=str(path), quantization=q, threads=threads, replicas=r, tokens=tokens,
+                length=_PROBE_TOKENS, rounds=rounds, gemm=gemm or None)
+    return rates

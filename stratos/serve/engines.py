@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stratos.exceptions import ConfigError
-from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel
+from stratos.serve.ct2_convert import QUANTIZATIONS, UnsupportedModel, gemm_backend, use_gemm
 from stratos.serve.ct2_tuning import choose_setup, faster_for_batches
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
@@ -140,11 +140,14 @@ def _load_ct2(
     if not (path / "config.json").is_file():
         raise UnsupportedModel("not a Hugging Face model dir (no config.json)")
     setup = choose_setup(path, quantization, threads)
+    if setup.gemm:
+        use_gemm(setup.gemm)
     engine = CT2Engine.from_dir(
         path, quantization=setup.quantization, threads=threads, replicas=setup.replicas, name=name,
         max_context=max_context,
     )
-    log.info("engine: ctranslate2 %s x %d replicas for %s", setup.quantization, setup.replicas, path)
+    log.info("engine: ctranslate2 %s x %d replicas on %s for %s", setup.quantization, setup.replicas,
+             gemm_backend(), path)
     return engine
 
 

@@ -109,7 +109,7 @@ def test_a_setup_record_of_another_shape_is_measured_again(tmp_path):
     saved = json.loads(record.read_text())
     record.write_text(json.dumps({**saved, "chosen": {"replica_count": 2}}))
     assert load_engine(d, quantization="float32", threads=2).parallelism in (1, 2)
-    assert set(json.loads(record.read_text())["chosen"]) == {"quantization", "replicas"}
+    assert set(json.loads(record.read_text())["chosen"]) == {"quantization", "replicas", "gemm"}
 
 
 def test_each_setup_is_measured_in_a_process_of_its_own(tmp_path, monkeypatch):
@@ -136,8 +136,41 @@ def test_a_setup_that_cannot_run_is_reported_with_its_name(tmp_path):
     from stratos.serve.ct2_rate import rate_in_own_process
 
     with pytest.raises(ArtifactError, match="measuring CTranslate2 int8 x 2 on .*nowhere failed"):
-        rate_in_own_process(model=str(tmp_path / "nowhere"), quantization="int8", threads=2, replicas=2,
+        rate_in_own_process(model_dir=str(tmp_path / "nowhere"), quantization="int8", threads=2, replicas=2,
                             tokens=["a"], length=4, rounds=1)
+
+
+SERVE_ONE_MODEL = """
+import json, sys
+from stratos.serve.ct2_convert import allow_gemm_choice
+from stratos.serve.engines import load_engine
+allow_gemm_choice()
+engine = load_engine(sys.argv[1], quantization="int8", threads=2)
+import ctranslate2
+print(json.dumps({**engine.describe(), "mkl_running": "int16" in ctranslate2.get_supported_compute_types("cpu")}))
+"""
+
+
+def test_a_process_serving_one_model_may_run_int8_on_mkl_and_runs_what_it_chose(tmp_path):
+    """The GEMM library is read when CTranslate2 is imported: the choice must come first, and hold."""
+    d = make_tiny_model_dir(tmp_path / "m")
+    env = {k: v for k, v in os.environ.items() if k != "CT2_USE_MKL"}
+    out = subprocess.run([sys.executable, "-c", SERVE_ONE_MODEL, str(d)], capture_output=True, text=True,
+                         env=env, check=True)
+    served = json.loads(out.stdout.strip().splitlines()[-1])
+    record = json.loads(ct2_tuning.record_path(d, "int8+mkl").read_text())
+    assert set(record["tokens_per_s"]) == {"int8/1", "int8/2", "int8@mkl/1", "int8@mkl/2"}
+    assert served["gemm"] == (record["chosen"]["gemm"] or "dnnl")
+    assert served["mkl_running"] == (served["gemm"] == "mkl")
+
+
+def test_a_process_that_imported_ctranslate2_keeps_its_gemm_library(tmp_path, monkeypatch):
+    import stratos.serve.ct2_convert as convert
+
+    monkeypatch.setitem(convert._GEMM, "choosable", True)
+    assert "ctranslate2" in sys.modules and not convert.gemm_choosable()
+    with pytest.raises(RuntimeError, match="fixed in this process"):
+        convert.use_gemm("mkl")
 
 
 def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
@@ -158,11 +191,17 @@ def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
         ({"float32/1": 40, "float32/2": 24, "int8/1": 41, "int8/2": 30}, ("float32", 1)),
         # int8 wins only by more than its margin
         ({"float32/1": 40, "float32/2": 24, "int8/1": 80, "int8/2": 75}, ("int8", 2)),
+        # the faster int8 library, then its layout
+        ({"float32/1": 40, "float32/2": 24, "int8/1": 80, "int8/2": 75, "int8@mkl/1": 20, "int8@mkl/2": 120},
+         ("int8", 2, "mkl")),
+        ({"float32/1": 100, "float32/2": 60, "int8/1": 80, "int8/2": 75, "int8@mkl/1": 20, "int8@mkl/2": 110},
+         ("float32", 1)),
     ],
 )
 def test_setup_decision(rates, chosen):
-    setup = ct2_tuning.decide(rates, ("float32", "int8"), (1, 2))
-    assert (setup.quantization, setup.replicas) == chosen
+    formats = tuple(sorted({key.split("/")[0] for key in rates}, key=len))
+    setup = ct2_tuning.decide(rates, formats, (1, 2))
+    assert (setup.quantization, setup.replicas, setup.gemm) == (*chosen, *([None] * (3 - len(chosen))))
 
 
 def test_replicas_share_one_callers_batch_and_answer_the_same(model_dir, ct2):
