@@ -6,7 +6,9 @@ budget and the GEMM library), so a restart does not measure again. One stream
 decides two of them:
 
 * **quantization** (when asked for ``auto``): float32 or int8. int8 must decode
-  ``INT8_MARGIN`` faster to be chosen, since its greedy answers can differ.
+  ``INT8_MARGIN`` faster to be chosen, since its greedy answers can differ. In a
+  process that serves one model (``ct2_convert.allow_gemm_choice``), int8 is also
+  timed on Intel MKL (the format ``int8@mkl``), and the setup then names that library.
 * **replicas**: with ``threads`` cores, either one replica using every core per
   step, or ``threads`` replicas of one core each (the weights are shared). A small
   model's step is too short to split over cores (the threads' synchronisation
