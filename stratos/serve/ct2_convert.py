@@ -83,8 +83,13 @@ def use_gemm(name: str) -> None:
     """Run this process's CTranslate2 on ``name`` (``mkl`` or ``dnnl``); only before it is imported."""
     if not gemm_choosable():
         raise RuntimeError("CTranslate2's GEMM library is fixed in this process")
-    os.environ["CT2_USE_MKL"] = "1" if name == "mkl" else "0"
+    set_gemm_env(name)
 
+
+def set_gemm_env(name: str) -> None:
+    """Ask CTranslate2 for ``name`` (``mkl`` or ``dnnl``): it reads this when imported, so a process that
+    has imported it keeps its library (``use_gemm`` checks; a fresh measuring process needs no check)."""
+    os.environ["CT2_USE_MKL"] = "1" if name == "mkl" else "0"
 
 
 def ctranslate2_module() -> Any:

@@ -18,14 +18,13 @@ Run by ``ct2_tuning.measure_decode_rates``::
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from typing import Any
 
 from stratos.exceptions import ArtifactError
-from stratos.serve.ct2_convert import UnsupportedModel
+from stratos.serve.ct2_convert import UnsupportedModel, converted_dir, set_gemm_env
 
 #: The exit status of a measurement whose model CTranslate2 cannot convert.
 UNSUPPORTED = 3
@@ -38,8 +37,7 @@ def best_rate(model_dir: str, quantization: str, threads: int, replicas: int, to
     caller need not import CTranslate2); ``gemm`` (``mkl``/``dnnl``) sets the GEMM library, which a
     process reads when it imports CTranslate2, else the caller's stands."""
     if gemm is not None:
-        os.environ["CT2_USE_MKL"] = "1" if gemm == "mkl" else "0"
-    from stratos.serve.ct2_convert import converted_dir
+        set_gemm_env(gemm)
     from stratos.serve.ct2_engine import _generator
 
     generator = _generator(converted_dir(model_dir, quantization), quantization, threads, replicas)
