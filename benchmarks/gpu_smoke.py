@@ -11,11 +11,14 @@ Parts, each against a baseline measured in the same run:
    for ``--steps`` steps on CUDA, then the same steps on the CPU from the same data:
    training tokens/s on each and the ratio; the student's held-out accuracy after
    the CUDA run. With ``torch.compile`` on CUDA as a third run (``--no-compile`` skips
-   it): the measurement ``job.compile`` defaults are based on.
-2. ``serve``: ``stratos serve --device cuda`` on the trained artifact (vLLM when
+   it): the measurement ``job.compile`` defaults are based on. Beside it, the planner's
+   training rate for this GPU and the utilisation the measured rate is.
+2. ``rate``: training steps of each from-scratch student size at the job's step and at
+   8x it (ms per step, tokens/s): how far a small student's step is from the FLOPs.
+3. ``serve``: ``stratos serve --device cuda`` on the trained artifact (vLLM when
    installed, else the transformers engine on the GPU), questions at concurrency
    1 and 16: requests/s, p50 latency, accuracy.
-3. ``torchrun`` (2+ GPUs only): the same job under ``torchrun --nproc_per_node 2``
+4. ``torchrun`` (2+ GPUs only): the same job under ``torchrun --nproc_per_node 2``
    (data parallel, NCCL): it finishes, its tokens/s and accuracy beside one GPU's.
 
 With no CUDA device it says so and exits 0. ``--cpu-check`` runs every part on the
@@ -91,7 +94,26 @@ def copy_synthesis(src: Path, dst: Path) -> None:
 def train_figures(report: dict[str, Any], wall: float) -> dict[str, Any]:
     t = report["training"]
     return {"steps": t["steps"], "train_s": t["train_s"], "tokens_per_s": t["tokens_per_s"], "job_wall_s": wall,
-            "student_accuracy": report["metrics"]["student_accuracy"], "hardware": report["hardware"]}
+            "student_accuracy": report["metrics"]["student_accuracy"], "hardware": report["hardware"],
+            "student_parameters": report["student"]["parameters"]}
+
+
+def planner_prediction(device_name: str, figures: dict[str, Any]) -> dict[str, Any] | None:
+    """What the planner assumes for this GPU (its datasheet row at ``MFU_TRAIN_GPU``) beside the
+    measured training rate, and the model-FLOPs utilisation that rate is: the planner prices every
+    GPU offering with that assumption, so this is the check of it. None for a GPU not in the table."""
+    from stratos.catalog.gpus import gpu_specs
+    from stratos.planner.estimators import MFU_TRAIN_GPU, train_flops
+
+    squashed = device_name.upper().replace(" ", "").replace("-", "")
+    names = [n for n in gpu_specs() if n.upper().replace("-", "") in squashed]
+    if not names:
+        return None
+    spec = gpu_specs()[max(names, key=len)]
+    per_token = train_flops(figures["student_parameters"], 1.0, lora=False)
+    peak = spec.bf16_tflops * 1e12
+    return {"gpu": spec.accelerator, "predicted_tokens_per_s": peak * MFU_TRAIN_GPU / per_token,
+            "assumed_mfu": MFU_TRAIN_GPU, "measured_mfu": figures["tokens_per_s"] * per_token / peak}
 
 
 def part_train(args: argparse.Namespace, gpu: str, res: dict[str, Any]) -> Path:
@@ -99,6 +121,7 @@ def part_train(args: argparse.Namespace, gpu: str, res: dict[str, Any]) -> Path:
     cuda_dir, cpu_dir, compiled_dir = args.out / "cuda", args.out / "cpu", args.out / "cuda-compiled"
     rep, wall = run_job(job_config(args, gpu, False), cuda_dir)
     res["train"] = {"cuda": train_figures(rep, wall)}
+    res["train"]["planner"] = planner_prediction(res["device_name"], res["train"]["cuda"])
     rep, wall = run_job(job_config(args, "cpu", False), cpu_dir, seed_from=cuda_dir)
     res["train"]["cpu"] = train_figures(rep, wall)
     res["train"]["cuda_over_cpu_tokens_per_s"] = _ratio(res["train"]["cuda"], res["train"]["cpu"])
@@ -111,6 +134,62 @@ def part_train(args: argparse.Namespace, gpu: str, res: dict[str, Any]) -> Path:
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
     return a["tokens_per_s"] / b["tokens_per_s"] if b["tokens_per_s"] else float("nan")
+
+
+#: The from-scratch students ``part_rate`` times, smallest first.
+RATE_STUDENTS = ("scratch-llama-1m", "scratch-llama-3m", "scratch-llama-10m", "scratch-llama-30m")
+
+
+def part_rate(args: argparse.Namespace, gpu: str, res: dict[str, Any]) -> None:
+    """Training steps of each from-scratch student size on ``gpu`` (eager, bf16 autocast, AdamW),
+    at the job's step (8 blocks of 256 tokens) and at 8x it: tokens/s and the model-FLOPs utilisation
+    each reaches. The planner prices every model at one utilisation (``MFU_TRAIN_GPU``); a small
+    student's step is bound by kernel launches instead, and this measures by how much."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from stratos.distill.train import autocast
+    from stratos.zoo.registry import get_model
+
+    students, batches, steps = (RATE_STUDENTS[:1], (2,), 2) if args.cpu_check else (RATE_STUDENTS, (8, 64), 20)
+    res["rate"] = []
+    for sid in students:
+        m = get_model(sid)
+        model = LlamaForCausalLM(LlamaConfig(
+            vocab_size=m.vocab, hidden_size=m.hidden, intermediate_size=m.intermediate, num_hidden_layers=m.layers,
+            num_attention_heads=m.heads, num_key_value_heads=m.kv_heads, tie_word_embeddings=True,
+        )).to(gpu)
+        params = sum(p.numel() for p in model.parameters())
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        for blocks in batches:
+            ids = torch.randint(0, m.vocab, (blocks, 256), device=gpu)
+            seconds = _timed_steps(model, opt, ids, steps, lambda: autocast("auto", gpu))
+            tps = blocks * 256 * steps / seconds
+            res["rate"].append({"student": sid, "parameters": params, "tokens_per_step": blocks * 256,
+                                "step_ms": 1e3 * seconds / steps, "tokens_per_s": tps})
+        del model, opt
+
+
+def _timed_steps(model: Any, opt: Any, ids: Any, steps: int, amp: Any) -> float:
+    """Seconds for ``steps`` optimiser steps on ``ids`` after three untimed ones."""
+    import torch
+
+    def step() -> None:
+        with amp():
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    sync = torch.cuda.synchronize if ids.is_cuda else (lambda: None)
+    for _ in range(3):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return time.perf_counter() - t0
 
 
 def part_serve(args: argparse.Namespace, gpu: str, run_dir: Path, res: dict[str, Any]) -> None:
@@ -165,6 +244,13 @@ def print_table(res: dict[str, Any]) -> None:
         print(f"  CUDA / CPU training tokens/s: {t['cuda_over_cpu_tokens_per_s']:.1f}x")
     if "compiled_over_eager_tokens_per_s" in t:
         print(f"  compiled / eager on CUDA: {t['compiled_over_eager_tokens_per_s']:.2f}x")
+    for r in res.get("rate", []):
+        print(f"  rate {r['student']:18s} {r['parameters'] / 1e6:5.1f}M  {r['tokens_per_step']:6d} tok/step  "
+              f"{r['step_ms']:7.1f} ms/step  {r['tokens_per_s']:12,.0f} tok/s")
+    if t.get("planner"):
+        p = t["planner"]
+        print(f"  planner's {p['gpu']} training rate: predicted {p['predicted_tokens_per_s']:,.0f} tok/s at MFU "
+              f"{p['assumed_mfu']:.2f}; measured {t['cuda']['tokens_per_s']:,.0f} = MFU {p['measured_mfu']:.2e}")
     for k, v in res.get("serve", {}).items():
         if isinstance(v, dict):
             print(f"  serve {k}: {v['requests_per_s']:.1f} req/s, p50 {v['p50_ms']:.0f} ms, accuracy {v['accuracy']:.3f}, "
@@ -207,6 +293,7 @@ def main() -> int:
     }
     t0 = time.perf_counter()
     run_dir = part_train(args, gpu, res)
+    part_rate(args, gpu, res)
     part_serve(args, gpu, run_dir, res)
     if res["gpus"] >= 2 or (args.cpu_check and os.environ.get("GPU_SMOKE_TORCHRUN_ON_CPU")):
         part_torchrun(args, run_dir, res)

@@ -183,8 +183,8 @@ def open_run(cfg: DistillConfig, out: Path, progress: JobProgress, teacher_url: 
     return Run(cfg, out, progress, cfg.load_task(), rank, world, times, teacher_url=teacher_url)
 
 
-#: Settings a resumed run may change: where it runs, not what it computes.
-RUNTIME_SETTINGS = ("device", "threads")
+#: Settings a resumed run may change: where and how it runs, not what it computes.
+RUNTIME_SETTINGS = ("device", "threads", "compile")
 
 
 def _what_must_match(config: dict[str, Any]) -> dict[str, Any]:

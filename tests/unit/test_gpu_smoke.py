@@ -35,3 +35,34 @@ def test_every_part_runs_on_the_cpu_at_toy_size(tmp_path):
         assert res["serve"][f"concurrency_{conc}"]["errors"] == 0
         assert res["serve"][f"concurrency_{conc}"]["requests_per_s"] > 0
     assert "CUDA / CPU training tokens/s" in r.stdout
+    assert res["rate"][0]["student"] == "scratch-llama-1m" and res["rate"][0]["tokens_per_s"] > 0
+
+
+def _smoke_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_smoke", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("device_name, row", [
+    ("NVIDIA H200", "H200"), ("NVIDIA A100-SXM4-80GB", "A100"), ("NVIDIA A10G", "A10G"), ("NVIDIA L40S", "L40S"),
+    ("Tesla T4", "T4"), ("Some New Accelerator", None),
+])
+def test_the_planners_gpu_rate_is_set_beside_the_measured_one(device_name, row):
+    from stratos.planner.estimators import MFU_TRAIN_GPU
+
+    figures = {"student_parameters": 1_000_000, "tokens_per_s": 2.0e6}
+    p = _smoke_module().planner_prediction(device_name, figures)
+    if row is None:
+        assert p is None
+        return
+    assert p["gpu"] == row and p["assumed_mfu"] == MFU_TRAIN_GPU
+    # 6 FLOPs per parameter per token: the measured utilisation is the rate's FLOPs over the datasheet peak.
+    from stratos.catalog.gpus import gpu_spec
+
+    peak = gpu_spec(row).bf16_tflops * 1e12
+    assert p["measured_mfu"] == pytest.approx(2.0e6 * 6e6 / peak)
+    assert p["predicted_tokens_per_s"] == pytest.approx(peak * MFU_TRAIN_GPU / 6e6)
