@@ -39,9 +39,10 @@ from stratos.serve.ct2_convert import (
     ctranslate2_module,
     gemm_backend,
 )
-from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids, shared_prefix
+from stratos.serve.decoding import GenerationResult, Request, Row, emit, eos_ids
 from stratos.serve.engine import GenerationEngine
 from stratos.serve.engine_base import EngineBase
+from stratos.serve.prefix_cache import PrefixCache
 
 log = logging.getLogger("stratos.serve")
 Done = list[tuple[Any, GenerationResult]]
@@ -72,6 +73,7 @@ class CT2Engine(EngineBase):
         self._sampler_factory = sampler
         self._sampler: EngineBase | None = None
         self._sampler_lock = threading.Lock()
+        self.prefixes = PrefixCache()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -211,14 +213,11 @@ class CT2Engine(EngineBase):
         )
         with self._tok_lock:
             tokens = [self.tokenizer.convert_ids_to_tokens(list(r.ids)) for r in requests]
-        # The shared prefix runs once as CTranslate2's static prompt (not cached: a server would
-        # keep one state per prefix it ever saw). Each row keeps two tokens of its own: with a
-        # one-token remainder, CTranslate2 4.8 returns the other rows' prompt tails as generated.
-        shared = shared_prefix(tokens, keep=2)
+        shared, keep_state = self.prefixes.choose(tokens)
         results = self.generator.generate_batch(
             [t[shared:] for t in tokens],
             static_prompt=tokens[0][:shared] or None,
-            cache_static_prompt=False,
+            cache_static_prompt=keep_state,
             max_length=longest,
             end_token=self._end,
             include_prompt_in_result=False,
@@ -257,7 +256,7 @@ class CT2Engine(EngineBase):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "quantization": self.quantization, "replicas": self.parallelism,
-                "gemm": gemm_backend()}
+                "gemm": gemm_backend(), "kept_prefix_tokens": self.prefixes.kept_tokens}
 
 
 class _EosSource:
