@@ -39,6 +39,13 @@ API_TOKENS_PER_S = 1000.0  # aggregate generated tokens/s from an API at ~16 con
 TEACHER_BATCH = 64  # sequences decoded together when a teacher runs on the training GPU
 MAX_SAMPLES_PER_QUESTION = 4  # alignment retries a question at most this many times
 MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
+# A GPU training step's floor: eager PyTorch launches every op's kernels from Python, so a small
+# student's step costs about the same whatever its FLOPs. Measured on one H200 (benchmarks/
+# gpu_smoke.py, 2026-12-04, torch 2.11, bf16 autocast, AdamW): from-scratch students of 4-8 layers
+# (1M-28M parameters) took 14-31 ms a step at 2,048 and at 16,384 tokens alike, 3.7 ms a layer;
+# the job's own step (data, loss bookkeeping) took the default 1M student 22.3 ms, 6.9 ms over it.
+GPU_STEP_S = 6.9e-3
+GPU_STEP_S_PER_LAYER_PASS = 3.7e-3
 
 # CPU factors measured on this kind of machine override the guesses above. File format
 # (JSON, written by benchmarks/planner_calibrate.py --write): {"train_efficiency": f,
@@ -167,6 +174,17 @@ def train_tokens_per_s(student_params: float, hw: Hardware, lora: bool, kd_teach
     """Training throughput (tokens/s): ``train_flops`` per token at ``MFU_TRAIN_*`` of peak on every device."""
     mfu = np.where(hw.is_gpu, MFU_TRAIN_GPU, MFU_TRAIN_CPU)
     return hw.devices * hw.tflops * 1e12 * mfu / train_flops(student_params, 1.0, lora, kd_teacher_params)
+
+
+def gpu_launch_bound_tokens_per_s(layers: int | None, batch_blocks: int, micro_blocks: int, seq_len: int) -> float:
+    """The most training tokens/s a GPU job reaches whatever the GPU's FLOPs: its step's tokens
+    over the step's launch floor, one forward/backward pass per micro-batch (``GPU_STEP_S*``).
+    Data-parallel ranks split the step's blocks, so more GPUs do not raise it. Unbounded for a
+    model of unknown depth."""
+    if not layers:
+        return float("inf")
+    passes = max(1, -(-batch_blocks // micro_blocks))
+    return batch_blocks * seq_len / (GPU_STEP_S + GPU_STEP_S_PER_LAYER_PASS * layers * passes)
 
 
 def serve_memory_gb(params: float, kv_bytes_per_token: float, context_tokens: int, hw: Hardware) -> float:

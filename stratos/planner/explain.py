@@ -51,6 +51,7 @@ def to_plan(
         f"tokens (mean of the task's {job.target_style} examples), at most {job.max_steps} steps"
         + (f" and {job.max_train_flops:.2g} FLOPs" if job.max_train_flops else "") + f", capped at {job.max_train_minutes:g} min",
         f"training MFU {est.MFU_TRAIN_GPU:.0%} on GPU; LoRA 4·P FLOPs/token, full 6·P",
+        *([gpu_step_note(s, job)] if x.train.accelerator else []),
         f"one serving replica for {request.constraints.serving_hours:g} h (on-demand)",
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
         *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
@@ -73,6 +74,13 @@ def to_plan(
         job=job.model_copy(update={"nodes": x.train_nodes}),
         reasons=reasons,
     )
+
+
+def gpu_step_note(s: ModelSpec, job: JobSettings) -> str:
+    bound = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len)
+    return (f"a GPU training step takes at least {est.GPU_STEP_S * 1e3:.1f} ms + {est.GPU_STEP_S_PER_LAYER_PASS * 1e3:.1f} "
+            f"ms per layer and micro-batch (kernel launches, measured on an H200): {s.id} trains at most "
+            f"{bound:,.0f} tokens/s on any GPU at {job.batch_blocks} blocks of {job.seq_len} tokens a step")
 
 
 def kd_reason(x: Candidate, t: ModelSpec, s: ModelSpec) -> str:

@@ -31,8 +31,8 @@ def cache(tmp_path_factory):
         yield d
 
 
-def plan(**req):
-    return make_plan(parse_request(req), FIXTURE)
+def plan(exhaustive: bool = False, **req):
+    return make_plan(parse_request(req), FIXTURE, exhaustive=exhaustive)
 
 
 def test_local_target_uses_this_machine_offline_teacher_and_scratch_student():
@@ -172,3 +172,30 @@ def test_phase_pruning_never_changes_the_front():
 
     assert front(fast) == front(full)
     assert fast.chosen_candidate.objectives() == pytest.approx(full.chosen_candidate.objectives())
+
+
+def test_a_small_student_on_a_gpu_is_priced_at_its_step_floor_not_its_flops(monkeypatch):
+    from stratos.planner import estimators as est
+    from stratos.planner.hardware import hardware_of
+    from stratos.zoo.registry import get_model
+
+    def by_offering(result):
+        return {(c.train, c.serve, c.teacher, c.mode): c for c in result.candidates if c.train.accelerator}
+
+    r = plan(target="aws", student="scratch-llama-3m", exhaustive=True)
+    j = r.chosen.job
+    bound = est.gpu_launch_bound_tokens_per_s(get_model("scratch-llama-3m").layers, j.batch_blocks, j.micro_blocks,
+                                              j.seq_len)
+    assert r.chosen.train.accelerator
+    assert any("GPU training step takes at least" in a for a in r.chosen.cost.assumptions)
+    with monkeypatch.context() as mp:  # the same options priced at the FLOPs estimate alone
+        mp.setattr(est, "gpu_launch_bound_tokens_per_s", lambda *a: float("inf"))
+        flops_only = by_offering(plan(target="aws", student="scratch-llama-3m", exhaustive=True))
+    floored = by_offering(r)
+    assert floored.keys() == flops_only.keys()
+    params = get_model("scratch-llama-3m").params
+    for key, c in floored.items():
+        flops_rate = est.train_tokens_per_s(params, hardware_of(c.train), lora=False)
+        assert bound < flops_rate and c.train_nodes == 1 and not c.train.spot
+        added_s = (c.train_hours - flops_only[key].train_hours) * 3600
+        assert added_s == pytest.approx(c.tokens_seen / bound - c.tokens_seen / flops_rate, rel=0.01)

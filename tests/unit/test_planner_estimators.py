@@ -196,3 +196,15 @@ def test_measured_runs_refit_the_model():
     after = fit(rows + [run] * 3)
     assert after.predict(2.9e6, 1.1e6, "injection", 0.0)[0] > before
     assert after.n_measured == sum(r["measured"] == "1" for r in rows) + 3
+
+
+def test_a_gpu_steps_launch_floor_bounds_a_small_students_rate():
+    # The default 1M student (4 layers) at the job's step of 8 blocks of 256: 2,048 tokens per 22.3 ms,
+    # what the H200 run measured, against the FLOPs estimate's tens of millions.
+    bound = est.gpu_launch_bound_tokens_per_s(4, 8, 8, 256)
+    assert bound == pytest.approx(2048 / (est.GPU_STEP_S + 4 * est.GPU_STEP_S_PER_LAYER_PASS))
+    assert 80_000 < bound < 100_000 < est.train_tokens_per_s(1.1e6, gpu("H200"), lora=False)
+    # Gradient accumulation adds a pass per micro-batch; a deeper model, a launch per layer.
+    assert est.gpu_launch_bound_tokens_per_s(4, 8, 2, 256) < bound / 3
+    assert est.gpu_launch_bound_tokens_per_s(30, 8, 8, 256) < bound / 5
+    assert est.gpu_launch_bound_tokens_per_s(None, 8, 8, 256) == float("inf")
