@@ -461,17 +461,24 @@ def cmd_smollm2(args) -> dict:
     return out
 
 
+def _parity_answers(path: str, name: str, threads: int, n: int, max_tokens: int) -> tuple[list[str], float]:
+    """One engine's greedy answers to the ``n`` held-out questions in batches of 64, and the seconds
+    they took, in a process of its own (``isolated``: engines loaded together slow each other)."""
+    e = engines(Path(path), threads, (name,))[name]
+    prompts = chat_prompts(e, held_out(n))
+    t0 = time.perf_counter()
+    texts = [r.text for i in range(0, len(prompts), 64)
+             for r in e.generate(prompts[i : i + 64], max_new_tokens=max_tokens)]
+    return texts, time.perf_counter() - t0
+
+
 def cmd_parity(args) -> dict:
     path = Path(args.student) if args.student else default_student()
     qs = held_out(args.n)
-    eng = engines(path, args.threads, ("transformers", "ctranslate2", "ctranslate2-int8"))
-    prompts = chat_prompts(eng["transformers"], qs)
     outs = {}
-    for name, e in eng.items():
-        t0 = time.perf_counter()
-        outs[name] = [r.text for i in range(0, len(prompts), 64)
-                      for r in e.generate(prompts[i : i + 64], max_new_tokens=args.max_tokens)]
-        print(f"  {name:17} {len(prompts)} questions in {time.perf_counter() - t0:.1f} s", flush=True)
+    for name in ("transformers", "ctranslate2", "ctranslate2-int8"):
+        outs[name], secs = isolated(_parity_answers, str(path), name, args.threads, args.n, args.max_tokens)
+        print(f"  {name:17} {len(qs)} questions in {secs:.1f} s", flush=True)
     report = {}
     for name in ("ctranslate2", "ctranslate2-int8"):
         diff = [i for i, (a, b) in enumerate(zip(outs["transformers"], outs[name], strict=True)) if a != b]
