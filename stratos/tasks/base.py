@@ -232,12 +232,15 @@ class Task(ABC):
         return {"train": parts["train"][:n_train], "val": parts["val"][:n_val], "test": parts["test"][:n_test]}
 
     def example_size(self, style: str = "short", n: int = 64, seed: int = 0) -> ExampleSize:
-        """Mean prompt and target size of ``n`` generated examples in the job's ``style``.
+        """Mean prompt and target size of ``n`` of the job's training examples in its ``style``.
 
         The planner sizes training (tokens per example) and synthesis (the teacher's prompt and
-        answer) from this, not from the serving latency settings. Override when generating is slow.
+        answer) from this, not from the serving latency settings. The examples come from
+        ``make_splits``, the function the job draws its training split with, so a task whose
+        question classes differ in length is sized by the mix the job trains on. Override when
+        generating is slow.
         """
-        examples = self.generate(n, seed=seed, mode="reverse")
+        examples = self.make_splits(n, 0, 0, seed=seed)["train"]
         prompts = [self.prompt(e.question) for e in examples]
         targets = [
             self.format_answer(e.answer) if style == "answer" else self.rationale(e.question, e.answer, style=style)
