@@ -226,8 +226,9 @@ class GenerationEngine(EngineBase):
         next_ids = self._sample(logits, batch.rows)
         keep: list[int] = []
         done: list[tuple[Any, GenerationResult]] = []
-        for b, row in enumerate(batch.rows):
-            row.accept(int(next_ids[b]), self.eos_ids, self.decode)
+        # One copy to the host for the whole batch: on a GPU each int(next_ids[b]) waits for the device.
+        for b, (token, row) in enumerate(zip(next_ids.tolist(), batch.rows, strict=True)):
+            row.accept(token, self.eos_ids, self.decode)
             if row.finish is None:
                 keep.append(b)
             else:
