@@ -68,10 +68,6 @@ class DistillConfig(JobSettings):
     def is_scratch(self) -> bool:
         return self.student.startswith("scratch")
 
-    def compiles_on(self, device_type: str) -> bool:
-        """Whether training steps are compiled on ``device_type`` ('cpu' | 'cuda'); see ``compile``."""
-        return (self.is_scratch and device_type == "cpu") if self.compile is None else self.compile
-
     @property
     def peak_lr(self) -> float:
         return self.lr or (SCRATCH_LR if self.is_scratch else LORA_LR)

@@ -139,9 +139,9 @@ class JobSettings(_Frozen):
     compile: bool | None = Field(
         None,
         description="compile the training steps with torch.compile (inductor); unset: on for from-scratch students "
-        "on CPU (1.5x the steps/s of eager on the 2-core box, ~20 s of compiling once), off for LoRA students "
-        "(SmolLM2-135M: 117 s of compiling, no faster steps on CPU) and off on CUDA (not yet measured there; "
-        "benchmarks/gpu_smoke.py times it). Falls back to eager if compiling fails",
+        "(on the 2-core CPU box 1.5x the steps/s of eager, ~20 s of compiling once; on an H200 2.0x, ~26 s: "
+        "benchmarks/gpu_smoke.py), off for LoRA students (SmolLM2-135M: 117 s of compiling, no faster steps on "
+        "CPU). Falls back to eager if compiling fails",
     )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",
@@ -175,6 +175,11 @@ class JobSettings(_Frozen):
             caps["flops"] = self.max_train_flops / (6.0 * params)
         binds = min(caps, key=caps.__getitem__)
         return caps[binds], binds
+
+    def compiles(self, scratch: bool) -> bool:
+        """Whether the job compiles its training steps (see ``compile``), on the CPU and on a GPU alike;
+        the planner prices a GPU step's launch floor by the same answer."""
+        return scratch if self.compile is None else self.compile
 
     @model_validator(mode="after")
     def _batches_split_evenly(self) -> JobSettings:

@@ -208,7 +208,7 @@ def train(
         if ck.get("done"):
             return _finish(s, ck["stopped"], params, model, plain, strategy)
     state["total_steps"] = s.total_steps  # the LR schedule reads the (refitted) budget
-    net = compiled(wrapped) if cfg.compiles_on(dev.type) else wrapped
+    net = compiled(wrapped) if cfg.compiles(cfg.is_scratch) else wrapped
     model.train()
 
     def checkpoint(done: bool = False, stopped: str = "") -> None:
@@ -263,7 +263,7 @@ def step_rate(model: Any, blocks: Blocks, cfg: DistillConfig, steps: int, warmup
     torch.set_num_threads(cfg.threads)
     dev, strategy, wrapped, _ = _place(model, None, cfg, None, 0, 1)
     opt, sched, _ = _optimizer(model, cfg, warmup + steps)
-    net = compiled(wrapped) if cfg.compiles_on(dev.type) else wrapped
+    net = compiled(wrapped) if cfg.compiles(cfg.is_scratch) else wrapped
     model.train()
     s = TrainState(warmup + steps)
     for k in range(warmup + steps):

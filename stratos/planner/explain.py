@@ -77,10 +77,13 @@ def to_plan(
 
 
 def gpu_step_note(s: ModelSpec, job: JobSettings) -> str:
-    bound = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len)
+    compiled = job.compiles(s.is_scratch)
+    bound = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len, compiled)
     return (f"a GPU training step takes at least {est.GPU_STEP_S * 1e3:.1f} ms + {est.GPU_STEP_S_PER_LAYER_PASS * 1e3:.1f} "
-            f"ms per layer and micro-batch (kernel launches, measured on an H200): {s.id} trains at most "
-            f"{bound:,.0f} tokens/s on any GPU at {job.batch_blocks} blocks of {job.seq_len} tokens a step")
+            f"ms per layer and micro-batch (kernel launches, measured on an H200)"
+            + (f", x{est.GPU_COMPILED_STEP:g} compiled" if compiled else "")
+            + f": {s.id} trains at most {bound:,.0f} tokens/s on any GPU at {job.batch_blocks} blocks of "
+            f"{job.seq_len} tokens a step")
 
 
 def kd_reason(x: Candidate, t: ModelSpec, s: ModelSpec) -> str:

@@ -147,7 +147,8 @@ def train_phase(
     wanted, _ = job.train_token_cap(job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total,
                                     s.params)
     tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
-    floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len)
+    floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len,
+                                              job.compiles(s.is_scratch))
     tps = np.where(hw.is_gpu, np.minimum(tps, floor), tps)
     train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0)
     tokens = train_s * tps

@@ -66,10 +66,10 @@ def test_read_only_weights_are_bf16_on_cuda_only(monkeypatch):
     assert D.weights_dtype("cpu") == torch.float32  # CPU training keeps fp32 weights (bf16 only in autocast)
 
 
-def test_compile_is_default_on_cpu_for_scratch_students_and_off_on_cuda():
+def test_compile_is_default_for_scratch_students_on_any_device_and_the_user_decides_otherwise():
     cfg = job_config()
-    assert cfg.compiles_on("cpu") and not cfg.compiles_on("cuda")
-    assert job_config(compile=True).compiles_on("cuda")
+    assert cfg.is_scratch and cfg.compiles(cfg.is_scratch) and not cfg.compiles(scratch=False)
+    assert not job_config(compile=False).compiles(True) and job_config(compile=True).compiles(False)
 
 
 def test_the_trainer_refuses_cuda_without_it(gpus, tmp_path):

@@ -185,7 +185,7 @@ def test_a_small_student_on_a_gpu_is_priced_at_its_step_floor_not_its_flops(monk
     r = plan(target="aws", student="scratch-llama-3m", exhaustive=True)
     j = r.chosen.job
     bound = est.gpu_launch_bound_tokens_per_s(get_model("scratch-llama-3m").layers, j.batch_blocks, j.micro_blocks,
-                                              j.seq_len)
+                                              j.seq_len, compiled=True)  # a from-scratch student compiles
     assert r.chosen.train.accelerator
     assert any("GPU training step takes at least" in a for a in r.chosen.cost.assumptions)
     with monkeypatch.context() as mp:  # the same options priced at the FLOPs estimate alone
