@@ -198,7 +198,7 @@ def train(
         raise ValueError(f"batch_blocks={cfg.batch_blocks} must be divisible by the number of processes ({world})")
     params = sum(p.numel() for p in model.parameters())  # before wrapping: FSDP shards them
     cap, cap_reason = step_cap(cfg, params, train_blocks)
-    dev, strategy, wrapped, plain = _place(model, teacher_model, cfg, strategy, rank, world)
+    _, strategy, wrapped, plain = _place(model, teacher_model, cfg, strategy, rank, world)
     evaluate = None if strategy.sharded else evaluate
     opt, sched, state = _optimizer(model, cfg, cap)  # after wrapping: FSDP replaces the parameters
     torch.manual_seed(cfg.seed)
@@ -261,7 +261,7 @@ def step_rate(model: Any, blocks: Blocks, cfg: DistillConfig, steps: int, warmup
     The planner's speed probe (``stratos.distill.speed_probe``) prices a host no job has run on yet with it.
     """
     torch.set_num_threads(cfg.threads)
-    dev, strategy, wrapped, _ = _place(model, None, cfg, None, 0, 1)
+    _, strategy, wrapped, _ = _place(model, None, cfg, None, 0, 1)
     opt, sched, _ = _optimizer(model, cfg, warmup + steps)
     net = compiled(wrapped) if cfg.compiles(cfg.is_scratch) else wrapped
     model.train()
