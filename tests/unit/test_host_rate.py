@@ -109,7 +109,7 @@ def test_a_failed_probe_leaves_the_estimate(monkeypatch):
 #: An accuracy model where data matters more than size (as the 4-class Mahjong runs measure): on a
 #: slow host a time-capped big student sees too few tokens; on a fast one every student reaches the
 #: data's 2 epochs and size wins.
-DATA_HUNGRY = AccuracyModel((-9.0, 0.4, 1.0, -0.5, -2.0, -3.0, 1.0, 0.0), 0.4, 12, 12, ((6.5, "cpu", 1e9),))
+DATA_HUNGRY = AccuracyModel((-9.0, 0.4, 1.0, -0.5, -2.0, -3.0, 1.0, 0.0), 0.4, 12, 12, ((6.5, "cpu", 1e9, 0.0),))
 
 
 def local_plan(monkeypatch, tokens_per_s: float):
