@@ -145,9 +145,9 @@ RATE_STUDENTS = ("scratch-llama-1m", "scratch-llama-3m", "scratch-llama-10m", "s
 
 def part_rate(args: argparse.Namespace, gpu: str, res: dict[str, Any]) -> None:
     """Training steps of each from-scratch student size on ``gpu`` (eager, bf16 autocast, AdamW),
-    at the job's step (8 blocks of 256 tokens) and at 8x it: tokens/s and the model-FLOPs utilisation
-    each reaches. The planner prices every model at one utilisation (``MFU_TRAIN_GPU``); a small
-    student's step is bound by kernel launches instead, and this measures by how much."""
+    at the job's step (8 blocks of 256 tokens) and at 8x it: ms per step and tokens/s. The planner's
+    GPU step floor (``estimators.GPU_STEP_S*``) is fitted on these: a small student's step is bound
+    by kernel launches, not by its FLOPs."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -211,8 +211,14 @@ def shared_prefix(prompts: Sequence[Sequence[Any]], keep: int = 1) -> int:
     """
     if len(prompts) < 2:
         return 0
-    first, shortest = prompts[0], min(len(p) for p in prompts)
-    n = 0
-    while n < shortest - keep and all(p[n] == first[n] for p in prompts):
-        n += 1
-    return n // PREFIX_QUANTUM * PREFIX_QUANTUM
+    n = min(common_prefix(prompts), min(len(p) for p in prompts) - keep)
+    return max(n, 0) // PREFIX_QUANTUM * PREFIX_QUANTUM
+
+
+def common_prefix(prompts: Sequence[Sequence[Any]]) -> int:
+    """How many leading tokens all of ``prompts`` have in common."""
+    first, n = prompts[0], min(len(p) for p in prompts)
+    for i in range(n):
+        if any(p[i] != first[i] for p in prompts):
+            return i
+    return n

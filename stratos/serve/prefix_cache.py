@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from stratos.serve.decoding import PREFIX_QUANTUM, shared_prefix
+from stratos.serve.decoding import PREFIX_QUANTUM, common_prefix, shared_prefix
 
 KEEP = 2
 MIN_TOKENS = 32
@@ -68,17 +68,9 @@ class PrefixCache:
         first = prompts[0]
         room = min(len(p) for p in prompts) - KEEP
         if len(prompts) > 1:
-            room = min(room, _common(prompts))
-        shared = (min(_common([first, r]), room) // PREFIX_QUANTUM * PREFIX_QUANTUM for r in self._recent)
+            room = min(room, common_prefix(prompts))
+        shared = (min(common_prefix([first, r]), room) // PREFIX_QUANTUM * PREFIX_QUANTUM for r in self._recent)
         return min((n for n in shared if n >= MIN_TOKENS), default=0)
-
-
-def _common(prompts: Sequence[Sequence[Any]]) -> int:
-    first, n = prompts[0], min(len(p) for p in prompts)
-    for i in range(n):
-        if any(p[i] != first[i] for p in prompts):
-            return i
-    return n
 
 
 def _all_start_with(prompts: Sequence[Sequence[Any]], prefix: tuple[Any, ...]) -> bool:
