@@ -1,12 +1,12 @@
 """One CTranslate2 setup's one-stream greedy rate, measured in a process of its own.
 
-Why a process per setup: CTranslate2 4.8's OpenMP threads outlive the generator
-that started them. On 2 Xeon cores, once an int8 model had decoded with two
-threads per step, every later model in that process, float32 too, decoded ten
-times slower (the 3M student 2,400 -> 200 tokens/s: four leftover threads woke
-on every step), and while all candidates were loaded together the idle ones'
-threads slowed the one being measured 2.4x. Measured alone, each setup runs as
-it will run once chosen, and a setup that spoils its process spoils only its own.
+Why a process per setup: the GEMM library (MKL or oneDNN) is fixed when a
+process imports CTranslate2, and a setup should be timed as it will run once
+chosen, with no other model's threads in the process. While several
+multi-threaded generators are loaded, libgomp holds more threads than cores and
+cuts every team's spin-wait (``ct2_engine._generator`` says how that slows a
+step); measured on 2 Xeon cores with all candidates loaded together, the idle
+ones slowed the one being measured 2.4x.
 
 Run by ``ct2_tuning.measure_decode_rates``::
 

@@ -67,7 +67,7 @@ REPLICA_MARGIN = 0.9
 BATCH_ROWS = 32
 _PROBE_TOKENS = 24
 #: How rates are measured, part of every record's key: a record measured another way is measured again.
-MEASURED = "one process per setup"
+MEASURED = "one process per setup, loaded on a thread of its own"
 _PROBE_PROMPT = "The quick brown fox jumps over the lazy dog. " * 4
 
 

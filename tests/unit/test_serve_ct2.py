@@ -381,3 +381,26 @@ def test_ctranslate2_runs_onednn_unless_the_user_says_otherwise(model_dir, user_
     assert r.returncode == 0, r.stderr[-2000:]
     assert re.search(rf"SGEMM backend: ({backend})", r.stderr + r.stdout), r.stderr[-2000:]
     assert json.loads(r.stdout.strip().splitlines()[-1]) == ("mkl" if user_env else "dnnl")
+
+
+_THREADS_LEFT = """
+import gc, os, sys
+from stratos.serve.ct2_convert import converted_dir
+from stratos.serve.ct2_engine import _generator
+entry = converted_dir(sys.argv[1], "int8")
+before = len(os.listdir("/proc/self/task"))
+generator = _generator(entry, "int8", threads=2, replicas=1)
+generator.generate_batch([["a"] * 8], max_length=4)
+del generator
+gc.collect()
+print(before, len(os.listdir("/proc/self/task")))
+"""
+
+
+def test_loading_leaves_no_openmp_threads_behind(model_dir):
+    """A generator's threads end with it: the loading thread's OpenMP team (quantizing int8 weights on
+    two cores) must not outlive the load, or every later multi-core step sleeps and wakes per op."""
+    out = subprocess.run([sys.executable, "-c", _THREADS_LEFT, str(model_dir)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    before, after = map(int, out.stdout.split())
+    assert after == before
