@@ -28,11 +28,28 @@ class Encoded:
 
 
 def encode_pair(tokenizer: Any, prompt: str, target: str) -> Encoded:
-    """Chat-render ``prompt`` as the user turn and ``target`` as the assistant turn, then tokenize.
+    """One (prompt, target) pair; see ``encode_pairs``."""
+    return encode_pairs(tokenizer, [(prompt, target)])[0]
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[Encoded]:
+    """Chat-render each prompt as the user turn and its target as the assistant turn, then tokenize.
 
     The assistant turn is what follows the rendered generation prompt, so the
     labels cover exactly what the model must produce at inference, end token included.
+    All texts go to the tokenizer in one call (a fast tokenizer encodes a batch in Rust
+    threads; one call per text cost the default job's 50,000 examples ~10 s on 2 cores).
     """
+    if not pairs:
+        return []
+    heads, fulls = zip(*(_render(tokenizer, p, t) for p, t in pairs), strict=True)
+    head_ids = tokenizer(list(heads), add_special_tokens=False)["input_ids"]
+    full_ids = tokenizer(list(fulls), add_special_tokens=False)["input_ids"]
+    return [_labelled(tokenizer.eos_token_id, h, f) for h, f in zip(head_ids, full_ids, strict=True)]
+
+
+def _render(tokenizer: Any, prompt: str, target: str) -> tuple[str, str]:
+    """(the generation prompt, the whole conversation) as text."""
     from stratos.distill.tokenizer import fast_renderer
 
     user = [{"role": "user", "content": prompt}]
@@ -45,13 +62,14 @@ def encode_pair(tokenizer: Any, prompt: str, target: str) -> Encoded:
         full = tokenizer.apply_chat_template(convo, tokenize=False)
     if not full.startswith(head):  # templates that rewrite earlier turns: fall back to plain concatenation
         full = head + target + (tokenizer.eos_token or "")
-    head_ids = tokenizer(head, add_special_tokens=False)["input_ids"]
-    full_ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    return head, full
+
+
+def _labelled(eos: int | None, head_ids: list[int], full_ids: list[int]) -> Encoded:
+    """The conversation's ids, labels ``IGNORE`` on the prompt's."""
     # Trailing template whitespace/newline tokens after the end token add nothing to learn.
-    eos = tokenizer.eos_token_id
     if eos in full_ids[len(head_ids) :]:
-        cut = full_ids.index(eos, len(head_ids)) + 1
-        full_ids = full_ids[:cut]
+        full_ids = full_ids[: full_ids.index(eos, len(head_ids)) + 1]
     n = len(head_ids) if full_ids[: len(head_ids)] == head_ids else _common_prefix(head_ids, full_ids)
     return Encoded(full_ids, [IGNORE] * n + full_ids[n:])
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from stratos.distill.config import DistillConfig
 from stratos.distill.losses import decision_weights
-from stratos.distill.packing import Blocks, encode_pair, pack
+from stratos.distill.packing import Blocks, encode_pairs, pack
 from stratos.tasks.base import Example, Task
 
 
@@ -58,8 +58,7 @@ def build_student_and_blocks(
         )
         if cfg.logit_kd:
             kd_teacher = _kd_teacher(cfg, tokenizer, frozen)
-    enc = [encode_pair(tokenizer, p, t) for p, t in pairs]
-    val_enc = [encode_pair(tokenizer, p, t) for p, t in val_pairs]
+    enc, val_enc = encode_pairs(tokenizer, pairs), encode_pairs(tokenizer, val_pairs)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     blocks, val_blocks = pack(enc, cfg.seq_len, pad), pack(val_enc, cfg.seq_len, pad)
     markers = marker_token_ids(tokenizer, task.decision_marker)

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -70,17 +71,13 @@ class CompactUnits:
 
     def expand(self, text: str) -> str:
         """``text`` with every unit run spread into space-separated words (what the template does)."""
-        out, run = [], ""
-        for ch in text:
-            if ch in self.digits:
-                run += ch
-            elif ch in self.suffixes and run:
-                out.extend(f" {d}{ch} " for d in run)
-                run = ""
-            else:
-                out.append(run + ch)
-                run = ""
-        return "".join(out) + run
+        if not (self.digits and self.suffixes):
+            return text
+        return self._runs.sub(lambda m: "".join(f" {d}{m[2]} " for d in m[1]), text)
+
+    @cached_property
+    def _runs(self) -> re.Pattern[str]:
+        return re.compile(f"([{re.escape(self.digits)}]+)([{re.escape(self.suffixes)}])")
 
 
 @dataclass(frozen=True)

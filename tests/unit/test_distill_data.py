@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from stratos.distill.packing import IGNORE, encode_pair, model_inputs, pack
+from stratos.distill.packing import IGNORE, encode_pair, encode_pairs, model_inputs, pack
 from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
 from stratos.tasks.base import get_task
 
@@ -47,6 +47,14 @@ def test_completion_only_labels():
     assert tok.decode(enc.input_ids[n_prompt:], skip_special_tokens=True).split() == tok.decode(
         tok(targets[0])["input_ids"]
     ).split()
+
+
+def test_a_batch_encodes_each_pair_as_it_would_alone():
+    """The job tokenizes its whole training set in one call: no padding, truncation or cross-talk."""
+    tok, prompts, targets = _tok()
+    pairs = list(zip(prompts, targets, strict=True)) + [("", ""), ("x" * 300, "y")]
+    assert encode_pairs(tok, pairs) == [encode_pair(tok, p, t) for p, t in pairs]
+    assert len({len(e.input_ids) for e in encode_pairs(tok, pairs)}) > 1 and encode_pairs(tok, []) == []
 
 
 def test_packed_batch_computes_the_same_logits_as_separate_examples():
