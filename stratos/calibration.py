@@ -157,6 +157,7 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
         "teacher_coverage": (report.get("probe") or {}).get("accuracy"),
         "teacher_asked": syn.get("teacher_asked"), "teacher_acceptance": syn.get("teacher_acceptance_rate"),
         "teacher_share": (syn.get("teacher_asked") or 0) / max(int(data.get("train_examples") or 0), 1),
+        "teacher_calls": teacher_calls(report), "teacher_max_new_tokens": cfg.get("teacher_max_new_tokens"),
         "hardware": {
             "kind": "gpu" if gpu else "cpu", "cpu_model": cpu_model() if on_this_host else None,
             "cores": os.cpu_count() if on_this_host else train.get("vcpus"),
@@ -166,6 +167,7 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
         "measured": {
             "accuracy": metrics.get("student_accuracy"),
             "train_hours": (report.get("times") or {}).get("job_s", 0.0) / 3600,
+            "synthesis_hours": teacher_hours(report.get("times") or {}),
             "latency_ms": timed.get("p50_ms"), "job_usd": (report.get("cost") or {}).get("job_usd"),
             "train_tokens": data.get("train_tokens"),
             "latency_shape": _shape(timed),
@@ -175,6 +177,23 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
             "latency_ms": latency_at_run(planned, student.get("id"), timed),
         },
     }
+
+
+#: The job's phases that wait on the teacher (``report.times`` keys): what a plan's ``synthesis_hours`` predicts.
+TEACHER_PHASES = ("probe_s", "synth_s", "eval_teacher_s")
+
+
+def teacher_hours(times: dict[str, float]) -> float | None:
+    """Hours the run's teacher phases took (None: the run recorded none of them)."""
+    spent = [times[k] for k in TEACHER_PHASES if k in times]
+    return sum(spent) / 3600 if spent else None
+
+
+def teacher_calls(report: dict[str, Any]) -> int:
+    """Questions the run's teacher answered: its probe, the rationales it wrote, its zero-shot evaluation."""
+    teacher_eval = ((report.get("evaluation") or {}).get("teacher") or {}).get("n") or 0
+    return int((report.get("probe") or {}).get("n") or 0) + int((report.get("synthesis") or {}).get("teacher_calls") or 0) \
+        + int(teacher_eval)
 
 
 def _shape(timed: dict[str, Any]) -> list[float] | None:
@@ -212,7 +231,7 @@ def latency_at_run(planned: dict[str, Any], student: str | None, timed: dict[str
 
 
 #: What ``stratos report`` sets side by side: predicted (the plan) vs measured (the run).
-COMPARED = ("accuracy", "train_tokens", "train_hours", "latency_ms", "job_usd")
+COMPARED = ("accuracy", "train_tokens", "train_hours", "synthesis_hours", "latency_ms", "job_usd")
 
 
 def record_run(report: dict[str, Any], path: Path | None = None, on_this_host: bool = True) -> Path | None:

@@ -63,11 +63,16 @@ def report(
     Console().print(predicted_vs_measured(json.loads(path.read_text())))
 
 
+def _hours(x: object) -> str:
+    return f"{float(x):.3f} h" if isinstance(x, int | float) else "-"
+
+
 #: Rows of the predicted-vs-measured table: (field, label, format).
 _COMPARED = {
     "accuracy": ("student accuracy", _pct),
     "train_tokens": ("training tokens (rate x cap)", lambda x: f"{float(x):,.0f}" if isinstance(x, int | float) else "-"),
-    "train_hours": ("synthesis + training", lambda x: f"{float(x):.2f} h" if isinstance(x, int | float) else "-"),
+    "train_hours": ("job (teacher work + training)", _hours),
+    "synthesis_hours": ("teacher work (probe, rationales, evaluation)", _hours),
     "latency_ms": ("latency p50", lambda x: f"{float(x):.0f} ms" if isinstance(x, int | float) else "-"),
     "job_usd": ("job cost", _usd),
 }

@@ -31,6 +31,9 @@ class Planned(BaseModel):
     accuracy_low: float = Field(ge=0, le=1)
     accuracy_high: float = Field(ge=0, le=1)
     train_hours: float = Field(ge=0, description="predicted synthesis + training hours")
+    synthesis_hours: float | None = Field(
+        None, ge=0, description="predicted hours of the teacher's work (probe, rationales, zero-shot evaluation)"
+    )
     teacher_coverage: float | None = Field(
         None, ge=0, le=1, description="the teacher accuracy the planner assumed (zoo prior); None if unknown"
     )
@@ -91,7 +94,7 @@ def planned_of(plan: Any) -> Planned:
     o = plan.objectives
     return Planned(
         train=plan.train, serve=plan.serve, accuracy=o.accuracy, accuracy_low=o.accuracy_low,
-        accuracy_high=o.accuracy_high, train_hours=o.train_hours, teacher_coverage=_coverage(plan.teacher, plan.task),
+        accuracy_high=o.accuracy_high, train_hours=o.train_hours, synthesis_hours=o.synthesis_hours, teacher_coverage=_coverage(plan.teacher, plan.task),
         accuracy_basis=o.accuracy_basis, latency_ms=o.latency_ms,
         job_usd=plan.cost.synthesis_usd + plan.cost.training_usd, request_key=plan.request_key,
         train_tokens=o.train_tokens,

@@ -261,7 +261,7 @@ def probe_phase(run: Run, val: list[Example]) -> dict[str, Any]:
 
     def make() -> dict[str, Any]:
         res = probe_teacher(
-            run.teacher(), run.task, val[: cfg.probe_size], cfg.probe_threshold,
+            run.teacher(), run.task, val[: cfg.probe_questions], cfg.probe_threshold,
             max_new_tokens=cfg.teacher_max_new_tokens,
         )
         atomic_write_json(run.out / "probe.json", {**res.to_dict(), "configured_mode": cfg.mode})
@@ -334,13 +334,14 @@ def student_phase(run: Run) -> Student:
     """The student (from scratch or LoRA) and its packed training data, built on every rank."""
     from stratos.distill.training_data import build_student_and_blocks
 
-    cfg = run.cfg
+    cfg, t0 = run.cfg, time.perf_counter()
     rows = read_jsonl(run.data / "train_synth.jsonl")
     val, test = (read_jsonl(run.data / f"{k}.jsonl") for k in ("val", "test"))
     adopt_labels(run.task, val + test)
     mode = read_json(run.out / "synth.json")["mode"]
     model, tokenizer, blocks, val_blocks, kd = build_student_and_blocks(run.task, cfg, rows, val, run.out, mode)
     max_new = min(cfg.eval_max_new_tokens, longest_completion(tokenizer, run.task, rows, cfg) + 8)
+    run.times["student_s"] = time.perf_counter() - t0
     return Student(model, tokenizer, blocks, val_blocks, kd, rows, val, test, mode, max_new)
 
 
@@ -413,7 +414,7 @@ def teacher_eval_phase(run: Run) -> Evaluation | None:
     if not run.cfg.teacher_eval:
         return None
     path = run.out / "eval_teacher.json"
-    test = read_jsonl(run.data / "test.jsonl")[: run.cfg.teacher_eval_size]
+    test = read_jsonl(run.data / "test.jsonl")[: run.cfg.teacher_eval_questions]
 
     def make() -> dict[str, Any]:
         ev = teacher_eval(run.teacher(), run.task, test, run.cfg)

@@ -176,6 +176,17 @@ class JobSettings(_Frozen):
         binds = min(caps, key=caps.__getitem__)
         return caps[binds], binds
 
+    @property
+    def probe_questions(self) -> int:
+        """Validation questions the teacher is probed on (a prefix of the split)."""
+        return min(self.n_val, self.probe_size)
+
+    @property
+    def teacher_eval_questions(self) -> int:
+        """Test questions the teacher answers zero-shot (a prefix of the split), 0 without ``teacher_eval``.
+        The job slices its splits by these two and the planner prices the teacher's time by them."""
+        return min(self.n_test, self.teacher_eval_size) if self.teacher_eval else 0
+
     def compiles(self, scratch: bool) -> bool:
         """Whether the job compiles its training steps (see ``compile``), on the CPU and on a GPU alike;
         the planner prices a GPU step's launch floor by the same answer."""

@@ -25,7 +25,7 @@ from stratos.zoo.registry import ModelSpec
 
 #: The table's columns: the objectives under their ``Candidate`` names, then the rest.
 COLUMNS = ("combo", "train", "serve", "cost_usd", "latency_ms", "accuracy", "acc_lo", "acc_hi", "prior",
-           "train_hours", "synth", "training", "serving", "storage", "nodes", "tokens")
+           "train_hours", "synth_hours", "synth", "training", "serving", "storage", "nodes", "tokens")
 
 
 def cross(
@@ -47,7 +47,7 @@ def cross(
     return {
         "combo": combo[a], "train": tp.idx[a], "serve": sp.idx[b], "cost_usd": tp.cost[a] + sp.cost[b] + egress,
         "latency_ms": sp.latency[b], "accuracy": tp.acc[a], "acc_lo": tp.acc_lo[a], "acc_hi": tp.acc_hi[a],
-        "prior": tp.prior[a], "train_hours": tp.hours[a], "synth": tp.synth_usd[a],
+        "prior": tp.prior[a], "train_hours": tp.hours[a], "synth_hours": tp.synth_hours[a], "synth": tp.synth_usd[a],
         "training": tp.cost[a] - tp.synth_usd[a] - tp.storage[a], "serving": sp.cost[b] - sp.storage[b],
         "storage": tp.storage[a] + sp.storage[b] + egress, "nodes": tp.nodes[a], "tokens": tp.tokens[a],
     }
@@ -89,7 +89,7 @@ class Table:
             teacher=teacher, student=student, mode=mode, logit_kd=kd, cost_usd=lists["cost_usd"][i],
             latency_ms=lists["latency_ms"][i], accuracy=lists["accuracy"][i], accuracy_low=lists["acc_lo"][i],
             accuracy_high=lists["acc_hi"][i], accuracy_prior=bool(lists["prior"][i]),
-            train_hours=lists["train_hours"][i], synthesis_usd=lists["synth"][i],
+            train_hours=lists["train_hours"][i], synthesis_hours=lists["synth_hours"][i], synthesis_usd=lists["synth"][i],
             training_usd=lists["training"][i], serving_usd=lists["serving"][i], tokens_seen=lists["tokens"][i],
             storage_usd=lists["storage"][i], train_nodes=int(lists["nodes"][i]), violations=viol,
         )

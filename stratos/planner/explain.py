@@ -5,7 +5,7 @@ runs with, and the reasons and assumptions behind it in words.
 from __future__ import annotations
 
 from stratos.planner import estimators as est
-from stratos.planner import host_rate
+from stratos.planner import host_rate, teacher_time
 from stratos.planner import nodes as multi
 from stratos.planner.accuracy import uncalibrated_reason
 from stratos.planner.examples import example_tokens
@@ -34,7 +34,7 @@ def to_plan(
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
         + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + kd_reason(x, t, s),
-        f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. synthesis, ${x.training_usd + x.synthesis_usd:.2f}; "
+        f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. {x.synthesis_hours:.2f} h of teacher work, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
@@ -57,6 +57,7 @@ def to_plan(
         *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
         "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
         *([host_rate.basis_note(job.threads)] if x.train.cloud == "local" else []),
+        *filter(None, [teacher_time.basis_note(t.id, job.threads, job.teacher_max_new_tokens) if x.train.cloud == "local" and not t.is_api else None]),
         *teacher_notes(x.teacher),
     ]
     return Plan(
@@ -65,7 +66,7 @@ def to_plan(
         objectives=Objectives(
             cost_usd=x.cost_usd, latency_ms=x.latency_ms, accuracy=x.accuracy,
             accuracy_low=x.accuracy_low, accuracy_high=x.accuracy_high, accuracy_basis=x.accuracy_basis,
-            train_hours=x.train_hours, train_tokens=x.tokens_seen,
+            train_hours=x.train_hours, synthesis_hours=x.synthesis_hours, train_tokens=x.tokens_seen,
         ),
         cost=CostEstimate(
             synthesis_usd=x.synthesis_usd, training_usd=max(x.training_usd, 0.0), serving_usd=x.serving_usd,

@@ -10,14 +10,14 @@ candidate for one that dominates it, so dropping it never removes a point of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from stratos import calibration
 from stratos.catalog.offering import Offering
 from stratos.planner import estimators as est
-from stratos.planner import host_rate, storage
+from stratos.planner import host_rate, storage, teacher_time
 from stratos.planner import nodes as multi
 from stratos.planner.accuracy import Prediction, model_for
 from stratos.planner.examples import example_tokens, teacher_prompt_tokens
@@ -69,6 +69,7 @@ class TrainPhase:
     idx: np.ndarray
     cost: np.ndarray
     hours: np.ndarray
+    synth_hours: np.ndarray  # the teacher's work (probe, rationales, evaluation), included in ``hours``
     synth_usd: np.ndarray
     acc: np.ndarray
     acc_lo: np.ndarray
@@ -143,7 +144,7 @@ def train_phase(
     coverage = t.task_coverage(request.task_name)
     api = (t.usd_per_m_input or 0.0, t.usd_per_m_output or 0.0) if t.is_api else None
     price_n = multi.nodes_price_per_hour(side.prices, nodes)  # every node boots with the job and bills throughout
-    syn = _synthesis(t, mode, coverage, hw, price_n, api, request, job)
+    syn = _synthesis(t, mode, coverage, side, price_n, api, request, job)
     wanted, _ = job.train_token_cap(job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total,
                                     s.params)
     tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
@@ -163,8 +164,9 @@ def train_phase(
         idx = _prune(idx, np.stack([cost[idx], hours[idx], -pred.mean[idx]], axis=1), side.clouds[idx])
     synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * price_n, dtype=float),
                                 side.prices.shape)
-    return TrainPhase(idx, cost[idx], hours[idx], synth_usd[idx], pred.mean[idx], pred.low[idx], pred.high[idx],
-                      pred.prior[idx], tokens[idx], kept[idx], nodes[idx])
+    synth_hours = np.broadcast_to(np.asarray(syn.hours, dtype=float), side.prices.shape)
+    return TrainPhase(idx, cost[idx], hours[idx], synth_hours[idx], synth_usd[idx], pred.mean[idx], pred.low[idx],
+                      pred.high[idx], pred.prior[idx], tokens[idx], kept[idx], nodes[idx])
 
 
 def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSettings) -> np.ndarray:
@@ -185,18 +187,32 @@ def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSett
 
 
 def _synthesis(
-    t: ModelSpec, mode: str, coverage: float, hw: Hardware, price_n: np.ndarray,
+    t: ModelSpec, mode: str, coverage: float, side: Offers, price_n: np.ndarray,
     api: tuple[float, float] | None, request: DistillationRequest, job: JobSettings,
 ) -> est.Synthesis:
-    """The teacher's work on the data, sized from the task's examples (not the serving latency settings);
-    in injection mode each rationale request also carries the task's background text."""
-    written = est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget)
-    prompt = teacher_prompt_tokens(request.task_ref, job.target_style, mode, written, job.probe_size)
+    """The teacher's work in the job, sized from the task's examples (not the serving latency settings):
+    the probe, the rationales it writes, and its zero-shot evaluation. In injection mode each rationale
+    request also carries the task's background text. A local teacher on this machine is timed at the
+    seconds per call earlier runs measured here (``teacher_time``) where there are any."""
+    written, bare = teacher_work(job, mode, coverage)
+    prompt = teacher_prompt_tokens(request.task_ref, job.target_style, mode, written, bare)
     target = example_tokens(request.task_ref, job.target_style, word_level=False).target
-    return est.synthesis_estimate(
-        written + job.probe_size, prompt, min(target, job.teacher_max_new_tokens), api_usd_per_m=api,
-        teacher_params=t.params, hw=hw, usd_per_hour=price_n,
+    syn = est.synthesis_estimate(
+        written + bare, prompt, min(target, job.teacher_max_new_tokens), api_usd_per_m=api,
+        teacher_params=t.params, hw=side.hw, usd_per_hour=price_n,
     )
+    per_call = None if api is not None else teacher_time.seconds_per_call(t.id, job.threads, job.teacher_max_new_tokens)
+    if per_call is None or not (side.clouds == "local").any():
+        return syn
+    hours = np.where(side.clouds == "local", syn.calls * per_call / 3600.0, syn.hours)
+    return replace(syn, hours=hours, usd=hours * price_n)
+
+
+def teacher_work(job: JobSettings, mode: str, coverage: float) -> tuple[float, int]:
+    """The teacher's calls in a job: the rationales it writes, and the bare questions it answers
+    (its probe and its zero-shot evaluation)."""
+    return (est.teacher_calls(job.n_train, mode, coverage, job.rationale_budget),
+            job.probe_questions + job.teacher_eval_questions)
 
 
 def node_counts(

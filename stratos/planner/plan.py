@@ -53,7 +53,11 @@ class Objectives(BaseModel):
         "prior", description="measured: fitted with measured runs near this student size on this hardware; "
         "prior: rests on prior rows only (its band is wider)"
     )
-    train_hours: float = Field(ge=0)
+    train_hours: float = Field(ge=0, description="wall-clock hours of the job: provisioning, the teacher's work, training")
+    synthesis_hours: float | None = Field(
+        None, ge=0, description="the teacher's share of train_hours: its probe, the rationales it writes, its zero-shot "
+        "evaluation"
+    )
     train_tokens: float | None = Field(
         None, ge=0, description="training tokens the job is predicted to see (its time cap x the training rate, or "
         "its data, or its FLOPs cap); the accuracy prediction is made at this count"

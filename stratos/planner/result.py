@@ -51,6 +51,7 @@ class Candidate:
     accuracy_low: float
     accuracy_high: float
     train_hours: float
+    synthesis_hours: float
     synthesis_usd: float
     accuracy_prior: bool
     training_usd: float
@@ -90,6 +91,7 @@ class Candidate:
                 "accuracy_high": self.accuracy_high,
                 "accuracy_basis": self.accuracy_basis,
                 "train_hours": self.train_hours,
+                "synthesis_hours": self.synthesis_hours,
             },
             "cost": {
                 "synthesis_usd": round(self.synthesis_usd, 4),

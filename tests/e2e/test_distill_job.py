@@ -58,6 +58,12 @@ def test_job_writes_a_loadable_artifact_report_and_log(tmp_path):
     assert flops == 6 * report["student"]["parameters"] * report["data"]["train_tokens"] and report["training"]["max_flops"] is None
     assert student["accuracy"] == report["metrics"]["student_accuracy"] and "single_suit_accuracy" in report["metrics"]
     assert report["synthesis"]["acceptance_rate"] == 1.0 and report["synthesis"]["teacher_asked"] == 4
+    from stratos.calibration import teacher_calls
+    from stratos.distill.config import DistillConfig
+    from stratos.planner.phases import teacher_work
+
+    job = DistillConfig(**json.loads(cfg.read_text()))  # the teacher's calls are the ones a plan prices
+    assert teacher_calls(report) == sum(teacher_work(job, report["mode"], report["probe"]["accuracy"])) == 4 + 8 + 24
     assert report["training"]["steps"] == 40 and report["training"]["tokens_per_s"] > 0
     assert report["serving"]["student_latency"]["p50_ms"] > 0
     assert (out / "curves.png").stat().st_size > 1000

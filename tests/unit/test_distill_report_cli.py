@@ -35,12 +35,13 @@ def _report() -> dict:
         evaluation=Evaluations(student=student),
         training=Training(steps=5, planned_steps=5, stopped="steps", best_val=0.9, train_s=3.0, tokens_per_s=100.0,
                           logit_kd=False),
-        serving=Serving(student_latency=student.latency), times={"job_s": 9.0},
+        serving=Serving(student_latency=student.latency),
+        times={"probe_s": 1.0, "synth_s": 1.5, "eval_teacher_s": 1.1, "job_s": 9.0},
         cost=Cost(job_usd=0.001, train_offering="local:local", train_usd_per_hour=0.4, serve_offering="local:local",
                   serve_usd_per_hour=0.4, source="plan"),
         hardware="x86_64", config={"planned": {
             "accuracy": 0.88, "accuracy_low": 0.8, "accuracy_high": 0.93, "accuracy_basis": "prior",
-            "train_hours": 0.004, "latency_ms": 100.0, "job_usd": 0.002, "train": {"accelerator": None},
+            "train_hours": 0.004, "synthesis_hours": 0.001, "latency_ms": 100.0, "job_usd": 0.002, "train": {"accelerator": None},
         }},
     ).model_dump(mode="json")
 
@@ -62,7 +63,8 @@ def test_report_sets_predicted_beside_measured(tmp_path):
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
             for line in out.splitlines() if line.count("│") >= 5}
     assert rows["student accuracy"] == ["88.0% (80.0%-93.0%, prior)", "91.0%", "1.03x"]
-    assert rows["synthesis + training"] == ["0.00 h", "0.00 h", "0.62x"]  # 9 s measured vs 14.4 s predicted
+    assert rows["job (teacher work + training)"] == ["0.004 h", "0.003 h", "0.62x"]  # 9 s measured vs 14.4 s predicted
+    assert rows["teacher work (probe, rationales, evaluation)"] == ["0.001 h", "0.001 h", "1.00x"]  # 3.6 s each
     # No request shape recorded and a student outside the zoo: no prediction to set beside it.
     assert rows["latency p50"] == ["-", "110 ms", "-"]
     assert rows["job cost"] == ["$0.0020", "$0.0010", "0.50x"]

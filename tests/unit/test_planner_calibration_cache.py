@@ -37,7 +37,7 @@ def test_the_run_point_holds_hardware_student_tokens_accuracy_time_and_predictio
     assert (p["student"], p["student_params"], p["train_tokens"], p["accuracy"]) == (
         "scratch-llama-3m", 2_980_000, 2_500_000, 0.42)
     assert p["measured"] == {"accuracy": 0.42, "train_hours": 0.5, "latency_ms": 90.0, "job_usd": 0.25,
-                             "train_tokens": 2_500_000, "latency_shape": None}
+                             "train_tokens": 2_500_000, "latency_shape": None, "synthesis_hours": None}
     # The plan's 80 ms is for the endpoint's request shape; a run that did not record the shape it
     # timed gets no latency prediction beside its measurement (calibration.latency_at_run).
     assert p["predicted"]["latency_ms"] is None

@@ -1,0 +1,48 @@
+"""Seconds per teacher call on this host, measured by earlier runs: what a local plan's teacher work is priced with.
+
+Why measured: the first-order estimate (``estimators.synthesis_estimate``: batched decode at
+the CPU's bandwidth roof) knows neither the engine the job picks for the teacher on this
+CPU (CTranslate2 or transformers, measured per host) nor the prompt prefix a batch shares.
+On a 2-core Xeon it priced SmolLM2-135M at 0.56 s a call, while the default job answered
+its 166 calls (probe, rationales, zero-shot evaluation) in 47 s: 0.28 s each.
+
+Every finished job records its teacher's calls, their token cap and the seconds its teacher
+phases took (``calibration.point_of``: ``teacher_calls``, ``teacher_max_new_tokens``,
+``measured.synthesis_hours``). A local plan with the same teacher, the same cap, on the same
+CPU model and thread count is priced at their median seconds per call; with none, the
+estimate stands.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from stratos import calibration
+from stratos.device import cpu_model
+
+
+def seconds_per_call(teacher: str, threads: int, max_new_tokens: int, cpu: str | None = None,
+                     path: Path | None = None) -> float | None:
+    """Median measured seconds per call of ``teacher`` answering at most ``max_new_tokens`` tokens,
+    over earlier runs on CPU model ``cpu`` (default: this host's) with ``threads`` threads; None
+    when no run measured it."""
+    cpu = cpu or cpu_model()
+    rates = []
+    for p in calibration.read_points(path=path):
+        hw, calls = p.get("hardware") or {}, p.get("teacher_calls")
+        hours = (p.get("measured") or {}).get("synthesis_hours")
+        same = (p.get("teacher"), p.get("teacher_max_new_tokens"), hw.get("kind"), hw.get("cpu_model"),
+                hw.get("threads")) == (teacher, max_new_tokens, "cpu", cpu, threads)
+        if same and calls and hours:
+            rates.append(hours * 3600.0 / calls)
+    return statistics.median(rates) if rates else None
+
+
+def basis_note(teacher: str, threads: int, max_new_tokens: int, path: Path | None = None) -> str | None:
+    """The plan's assumption about its local teacher's time, in words (None: no run measured it)."""
+    per_call = seconds_per_call(teacher, threads, max_new_tokens, path=path)
+    if per_call is None:
+        return None
+    return (f"local teacher: {per_call:.2f} s a call of up to {max_new_tokens} tokens (probe, rationales, zero-shot "
+            f"evaluation), measured by earlier runs of {teacher} on this CPU ({cpu_model()}) with {threads} threads")
