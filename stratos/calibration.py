@@ -158,6 +158,7 @@ def point_of(report: dict[str, Any], on_this_host: bool = True) -> dict[str, Any
         "teacher_asked": syn.get("teacher_asked"), "teacher_acceptance": syn.get("teacher_acceptance_rate"),
         "teacher_share": (syn.get("teacher_asked") or 0) / max(int(data.get("train_examples") or 0), 1),
         "teacher_calls": teacher_calls(report), "teacher_max_new_tokens": cfg.get("teacher_max_new_tokens"),
+        "teacher_load_s": (report.get("times") or {}).get("teacher_load_s"),
         "hardware": {
             "kind": "gpu" if gpu else "cpu", "cpu_model": cpu_model() if on_this_host else None,
             "cores": os.cpu_count() if on_this_host else train.get("vcpus"),

@@ -34,7 +34,7 @@ def to_plan(
         + (f"; mode forced to {request.mode} by the request" if request.mode else "")
         + (f" (priced as {x.mode}; the job's probe of the teacher decides)" if request.mode == "auto" else ""),
         f"size ratio teacher/student {size_ratio(t, s):,.0f}x; logit KD " + kd_reason(x, t, s),
-        f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. {x.synthesis_hours:.2f} h of teacher work, ${x.training_usd + x.synthesis_usd:.2f}; "
+        f"train on {x.train_nodes} x {x.train.label}: {x.train_hours:.2f} h incl. {_duration(x.synthesis_hours)} of teacher work, ${x.training_usd + x.synthesis_usd:.2f}; "
         f"serve on {x.serve.label}: {x.latency_ms:.0f} ms for {request.constraints.prompt_tokens}+"
         f"{request.constraints.output_tokens} tokens, ${x.serving_usd:.2f} over {request.constraints.serving_hours:g} h",
     ]
@@ -75,6 +75,10 @@ def to_plan(
         job=job.model_copy(update={"nodes": x.train_nodes}),
         reasons=reasons,
     )
+
+
+def _duration(hours: float) -> str:
+    return f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
 
 
 def gpu_step_note(s: ModelSpec, job: JobSettings) -> str:

@@ -6,11 +6,13 @@ CPU (CTranslate2 or transformers, measured per host) nor the prompt prefix a bat
 On a 2-core Xeon it priced SmolLM2-135M at 0.56 s a call, while the default job answered
 its 166 calls (probe, rationales, zero-shot evaluation) in 47 s: 0.28 s each.
 
-Every finished job records its teacher's calls, their token cap and the seconds its teacher
-phases took (``calibration.point_of``: ``teacher_calls``, ``teacher_max_new_tokens``,
-``measured.synthesis_hours``). A local plan with the same teacher, the same cap, on the same
-CPU model and thread count is priced at their median seconds per call; with none, the
-estimate stands.
+Every finished job records its teacher's calls, their token cap, the seconds its teacher
+phases took and the part of them spent loading the teacher (``calibration.point_of``:
+``teacher_calls``, ``teacher_max_new_tokens``, ``measured.synthesis_hours``,
+``teacher_load_s``). Loading is left out of a call's time: it is a few seconds once a host
+has measured the engine setup it remembers (``serve.ct2_tuning``), ~30 s the first time. A
+local plan with the same teacher, the same cap, on the same CPU model and thread count is
+priced at their median seconds per call; with none, the estimate stands.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def seconds_per_call(teacher: str, threads: int, max_new_tokens: int, cpu: str |
         same = (p.get("teacher"), p.get("teacher_max_new_tokens"), hw.get("kind"), hw.get("cpu_model"),
                 hw.get("threads")) == (teacher, max_new_tokens, "cpu", cpu, threads)
         if same and calls and hours:
-            rates.append(hours * 3600.0 / calls)
+            rates.append(max(hours * 3600.0 - (p.get("teacher_load_s") or 0.0), 0.0) / calls)
     return statistics.median(rates) if rates else None
 
 

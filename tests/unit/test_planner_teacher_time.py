@@ -25,13 +25,14 @@ def _point(teacher: str = TEACHER, calls: int = 166, seconds: float = 47.0, cpu:
 def test_seconds_per_call_is_the_median_of_this_cpus_runs_of_that_teacher(tmp_path):
     path = tmp_path / "cal.jsonl"
     assert teacher_time.seconds_per_call(TEACHER, 2, 64, path=path) is None
-    for seconds in (40.0, 50.0, 90.0):
+    for seconds in (40.0, 90.0):
         calibration.append_point(_point(seconds=seconds, calls=100), path)
     calibration.append_point(_point(teacher="qwen2.5-0.5b-instruct", seconds=900.0, calls=100), path)
     calibration.append_point(_point(cpu="Another CPU", seconds=900.0, calls=100), path)
     calibration.append_point(_point(threads=1, seconds=900.0, calls=100), path)
     calibration.append_point(_point(max_new=16, seconds=900.0, calls=100), path)  # shorter answers (fast profile)
     calibration.append_point({**_point(), "teacher_calls": None}, path)  # recorded before calls were counted
+    calibration.append_point({**_point(seconds=130.0, calls=200), "teacher_load_s": 30.0}, path)  # loading left out
     assert teacher_time.seconds_per_call(TEACHER, 2, 64, path=path) == pytest.approx(0.5)
     assert "0.50 s a call" in teacher_time.basis_note(TEACHER, 2, 64, path=path)
 
@@ -68,7 +69,8 @@ def test_the_planned_teacher_hours_reach_the_job_and_sit_beside_the_measured_one
     report = {
         "teacher": TEACHER, "probe": {"n": 50}, "synthesis": {"teacher_calls": 16},
         "evaluation": {"teacher": {"n": 100}},
-        "times": {"data_s": 8.0, "probe_s": 10.0, "synth_s": 18.0, "eval_teacher_s": 19.0, "job_s": 995.0},
+        "times": {"data_s": 8.0, "probe_s": 10.0, "synth_s": 18.0, "eval_teacher_s": 19.0, "job_s": 995.0,
+                  "teacher_load_s": 3.8},
         "config": {"threads": 2, "teacher_max_new_tokens": 64, "planned": planned.model_dump(mode="json")},
         "student": {"id": "scratch-llama-1m", "parameters": 1e6}, "data": {"train_tokens": 1e7},
         "metrics": {"student_accuracy": 0.9},
@@ -78,4 +80,4 @@ def test_the_planned_teacher_hours_reach_the_job_and_sit_beside_the_measured_one
     assert point["measured"]["synthesis_hours"] == pytest.approx(47.0 / 3600)
     assert point["predicted"]["synthesis_hours"] == planned.synthesis_hours
     calibration.append_point(point)
-    assert teacher_time.seconds_per_call(TEACHER, 2, 64) == pytest.approx(47.0 / 166)
+    assert teacher_time.seconds_per_call(TEACHER, 2, 64) == pytest.approx((47.0 - 3.8) / 166)
