@@ -48,6 +48,9 @@ MFU_PREFILL_CPU = 0.40  # prefill on CPU, fraction of the measured matmul rate
 GPU_STEP_S = 6.9e-3
 GPU_STEP_S_PER_LAYER_PASS = 3.7e-3
 GPU_COMPILED_STEP = 0.5
+# Compiling those steps costs the job once, inside its training time: on the same H200 the compiled
+# 300-step run of the 1M student averaged 16,506 tokens/s against 200,904 once compiled, ~26 s.
+GPU_COMPILE_S = 26.0
 
 # CPU factors measured on this kind of machine override the guesses above. File format
 # (JSON, written by benchmarks/planner_calibrate.py --write): {"train_efficiency": f,
@@ -160,10 +163,11 @@ def fits(need_gb_per_device: float, hw: Hardware) -> bool | np.ndarray:
     return need_gb_per_device <= MEMORY_HEADROOM * hw.memory_gb
 
 
-def train_seconds(tokens: float, tokens_per_s: float, max_s: float = np.inf) -> float:
-    """Compute seconds to train on ``tokens`` at ``tokens_per_s``, capped at the job's ``max_s``
-    (the job stops at its time budget, so fewer tokens are seen: ``seconds x tokens_per_s``)."""
-    return np.minimum(tokens / tokens_per_s, max_s)
+def train_seconds(tokens: float, tokens_per_s: float, max_s: float = np.inf, warmup_s: float = 0.0) -> float:
+    """Seconds to train on ``tokens`` at ``tokens_per_s`` after ``warmup_s`` of one-off work (compiling),
+    capped at the job's ``max_s``: the job stops at its time budget, which the warm-up counts in, so
+    fewer tokens are seen (``(seconds - warmup_s) x tokens_per_s``)."""
+    return np.minimum(tokens / tokens_per_s + warmup_s, max_s)
 
 
 def train_hours(train_s: float, spot: bool = False, provision_h: float = 0.0, synthesis_h: float = 0.0) -> float:

@@ -78,7 +78,9 @@ def to_plan(
 
 
 def _duration(hours: float) -> str:
-    return f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
+    if hours >= 1:
+        return f"{hours:.2f} h"
+    return f"{hours * 60:.1f} min" if hours >= 1 / 60 else f"{hours * 3600:.0f} s"
 
 
 def gpu_step_note(s: ModelSpec, job: JobSettings) -> str:
@@ -86,7 +88,7 @@ def gpu_step_note(s: ModelSpec, job: JobSettings) -> str:
     bound = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len, compiled)
     return (f"a GPU training step takes at least {est.GPU_STEP_S * 1e3:.1f} ms + {est.GPU_STEP_S_PER_LAYER_PASS * 1e3:.1f} "
             f"ms per layer and micro-batch (kernel launches, measured on an H200)"
-            + (f", x{est.GPU_COMPILED_STEP:g} compiled" if compiled else "")
+            + (f", x{est.GPU_COMPILED_STEP:g} compiled after {est.GPU_COMPILE_S:g} s of compiling" if compiled else "")
             + f": {s.id} trains at most {bound:,.0f} tokens/s on any GPU at {job.batch_blocks} blocks of "
             f"{job.seq_len} tokens a step")
 

@@ -151,8 +151,10 @@ def train_phase(
     floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len,
                                               job.compiles(s.is_scratch))
     tps = np.where(hw.is_gpu, np.minimum(tps, floor), tps)
-    train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0)
-    tokens = train_s * tps
+    # On a CPU the rate is a whole run's (host_rate: compiling included); a GPU's is steady-state.
+    warmup = np.where(hw.is_gpu & job.compiles(s.is_scratch), est.GPU_COMPILE_S, 0.0)
+    train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0, warmup)
+    tokens = np.maximum(train_s - warmup, 0.0) * tps
     provision = np.where(side.clouds != "local", est.PROVISION_HOURS_CLOUD, 0.0)
     hours = est.train_hours(train_s, side.spot, provision, synthesis_h=np.asarray(syn.hours, dtype=float))
     api_usd = syn.usd if api is not None else 0.0

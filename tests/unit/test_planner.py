@@ -199,3 +199,22 @@ def test_a_small_student_on_a_gpu_is_priced_at_its_step_floor_not_its_flops(monk
         assert bound < flops_rate and c.train_nodes == 1 and not c.train.spot
         added_s = (c.train_hours - flops_only[key].train_hours) * 3600
         assert added_s == pytest.approx(c.tokens_seen / bound - c.tokens_seen / flops_rate, rel=0.01)
+
+
+def test_a_compiled_gpu_job_is_priced_its_compiling_once(monkeypatch):
+    from stratos.planner import estimators as est
+
+    monkeypatch.setattr(est, "GPU_COMPILE_S", 300.0)  # large enough to see whatever the rest costs
+
+    def by_offering(result):
+        return {(c.train, c.serve, c.teacher, c.mode): c for c in result.candidates if c.train.accelerator}
+
+    compiled = by_offering(plan(target="aws", student="scratch-llama-3m", exhaustive=True))
+    eager = by_offering(plan(target="aws", student="scratch-llama-3m", exhaustive=True, job={"compile": False}))
+    assert compiled.keys() == eager.keys()
+    for key, c in compiled.items():  # the same data, at twice the step rate once compiled, after GPU_COMPILE_S
+        e = eager[key]
+        assert c.tokens_seen == pytest.approx(e.tokens_seen)
+        train_s = (c.train_hours - c.synthesis_hours - est.PROVISION_HOURS_CLOUD) * 3600
+        eager_s = (e.train_hours - e.synthesis_hours - est.PROVISION_HOURS_CLOUD) * 3600
+        assert train_s == pytest.approx(est.GPU_COMPILE_S + eager_s * est.GPU_COMPILED_STEP, rel=0.05)
