@@ -3,8 +3,9 @@
 Why measured: the first-order estimate (``estimators.synthesis_estimate``: batched decode at
 the CPU's bandwidth roof) knows neither the engine the job picks for the teacher on this
 CPU (CTranslate2 or transformers, measured per host) nor the prompt prefix a batch shares.
-On a 2-core Xeon it priced SmolLM2-135M at 0.56 s a call, while the default job answered
-its 166 calls (probe, rationales, zero-shot evaluation) in 47 s: 0.28 s each.
+On a 2-core Xeon it priced the default job's 166 SmolLM2-135M calls (probe, rationales,
+zero-shot evaluation) at 52 s; the job answered them in 46 s plus 6.5 s loading the teacher
+(0.28 s a call), and in 79 s the first time, when the engine's setup was measured.
 
 Every finished job records its teacher's calls, their token cap, the seconds its teacher
 phases took and the part of them spent loading the teacher (``calibration.point_of``:
