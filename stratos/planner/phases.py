@@ -203,7 +203,8 @@ def _synthesis(
         written + bare, prompt, min(target, job.teacher_max_new_tokens), api_usd_per_m=api,
         teacher_params=t.params, hw=side.hw, usd_per_hour=price_n,
     )
-    per_call = None if api is not None else teacher_time.seconds_per_call(t.id, job.threads, job.teacher_max_new_tokens)
+    per_call = None if api is not None else teacher_time.seconds_per_call(
+        t.id, job.threads, job.teacher_max_new_tokens, request_key=request.key)
     if per_call is None or not (side.clouds == "local").any():
         return syn
     hours = np.where(side.clouds == "local", syn.calls * per_call / 3600.0, syn.hours)

@@ -26,13 +26,14 @@ from stratos.device import cpu_model
 
 
 def seconds_per_call(teacher: str, threads: int, max_new_tokens: int, cpu: str | None = None,
-                     path: Path | None = None) -> float | None:
+                     path: Path | None = None, request_key: str | None = None) -> float | None:
     """Median measured seconds per call of ``teacher`` answering at most ``max_new_tokens`` tokens,
-    over earlier runs on CPU model ``cpu`` (default: this host's) with ``threads`` threads; None
-    when no run measured it."""
+    over earlier runs on CPU model ``cpu`` (default: this host's) with ``threads`` threads, other
+    than the runs of ``request_key`` (a re-plan of an unchanged stack must not move: see
+    ``calibration.read_points``); None when no run measured it."""
     cpu = cpu or cpu_model()
     rates = []
-    for p in calibration.read_points(path=path):
+    for p in calibration.read_points(path=path, request_key=request_key):
         hw, calls = p.get("hardware") or {}, p.get("teacher_calls")
         hours = (p.get("measured") or {}).get("synthesis_hours")
         same = (p.get("teacher"), p.get("teacher_max_new_tokens"), hw.get("kind"), hw.get("cpu_model"),
@@ -42,9 +43,10 @@ def seconds_per_call(teacher: str, threads: int, max_new_tokens: int, cpu: str |
     return statistics.median(rates) if rates else None
 
 
-def basis_note(teacher: str, threads: int, max_new_tokens: int, path: Path | None = None) -> str | None:
+def basis_note(teacher: str, threads: int, max_new_tokens: int, path: Path | None = None,
+               request_key: str | None = None) -> str | None:
     """The plan's assumption about its local teacher's time, in words (None: no run measured it)."""
-    per_call = seconds_per_call(teacher, threads, max_new_tokens, path=path)
+    per_call = seconds_per_call(teacher, threads, max_new_tokens, path=path, request_key=request_key)
     if per_call is None:
         return None
     return (f"local teacher: {per_call:.2f} s a call of up to {max_new_tokens} tokens (probe, rationales, zero-shot "

@@ -44,14 +44,19 @@ def test_the_teacher_answers_its_probe_rationales_and_evaluation():
     assert phases.teacher_work(job.model_copy(update={"teacher_eval": False}), "injection", 0.0) == (16.0, 20)
 
 
+LOCAL = {"target": "local", "teacher": TEACHER}
+
+
 def _local_plan():
-    return make_plan(parse_request({"target": "local", "teacher": TEACHER})).chosen
+    return make_plan(parse_request(LOCAL)).chosen
 
 
 def test_a_local_plan_times_its_teacher_at_the_measured_seconds_per_call():
     estimated = _local_plan()
     written, bare = phases.teacher_work(estimated.job, estimated.mode, 0.0)
     calibration.append_point(_point(calls=100, seconds=25.0))  # 0.25 s a call
+    # This request's own run never moves its re-plan (an unchanged stack's `pulumi up` changes nothing).
+    calibration.append_point({**_point(calls=100, seconds=900.0), "request_key": parse_request(LOCAL).key})
     measured = _local_plan()
     assert measured.objectives.synthesis_hours == pytest.approx((written + bare) * 0.25 / 3600)
     moved = measured.objectives.synthesis_hours - estimated.objectives.synthesis_hours
