@@ -148,15 +148,16 @@ def train_phase(
     wanted, _ = job.train_token_cap(job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total,
                                     s.params)
     tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
-    floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len,
-                                              job.compiles(s.is_scratch))
+    compiles = job.compiles(s.is_scratch)
+    floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len, compiles)
     tps = np.where(hw.is_gpu, np.minimum(tps, floor), tps)
     # On a CPU the rate is a whole run's (host_rate: compiling included); a GPU's is steady-state.
-    warmup = np.where(hw.is_gpu & job.compiles(s.is_scratch), est.GPU_COMPILE_S, 0.0)
+    warmup = np.where(hw.is_gpu & compiles, est.GPU_COMPILE_S, 0.0)
     train_s = est.train_seconds(wanted, tps, job.max_train_minutes * 60.0, warmup)
     tokens = np.maximum(train_s - warmup, 0.0) * tps
     provision = np.where(side.clouds != "local", est.PROVISION_HOURS_CLOUD, 0.0)
-    hours = est.train_hours(train_s, side.spot, provision, synthesis_h=np.asarray(syn.hours, dtype=float))
+    synth_hours = np.broadcast_to(np.asarray(syn.hours, dtype=float), side.prices.shape)
+    hours = est.train_hours(train_s, side.spot, provision, synthesis_h=synth_hours)
     api_usd = syn.usd if api is not None else 0.0
     kept = kept_storage_usd(t.id, s.id, job, side.clouds, nodes, hours, request.constraints.serving_hours)
     cost = hours * price_n + api_usd + kept
@@ -164,9 +165,7 @@ def train_phase(
     idx = np.flatnonzero(ok)
     if prune:
         idx = _prune(idx, np.stack([cost[idx], hours[idx], -pred.mean[idx]], axis=1), side.clouds[idx])
-    synth_usd = np.broadcast_to(np.asarray(api_usd if api is not None else syn.hours * price_n, dtype=float),
-                                side.prices.shape)
-    synth_hours = np.broadcast_to(np.asarray(syn.hours, dtype=float), side.prices.shape)
+    synth_usd = np.broadcast_to(np.asarray(syn.usd, dtype=float), side.prices.shape)  # API bill, or node hours
     return TrainPhase(idx, cost[idx], hours[idx], synth_hours[idx], synth_usd[idx], pred.mean[idx], pred.low[idx],
                       pred.high[idx], pred.prior[idx], tokens[idx], kept[idx], nodes[idx])
 
