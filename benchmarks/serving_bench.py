@@ -46,18 +46,21 @@ def default_config():
 
 
 def default_student(seed: int = 0) -> Path:
-    """A random-weight scratch-llama-3m artifact (word tokenizer over Mahjong prompts), built once."""
+    """A random-weight scratch-llama-3m artifact, built once, with the tokenizer and chat template
+    the job builds (``scratch_tokenizer``): a request renders as short as the job's own student
+    sees it."""
     from stratos.distill.export import export_artifact
     from stratos.distill.student import build_scratch
-    from stratos.distill.tokenizer import build_word_tokenizer
+    from stratos.distill.training_data import prompt_target, scratch_tokenizer
     from stratos.zoo.offline import cache_root
 
-    out = cache_root() / "bench" / "scratch-llama-3m-random"
+    out = cache_root() / "bench" / "scratch-llama-3m-random-v2"
     if (out / "manifest.json").is_file():
         return out
-    texts = [TASK.prompt(e.question) + " Answer: 1m 4m" for e in TASK.generate(200, seed=seed, mode="reverse")]
-    tok = build_word_tokenizer(texts, TASK.vocabulary(), units=TASK.compact_units)
-    model = build_scratch(tok, default_config().scratch, seed)
+    cfg = default_config()
+    rows = TASK.generate(200, seed=seed, mode="reverse")
+    tok = scratch_tokenizer(TASK, rows, [prompt_target(TASK, e, cfg.target_style) for e in rows])
+    model = build_scratch(tok, cfg.scratch, seed)
     export_artifact(model, tok, out, {"task": "mahjong", "student": "scratch-llama-3m"}, max_new_tokens=64)
     return out
 
@@ -320,8 +323,8 @@ def float32_roof(path: Path, measured_tok_per_s: float, threads: int) -> dict:
 
     weight_bytes = (converted_dir(path, "float32") / "model.bin").stat().st_size
     hw = hardware_of(local_offering(profile={**local_profile(), **measure()}))
-    cores = max(range(1, threads + 1), key=lambda c: c / float(est.one_core_read_ms(weight_bytes / c, hw)))
-    bound = 1e3 * cores / float(est.one_core_read_ms(weight_bytes / cores, hw))
+    cores = min(range(1, threads + 1), key=lambda c: float(est.one_core_read_ms(weight_bytes / c, hw)))
+    bound = 1e3 / float(est.one_core_read_ms(weight_bytes / cores, hw))  # the cores read their shares at once
     return {"weight_mb": weight_bytes / 1e6, "cores": cores, "read_gbs": float(est.read_gbps_at(weight_bytes / cores, hw)),
             "tok_per_s": bound, "fraction": measured_tok_per_s / bound}
 

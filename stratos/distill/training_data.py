@@ -36,13 +36,8 @@ def build_student_and_blocks(
     kd_teacher = None
     if cfg.is_scratch:
         from stratos.distill.student import build_scratch
-        from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
 
-        task_prompts = [p for (p, _), e in zip(pairs, train_rows, strict=True) if e.source != "knowledge"]
-        boiler = constant_lines(task_prompts[:2000])
-        tokenizer = build_word_tokenizer(
-            [p for p, _ in pairs] + [t for _, t in pairs], task.vocabulary(), boiler, task.compact_units
-        )
+        tokenizer = scratch_tokenizer(task, train_rows, pairs)
         model = build_scratch(tokenizer, cfg.scratch, cfg.seed)
     else:
         import torch
@@ -65,6 +60,18 @@ def build_student_and_blocks(
     for b in (blocks, val_blocks):
         b.weights = decision_weights(b.input_ids, b.labels, markers, cfg.decision_weight)
     return model, tokenizer, blocks, val_blocks, kd_teacher
+
+
+def scratch_tokenizer(task: Task, rows: list[Example], pairs: list[tuple[str, str]]) -> Any:
+    """The word tokenizer a from-scratch student is built with, over ``rows``' (prompt, target)
+    ``pairs``: its chat template drops the lines every task prompt repeats, so a served
+    request is as short as a training prompt."""
+    from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
+
+    task_prompts = [p for (p, _), e in zip(pairs, rows, strict=True) if e.source != "knowledge"]
+    boiler = constant_lines(task_prompts[:2000])
+    texts = [p for p, _ in pairs] + [t for _, t in pairs]
+    return build_word_tokenizer(texts, task.vocabulary(), boiler, task.compact_units)
 
 
 def marker_token_ids(tokenizer: Any, marker: str | None) -> list[int]:

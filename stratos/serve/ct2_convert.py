@@ -57,8 +57,15 @@ class UnsupportedModel(Exception):
 #: one core; oneDNN splits it (SmolLM2 49 tokens/s, the 3M student 2,522) and is what AMD hosts
 #: always ran, so one model gives the same greedy answers on either vendor.
 GEMM_ENV = {"CT2_USE_MKL": "0"}
-#: The user chose the GEMM library themselves (``$CT2_USE_MKL`` set before Stratos ran).
-_USER_GEMM = "CT2_USE_MKL" in os.environ
+#: MKL's instruction-set cap (``mkl-<isa>``, e.g. ``mkl-avx2_e1``: AVX2 with AVX-VNNI where the CPU has
+#: it, no AVX-512 or AMX). Why cap it: MKL's AMX int8 kernel pads a one-row product (a decode step) to a
+#: 16-row tile. Measured on a 2-core Xeon with AMX, the 3M student, int8 on one core, three alternating
+#: rounds: one stream 3,846-4,041 tokens/s uncapped, 4,537-4,568 capped at AVX2_E1 (AVX512: 4,041-4,183);
+#: a 16-row batch 10,319-10,689 uncapped, 9,481-9,841 capped. So it is a candidate the setup timing
+#: weighs, not a default.
+MKL_ISA_ENV = "MKL_ENABLE_INSTRUCTIONS"
+#: The user chose the GEMM library themselves (``$CT2_USE_MKL`` or MKL's cap set before Stratos ran).
+_USER_GEMM = "CT2_USE_MKL" in os.environ or MKL_ISA_ENV in os.environ
 #: Whether this process may still pick the library for int8 (``allow_gemm_choice``).
 _GEMM = {"choosable": False}
 
@@ -80,16 +87,24 @@ def gemm_choosable() -> bool:
 
 
 def use_gemm(name: str) -> None:
-    """Run this process's CTranslate2 on ``name`` (``mkl`` or ``dnnl``); only before it is imported."""
+    """Run this process's CTranslate2 on ``name`` (``dnnl``, ``mkl`` or ``mkl-<isa>``); only before it
+    is imported."""
     if not gemm_choosable():
         raise RuntimeError("CTranslate2's GEMM library is fixed in this process")
     set_gemm_env(name)
 
 
 def set_gemm_env(name: str) -> None:
-    """Ask CTranslate2 for ``name`` (``mkl`` or ``dnnl``): it reads this when imported, so a process that
-    has imported it keeps its library (``use_gemm`` checks; a fresh measuring process needs no check)."""
-    os.environ["CT2_USE_MKL"] = "1" if name == "mkl" else "0"
+    """Ask CTranslate2 for ``name`` (``dnnl``, ``mkl`` or ``mkl-<isa>``, see ``MKL_ISA_ENV``): both are
+    read when it is imported, so a process that has imported it keeps its library (``use_gemm`` checks;
+    a fresh measuring process needs no check). The cap holds for every MKL the process loads, torch's
+    too: a process that serves a model on CTranslate2 runs no torch matmuls."""
+    library, _, isa = name.partition("-")
+    os.environ["CT2_USE_MKL"] = "1" if library == "mkl" else "0"
+    if isa:
+        os.environ[MKL_ISA_ENV] = isa.upper()
+    else:
+        os.environ.pop(MKL_ISA_ENV, None)
 
 
 def ctranslate2_module() -> Any:
@@ -104,10 +119,13 @@ def ctranslate2_module() -> Any:
 
 
 def gemm_backend() -> str:
-    """The GEMM library this process asked CTranslate2 for (``mkl`` or ``dnnl``), for setup records.
-    Set explicitly, ``CT2_USE_MKL=1`` makes CTranslate2 run MKL on any x86 CPU (its Intel-only rule is
-    for the default); whether MKL is faster there is for the setup timing to find."""
-    return "mkl" if os.environ.get("CT2_USE_MKL", "").lower() in ("1", "true", "on") else "dnnl"
+    """The GEMM library this process asked CTranslate2 for (``dnnl``, ``mkl`` or ``mkl-<isa>``), for setup
+    records. Set explicitly, ``CT2_USE_MKL=1`` makes CTranslate2 run MKL on any x86 CPU (its Intel-only
+    rule is for the default); whether MKL is faster there is for the setup timing to find."""
+    if os.environ.get("CT2_USE_MKL", "").lower() not in ("1", "true", "on"):
+        return "dnnl"
+    isa = os.environ.get(MKL_ISA_ENV, "")
+    return f"mkl-{isa.lower()}" if isa else "mkl"
 
 
 def loader_for(config: Any) -> Any:

@@ -8,7 +8,9 @@ decides two of them:
 * **quantization** (when asked for ``auto``): float32 or int8. int8 must decode
   ``INT8_MARGIN`` faster to be chosen, since its greedy answers can differ. In a
   process that serves one model (``ct2_convert.allow_gemm_choice``), int8 is also
-  timed on Intel MKL (the format ``int8@mkl``), and the setup then names that library.
+  timed on Intel MKL (the format ``int8@mkl``) and on MKL capped below AVX-512
+  (``int8@mkl-avx2_e1``: ``ct2_convert.MKL_ISA_ENV`` says why), and the setup then
+  names that library.
 * **replicas**: with ``threads`` cores, either one replica using every core per
   step, or ``threads`` replicas of one core each (the weights are shared). A small
   model's step is too short to split over cores (the threads' synchronisation
@@ -65,6 +67,8 @@ REPLICA_MARGIN = 0.9
 # replicas 24 s (its one-stream choice), float32 37-41 s. So a batch burst decides (once): 32
 # rows like the teacher's batches (with 16 rows, int8 looked as fast as bf16 here).
 BATCH_ROWS = 32
+#: int8 on Intel MKL, uncapped and capped at AVX2 with VNNI (a process that may still choose its library).
+MKL_FORMATS = ("int8@mkl", "int8@mkl-avx2_e1")
 _PROBE_TOKENS = 24
 #: How rates are measured, part of every record's key: a record measured another way is measured again.
 MEASURED = "one process per setup, loaded on a thread of its own"
@@ -94,11 +98,11 @@ def choose_setup(path: Path, quantization: str, threads: int | None) -> CT2Setup
     """
     total = threads or os.cpu_count() or 1
     formats = QUANTIZATIONS if quantization == "auto" else (quantization,)
-    if "int8" in formats and gemm_choosable() and gemm_backend() != "mkl":
-        formats = (*formats, "int8@mkl")  # int8 on Intel MKL, a process-wide switch
+    if "int8" in formats and gemm_choosable():
+        formats = (*formats, *MKL_FORMATS)  # int8 on Intel MKL, a process-wide switch
     if total == 1 and len(formats) == 1:
         return CT2Setup(quantization, 1)  # nothing to choose
-    record = record_path(path, f"{quantization}+mkl" if "int8@mkl" in formats else quantization)
+    record = record_path(path, f"{quantization}+mkl" if MKL_FORMATS[0] in formats else quantization)
     key = _key(path, total, quantization=quantization, candidates=list(formats))
     try:
         return CT2Setup(**_remembered(record, key))
@@ -163,7 +167,7 @@ def _remember(record: Path, key: dict[str, Any], chosen: Any, rates: dict[str, f
 
 def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int, ...]) -> CT2Setup:
     """Pure choice from measured one-stream rates keyed ``"<format>/<replicas>"``, where a format is a
-    quantization, or ``int8@mkl`` for int8 on Intel MKL: the fastest int8 format when it beats float32
+    quantization, or ``int8@<gemm>`` for int8 on that GEMM library (``MKL_FORMATS``): the fastest int8 format when it beats float32
     by ``INT8_MARGIN``, then the thread layout by ``REPLICA_MARGIN``."""
 
     def best(f: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from stratos.distill.packing import IGNORE, encode_pair, encode_pairs, model_inputs, pack
-from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
+from stratos.distill.training_data import scratch_tokenizer
 from stratos.tasks.base import get_task
 
 TASK = get_task("mahjong")
@@ -15,8 +15,7 @@ EX = TASK.generate(30, seed=2)
 def _tok():
     prompts = [TASK.prompt(e.question) for e in EX]
     targets = [TASK.rationale(e.question, e.answer) for e in EX]
-    tok = build_word_tokenizer(prompts + targets, TASK.vocabulary(), constant_lines(prompts), TASK.compact_units)
-    return tok, prompts, targets
+    return scratch_tokenizer(TASK, EX, list(zip(prompts, targets, strict=True))), prompts, targets
 
 
 def test_one_token_per_tile_and_boilerplate_dropped(tmp_path):

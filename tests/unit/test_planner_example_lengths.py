@@ -10,8 +10,7 @@ import statistics
 import pytest
 
 from stratos.distill.packing import encode_pair
-from stratos.distill.tokenizer import build_word_tokenizer, constant_lines
-from stratos.distill.training_data import prompt_target
+from stratos.distill.training_data import prompt_target, scratch_tokenizer
 from stratos.planner.examples import example_tokens
 from stratos.tasks.base import get_task
 from stratos.tasks.loading import TaskRef
@@ -22,9 +21,7 @@ def test_a_scratch_students_tokens_per_example_are_what_the_job_tokenizes(style)
     task = get_task("mahjong")
     rows = task.make_splits(600, 0, 0, seed=3)["train"]
     pairs = [prompt_target(task, e, style) for e in rows]
-    prompts = [p for p, _ in pairs]
-    tokenizer = build_word_tokenizer(prompts + [t for _, t in pairs], task.vocabulary(), constant_lines(prompts),
-                                     task.compact_units)
+    tokenizer = scratch_tokenizer(task, rows, pairs)
     measured = statistics.fmean(len(encode_pair(tokenizer, p, t).input_ids) for p, t in pairs)
     planned = example_tokens(TaskRef.of("mahjong"), style, word_level=True).total
     assert planned == pytest.approx(measured, rel=0.05)

@@ -159,9 +159,44 @@ def test_a_process_serving_one_model_may_run_int8_on_mkl_and_runs_what_it_chose(
                          env=env, check=True)
     served = json.loads(out.stdout.strip().splitlines()[-1])
     record = json.loads(ct2_tuning.record_path(d, "int8+mkl").read_text())
-    assert set(record["tokens_per_s"]) == {"int8/1", "int8/2", "int8@mkl/1", "int8@mkl/2"}
+    assert set(record["tokens_per_s"]) == {"int8/1", "int8/2", "int8@mkl/1", "int8@mkl/2",
+                                           "int8@mkl-avx2_e1/1", "int8@mkl-avx2_e1/2"}
     assert served["gemm"] == (record["chosen"]["gemm"] or "dnnl")
-    assert served["mkl_running"] == (served["gemm"] == "mkl")
+    assert served["mkl_running"] == served["gemm"].startswith("mkl")
+
+
+MKL_CAPPED = """
+import sys
+from pathlib import Path
+from stratos.serve.ct2_convert import allow_gemm_choice, use_gemm
+from stratos.serve.ct2_engine import CT2Engine
+allow_gemm_choice()
+use_gemm(sys.argv[2])
+CT2Engine.from_dir(Path(sys.argv[1]), quantization="int8", threads=1).generate(["hello"], max_new_tokens=2)
+"""
+
+
+@pytest.mark.parametrize(("gemm", "isa"), [("mkl", None), ("mkl-avx2_e1", "Advanced Vector Extensions 2")])
+def test_a_capped_mkl_runs_below_avx512(model_dir, gemm, isa):
+    """The cap reaches MKL: its verbose banner names the instruction set it dispatched to."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CT2_USE_MKL", "MKL_ENABLE_INSTRUCTIONS")}
+    r = subprocess.run([sys.executable, "-c", MKL_CAPPED, str(model_dir), gemm], capture_output=True, text=True,
+                       env=env | {"MKL_VERBOSE": "1"}, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    banner = next(line for line in r.stdout.splitlines() if "for Intel(R) 64 architecture" in line)
+    if isa:
+        assert isa in banner and "AVX-512" not in banner, banner
+
+
+def test_gemm_names_round_trip(monkeypatch):
+    import stratos.serve.ct2_convert as convert
+
+    for key in ("CT2_USE_MKL", convert.MKL_ISA_ENV):
+        monkeypatch.delenv(key, raising=False)
+    for name in ("mkl-avx2_e1", "mkl", "dnnl"):
+        convert.set_gemm_env(name)
+        assert convert.gemm_backend() == name
+    assert convert.MKL_ISA_ENV not in os.environ
 
 
 def test_a_process_that_imported_ctranslate2_keeps_its_gemm_library(tmp_path, monkeypatch):
@@ -196,6 +231,9 @@ def test_the_thread_layout_is_measured_per_thread_budget(tmp_path):
          ("int8", 2, "mkl")),
         ({"float32/1": 100, "float32/2": 60, "int8/1": 80, "int8/2": 75, "int8@mkl/1": 20, "int8@mkl/2": 110},
          ("float32", 1)),
+        # MKL capped below AVX-512 decodes one stream fastest
+        ({"float32/1": 40, "float32/2": 24, "int8/1": 80, "int8/2": 75, "int8@mkl/1": 100, "int8@mkl/2": 120,
+          "int8@mkl-avx2_e1/1": 110, "int8@mkl-avx2_e1/2": 130}, ("int8", 2, "mkl-avx2_e1")),
     ],
 )
 def test_setup_decision(rates, chosen):
