@@ -81,8 +81,14 @@ def chat_prompts(engine, questions) -> list[str]:
 
 
 def engines(path: Path, threads: int, which=("transformers", "ctranslate2")) -> dict:
-    """Engines over one model dir; transformers in float32 (what the job evaluates with)."""
+    """Engines over one model dir; transformers in float32 (what the job evaluates with).
+    ``ctranslate2-auto`` may pick its GEMM library, like ``stratos serve --quantization auto``,
+    when this process has loaded no CTranslate2 model yet (``isolated`` gives it one of its own)."""
+    from stratos.serve.ct2_convert import allow_gemm_choice
     from stratos.serve.engines import load_engine
+
+    if "ctranslate2-auto" in which:
+        allow_gemm_choice()
 
     out = {}
     for name in which:
@@ -148,10 +154,6 @@ def _one_stream_round(path: str, name: str, threads: int, max_new: int, seed: in
     transformers engine's model decoded by ``model.generate``."""
     key = "transformers" if name == "generate" else name
     if key not in _LOADED:
-        if key == "ctranslate2-auto":  # a process of its own, like `stratos serve --quantization auto`
-            from stratos.serve.ct2_convert import allow_gemm_choice
-
-            allow_gemm_choice()
         _LOADED[key] = engines(Path(path), threads, (key,))[key]
     engine = _LOADED[key]
     prompts = chat_prompts(engine, held_out(n, seed=seed))
@@ -468,6 +470,7 @@ def _parity_answers(path: str, name: str, threads: int, n: int, max_tokens: int)
     """One engine's greedy answers to the ``n`` held-out questions in batches of 64, and the seconds
     they took, in a process of its own (``isolated``: engines loaded together slow each other)."""
     e = engines(Path(path), threads, (name,))[name]
+    print(f"  {name:17} [{_layout(e.describe())}]", flush=True)
     prompts = chat_prompts(e, held_out(n))
     t0 = time.perf_counter()
     texts = [r.text for i in range(0, len(prompts), 64)
@@ -479,11 +482,12 @@ def cmd_parity(args) -> dict:
     path = Path(args.student) if args.student else default_student()
     qs = held_out(args.n)
     outs = {}
-    for name in ("transformers", "ctranslate2", "ctranslate2-int8"):
+    arms = ("ctranslate2", "ctranslate2-int8", "ctranslate2-auto")
+    for name in ("transformers", *arms):
         outs[name], secs = isolated(_parity_answers, str(path), name, args.threads, args.n, args.max_tokens)
         print(f"  {name:17} {len(qs)} questions in {secs:.1f} s", flush=True)
     report = {}
-    for name in ("ctranslate2", "ctranslate2-int8"):
+    for name in arms:
         diff = [i for i, (a, b) in enumerate(zip(outs["transformers"], outs[name], strict=True)) if a != b]
         acc = {n: statistics.fmean(_correct(q, t) for q, t in zip(qs, outs[n], strict=True)) for n in ("transformers", name)}
         report[name] = {"identical": 1 - len(diff) / len(qs), "differences": [
