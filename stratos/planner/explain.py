@@ -56,7 +56,7 @@ def to_plan(
         "storage: node disks until destroy, the bucket, cross-cloud artifact egress (stratos.planner.storage)",
         *([f"{x.train_nodes} training nodes at {multi.INTER_NODE_EFFICIENCY:.0%} scaling efficiency"] if x.train_nodes > 1 else []),
         "prices from the SkyPilot catalog snapshot (USD/h)" if x.train.cloud != "local" else "local machine priced at the request's local.price_per_hour",
-        *([host_rate.basis_note(job.threads)] if x.train.cloud == "local" else []),
+        *([host_rate.basis_note(job.threads, request.key)] if x.train.cloud == "local" else []),
         *filter(None, [teacher_time.basis_note(t.id, job.threads, job.teacher_max_new_tokens, request_key=request.key) if x.train.cloud == "local" and not t.is_api else None]),
         *teacher_notes(x.teacher),
     ]

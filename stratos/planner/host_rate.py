@@ -48,11 +48,12 @@ log = logging.getLogger("stratos.planner")
 RatePoint = tuple[float, float]  # (student parameters, training tokens/s)
 
 
-def cache_points(threads: int, cpu: str, path: Path | None = None) -> list[RatePoint]:
+def cache_points(threads: int, cpu: str, path: Path | None = None, request_key: str | None = None) -> list[RatePoint]:
     """Rates of finished runs in the calibration cache on CPU model ``cpu`` with ``threads`` threads
-    (runs long enough to measure a step rate: ``calibration.teaches``)."""
+    (runs long enough to measure a step rate: ``calibration.teaches``), other than the runs of
+    ``request_key``: a re-plan of an unchanged stack is the plan it ran (``calibration.read_points``)."""
     out = []
-    for p in filter(calibration.teaches, calibration.read_points(path=path)):
+    for p in filter(calibration.teaches, calibration.read_points(path=path, request_key=request_key)):
         hw = p.get("hardware") or {}
         tps = hw.get("tokens_per_s")
         if hw.get("kind") == "cpu" and hw.get("cpu_model") == cpu and hw.get("threads") == threads and tps:
@@ -70,12 +71,13 @@ def csv_points(rows: Sequence[dict], threads: int, cpu: str) -> list[RatePoint]:
     ]
 
 
-def host_points(threads: int) -> list[RatePoint]:
-    """Every rate point of this host's CPU model with ``threads`` threads (cache, then calibration rows)."""
+def host_points(threads: int, request_key: str | None = None) -> list[RatePoint]:
+    """Every rate point of this host's CPU model with ``threads`` threads (cache, then calibration rows),
+    ``request_key``'s own runs left out."""
     from stratos.planner.accuracy import read_points
 
     cpu = cpu_model()
-    return cache_points(threads, cpu) + csv_points(read_points(), threads, cpu)
+    return cache_points(threads, cpu, request_key=request_key) + csv_points(read_points(), threads, cpu)
 
 
 def probe_path(threads: int) -> Path:
@@ -132,9 +134,9 @@ def thread_share(threads: int, vcpus: float) -> float:
     return min(max(threads, 1), max(vcpus, 1.0)) / max(vcpus, 1.0)
 
 
-def basis_note(threads: int) -> str:
+def basis_note(threads: int, request_key: str | None = None) -> str:
     """What a local plan's training rate rests on, in the words its assumptions print."""
-    n = len(host_points(threads))
+    n = len(host_points(threads, request_key))
     if n:
         return (f"local training rate: measured, {n} earlier run(s) on this CPU model ({cpu_model()}) with "
                 f"{threads} threads (stratos.planner.host_rate)")
@@ -145,12 +147,13 @@ def basis_note(threads: int) -> str:
             "model yet (the first job's run will be)")
 
 
-def local_tokens_per_s(params: float, threads: int, estimate: float, vcpus: float) -> tuple[float, str]:
+def local_tokens_per_s(params: float, threads: int, estimate: float, vcpus: float,
+                       request_key: str | None = None) -> tuple[float, str]:
     """(tokens/s, basis) the planner prices local training of a ``params`` student with: this host's
-    measured rate (basis ``measured``), else the speed probe's (``probe``), else ``estimate`` x
-    ``thread_share`` (``estimate``)."""
-    for points, basis in ((host_points, "measured"), (probe_points, "probe")):
-        rate = tokens_per_s(params, points(threads))
+    measured rate, ``request_key``'s own runs left out (basis ``measured``), else the speed probe's
+    (``probe``), else ``estimate`` x ``thread_share`` (``estimate``)."""
+    for points, basis in ((lambda: host_points(threads, request_key), "measured"), (lambda: probe_points(threads), "probe")):
+        rate = tokens_per_s(params, points())
         if rate is not None:
             return rate, basis
     return estimate * thread_share(threads, vcpus), "estimate"

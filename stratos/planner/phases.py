@@ -147,7 +147,7 @@ def train_phase(
     syn = _synthesis(t, mode, coverage, side, price_n, api, request, job)
     wanted, _ = job.train_token_cap(job.n_train * example_tokens(request.task_ref, job.target_style, s.is_scratch).total,
                                     s.params)
-    tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job), nodes)
+    tps = multi.scaled_tokens_per_s(local_rate(s, lora, kd_p, side, job, request.key), nodes)
     compiles = job.compiles(s.is_scratch)
     floor = est.gpu_launch_bound_tokens_per_s(s.layers, job.batch_blocks, job.micro_blocks, job.seq_len, compiles)
     tps = np.where(hw.is_gpu, np.minimum(tps, floor), tps)
@@ -170,10 +170,12 @@ def train_phase(
                       pred.high[idx], pred.prior[idx], tokens[idx], kept[idx], nodes[idx])
 
 
-def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSettings) -> np.ndarray:
+def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSettings,
+               request_key: str | None = None) -> np.ndarray:
     """Training tokens/s per offering: the estimator's, except on this machine, where a full
     (not LoRA, no KD) training is priced at the host's measured rate for the job's thread count
-    (``host_rate``), and the estimate is scaled to those threads where nothing was measured."""
+    (``host_rate``; ``request_key``'s own runs left out), and the estimate is scaled to those
+    threads where nothing was measured."""
     tps = np.broadcast_to(np.asarray(est.train_tokens_per_s(s.params, side.hw, lora, kd_p), dtype=float),
                           side.clouds.shape)
     local = np.flatnonzero(side.clouds == "local")
@@ -183,7 +185,7 @@ def local_rate(s: ModelSpec, lora: bool, kd_p: float, side: Offers, job: JobSett
     if lora or kd_p:
         rate = float(tps[i]) * host_rate.thread_share(job.threads, vcpus)
     else:
-        rate, _ = host_rate.local_tokens_per_s(s.params, job.threads, float(tps[i]), vcpus)
+        rate, _ = host_rate.local_tokens_per_s(s.params, job.threads, float(tps[i]), vcpus, request_key)
     return np.where(side.clouds == "local", rate, tps)
 
 

@@ -49,6 +49,9 @@ def test_points_are_this_cpu_models_runs_with_the_jobs_thread_count(tmp_path):
         calibration.append_point(p, path)
     assert host_rate.cache_points(2, cpu_model(), path) == [(3e6, 4000.0)]
     assert host_rate.cache_points(1, cpu_model(), path) == [(3e6, 2500.0)]
+    calibration.append_point({**point(cpu_model(), 2, 8000.0), "request_key": "mine"}, path)
+    assert host_rate.cache_points(2, cpu_model(), path, request_key="mine") == [(3e6, 4000.0)]
+    assert host_rate.cache_points(2, cpu_model(), path, request_key="other") == [(3e6, 4000.0), (3e6, 8000.0)]
     rows = [{"measured": "1", "student_params": "1e6", "tokens_per_s": "7000", "cpu_model": "X", "threads": "1"},
             {"measured": "0", "student_params": "1e6", "tokens_per_s": "7000", "cpu_model": "X", "threads": "1"},
             {"measured": "1", "student_params": "1e6", "tokens_per_s": "", "cpu_model": "X", "threads": "1"}]
@@ -56,11 +59,11 @@ def test_points_are_this_cpu_models_runs_with_the_jobs_thread_count(tmp_path):
 
 
 def test_without_a_measurement_the_estimate_is_scaled_to_the_jobs_threads(monkeypatch):
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [])
     monkeypatch.setattr(host_rate, "probe_points", lambda threads: [])
     assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (500.0, "estimate")
     assert host_rate.local_tokens_per_s(3e6, 4, 1000.0, 2.0) == (1000.0, "estimate")
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(3e6, 700.0 * threads)])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [(3e6, 700.0 * threads)])
     assert host_rate.local_tokens_per_s(3e6, 1, 1000.0, 2.0) == (pytest.approx(700.0), "measured")
 
 
@@ -70,7 +73,7 @@ def test_a_cpu_model_with_no_run_is_priced_on_the_speed_probe_run_once(monkeypat
     import subprocess
 
     monkeypatch.setattr(host_rate, "cpu_model", lambda: "Unseen CPU 9000")
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [])
     calls = []
     real_run = subprocess.run
 
@@ -88,7 +91,7 @@ def test_a_cpu_model_with_no_run_is_priced_on_the_speed_probe_run_once(monkeypat
     rate, basis = host_rate.local_tokens_per_s(get_model("scratch-llama-3m").params, 1, 1.0, 2.0)
     assert basis == "probe" and rate == pytest.approx(pts[1][1])
     assert "speed probe" in host_rate.basis_note(1)
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(3e6, 700.0)])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [(3e6, 700.0)])
     assert host_rate.local_tokens_per_s(3e6, 1, 1.0, 2.0) == (pytest.approx(700.0), "measured")
 
 
@@ -96,7 +99,7 @@ def test_a_failed_probe_leaves_the_estimate(monkeypatch):
     import subprocess
 
     monkeypatch.setattr(host_rate, "cpu_model", lambda: "Broken CPU")
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [])
 
     def failing(cmd, *a, **k):
         raise subprocess.CalledProcessError(1, cmd)
@@ -114,7 +117,7 @@ DATA_HUNGRY = AccuracyModel((-9.0, 0.4, 1.0, -0.5, -2.0, -3.0, 1.0, 0.0), 0.4, 1
 
 def local_plan(monkeypatch, tokens_per_s: float):
     """The local plan, chosen on accuracy, when this host measured ``tokens_per_s`` for the 3M student."""
-    monkeypatch.setattr(host_rate, "host_points", lambda threads: [(get_model("scratch-llama-3m").params, tokens_per_s)])
+    monkeypatch.setattr(host_rate, "host_points", lambda threads, request_key=None: [(get_model("scratch-llama-3m").params, tokens_per_s)])
     monkeypatch.setattr(phases, "model_for", lambda task, extra=(): DATA_HUNGRY)
     weights = {"accuracy": 1.0, "cost": 0.0, "latency": 0.0, "train_time": 0.0}
     return make_plan(parse_request({"target": "local", "weights": weights})).chosen
@@ -148,3 +151,18 @@ def test_the_job_measures_its_rate_over_the_first_fit_steps_and_sets_it_beside_t
     line = host_check(cfg, 20480.0)
     assert "20,480 training tokens/s" in line and "about 2,457,600 tokens in the 2-min cap" in line
     assert "predicted" not in line
+
+
+def test_a_requests_own_run_does_not_move_its_re_plan_but_teaches_other_requests():
+    """An unchanged stack's re-plan is the plan it ran (its next `pulumi up` changes nothing), as for
+    accuracy and teacher time; another stack on this host is priced at the measured rate."""
+    request = parse_request({"target": "local"})
+    before = make_plan(request).chosen
+    run = {"task": "mahjong", "student_params": get_model(before.student).params, "train_tokens": 1e8, "accuracy": 0.5,
+           "request_key": request.key,
+           "hardware": {"kind": "cpu", "cpu_model": cpu_model(), "threads": before.job.threads, "tokens_per_s": 100.0}}
+    calibration.append_point(run)
+    assert make_plan(parse_request({"target": "local"})).chosen.model_dump() == before.model_dump()
+    other = make_plan(parse_request({"target": "local", "job": {"n_train": 40000}})).chosen
+    assert any("local training rate: measured, 1 earlier run(s)" in a for a in other.cost.assumptions)
+    assert not any("local training rate: measured" in a for a in before.cost.assumptions)
