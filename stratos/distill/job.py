@@ -81,7 +81,7 @@ class Run:
         if self._teacher is None:
             t0 = time.perf_counter()
             teacher = make_job_teacher(self.cfg, self.task, self.out, self.teacher_url)
-            _ = teacher.tokenizer_id  # a local model reads its tokenizer from its loaded engine: load it now
+            teacher.load()
             self._teacher = teacher
             # Part of the first teacher phase's time; the planner's per-call time leaves it out.
             self.times["teacher_load_s"] = time.perf_counter() - t0

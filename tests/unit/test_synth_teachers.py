@@ -27,8 +27,13 @@ def test_local_hf_teacher_batches_a_model_dir(tmp_path):
 
     d = make_tiny_model_dir(tmp_path / "m", manifest=False)
     t = LocalHFTeacher(str(d), batch_size=2, threads=2)
+    assert t._engine is None
+    t.load()  # the job loads it before its first call, to time the calls alone
+    loaded = t._engine
+    assert loaded is not None
     out = t.generate(["a", "bb", "ccc"], max_new_tokens=5)
     again = t.generate(["ccc"], max_new_tokens=5)
     assert len(out) == 3 and all(len(o) == 1 for o in out)
     assert out[2] == again[0]  # greedy and batch-independent
+    assert t._engine is loaded
     assert t.tokenizer_id and len(t.tokenizer_id) == 16

@@ -20,6 +20,11 @@ class Teacher(Protocol):
     # The tokenizer identity used for token-level KD (None: no logits available).
     tokenizer_id: str | None
 
+    def load(self) -> None:
+        """Be ready to answer: a local model loads its weights here, so the job times loading apart
+        from the teacher's calls (the planner prices calls); an API or a rule engine has nothing to load."""
+        ...
+
     def generate(
         self,
         prompts: Sequence[str],

@@ -45,6 +45,10 @@ class LocalHFTeacher:
 
         return resolve_model_source(self.source)
 
+    def load(self) -> None:
+        """Load the engine now (else the first call does)."""
+        _ = self.engine
+
     @property
     def tokenizer_id(self) -> str | None:
         """Vocab fingerprint: teachers and students with the same one can share logits."""

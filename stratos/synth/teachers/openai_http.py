@@ -67,6 +67,9 @@ class OpenAITeacher:
 
     tokenizer_id = None  # an HTTP API gives no logits over a known vocabulary
 
+    def load(self) -> None:
+        """Nothing to load: the model runs behind the endpoint."""
+
     def __init__(
         self,
         base_url: str,

@@ -21,6 +21,9 @@ class RuleTeacher:
 
     tokenizer_id = None
 
+    def load(self) -> None:
+        """Nothing to load: the task's rule engine answers."""
+
     def __init__(self, task: Task, *, with_rationale: bool = False) -> None:
         if not task.has_solver:
             raise TeacherError(
