@@ -597,13 +597,13 @@ def _teacher_phases(arm: str, threads: int) -> dict[str, float]:
     cfg = default_config()
     tokens = cfg.teacher_max_new_tokens
     probe, rationale, test = (held_out(n, seed=seed) for n, seed in (
-        (cfg.probe_size, 4242), (cfg.rationale_budget, 777), (cfg.teacher_eval_size, 4242)))
+        (cfg.probe_questions, 4242), (cfg.rationale_budget, 777), (cfg.teacher_eval_questions, 4242)))
     teacher = LocalHFTeacher("smollm2-135m-instruct", threads=threads)
     phases = {
-        f"probe ({cfg.probe_size} q)": lambda: probe_teacher(teacher, TASK, probe, 0.5, max_new_tokens=tokens),
-        f"teacher rationales ({cfg.rationale_budget})": lambda: teacher_rationales(
+        f"probe ({len(probe)} q)": lambda: probe_teacher(teacher, TASK, probe, cfg.probe_threshold, max_new_tokens=tokens),
+        f"teacher rationales ({len(rationale)})": lambda: teacher_rationales(
             teacher, TASK, rationale, max_new_tokens=tokens * 2),
-        f"teacher eval ({cfg.teacher_eval_size} q) + latency": lambda: teacher_eval(teacher, TASK, test, cfg),
+        f"teacher eval ({len(test)} q) + latency": lambda: teacher_eval(teacher, TASK, test, cfg),
     }
     times: dict[str, float] = {}
     with _engine_before_this_issue(arm == "transformers"):

@@ -58,6 +58,16 @@ def read_points(task: str | None = None, path: Path | None = None, request_key: 
             if (task is None or p.get("task") == task) and (request_key is None or p.get("request_key") != request_key)]
 
 
+def cpu_runs(cpu: str, threads: int, path: Path | None = None, request_key: str | None = None) -> list[dict[str, Any]]:
+    """``read_points`` of runs on CPU model ``cpu`` with ``threads`` torch threads: what this host's
+    training rate and teacher time are learned from."""
+    def here(p: dict[str, Any]) -> bool:
+        hw = p.get("hardware") or {}
+        return (hw.get("kind"), hw.get("cpu_model"), hw.get("threads")) == ("cpu", cpu, threads)
+
+    return list(filter(here, read_points(path=path, request_key=request_key)))
+
+
 @lru_cache(maxsize=4)
 def _parsed(path: str, _mtime_ns: int, _size: int) -> tuple[dict[str, Any], ...]:
     out = []

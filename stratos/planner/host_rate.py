@@ -52,13 +52,9 @@ def cache_points(threads: int, cpu: str, path: Path | None = None, request_key: 
     """Rates of finished runs in the calibration cache on CPU model ``cpu`` with ``threads`` threads
     (runs long enough to measure a step rate: ``calibration.teaches``), other than the runs of
     ``request_key``: a re-plan of an unchanged stack is the plan it ran (``calibration.read_points``)."""
-    out = []
-    for p in filter(calibration.teaches, calibration.read_points(path=path, request_key=request_key)):
-        hw = p.get("hardware") or {}
-        tps = hw.get("tokens_per_s")
-        if hw.get("kind") == "cpu" and hw.get("cpu_model") == cpu and hw.get("threads") == threads and tps:
-            out.append((float(p["student_params"]), float(tps)))
-    return out
+    runs = filter(calibration.teaches, calibration.cpu_runs(cpu, threads, path, request_key))
+    return [(float(p["student_params"]), float(p["hardware"]["tokens_per_s"])) for p in runs
+            if p["hardware"].get("tokens_per_s")]
 
 
 def csv_points(rows: Sequence[dict], threads: int, cpu: str) -> list[RatePoint]:

@@ -31,14 +31,10 @@ def seconds_per_call(teacher: str, threads: int, max_new_tokens: int, cpu: str |
     over earlier runs on CPU model ``cpu`` (default: this host's) with ``threads`` threads, other
     than the runs of ``request_key`` (a re-plan of an unchanged stack must not move: see
     ``calibration.read_points``); None when no run measured it."""
-    cpu = cpu or cpu_model()
     rates = []
-    for p in calibration.read_points(path=path, request_key=request_key):
-        hw, calls = p.get("hardware") or {}, p.get("teacher_calls")
-        hours = (p.get("measured") or {}).get("synthesis_hours")
-        same = (p.get("teacher"), p.get("teacher_max_new_tokens"), hw.get("kind"), hw.get("cpu_model"),
-                hw.get("threads")) == (teacher, max_new_tokens, "cpu", cpu, threads)
-        if same and calls and hours:
+    for p in calibration.cpu_runs(cpu or cpu_model(), threads, path, request_key):
+        calls, hours = p.get("teacher_calls"), (p.get("measured") or {}).get("synthesis_hours")
+        if (p.get("teacher"), p.get("teacher_max_new_tokens")) == (teacher, max_new_tokens) and calls and hours:
             rates.append(max(hours * 3600.0 - (p.get("teacher_load_s") or 0.0), 0.0) / calls)
     return statistics.median(rates) if rates else None
 
