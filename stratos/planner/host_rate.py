@@ -136,11 +136,12 @@ def basis_note(threads: int, request_key: str | None = None) -> str:
     if n:
         return (f"local training rate: measured, {n} earlier run(s) on this CPU model ({cpu_model()}) with "
                 f"{threads} threads (stratos.planner.host_rate)")
+    unmeasured = ("no job of another request has run on it yet (the first one's measured rate will replace it; "
+                  "a request's own runs never re-price it)")
     if probe_points(threads):
         return (f"local training rate: the speed probe's steps on this CPU model ({cpu_model()}) with {threads} "
-                "threads; no job has run here yet (the first one's measured rate will replace it)")
-    return (f"local training rate: estimated from the matmul rate x {threads} thread(s); no run measured on this CPU "
-            "model yet (the first job's run will be)")
+                f"threads; {unmeasured}")
+    return f"local training rate: estimated from the matmul rate x {threads} thread(s) on this CPU model; {unmeasured}"
 
 
 def local_tokens_per_s(params: float, threads: int, estimate: float, vcpus: float,
