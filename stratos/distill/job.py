@@ -391,7 +391,8 @@ def host_check(cfg: DistillConfig, measured_tps: float) -> str:
     planned = cfg.planned.train_tokens if cfg.planned is not None else None
     if planned:
         line += f"; the plan predicted {planned:,.0f} (or fewer where its data or a FLOPs cap binds)"
-    return line + "; the run's point teaches the next plan this host's rate (stratos.planner.host_rate)"
+    return line + ("; the run's point teaches other requests' plans this host's rate (this one's re-plan stays "
+                   "the plan it ran: stratos.planner.host_rate)")
 
 
 def student_eval_phase(run: Run, s: Student) -> Evaluation:
