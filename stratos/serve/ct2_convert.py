@@ -98,7 +98,7 @@ def set_gemm_env(name: str) -> None:
     """Ask CTranslate2 for ``name`` (``dnnl``, ``mkl`` or ``mkl-<isa>``, see ``MKL_ISA_ENV``): both are
     read when it is imported, so a process that has imported it keeps its library (``use_gemm`` checks;
     a fresh measuring process needs no check). The cap holds for every MKL the process loads, torch's
-    too: a process that serves a model on CTranslate2 runs no torch matmuls."""
+    too: in a server on CTranslate2 only the seeded-sampling fallback runs torch matmuls, small ones."""
     library, _, isa = name.partition("-")
     os.environ["CT2_USE_MKL"] = "1" if library == "mkl" else "0"
     if isa:
