@@ -149,7 +149,8 @@ def local_tokens_per_s(params: float, threads: int, estimate: float, vcpus: floa
     """(tokens/s, basis) the planner prices local training of a ``params`` student with: this host's
     measured rate, ``request_key``'s own runs left out (basis ``measured``), else the speed probe's
     (``probe``), else ``estimate`` x ``thread_share`` (``estimate``)."""
-    for points, basis in ((lambda: host_points(threads, request_key), "measured"), (lambda: probe_points(threads), "probe")):
+    sources = ((lambda: host_points(threads, request_key), "measured"), (lambda: probe_points(threads), "probe"))
+    for points, basis in sources:  # the probe runs only where no run measured this host
         rate = tokens_per_s(params, points())
         if rate is not None:
             return rate, basis

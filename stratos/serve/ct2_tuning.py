@@ -167,8 +167,8 @@ def _remember(record: Path, key: dict[str, Any], chosen: Any, rates: dict[str, f
 
 def decide(rates: dict[str, float], formats: tuple[str, ...], layouts: tuple[int, ...]) -> CT2Setup:
     """Pure choice from measured one-stream rates keyed ``"<format>/<replicas>"``, where a format is a
-    quantization, or ``int8@<gemm>`` for int8 on that GEMM library (``MKL_FORMATS``): the fastest int8 format when it beats float32
-    by ``INT8_MARGIN``, then the thread layout by ``REPLICA_MARGIN``."""
+    quantization, or ``int8@<gemm>`` for int8 on that GEMM library (``MKL_FORMATS``): the fastest
+    int8 format when it beats float32 by ``INT8_MARGIN``, then the thread layout by ``REPLICA_MARGIN``."""
 
     def best(f: str) -> float:
         return max(rates[f"{f}/{r}"] for r in layouts)

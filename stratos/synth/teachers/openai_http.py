@@ -67,9 +67,6 @@ class OpenAITeacher:
 
     tokenizer_id = None  # an HTTP API gives no logits over a known vocabulary
 
-    def load(self) -> None:
-        """Nothing to load: the model runs behind the endpoint."""
-
     def __init__(
         self,
         base_url: str,
@@ -110,6 +107,9 @@ class OpenAITeacher:
         self.extra: dict[str, Any] = {"extra_headers": _omitted_headers(self.base_url, bool(self.api_key))}
         self._last_error = ""
         self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Nothing to load: the model runs behind the endpoint."""
 
     # --- the SDK client -------------------------------------------------------------------
 

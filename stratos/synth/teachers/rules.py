@@ -21,9 +21,6 @@ class RuleTeacher:
 
     tokenizer_id = None
 
-    def load(self) -> None:
-        """Nothing to load: the task's rule engine answers."""
-
     def __init__(self, task: Task, *, with_rationale: bool = False) -> None:
         if not task.has_solver:
             raise TeacherError(
@@ -34,6 +31,9 @@ class RuleTeacher:
         self.name = f"rules:{task.name}"
         self.with_rationale = with_rationale
         self._prompt_to_question: dict[str, str] = {}
+
+    def load(self) -> None:
+        """Nothing to load: the task's rule engine answers."""
 
     def register(self, questions: Sequence[str]) -> None:
         """Remember which question each prompt came from (prompts are the task's canonical ones)."""
